@@ -1,0 +1,2 @@
+namespace CareHub;
+internal static class Placeholder { }
