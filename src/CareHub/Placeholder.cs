@@ -1,2 +1,0 @@
-namespace CareHub;
-internal static class Placeholder { }
