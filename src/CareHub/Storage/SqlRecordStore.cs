@@ -1,0 +1,490 @@
+using System.Data.Common;
+using System.Globalization;
+
+namespace CareHub.Storage;
+
+/// <summary>
+/// The SQL shared by the SQLite and PostgreSQL stores. Providers override only where the databases differ:
+/// connections and transactions, JSON columns, locking, migrations and error translation.
+/// </summary>
+public abstract partial class SqlRecordStore : IRecordStore
+{
+    /// <summary>The schema version this build writes and reads; migrations 1..N are embedded resources.</summary>
+    public const int SchemaVersion = 1;
+
+    public abstract string Backend { get; }
+
+    protected abstract ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken);
+
+    /// <summary>Starts a write transaction; SQLite takes its writer lock here, PostgreSQL relies on row locks.</summary>
+    protected abstract Task<(DbConnection Connection, DbTransaction Transaction, IDisposable? Lock)> BeginWriteTransactionAsync(CancellationToken cancellationToken);
+
+    /// <summary>The SQL expression that turns a text parameter into the body column's type.</summary>
+    protected virtual string JsonParameter(string name) => name;
+
+    /// <summary>Row-lock suffix for reading the current version inside a write transaction.</summary>
+    protected virtual string ForUpdate => string.Empty;
+
+    /// <summary>Called inside the transaction just before its change events are written, so positions follow commit order.</summary>
+    protected virtual Task BeforeChangeEventsAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Turns a provider exception into a domain exception where one applies, or returns null.</summary>
+    protected abstract Exception? Translate(DbException exception, VersionWrite write);
+
+    /// <summary>Folder (resource name prefix) of this provider's numbered migration scripts.</summary>
+    protected abstract string MigrationPrefix { get; }
+
+    public abstract ValueTask DisposeAsync();
+
+    public async Task MigrateAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await PrepareForMigrationAsync(connection, cancellationToken);
+        await ExecuteAsync(connection, null, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL PRIMARY KEY, applied TEXT NOT NULL)", cancellationToken);
+        var current = Convert.ToInt32(await ScalarAsync(connection, null, "SELECT COALESCE(MAX(version), 0) FROM schema_version", cancellationToken), CultureInfo.InvariantCulture);
+        if (current > SchemaVersion)
+        {
+            throw new SchemaVersionException(
+                $"The {Backend} database is at schema version {current} but this build of CareHub knows only up to {SchemaVersion}. Upgrade CareHub, or point it at another database.");
+        }
+
+        foreach (var (version, sql) in Migrations().Where(m => m.Version > current))
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await ExecuteAsync(connection, transaction, sql, cancellationToken);
+            await ExecuteAsync(connection, transaction, "INSERT INTO schema_version (version, applied) VALUES (@v, @t)", cancellationToken,
+                ("@v", version), ("@t", DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture)));
+            await transaction.CommitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Serialises concurrent migrations (PostgreSQL: an advisory lock); nothing by default.</summary>
+    protected virtual Task PrepareForMigrationAsync(DbConnection connection, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private IEnumerable<(int Version, string Sql)> Migrations()
+    {
+        var assembly = typeof(SqlRecordStore).Assembly;
+        var list = new List<(int, string)>();
+        foreach (var name in assembly.GetManifestResourceNames().Where(n => n.StartsWith(MigrationPrefix, StringComparison.Ordinal)))
+        {
+            var file = name[MigrationPrefix.Length..];
+            var number = int.Parse(file[..file.IndexOf('_', StringComparison.Ordinal)], CultureInfo.InvariantCulture);
+            using var stream = assembly.GetManifestResourceStream(name)!;
+            using var reader = new StreamReader(stream);
+            list.Add((number, reader.ReadToEnd()));
+        }
+
+        list.Sort((a, b) => a.Item1.CompareTo(b.Item1));
+        for (var i = 0; i < list.Count; i++)
+        {
+            if (list[i].Item1 != i + 1)
+            {
+                throw new SchemaVersionException($"Migrations of {Backend} are not numbered 1..N: found {list[i].Item1} at position {i + 1}.");
+            }
+        }
+
+        return list;
+    }
+
+    public async Task<StoredResource?> ReadAsync(string type, string id, int? version, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ReadCoreAsync(connection, null, type, id, version, string.Empty, cancellationToken);
+    }
+
+    private const string VersionColumns = "v.type, v.id, v.version, v.last_updated, v.method, v.body";
+
+    private async Task<StoredResource?> ReadCoreAsync(DbConnection connection, DbTransaction? transaction, string type, string id, int? version, string suffix, CancellationToken cancellationToken)
+    {
+        var sql = version is null
+            ? $"SELECT {VersionColumns} FROM resource_current c JOIN resource_version v ON v.seq = c.seq WHERE c.type = @type AND c.id = @id{suffix}"
+            : $"SELECT {VersionColumns} FROM resource_version v WHERE v.type = @type AND v.id = @id AND v.version = @version";
+        await using var command = version is null
+            ? Command(connection, transaction, sql, ("@type", type), ("@id", id))
+            : Command(connection, transaction, sql, ("@type", type), ("@id", id), ("@version", version.Value));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? ReadVersion(reader) : null;
+    }
+
+    private static StoredResource ReadVersion(DbDataReader reader) => new(
+        reader.GetString(0),
+        reader.GetString(1),
+        reader.GetInt32(2),
+        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)),
+        reader.GetString(4),
+        reader.IsDBNull(5) ? null : reader.GetString(5));
+
+    public async Task<HistoryPage> HistoryAsync(HistoryQuery query, CancellationToken cancellationToken)
+    {
+        var where = new List<string>();
+        var parameters = new List<(string, object?)>();
+        if (query.Type is not null)
+        {
+            where.Add("v.type = @type");
+            parameters.Add(("@type", query.Type));
+        }
+        else
+        {
+            // Server-written audit events are not part of the record's history.
+            where.Add("v.type <> 'AuditEvent'");
+        }
+
+        if (query.Id is not null)
+        {
+            where.Add("v.id = @id");
+            parameters.Add(("@id", query.Id));
+        }
+
+        if (query.Since is { } since)
+        {
+            where.Add("v.last_updated >= @since");
+            parameters.Add(("@since", since.ToUnixTimeMilliseconds()));
+        }
+
+        var filter = where.Count == 0 ? string.Empty : " WHERE " + string.Join(" AND ", where);
+        var pageFilter = filter + (query.BeforeSequence is null ? string.Empty : (where.Count == 0 ? " WHERE " : " AND ") + "v.seq < @before");
+        var pageParameters = new List<(string, object?)>(parameters);
+        if (query.BeforeSequence is { } before)
+        {
+            pageParameters.Add(("@before", before));
+        }
+
+        await using var connection = await OpenAsync(cancellationToken);
+        var versions = new List<StoredResource>();
+        var sequences = new List<long>();
+        await using (var command = Command(connection, null, $"SELECT {VersionColumns}, v.seq FROM resource_version v{pageFilter} ORDER BY v.seq DESC LIMIT @limit", [.. pageParameters, ("@limit", query.Count + 1)]))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                versions.Add(ReadVersion(reader));
+                sequences.Add(reader.GetInt64(6));
+            }
+        }
+
+        long? next = null;
+        if (versions.Count > query.Count)
+        {
+            versions.RemoveAt(query.Count);
+            next = sequences[query.Count - 1];
+        }
+
+        var total = Convert.ToInt64(await ScalarAsync(connection, null, $"SELECT COUNT(*) FROM resource_version v{filter}", cancellationToken, [.. parameters]), CultureInfo.InvariantCulture);
+        return new HistoryPage(versions, next, total);
+    }
+
+    public async Task<SearchPage> SearchAsync(StoreQuery query, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        var (filter, parameters) = BuildFilter(query);
+        var backwards = query.BeforeId is not null;
+        var keyset = query.AfterId is not null ? " AND c.id > @after" : backwards ? " AND c.id < @beforeId" : string.Empty;
+        var pageParameters = new List<(string, object?)>(parameters) { ("@limit", query.Count + 1) };
+        if (query.AfterId is not null)
+        {
+            pageParameters.Add(("@after", query.AfterId));
+        }
+
+        if (backwards)
+        {
+            pageParameters.Add(("@beforeId", query.BeforeId));
+        }
+
+        var resources = new List<StoredResource>();
+        var sql = $"SELECT {VersionColumns} FROM resource_current c JOIN resource_version v ON v.seq = c.seq WHERE {filter}{keyset} ORDER BY c.id {(backwards ? "DESC" : "ASC")} LIMIT @limit";
+        await using (var command = Command(connection, null, sql, [.. pageParameters]))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                resources.Add(ReadVersion(reader));
+            }
+        }
+
+        var more = resources.Count > query.Count;
+        if (more)
+        {
+            resources.RemoveAt(query.Count);
+        }
+
+        if (backwards)
+        {
+            resources.Reverse();
+        }
+
+        long? total = null;
+        if (query.CountTotal)
+        {
+            total = Convert.ToInt64(await ScalarAsync(connection, null, $"SELECT COUNT(*) FROM resource_current c WHERE {filter}", cancellationToken, [.. parameters]), CultureInfo.InvariantCulture);
+        }
+
+        // Going forwards, a previous page exists when we started after some id; going backwards, "more" means older pages.
+        return backwards
+            ? new SearchPage(resources, HasMore: true, HasPrevious: more, total)
+            : new SearchPage(resources, HasMore: more, HasPrevious: query.AfterId is not null, total);
+    }
+
+    private static (string Filter, List<(string, object?)> Parameters) BuildFilter(StoreQuery query)
+    {
+        var parts = new List<string> { "c.type = @type", "c.deleted = 0" };
+        var parameters = new List<(string, object?)> { ("@type", query.Type) };
+        var n = 0;
+        foreach (var clause in query.Clauses)
+        {
+            switch (clause)
+            {
+                case IdClause ids:
+                    var names = ids.Ids.Select(_ => $"@p{n++}").ToList();
+                    parts.Add($"c.id IN ({string.Join(", ", names)})");
+                    parameters.AddRange(names.Zip(ids.Ids, (name, id) => (name, (object?)id)));
+                    break;
+                case TokenClause token:
+                    var alternatives = new List<string>();
+                    foreach (var match in token.AnyOf)
+                    {
+                        var conditions = new List<string>();
+                        if (match.Code is not null)
+                        {
+                            conditions.Add($"t.code = @p{n}");
+                            parameters.Add(($"@p{n++}", match.Code));
+                        }
+
+                        if (!match.AnySystem)
+                        {
+                            if (match.System is null)
+                            {
+                                conditions.Add("t.system IS NULL");
+                            }
+                            else
+                            {
+                                conditions.Add($"t.system = @p{n}");
+                                parameters.Add(($"@p{n++}", match.System));
+                            }
+                        }
+
+                        alternatives.Add(conditions.Count == 0 ? "1 = 1" : "(" + string.Join(" AND ", conditions) + ")");
+                    }
+
+                    parts.Add($"EXISTS (SELECT 1 FROM search_token t WHERE t.type = c.type AND t.id = c.id AND t.param = @p{n} AND ({string.Join(" OR ", alternatives)}))");
+                    parameters.Add(($"@p{n++}", token.Param));
+                    break;
+                case LastUpdatedClause lastUpdated:
+                    if (lastUpdated.From is { } from)
+                    {
+                        parts.Add($"c.last_updated >= @p{n}");
+                        parameters.Add(($"@p{n++}", from.ToUnixTimeMilliseconds()));
+                    }
+
+                    if (lastUpdated.To is { } to)
+                    {
+                        parts.Add($"c.last_updated < @p{n}");
+                        parameters.Add(($"@p{n++}", to.ToUnixTimeMilliseconds()));
+                    }
+
+                    break;
+                default:
+                    throw new ArgumentException($"Unsupported clause {clause.GetType().Name}", nameof(query));
+            }
+        }
+
+        return (string.Join(" AND ", parts), parameters);
+    }
+
+    public async Task<IReadOnlyList<ChangeEvent>> ReadChangesAsync(long afterPosition, int max, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null,
+            "SELECT position, type, id, version, method, time FROM outbox WHERE position > @after ORDER BY position LIMIT @max",
+            ("@after", afterPosition), ("@max", max));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var events = new List<ChangeEvent>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            events.Add(new ChangeEvent(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3), reader.GetString(4),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5))));
+        }
+
+        return events;
+    }
+
+    public async Task AppendAsync(IReadOnlyList<VersionWrite> writes, CancellationToken cancellationToken)
+    {
+        if (writes.Count == 0)
+        {
+            return;
+        }
+
+        await using var session = await BeginWriteAsync(cancellationToken);
+        foreach (var write in writes)
+        {
+            await session.WriteAsync(write, cancellationToken);
+        }
+
+        await session.CommitAsync(cancellationToken);
+    }
+
+    public async Task<IWriteSession> BeginWriteAsync(CancellationToken cancellationToken)
+    {
+        var (connection, transaction, writerLock) = await BeginWriteTransactionAsync(cancellationToken);
+        return new WriteSession(this, connection, transaction, writerLock);
+    }
+
+    private sealed class WriteSession(SqlRecordStore store, DbConnection connection, DbTransaction transaction, IDisposable? writerLock) : IWriteSession
+    {
+        private readonly List<VersionWrite> changes = [];
+        private bool done;
+
+        public Task<StoredResource?> ReadAsync(string type, string id, CancellationToken cancellationToken) =>
+            store.ReadCoreAsync(connection, transaction, type, id, null, store.ForUpdate, cancellationToken);
+
+        public async Task<IReadOnlyList<string>> FindIdsAsync(StoreQuery query, CancellationToken cancellationToken)
+        {
+            var (filter, parameters) = BuildFilter(query);
+            await using var command = Command(connection, transaction, $"SELECT c.id FROM resource_current c WHERE {filter} ORDER BY c.id LIMIT @limit", [.. parameters, ("@limit", query.Count)]);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            var ids = new List<string>();
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                ids.Add(reader.GetString(0));
+            }
+
+            return ids;
+        }
+
+        public async Task WriteAsync(VersionWrite write, CancellationToken cancellationToken)
+        {
+            try
+            {
+                await WriteCoreAsync(write, cancellationToken);
+            }
+            catch (DbException e) when (store.Translate(e, write) is { } translated)
+            {
+                throw translated;
+            }
+        }
+
+        private async Task WriteCoreAsync(VersionWrite write, CancellationToken cancellationToken)
+        {
+            if (write.ExpectedVersion is { } expected)
+            {
+                var current = await store.ReadCoreAsync(connection, transaction, write.Type, write.Id, null, store.ForUpdate, cancellationToken);
+                var actual = current?.Version ?? 0;
+                var matches = expected == 0 ? current is null || current.Deleted : actual == expected;
+                if (!matches)
+                {
+                    throw new VersionConflictException(write.Type, write.Id, expected, current?.Version);
+                }
+            }
+
+            var lastUpdated = write.LastUpdated.ToUnixTimeMilliseconds();
+            long seq;
+            await using (var insert = Command(connection, transaction,
+                $"INSERT INTO resource_version (type, id, version, last_updated, method, body) VALUES (@type, @id, @version, @lu, @method, {store.JsonParameter("@body")}) RETURNING seq",
+                ("@type", write.Type), ("@id", write.Id), ("@version", write.Version), ("@lu", lastUpdated), ("@method", write.Method), ("@body", write.Json)))
+            {
+                seq = Convert.ToInt64(await insert.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+            }
+
+            await using (var upsert = Command(connection, transaction,
+                "INSERT INTO resource_current (type, id, version, seq, deleted, last_updated) VALUES (@type, @id, @version, @seq, @deleted, @lu) " +
+                "ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, seq = excluded.seq, deleted = excluded.deleted, last_updated = excluded.last_updated",
+                ("@type", write.Type), ("@id", write.Id), ("@version", write.Version), ("@seq", seq), ("@deleted", write.Json is null ? 1 : 0), ("@lu", lastUpdated)))
+            {
+                await upsert.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            if (write.Version > 1)
+            {
+                await using var clear = Command(connection, transaction, "DELETE FROM search_token WHERE type = @type AND id = @id", ("@type", write.Type), ("@id", write.Id));
+                await clear.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            if (write.Tokens.Count > 0)
+            {
+                await using var index = Command(connection, transaction,
+                    "INSERT INTO search_token (type, id, param, system, code) VALUES (@type, @id, @param, @system, @code)",
+                    ("@type", write.Type), ("@id", write.Id), ("@param", null), ("@system", null), ("@code", null));
+                foreach (var token in write.Tokens.Distinct())
+                {
+                    index.Parameters["@param"].Value = token.Param;
+                    index.Parameters["@system"].Value = (object?)token.System ?? DBNull.Value;
+                    index.Parameters["@code"].Value = token.Code;
+                    await index.ExecuteNonQueryAsync(cancellationToken);
+                }
+            }
+
+            if (write.ChangeEvent)
+            {
+                changes.Add(write);
+            }
+        }
+
+        public async Task CommitAsync(CancellationToken cancellationToken)
+        {
+            if (changes.Count > 0)
+            {
+                await store.BeforeChangeEventsAsync(connection, transaction, cancellationToken);
+                await using var outbox = Command(connection, transaction,
+                    "INSERT INTO outbox (type, id, version, method, time) VALUES (@type, @id, @version, @method, @time)",
+                    ("@type", null), ("@id", null), ("@version", null), ("@method", null), ("@time", null));
+                foreach (var change in changes)
+                {
+                    outbox.Parameters["@type"].Value = change.Type;
+                    outbox.Parameters["@id"].Value = change.Id;
+                    outbox.Parameters["@version"].Value = change.Version;
+                    outbox.Parameters["@method"].Value = change.Method;
+                    outbox.Parameters["@time"].Value = change.LastUpdated.ToUnixTimeMilliseconds();
+                    await outbox.ExecuteNonQueryAsync(cancellationToken);
+                }
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+            done = true;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                if (!done)
+                {
+                    await transaction.RollbackAsync(CancellationToken.None);
+                }
+            }
+            finally
+            {
+                await transaction.DisposeAsync();
+                await connection.DisposeAsync();
+                writerLock?.Dispose();
+            }
+        }
+    }
+
+    protected static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = transaction;
+        foreach (var (name, value) in parameters)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value ?? DBNull.Value;
+            command.Parameters.Add(parameter);
+        }
+
+        return command;
+    }
+
+    protected static async Task ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken, params (string, object?)[] parameters)
+    {
+        await using var command = Command(connection, transaction, sql, parameters);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    protected static async Task<object?> ScalarAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken, params (string, object?)[] parameters)
+    {
+        await using var command = Command(connection, transaction, sql, parameters);
+        return await command.ExecuteScalarAsync(cancellationToken);
+    }
+}
