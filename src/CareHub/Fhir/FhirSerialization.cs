@@ -1,0 +1,102 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Xml;
+using Hl7.Fhir.Model;
+using Hl7.Fhir.Serialization;
+using Hl7.Fhir.Utility;
+using Hl7.Fhir.Validation;
+
+namespace CareHub.Fhir;
+
+/// <summary>The two FHIR wire formats (R4 formats.html): JSON and XML, parsed strictly and validated structurally.</summary>
+public enum FhirFormat
+{
+    Json,
+    Xml,
+}
+
+/// <summary>
+/// Parsing and serialising FHIR resources with the Firely SDK. Parsing is strict (unknown elements, wrong types and bad
+/// primitive formats are errors) and is followed by the SDK's POCO validation (cardinality, required elements), so a
+/// stored resource is always structurally valid. Every failure is a 400 naming the element at fault.
+/// </summary>
+public static class FhirSerialization
+{
+    private static readonly FhirJsonDeserializer JsonParser = new(new DeserializerSettings().UsingMode(DeserializationMode.Strict));
+    private static readonly FhirXmlDeserializer XmlParser = new(new DeserializerSettings().UsingMode(DeserializationMode.Strict));
+    private static readonly BaseFhirJsonSerializer JsonSerializer = new(ModelInfo.ModelInspector);
+    private static readonly BaseFhirXmlSerializer XmlSerializer = new(ModelInfo.ModelInspector);
+
+    public static Resource Parse(string body, FhirFormat format)
+    {
+        Resource resource;
+        try
+        {
+            resource = format == FhirFormat.Json ? JsonParser.DeserializeResource(body) : XmlParser.DeserializeResource(body);
+        }
+        catch (DeserializationFailedException e)
+        {
+            throw new FhirException(HttpStatusCode.BadRequest, e.Exceptions.Select(ToIssue).Take(20).ToList());
+        }
+        catch (Exception e) when (e is JsonException or XmlException or FormatException or CodedException)
+        {
+            throw FhirException.BadRequest($"The body is not a valid FHIR {format} resource: {e.Message}");
+        }
+
+        Validate(resource);
+        return resource;
+    }
+
+    /// <summary>Structural validation of a resource built or changed in code (PATCH results, mapped messages).</summary>
+    public static void Validate(Resource resource)
+    {
+        var errors = resource.Validate(ModelInfo.ModelInspector, NarrativeValidationKind.FhirXhtml, null, true).ToList();
+        if (errors.Count > 0)
+        {
+            throw new FhirException(HttpStatusCode.BadRequest, errors.Select(ToIssue).Take(20).ToList());
+        }
+    }
+
+    private static FhirException.Issue ToIssue(CodedException e) =>
+        new(OperationOutcome.IssueSeverity.Error, OperationOutcome.IssueType.Structure, e.Message, Location(e));
+
+    private static string? Location(CodedException e) =>
+        e switch
+        {
+            CodedValidationException v => v.InstancePath,
+            FhirJsonException j => j.InstancePath,
+            FhirXmlException x => x.InstancePath,
+            _ => null,
+        };
+
+    public static string ToJson(Base resource)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            JsonSerializer.Serialize(resource, writer);
+        }
+
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    public static void WriteJson(Base resource, Stream stream)
+    {
+        using var writer = new Utf8JsonWriter(stream);
+        JsonSerializer.Serialize(resource, writer);
+    }
+
+    public static string ToXml(Base resource)
+    {
+        var builder = new StringBuilder();
+        using (var writer = XmlWriter.Create(builder, new XmlWriterSettings { OmitXmlDeclaration = false, Encoding = Encoding.UTF8 }))
+        {
+            XmlSerializer.Serialize(resource, writer);
+        }
+
+        return builder.ToString();
+    }
+
+    public static string Serialize(Base resource, FhirFormat format) => format == FhirFormat.Json ? ToJson(resource) : ToXml(resource);
+}

@@ -1,0 +1,454 @@
+using System.Globalization;
+using System.Net;
+using CareHub.Fhir;
+using CareHub.Governance;
+using CareHub.Storage;
+using Hl7.Fhir.Model;
+
+namespace CareHub.Records;
+
+public sealed partial class RecordService
+{
+    /// <summary>
+    /// Turns a PATCH entry's resource (Parameters for FHIRPath Patch, Binary for JSON Patch) into the function that
+    /// patches; set by the host, which owns the patch formats.
+    /// </summary>
+    public Func<Resource, Func<Resource, Resource>>? BundlePatch { get; init; }
+
+    private sealed record EntryPlan(int Index, Bundle.HTTPVerb Method, string Type, string? Id, int? Version, string? Criteria, Resource? Resource, Bundle.EntryComponent Entry)
+    {
+        public string? AssignedId { get; set; }
+
+        public RecordResult? Done { get; set; }
+
+        public Bundle? SearchResult { get; set; }
+
+        public int Order => Method switch
+        {
+            Bundle.HTTPVerb.DELETE => 0,
+            Bundle.HTTPVerb.POST => 1,
+            Bundle.HTTPVerb.PUT or Bundle.HTTPVerb.PATCH => 2,
+            _ => 3,
+        };
+    }
+
+    /// <summary>batch and transaction Bundles (R4 http.html#transaction).</summary>
+    public Task<Bundle> ProcessBundleAsync(RequestContext context, Bundle bundle, CancellationToken cancellationToken) =>
+        bundle.Type switch
+        {
+            Bundle.BundleType.Transaction => TransactionAsync(context, bundle, cancellationToken),
+            Bundle.BundleType.Batch => BatchAsync(context, bundle, cancellationToken),
+            _ => throw FhirException.BadRequest("Only batch and transaction Bundles can be posted to the base URL.", "Bundle.type"),
+        };
+
+    private static EntryPlan Plan(Bundle.EntryComponent entry, int index)
+    {
+        var where = $"Bundle.entry[{index.ToString(CultureInfo.InvariantCulture)}]";
+        var request = entry.Request ?? throw FhirException.BadRequest($"{where} has no request.", $"{where}.request");
+        var method = request.Method ?? throw FhirException.BadRequest($"{where} has no request.method.", $"{where}.request.method");
+        var url = request.Url ?? throw FhirException.BadRequest($"{where} has no request.url.", $"{where}.request.url");
+        if (Uri.TryCreate(url, UriKind.Absolute, out var absolute) && absolute.Scheme is "http" or "https")
+        {
+            throw FhirException.BadRequest($"{where}.request.url must be relative to the server base, not '{url}'.", $"{where}.request.url");
+        }
+
+        var question = url.IndexOf('?', StringComparison.Ordinal);
+        var path = question < 0 ? url : url[..question];
+        var criteria = question < 0 ? null : url[(question + 1)..];
+        var segments = path.Trim('/').Split('/');
+        var type = segments[0];
+        if (!FhirIds.IsResourceType(type))
+        {
+            throw FhirException.BadRequest($"{where}.request.url '{url}' does not start with a FHIR resource type.", $"{where}.request.url");
+        }
+
+        string? id = segments.Length >= 2 ? segments[1] : null;
+        int? version = segments.Length == 4 && segments[2] == "_history" && int.TryParse(segments[3], NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : null;
+        if (segments.Length > 2 && version is null || segments.Length == 3 || segments.Length > 4)
+        {
+            throw FhirException.BadRequest($"{where}.request.url '{url}' is not a supported interaction URL.", $"{where}.request.url");
+        }
+
+        if (method is Bundle.HTTPVerb.POST or Bundle.HTTPVerb.PUT)
+        {
+            if (entry.Resource is null)
+            {
+                throw FhirException.BadRequest($"{where} ({method}) has no resource.", $"{where}.resource");
+            }
+
+            if (entry.Resource.TypeName != type)
+            {
+                throw FhirException.BadRequest($"{where}: the resource is a {entry.Resource.TypeName} but request.url is for {type}.", $"{where}.resource");
+            }
+        }
+
+        if (method is Bundle.HTTPVerb.PUT or Bundle.HTTPVerb.PATCH or Bundle.HTTPVerb.DELETE && id is null && criteria is null)
+        {
+            throw FhirException.BadRequest($"{where}: {method} needs Type/id or Type?criteria in request.url.", $"{where}.request.url");
+        }
+
+        return new EntryPlan(index, method, type, id, version, criteria, entry.Resource, entry);
+    }
+
+    private static FhirInteraction Permission(EntryPlan plan) => plan.Method switch
+    {
+        Bundle.HTTPVerb.POST => FhirInteraction.Create,
+        Bundle.HTTPVerb.PUT or Bundle.HTTPVerb.PATCH => FhirInteraction.Update,
+        Bundle.HTTPVerb.DELETE => FhirInteraction.Delete,
+        _ => plan.Id is null ? FhirInteraction.Search : FhirInteraction.Read,
+    };
+
+    private async Task<Bundle> TransactionAsync(RequestContext context, Bundle bundle, CancellationToken cancellationToken)
+    {
+        var plans = bundle.Entry.Select(Plan).ToList();
+        foreach (var plan in plans)
+        {
+            Authorize(context, Permission(plan), plan.Type, "transaction", AuditEvent.AuditEventAction.E, plan.Type);
+        }
+
+        var written = new List<string>();
+        var patients = new HashSet<string>(StringComparer.Ordinal);
+        try
+        {
+            await using var session = await store.BeginWriteAsync(cancellationToken);
+            var targets = new Dictionary<string, string>(StringComparer.Ordinal);
+            var conditionalReferences = new Dictionary<string, string>(StringComparer.Ordinal);
+
+            // Ids first, so every reference to a new resource can be rewritten before anything is written.
+            foreach (var plan in plans)
+            {
+                var fullUrl = plan.Entry.FullUrl;
+                if (plan.Method == Bundle.HTTPVerb.POST)
+                {
+                    var existing = plan.Entry.Request!.IfNoneExist is { } ifNoneExist
+                        ? await FindOneAsync(session, context, plan.Type, ifNoneExist, $"Bundle.entry[{plan.Index}] ifNoneExist", cancellationToken)
+                        : null;
+                    if (existing is not null)
+                    {
+                        plan.Done = Result(HttpStatusCode.OK, existing);
+                        plan.AssignedId = existing.Id;
+                    }
+                    else
+                    {
+                        plan.AssignedId = FhirIds.NewId();
+                    }
+                }
+                else if (plan.Method == Bundle.HTTPVerb.PUT)
+                {
+                    if (plan.Id is not null)
+                    {
+                        plan.AssignedId = plan.Id;
+                    }
+                    else
+                    {
+                        var match = await FindOneAsync(session, context, plan.Type, plan.Criteria!, $"Bundle.entry[{plan.Index}] conditional update", cancellationToken);
+                        plan.AssignedId = match?.Id ?? (string.IsNullOrEmpty(plan.Resource!.Id) ? FhirIds.NewId() : plan.Resource.Id);
+                    }
+                }
+
+                if (fullUrl is not null && plan.AssignedId is not null)
+                {
+                    targets[fullUrl] = $"{plan.Type}/{plan.AssignedId}";
+                }
+            }
+
+            foreach (var plan in plans.Where(p => p.Resource is not null && p.Method is Bundle.HTTPVerb.POST or Bundle.HTTPVerb.PUT))
+            {
+                await ResolveReferencesAsync(session, context, plan, targets, conditionalReferences, inTransaction: true, cancellationToken);
+            }
+
+            foreach (var plan in plans.OrderBy(p => p.Order).ThenBy(p => p.Index))
+            {
+                try
+                {
+                    await ExecuteAsync(session, context, plan, cancellationToken);
+                }
+                catch (FhirException e)
+                {
+                    throw new FhirException(e.Status, e.Issues.Select(i => i with { Diagnostics = $"Bundle.entry[{plan.Index}]: {i.Diagnostics}" }).ToList());
+                }
+
+                if (plan.Done is { } done && done.Version > 0 && plan.Method != Bundle.HTTPVerb.GET)
+                {
+                    written.Add(done.VersionedReference);
+                    patients.UnionWith(PatientsOf(done.Type, done.Id, done.Json));
+                }
+            }
+
+            await session.WriteAsync(audit.ToWrite(context, new AuditFacts("transaction", AuditEvent.AuditEventAction.E, null, written, patients, true)), cancellationToken);
+            await session.CommitAsync(cancellationToken);
+        }
+        catch (FhirException e)
+        {
+            audit.Record(context, new AuditFacts("transaction", AuditEvent.AuditEventAction.E, null, [], [], false, e.Message));
+            throw;
+        }
+
+        var response = new Bundle { Type = Bundle.BundleType.TransactionResponse, Id = FhirIds.NewId(), Meta = new Meta { LastUpdated = clock.GetUtcNow() } };
+        foreach (var plan in plans)
+        {
+            response.Entry.Add(ResponseEntry(context, plan));
+        }
+
+        return response;
+    }
+
+    private async Task<Bundle> BatchAsync(RequestContext context, Bundle bundle, CancellationToken cancellationToken)
+    {
+        var response = new Bundle { Type = Bundle.BundleType.BatchResponse, Id = FhirIds.NewId(), Meta = new Meta { LastUpdated = clock.GetUtcNow() } };
+        var outcomes = new Bundle.EntryComponent[bundle.Entry.Count];
+        var plans = new List<EntryPlan>();
+        for (var i = 0; i < bundle.Entry.Count; i++)
+        {
+            try
+            {
+                plans.Add(Plan(bundle.Entry[i], i));
+            }
+            catch (FhirException e)
+            {
+                outcomes[i] = ErrorEntry(e);
+            }
+        }
+
+        var conditionalReferences = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var plan in plans.OrderBy(p => p.Order).ThenBy(p => p.Index))
+        {
+            try
+            {
+                if (plan.Resource is not null && plan.Method is Bundle.HTTPVerb.POST or Bundle.HTTPVerb.PUT)
+                {
+                    await ResolveReferencesAsync(null, context, plan, new Dictionary<string, string>(StringComparer.Ordinal), conditionalReferences, inTransaction: false, cancellationToken);
+                }
+
+                await ExecuteOneAsync(context, plan, cancellationToken);
+                outcomes[plan.Index] = ResponseEntry(context, plan);
+            }
+            catch (FhirException e)
+            {
+                outcomes[plan.Index] = ErrorEntry(e);
+            }
+        }
+
+        response.Entry.AddRange(outcomes);
+        return response;
+    }
+
+    /// <summary>One batch entry through the public, separately audited interactions.</summary>
+    private async Task ExecuteOneAsync(RequestContext context, EntryPlan plan, CancellationToken cancellationToken)
+    {
+        var request = plan.Entry.Request;
+        var ifMatch = ParseETag(request!.IfMatch);
+        switch (plan.Method)
+        {
+            case Bundle.HTTPVerb.POST:
+                plan.Done = await CreateAsync(context, plan.Resource!, request.IfNoneExist, cancellationToken);
+                break;
+            case Bundle.HTTPVerb.PUT:
+                plan.Done = plan.Id is not null
+                    ? await UpdateAsync(context, plan.Type, plan.Id, plan.Resource!, ifMatch, cancellationToken)
+                    : await ConditionalUpdateAsync(context, plan.Type, plan.Criteria!, plan.Resource!, ifMatch, cancellationToken);
+                break;
+            case Bundle.HTTPVerb.PATCH:
+                var apply = PatchFor(plan);
+                plan.Done = plan.Id is not null
+                    ? await PatchAsync(context, plan.Type, plan.Id, apply, ifMatch, cancellationToken)
+                    : await ConditionalPatchAsync(context, plan.Type, plan.Criteria!, apply, ifMatch, cancellationToken);
+                break;
+            case Bundle.HTTPVerb.DELETE:
+                plan.Done = plan.Id is not null
+                    ? await DeleteAsync(context, plan.Type, plan.Id, ifMatch, cancellationToken)
+                    : await ConditionalDeleteAsync(context, plan.Type, plan.Criteria!, cancellationToken);
+                break;
+            default:
+                if (plan.Id is not null)
+                {
+                    plan.Done = await ReadAsync(context, plan.Type, plan.Id, plan.Version, cancellationToken);
+                }
+                else
+                {
+                    plan.SearchResult = await SearchAsync(context, plan.Type, QueryString.Parse(plan.Criteria ?? string.Empty), cancellationToken);
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>One transaction entry inside the shared session.</summary>
+    private async Task ExecuteAsync(IWriteSession session, RequestContext context, EntryPlan plan, CancellationToken cancellationToken)
+    {
+        var request = plan.Entry.Request;
+        var ifMatch = ParseETag(request!.IfMatch);
+        switch (plan.Method)
+        {
+            case Bundle.HTTPVerb.POST:
+                plan.Done ??= await CreateCoreAsync(session, context, plan.Resource!, null, plan.AssignedId, cancellationToken);
+                break;
+            case Bundle.HTTPVerb.PUT:
+                plan.Resource!.Id = plan.AssignedId;
+                plan.Done = await UpdateCoreAsync(session, plan.Type, plan.AssignedId!, plan.Resource, ifMatch, cancellationToken);
+                break;
+            case Bundle.HTTPVerb.PATCH:
+                var id = plan.Id ?? (await FindOneAsync(session, context, plan.Type, plan.Criteria!, "conditional patch", cancellationToken))?.Id
+                    ?? throw FhirException.NotFound($"No {plan.Type} matches the conditional patch criteria.");
+                plan.Done = await PatchCoreAsync(session, plan.Type, id, PatchFor(plan), ifMatch, cancellationToken);
+                break;
+            case Bundle.HTTPVerb.DELETE:
+                var target = plan.Id ?? (await FindOneAsync(session, context, plan.Type, plan.Criteria!, "conditional delete", cancellationToken))?.Id;
+                plan.Done = target is null
+                    ? new RecordResult(HttpStatusCode.NoContent, plan.Type, string.Empty, 0, clock.GetUtcNow(), null)
+                    : await DeleteCoreAsync(session, plan.Type, target, ifMatch, cancellationToken);
+                break;
+            default:
+                if (plan.Id is not null)
+                {
+                    var stored = plan.Version is null ? await session.ReadAsync(plan.Type, plan.Id, cancellationToken) : await store.ReadAsync(plan.Type, plan.Id, plan.Version, cancellationToken);
+                    plan.Done = ReadResult(plan.Type, plan.Id, plan.Version, stored);
+                }
+                else
+                {
+                    var query = SearchRequest.Parse(plan.Type, QueryString.Parse(plan.Criteria ?? string.Empty), context.StrictHandling);
+                    var ids = await session.FindIdsAsync(query.ToStoreQuery(), cancellationToken);
+                    var result = new Bundle { Type = Bundle.BundleType.Searchset, Total = ids.Count };
+                    foreach (var found in ids)
+                    {
+                        var stored = await session.ReadAsync(plan.Type, found, cancellationToken);
+                        result.Entry.Add(new Bundle.EntryComponent { FullUrl = $"{context.BaseUrl}/{plan.Type}/{found}", Resource = StoredJson.Parse(stored!.Json!), Search = new Bundle.SearchComponent { Mode = Bundle.SearchEntryMode.Match } });
+                    }
+
+                    plan.SearchResult = result;
+                }
+
+                break;
+        }
+    }
+
+    private Func<Resource, Resource> PatchFor(EntryPlan plan) =>
+        plan.Resource is null
+            ? throw FhirException.BadRequest($"Bundle.entry[{plan.Index}] (PATCH) has no resource: send Parameters (FHIRPath Patch) or Binary (JSON Patch).")
+            : BundlePatch?.Invoke(plan.Resource) ?? throw FhirException.BadRequest("PATCH is not available in bundles on this server.");
+
+    /// <summary>Rewrites urn:uuid and full-URL references to the ids assigned in this bundle, and resolves conditional references.</summary>
+    private async Task ResolveReferencesAsync(IWriteSession? session, RequestContext context, EntryPlan plan, Dictionary<string, string> targets, Dictionary<string, string> conditional, bool inTransaction, CancellationToken cancellationToken)
+    {
+        foreach (var reference in ResourceWalker.Descendants<ResourceReference>(plan.Resource!))
+        {
+            var text = reference.Reference;
+            if (string.IsNullOrEmpty(text) || text.StartsWith('#'))
+            {
+                continue;
+            }
+
+            if (targets.TryGetValue(text, out var target))
+            {
+                reference.Reference = target;
+            }
+            else if (text.StartsWith("urn:uuid:", StringComparison.Ordinal) || text.StartsWith("urn:oid:", StringComparison.Ordinal))
+            {
+                throw FhirException.BadRequest(inTransaction
+                    ? $"Bundle.entry[{plan.Index}] refers to {text}, which is not the fullUrl of any entry in this transaction."
+                    : $"Bundle.entry[{plan.Index}] refers to {text}: entries of a batch cannot refer to each other; use a transaction.");
+            }
+            else if (text.Contains('?', StringComparison.Ordinal) && !text.Contains("://", StringComparison.Ordinal))
+            {
+                if (!conditional.TryGetValue(text, out var resolved))
+                {
+                    var type = text[..text.IndexOf('?', StringComparison.Ordinal)];
+                    if (!FhirIds.IsResourceType(type))
+                    {
+                        throw FhirException.BadRequest($"Bundle.entry[{plan.Index}]: the conditional reference '{text}' does not start with a resource type.");
+                    }
+
+                    string? id;
+                    if (session is not null)
+                    {
+                        id = (await FindOneAsync(session, context, type, text, "conditional reference", cancellationToken))?.Id;
+                    }
+                    else
+                    {
+                        var request = SearchRequest.Parse(type, QueryString.Parse(text), strict: true);
+                        var page = await store.SearchAsync(request.ToStoreQuery() with { Count = 2 }, cancellationToken);
+                        if (page.Resources.Count > 1)
+                        {
+                            throw FhirException.PreconditionFailed($"Bundle.entry[{plan.Index}]: the conditional reference '{text}' matches more than one {type}.");
+                        }
+
+                        id = page.Resources.Count == 1 ? page.Resources[0].Id : null;
+                    }
+
+                    resolved = id is null
+                        ? throw FhirException.BadRequest($"Bundle.entry[{plan.Index}]: the conditional reference '{text}' matches no {type}.")
+                        : $"{type}/{id}";
+                    conditional[text] = resolved;
+                }
+
+                reference.Reference = resolved;
+            }
+        }
+    }
+
+    private static Bundle.EntryComponent ResponseEntry(RequestContext context, EntryPlan plan)
+    {
+        if (plan.SearchResult is { } search)
+        {
+            return new Bundle.EntryComponent { Resource = search, Response = new Bundle.ResponseComponent { Status = "200 OK" } };
+        }
+
+        var done = plan.Done!;
+        var entry = new Bundle.EntryComponent
+        {
+            Response = new Bundle.ResponseComponent
+            {
+                Status = done.Status switch
+                {
+                    HttpStatusCode.Created => "201 Created",
+                    HttpStatusCode.NoContent => "204 No Content",
+                    _ => "200 OK",
+                },
+                Outcome = done.Outcome,
+            },
+        };
+        if (done.Version > 0)
+        {
+            entry.FullUrl = $"{context.BaseUrl}/{done.Type}/{done.Id}";
+            entry.Response.Location = done.Status == HttpStatusCode.NoContent ? null : done.VersionedReference;
+            entry.Response.Etag = done.ETag;
+            entry.Response.LastModified = done.LastUpdated;
+        }
+
+        if ((plan.Method == Bundle.HTTPVerb.GET || context.Return == ReturnPreference.Representation) && done.Json is not null)
+        {
+            entry.Resource = StoredJson.Parse(done.Json);
+        }
+
+        return entry;
+    }
+
+    private static Bundle.EntryComponent ErrorEntry(FhirException e) => new()
+    {
+        Response = new Bundle.ResponseComponent
+        {
+            Status = $"{((int)e.Status).ToString(CultureInfo.InvariantCulture)} {e.Status}",
+            Outcome = OperationOutcomes.From(e),
+        },
+    };
+
+    /// <summary>Reads a weak or strong ETag (W/"3" or "3") as a version number.</summary>
+    public static int? ParseETag(string? etag)
+    {
+        if (string.IsNullOrWhiteSpace(etag))
+        {
+            return null;
+        }
+
+        var text = etag.Trim();
+        if (text.StartsWith("W/", StringComparison.OrdinalIgnoreCase))
+        {
+            text = text[2..];
+        }
+
+        text = text.Trim('"');
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var version)
+            ? version
+            : throw FhirException.BadRequest($"'{etag}' is not a version ETag like W/\"3\".");
+    }
+}

@@ -1,0 +1,389 @@
+using System.Net;
+using CareHub.Fhir;
+using CareHub.Governance;
+using CareHub.Storage;
+using Hl7.Fhir.Model;
+
+namespace CareHub.Records;
+
+/// <summary>
+/// The one door. Every read and write of the record, from every face (FHIR API, channels, portal, import), comes
+/// through here: it checks the request, asks the access policy, writes the version with its index rows, audit record
+/// and change event in one transaction, and audits reads and denials.
+/// </summary>
+public sealed partial class RecordService(IRecordStore store, IAccessPolicy policy, AuditTrail audit, TimeProvider clock)
+{
+    public IRecordStore Store => store;
+
+    // ---- create --------------------------------------------------------------------------------------------------
+
+    public Task<RecordResult> CreateAsync(RequestContext context, Resource resource, string? ifNoneExist, CancellationToken cancellationToken) =>
+        WriteOneAsync(context, "create", AuditEvent.AuditEventAction.C, resource.TypeName, FhirInteraction.Create,
+            session => CreateCoreAsync(session, context, resource, ifNoneExist, null, cancellationToken), cancellationToken);
+
+    private async Task<RecordResult> CreateCoreAsync(IWriteSession session, RequestContext context, Resource resource, string? ifNoneExist, string? assignedId, CancellationToken cancellationToken)
+    {
+        var type = resource.TypeName;
+        EnsureWritableType(type);
+        if (ifNoneExist is not null)
+        {
+            var existing = await FindOneAsync(session, context, type, ifNoneExist, "If-None-Exist", cancellationToken);
+            if (existing is not null)
+            {
+                // Conditional create that matched: nothing is written (R4 http.html#ccreate).
+                return Result(HttpStatusCode.OK, existing);
+            }
+        }
+
+        return await WriteVersionAsync(session, resource, type, assignedId ?? FhirIds.NewId(), null, "POST", cancellationToken);
+    }
+
+    // ---- read ----------------------------------------------------------------------------------------------------
+
+    public async Task<RecordResult> ReadAsync(RequestContext context, string type, string id, int? version, CancellationToken cancellationToken)
+    {
+        EnsureType(type);
+        var interaction = version is null ? "read" : "vread";
+        Authorize(context, FhirInteraction.Read, type, interaction, AuditEvent.AuditEventAction.R, $"{type}/{id}");
+        try
+        {
+            var stored = FhirIds.IsValidId(id) ? await store.ReadAsync(type, id, version, cancellationToken) : null;
+            var result = ReadResult(type, id, version, stored);
+            audit.Record(context, new AuditFacts(interaction, AuditEvent.AuditEventAction.R, type, [result.VersionedReference], PatientsOf(type, id, result.Json), true));
+            return result;
+        }
+        catch (FhirException e)
+        {
+            audit.Record(context, new AuditFacts(interaction, AuditEvent.AuditEventAction.R, type, [$"{type}/{id}"], [], false, e.Message));
+            throw;
+        }
+    }
+
+    private static RecordResult ReadResult(string type, string id, int? version, StoredResource? stored)
+    {
+        if (stored is null)
+        {
+            throw FhirException.NotFound(version is null
+                ? $"{type}/{id} is not known."
+                : $"{type}/{id} has no version {FhirIds.FormatVersion(version.Value)}.");
+        }
+
+        if (stored.Deleted)
+        {
+            throw new FhirException(HttpStatusCode.Gone, OperationOutcome.IssueType.Deleted,
+                version is null ? $"{type}/{id} was deleted (version {FhirIds.FormatVersion(stored.Version)})." : $"Version {FhirIds.FormatVersion(stored.Version)} of {type}/{id} is a deletion.");
+        }
+
+        return Result(HttpStatusCode.OK, stored);
+    }
+
+    // ---- update --------------------------------------------------------------------------------------------------
+
+    public Task<RecordResult> UpdateAsync(RequestContext context, string type, string id, Resource resource, int? ifMatch, CancellationToken cancellationToken) =>
+        WriteOneAsync(context, "update", AuditEvent.AuditEventAction.U, type, FhirInteraction.Update,
+            session => UpdateCoreAsync(session, type, id, resource, ifMatch, cancellationToken), cancellationToken);
+
+    /// <summary>Conditional update (R4 http.html#cond-update): no match creates, one match updates, several is 412.</summary>
+    public Task<RecordResult> ConditionalUpdateAsync(RequestContext context, string type, string criteria, Resource resource, int? ifMatch, CancellationToken cancellationToken) =>
+        WriteOneAsync(context, "update", AuditEvent.AuditEventAction.U, type, FhirInteraction.Update,
+            session => ConditionalUpdateCoreAsync(session, context, type, criteria, resource, ifMatch, cancellationToken), cancellationToken);
+
+    private async Task<RecordResult> ConditionalUpdateCoreAsync(IWriteSession session, RequestContext context, string type, string criteria, Resource resource, int? ifMatch, CancellationToken cancellationToken)
+    {
+        EnsureWritableType(type);
+        var match = await FindOneAsync(session, context, type, criteria, "conditional update", cancellationToken);
+        if (match is null)
+        {
+            if (resource.Id is { } given && !string.IsNullOrEmpty(given))
+            {
+                // The client chose the id of the resource to create.
+                return await UpdateCoreAsync(session, type, given, resource, ifMatch, cancellationToken);
+            }
+
+            return await WriteVersionAsync(session, resource, type, FhirIds.NewId(), null, "PUT", cancellationToken);
+        }
+
+        if (resource.Id is { Length: > 0 } id && id != match.Id)
+        {
+            throw FhirException.BadRequest($"The resource's id '{id}' is not the id of the resource the criteria found.", $"{type}.id");
+        }
+
+        resource.Id = match.Id;
+        return await UpdateCoreAsync(session, type, match.Id, resource, ifMatch, cancellationToken);
+    }
+
+    private async Task<RecordResult> UpdateCoreAsync(IWriteSession session, string type, string id, Resource resource, int? ifMatch, CancellationToken cancellationToken)
+    {
+        EnsureWritableType(type);
+        if (resource.TypeName != type)
+        {
+            throw FhirException.BadRequest($"The body is a {resource.TypeName} but the URL is for {type}.", "resourceType");
+        }
+
+        if (!FhirIds.IsValidId(id))
+        {
+            throw FhirException.BadRequest($"'{id}' is not a valid FHIR id (1-64 of A-Z, a-z, 0-9, '-' and '.').");
+        }
+
+        if (string.IsNullOrEmpty(resource.Id))
+        {
+            throw FhirException.BadRequest("An update needs the resource's id in the body, the same as in the URL.", $"{type}.id");
+        }
+
+        if (resource.Id != id)
+        {
+            throw FhirException.BadRequest($"The body's id '{resource.Id}' does not match the URL's id '{id}'.", $"{type}.id");
+        }
+
+        var current = await session.ReadAsync(type, id, cancellationToken);
+        if (ifMatch is { } expected && (current is null || current.Deleted || current.Version != expected))
+        {
+            throw FhirException.PreconditionFailed(current is null || current.Deleted
+                ? $"If-Match asked for version {FhirIds.FormatVersion(expected)} of {type}/{id}, which has no current version."
+                : $"If-Match asked for version {FhirIds.FormatVersion(expected)} of {type}/{id}, but the current version is {FhirIds.FormatVersion(current.Version)}.");
+        }
+
+        return await WriteVersionAsync(session, resource, type, id, current, "PUT", cancellationToken);
+    }
+
+    // ---- patch ---------------------------------------------------------------------------------------------------
+
+    /// <summary>PATCH (R4 http.html#patch): the format-specific <paramref name="apply"/> turns the current resource into the new one.</summary>
+    public Task<RecordResult> PatchAsync(RequestContext context, string type, string id, Func<Resource, Resource> apply, int? ifMatch, CancellationToken cancellationToken) =>
+        WriteOneAsync(context, "patch", AuditEvent.AuditEventAction.U, type, FhirInteraction.Update,
+            session => PatchCoreAsync(session, type, id, apply, ifMatch, cancellationToken), cancellationToken);
+
+    public Task<RecordResult> ConditionalPatchAsync(RequestContext context, string type, string criteria, Func<Resource, Resource> apply, int? ifMatch, CancellationToken cancellationToken) =>
+        WriteOneAsync(context, "patch", AuditEvent.AuditEventAction.U, type, FhirInteraction.Update, async session =>
+        {
+            var match = await FindOneAsync(session, context, type, criteria, "conditional patch", cancellationToken)
+                ?? throw FhirException.NotFound($"No {type} matches the conditional patch criteria.");
+            return await PatchCoreAsync(session, type, match.Id, apply, ifMatch, cancellationToken);
+        }, cancellationToken);
+
+    private async Task<RecordResult> PatchCoreAsync(IWriteSession session, string type, string id, Func<Resource, Resource> apply, int? ifMatch, CancellationToken cancellationToken)
+    {
+        EnsureWritableType(type);
+        var current = await session.ReadAsync(type, id, cancellationToken);
+        var existing = ReadResult(type, id, null, current);
+        if (ifMatch is { } expected && current!.Version != expected)
+        {
+            throw FhirException.PreconditionFailed($"If-Match asked for version {FhirIds.FormatVersion(expected)} of {type}/{id}, but the current version is {FhirIds.FormatVersion(current.Version)}.");
+        }
+
+        var patched = apply(existing.ToResource()!);
+        if (patched.TypeName != type || patched.Id != id)
+        {
+            throw FhirException.Unprocessable("A patch may not change the resource's type or id.");
+        }
+
+        try
+        {
+            FhirSerialization.Validate(patched);
+        }
+        catch (FhirException e)
+        {
+            throw new FhirException(HttpStatusCode.UnprocessableEntity, e.Issues);
+        }
+
+        return await WriteVersionAsync(session, patched, type, id, current, "PATCH", cancellationToken);
+    }
+
+    // ---- delete --------------------------------------------------------------------------------------------------
+
+    public Task<RecordResult> DeleteAsync(RequestContext context, string type, string id, int? ifMatch, CancellationToken cancellationToken) =>
+        WriteOneAsync(context, "delete", AuditEvent.AuditEventAction.D, type, FhirInteraction.Delete,
+            session => DeleteCoreAsync(session, type, id, ifMatch, cancellationToken), cancellationToken);
+
+    /// <summary>Conditional delete (R4 http.html#cdelete): deletes the one match; several matches is 412.</summary>
+    public Task<RecordResult> ConditionalDeleteAsync(RequestContext context, string type, string criteria, CancellationToken cancellationToken) =>
+        WriteOneAsync(context, "delete", AuditEvent.AuditEventAction.D, type, FhirInteraction.Delete, async session =>
+        {
+            EnsureWritableType(type);
+            var match = await FindOneAsync(session, context, type, criteria, "conditional delete", cancellationToken);
+            return match is null
+                ? new RecordResult(HttpStatusCode.NoContent, type, string.Empty, 0, clock.GetUtcNow(), null, Information($"No {type} matched; nothing was deleted."))
+                : await DeleteCoreAsync(session, type, match.Id, null, cancellationToken);
+        }, cancellationToken);
+
+    private async Task<RecordResult> DeleteCoreAsync(IWriteSession session, string type, string id, int? ifMatch, CancellationToken cancellationToken)
+    {
+        EnsureWritableType(type);
+        var current = FhirIds.IsValidId(id) ? await session.ReadAsync(type, id, cancellationToken) : null;
+        if (ifMatch is { } expected && (current is null || current.Deleted || current.Version != expected))
+        {
+            throw FhirException.PreconditionFailed($"If-Match asked for version {FhirIds.FormatVersion(expected)} of {type}/{id}, which is not its current version.");
+        }
+
+        if (current is null || current.Deleted)
+        {
+            // Delete is idempotent (R4 http.html#delete): deleting what is not there succeeds and writes nothing.
+            return new RecordResult(HttpStatusCode.NoContent, type, id, current?.Version ?? 0, current?.LastUpdated ?? clock.GetUtcNow(), null,
+                Information($"{type}/{id} did not exist or was already deleted."));
+        }
+
+        var now = NextTimestamp(current);
+        var version = current.Version + 1;
+        await session.WriteAsync(new VersionWrite(type, id, version, now, "DELETE", null, current.Version, []), cancellationToken);
+        return new RecordResult(HttpStatusCode.NoContent, type, id, version, now, null, Information($"{type}/{id} was deleted."));
+    }
+
+    // ---- the write path ------------------------------------------------------------------------------------------
+
+    private async Task<RecordResult> WriteVersionAsync(IWriteSession session, Resource resource, string type, string id, StoredResource? current, string method, CancellationToken cancellationToken)
+    {
+        var version = (current?.Version ?? 0) + 1;
+        var now = NextTimestamp(current);
+        resource.Id = id;
+        resource.Meta ??= new Meta();
+        resource.Meta.VersionId = FhirIds.FormatVersion(version);
+        resource.Meta.LastUpdated = now;
+        var json = FhirSerialization.ToJson(resource);
+        try
+        {
+            await session.WriteAsync(new VersionWrite(type, id, version, now, method, json, current?.Version ?? 0, IndexRows(resource)), cancellationToken);
+        }
+        catch (VersionConflictException)
+        {
+            throw FhirException.Conflict($"{type}/{id} was changed by another request at the same time; read it again and retry.");
+        }
+
+        var created = current is null || current.Deleted;
+        return new RecordResult(created ? HttpStatusCode.Created : HttpStatusCode.OK, type, id, version, now, json);
+    }
+
+    /// <summary>Token index rows of the identifier parameter; the search engine extends extraction to every parameter.</summary>
+    private static List<TokenIndexRow> IndexRows(Resource resource)
+    {
+        var rows = new List<TokenIndexRow>();
+        foreach (var identifier in ResourceWalker.TopLevelIdentifiers(resource))
+        {
+            if (!string.IsNullOrEmpty(identifier.Value))
+            {
+                rows.Add(new TokenIndexRow("identifier", string.IsNullOrEmpty(identifier.System) ? null : identifier.System, identifier.Value));
+            }
+        }
+
+        return rows;
+    }
+
+    /// <summary>Millisecond precision, and always later than the version it replaces, so history orders by time too.</summary>
+    private DateTimeOffset NextTimestamp(StoredResource? current)
+    {
+        var now = clock.GetUtcNow();
+        now = DateTimeOffset.FromUnixTimeMilliseconds(now.ToUnixTimeMilliseconds());
+        return current is not null && now <= current.LastUpdated ? current.LastUpdated.AddMilliseconds(1) : now;
+    }
+
+    private async Task<RecordResult> WriteOneAsync(RequestContext context, string interaction, AuditEvent.AuditEventAction action, string type, FhirInteraction permission,
+        Func<IWriteSession, Task<RecordResult>> write, CancellationToken cancellationToken)
+    {
+        EnsureType(type);
+        Authorize(context, permission, type, interaction, action, type);
+        try
+        {
+            await using var session = await store.BeginWriteAsync(cancellationToken);
+            var result = await write(session);
+            var changed = result.Status is HttpStatusCode.Created || (result.Status is HttpStatusCode.OK && interaction != "create") || (result.Status is HttpStatusCode.NoContent && result.Version > 0);
+            if (changed)
+            {
+                await session.WriteAsync(audit.ToWrite(context, new AuditFacts(interaction, action, type, [result.VersionedReference], PatientsOf(type, result.Id, result.Json), true)), cancellationToken);
+                await session.CommitAsync(cancellationToken);
+            }
+            else
+            {
+                audit.Record(context, new AuditFacts(interaction, action, type, result.Version > 0 ? [result.VersionedReference] : [], PatientsOf(type, result.Id, result.Json), true));
+            }
+
+            return result;
+        }
+        catch (FhirException e)
+        {
+            audit.Record(context, new AuditFacts(interaction, action, type, [], [], false, e.Message));
+            throw;
+        }
+    }
+
+    // ---- helpers -------------------------------------------------------------------------------------------------
+
+    private void Authorize(RequestContext context, FhirInteraction permission, string type, string interaction, AuditEvent.AuditEventAction action, string what)
+    {
+        var decision = policy.Decide(context.Principal, permission, type);
+        if (!decision.Allowed)
+        {
+            audit.Record(context, new AuditFacts(interaction, action, type, [what], [], false, decision.Reason));
+            throw new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden, decision.Reason);
+        }
+    }
+
+    private static void EnsureType(string type)
+    {
+        if (!FhirIds.IsResourceType(type))
+        {
+            throw new FhirException(HttpStatusCode.NotFound, OperationOutcome.IssueType.NotSupported, $"'{type}' is not a FHIR R4 resource type.");
+        }
+    }
+
+    private static void EnsureWritableType(string type)
+    {
+        EnsureType(type);
+        if (type == "AuditEvent")
+        {
+            throw new FhirException(HttpStatusCode.MethodNotAllowed, OperationOutcome.IssueType.NotSupported, "AuditEvent resources are written by CareHub itself and cannot be changed through the API.");
+        }
+    }
+
+    private static RecordResult Result(HttpStatusCode status, StoredResource stored) =>
+        new(status, stored.Type, stored.Id, stored.Version, stored.LastUpdated, stored.Json);
+
+    private static OperationOutcome Information(string text) => new()
+    {
+        Issue = [new OperationOutcome.IssueComponent { Severity = OperationOutcome.IssueSeverity.Information, Code = OperationOutcome.IssueType.Informational, Diagnostics = text }],
+    };
+
+    /// <summary>Finds the single current resource matching a conditional query; several matches is 412 (R4 http.html).</summary>
+    private static async Task<StoredResource?> FindOneAsync(IWriteSession session, RequestContext context, string type, string criteria, string what, CancellationToken cancellationToken)
+    {
+        var parameters = QueryString.Parse(criteria);
+        var request = SearchRequest.Parse(type, parameters, strict: true);
+        if (request.Clauses.Count == 0)
+        {
+            throw FhirException.BadRequest($"The {what} criteria '{criteria}' select nothing: give at least one search parameter.");
+        }
+
+        var ids = await session.FindIdsAsync(request.ToStoreQuery() with { Count = 2, AfterId = null, BeforeId = null }, cancellationToken);
+        if (ids.Count > 1)
+        {
+            throw FhirException.PreconditionFailed($"The {what} criteria match more than one {type}.");
+        }
+
+        return ids.Count == 1 ? await session.ReadAsync(type, ids[0], cancellationToken) : null;
+    }
+
+    /// <summary>The patients a resource is about, for the audit record: the patient itself, or its subject/patient reference.</summary>
+    internal static IReadOnlyCollection<string> PatientsOf(string type, string id, string? json)
+    {
+        if (type == "Patient")
+        {
+            return id.Length > 0 ? [$"Patient/{id}"] : [];
+        }
+
+        if (json is null)
+        {
+            return [];
+        }
+
+        var patients = new HashSet<string>(StringComparer.Ordinal);
+        using var document = System.Text.Json.JsonDocument.Parse(json);
+        foreach (var name in (string[])["subject", "patient", "beneficiary"])
+        {
+            if (document.RootElement.TryGetProperty(name, out var element) && element.ValueKind == System.Text.Json.JsonValueKind.Object
+                && element.TryGetProperty("reference", out var reference) && reference.GetString() is { } text && text.StartsWith("Patient/", StringComparison.Ordinal))
+            {
+                patients.Add(text);
+            }
+        }
+
+        return patients;
+    }
+}

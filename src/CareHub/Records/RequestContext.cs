@@ -1,0 +1,23 @@
+using CareHub.Governance;
+
+namespace CareHub.Records;
+
+/// <summary>
+/// Who asks, through which face, and where the record lives for them. <see cref="BaseUrl"/> is the FHIR base the
+/// client used (no trailing slash), for full URLs and links.
+/// </summary>
+public sealed record RequestContext(Principal Principal, string BaseUrl, string CorrelationId, string? RemoteAddress = null)
+{
+    /// <summary>What the client asked to get back from writes (FHIR R4 http.html, "Prefer").</summary>
+    public ReturnPreference Return { get; init; } = ReturnPreference.Representation;
+
+    /// <summary>Prefer: handling=strict makes unknown search parameters an error.</summary>
+    public bool StrictHandling { get; init; }
+}
+
+public enum ReturnPreference
+{
+    Minimal,
+    Representation,
+    OperationOutcome,
+}
