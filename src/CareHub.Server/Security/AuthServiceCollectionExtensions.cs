@@ -1,0 +1,34 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace CareHub.Server.Security;
+
+public static class AuthServiceCollectionExtensions
+{
+    /// <summary>
+    /// Binds and validates <c>CareHub:Auth</c> (throwing at once on a bad setting), and registers
+    /// <see cref="AuthOptions"/>, <see cref="BearerTokenValidator"/> and, when development tokens are
+    /// enabled, <see cref="DevTokenIssuer"/>, all as singletons.
+    /// </summary>
+    public static IServiceCollection AddCareHubAuth(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        var options = configuration.GetSection(AuthOptions.SectionName).Get<AuthOptions>() ?? new AuthOptions();
+        options.Validate();
+
+        services.AddSingleton(options);
+        services.TryAddSingleton(TimeProvider.System);
+        if (options.DevTokens is { Enabled: true } devTokens)
+        {
+            services.AddSingleton(sp => new DevTokenIssuer(
+                devTokens, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<DevTokenIssuer>>()));
+        }
+
+        services.AddSingleton(sp => new BearerTokenValidator(
+            options,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<BearerTokenValidator>>(),
+            sp.GetService<DevTokenIssuer>()));
+        return services;
+    }
+}
