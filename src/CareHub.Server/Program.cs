@@ -1,1 +1,3 @@
-return 0;
+using CareHub.Server.Cli;
+
+return await CommandLine.RunAsync(args);

@@ -451,4 +451,17 @@ public sealed partial class RecordService
             ? version
             : throw FhirException.BadRequest($"'{etag}' is not a version ETag like W/\"3\".");
     }
+
+    /// <summary>Like <see cref="ParseETag"/> but answers null for anything that is not a version tag.</summary>
+    public static int? ParseETagOrNull(string? etag)
+    {
+        try
+        {
+            return ParseETag(etag);
+        }
+        catch (FhirException)
+        {
+            return null;
+        }
+    }
 }

@@ -1,0 +1,73 @@
+using CareHub.Governance;
+using CareHub.Records;
+using CareHub.Server.Fhir;
+using CareHub.Server.Security;
+using CareHub.Storage;
+using CareHub.Storage.Postgres;
+using CareHub.Storage.Sqlite;
+
+namespace CareHub.Server;
+
+/// <summary>Builds the CareHub web host: the table of contents of the server.</summary>
+public static class CareHubHost
+{
+    public static WebApplication Build(string[] args, IEnumerable<KeyValuePair<string, string?>>? overrides = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        if (overrides is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(overrides);
+        }
+
+        var storage = builder.Configuration.GetSection(StorageOptions.SectionName).Get<StorageOptions>() ?? new StorageOptions();
+        storage.Validate();
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = storage.MaxBodyBytes + 1);
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+
+        builder.Services.AddSingleton(storage);
+        builder.Services.AddSingleton(new ServerLimits(storage.MaxBodyBytes));
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<IRecordStore>(_ => OpenStore(storage));
+        builder.Services.AddSingleton<IAccessPolicy, ScopeAccessPolicy>();
+        builder.Services.AddSingleton<AuditTrail>();
+        builder.Services.AddSingleton(sp => new RecordService(
+            sp.GetRequiredService<IRecordStore>(), sp.GetRequiredService<IAccessPolicy>(), sp.GetRequiredService<AuditTrail>(), sp.GetRequiredService<TimeProvider>())
+        {
+            BundlePatch = FhirApi.PatchFrom,
+        });
+        builder.Services.AddSingleton<CapabilityStatementFactory>();
+        builder.Services.AddCareHubAuth(builder.Configuration);
+
+        var app = builder.Build();
+        app.UseFhirErrors();
+        app.UseFhirAuthentication();
+        app.MapFhirApi();
+        if (app.Services.GetService<DevTokenIssuer>() is not null)
+        {
+            app.MapDevTokenApi();
+        }
+
+        app.MapGet("/", () => Results.Text("CareHub is running. FHIR R4 API: /fhir (metadata: /fhir/metadata).\n"));
+        return app;
+    }
+
+    /// <summary>Opens the configured store; the caller migrates it before serving.</summary>
+    public static IRecordStore OpenStore(StorageOptions storage) =>
+        storage.Postgres is { } connectionString
+            ? new PostgresRecordStore(connectionString)
+            : new SqliteRecordStore(Path.Combine(storage.DataDirectory, "carehub.db"), storage.FullSync);
+
+    /// <summary>Migrates the store (failing fast on a schema newer than this build) and starts serving.</summary>
+    public static async Task StartAsync(WebApplication app, CancellationToken cancellationToken)
+    {
+        await app.Services.GetRequiredService<IRecordStore>().MigrateAsync(cancellationToken);
+        await app.StartAsync(cancellationToken);
+    }
+
+    /// <summary>Stops the host and writes what is still queued for audit.</summary>
+    public static async Task StopAsync(WebApplication app)
+    {
+        await app.StopAsync();
+        await app.Services.GetRequiredService<AuditTrail>().DisposeAsync();
+    }
+}

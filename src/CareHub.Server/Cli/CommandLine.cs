@@ -1,0 +1,131 @@
+using System.Globalization;
+
+namespace CareHub.Server.Cli;
+
+/// <summary>The command line behind ./carehub: serve, demo and import.</summary>
+public static class CommandLine
+{
+    public const string Usage = """
+        CareHub: an integrated care record and interoperability hub (FHIR R4).
+
+        Usage:
+          carehub serve  [--urls URL] [--data DIR | --postgres CONNSTRING]
+          carehub demo   [--urls URL] [--data DIR] [--patients N]
+          carehub import [--data DIR | --postgres CONNSTRING] PATH...
+          carehub help
+
+        serve   runs the server on the embedded store in DIR (default ./.data) or on PostgreSQL.
+        demo    runs the server on a fresh embedded store loaded with a generated UK demo community,
+                with the development token endpoint on (client demo-system / demo-secret).
+        import  loads FHIR Bundles (batch, transaction, collection), single resources (.json) and
+                NDJSON files (.ndjson), or folders of them, through the record's one door.
+        Settings can also come from appsettings.json or environment variables (CareHub__Storage__Postgres=...).
+        """;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
+        {
+            Console.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+
+        try
+        {
+            var options = Options.Parse(args[1..]);
+            return args[0] switch
+            {
+                "serve" => await ServeCommand.RunAsync(options, demo: false),
+                "demo" => await ServeCommand.RunAsync(options, demo: true),
+                "import" => await ImportCommand.RunAsync(options),
+                _ => Fail($"Unknown command '{args[0]}'. Run 'carehub help' for the commands."),
+            };
+        }
+        catch (UsageException e)
+        {
+            return Fail(e.Message);
+        }
+        catch (InvalidOperationException e) when (e.Message.Contains("CareHub:", StringComparison.Ordinal))
+        {
+            return Fail($"Configuration problem: {e.Message}");
+        }
+        catch (CareHub.Storage.SchemaVersionException e)
+        {
+            return Fail(e.Message);
+        }
+    }
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine($"carehub: {message}");
+        return 2;
+    }
+}
+
+public sealed class UsageException(string message) : Exception(message);
+
+/// <summary>Parsed command-line options: named flags and the remaining paths.</summary>
+public sealed record Options(string? Urls, string? Data, string? Postgres, int? Patients, IReadOnlyList<string> Paths)
+{
+    public static Options Parse(string[] args)
+    {
+        string? urls = null, data = null, postgres = null;
+        int? patients = null;
+        var paths = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new UsageException($"{args[i]} needs a value.");
+            switch (args[i])
+            {
+                case "--urls":
+                    urls = Value();
+                    break;
+                case "--data":
+                    data = Value();
+                    break;
+                case "--postgres":
+                    postgres = Value();
+                    break;
+                case "--patients":
+                    patients = int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new UsageException("--patients needs a positive whole number.");
+                    break;
+                default:
+                    if (args[i].StartsWith("--", StringComparison.Ordinal))
+                    {
+                        throw new UsageException($"Unknown option {args[i]}. Run 'carehub help'.");
+                    }
+
+                    paths.Add(args[i]);
+                    break;
+            }
+        }
+
+        if (data is not null && postgres is not null)
+        {
+            throw new UsageException("Give --data or --postgres, not both.");
+        }
+
+        return new Options(urls, data, postgres, patients, paths);
+    }
+
+    public List<KeyValuePair<string, string?>> Settings()
+    {
+        var settings = new List<KeyValuePair<string, string?>>();
+        if (Urls is not null)
+        {
+            settings.Add(new("urls", Urls));
+        }
+
+        if (Data is not null)
+        {
+            settings.Add(new($"{StorageOptions.SectionName}:DataDirectory", Data));
+        }
+
+        if (Postgres is not null)
+        {
+            settings.Add(new($"{StorageOptions.SectionName}:Postgres", Postgres));
+        }
+
+        return settings;
+    }
+}

@@ -1,0 +1,103 @@
+using CareHub.Demo;
+using CareHub.Governance;
+using CareHub.Records;
+
+namespace CareHub.Server.Cli;
+
+/// <summary>carehub serve / carehub demo.</summary>
+public static class ServeCommand
+{
+    public const string DemoClientId = "demo-system";
+    public const string DemoClientSecret = "demo-secret";
+
+    public static async Task<int> RunAsync(Options options, bool demo)
+    {
+        var settings = options.Settings();
+        var urls = options.Urls ?? "http://127.0.0.1:8080";
+        settings.Add(new("urls", urls));
+        if (demo)
+        {
+            if (options.Data is null)
+            {
+                var fresh = Path.Combine(Path.GetTempPath(), "carehub-demo-" + Guid.NewGuid().ToString("N")[..8]);
+                settings.Add(new($"{StorageOptions.SectionName}:DataDirectory", fresh));
+            }
+
+            settings.AddRange(DemoSettings());
+        }
+
+        await using var app = CareHubHost.Build([], settings);
+        using var stopping = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            stopping.Cancel();
+        };
+        await CareHubHost.StartAsync(app, stopping.Token);
+        var baseUrl = app.Urls.First().TrimEnd('/');
+        if (demo)
+        {
+            await LoadDemoAsync(app, baseUrl, options.Patients ?? DemoCommunityOptions.DefaultPatients, stopping.Token);
+            Console.WriteLine($"""
+
+                CareHub demo is running at {baseUrl}/fhir (embedded store: {app.Configuration[$"{StorageOptions.SectionName}:DataDirectory"]}).
+                Get a token (client demo-system / demo-secret, scopes system/*.cruds):
+                  TOKEN=$(curl -s -d grant_type=client_credentials -d client_id={DemoClientId} -d client_secret={DemoClientSecret} {baseUrl}/auth/token | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+                Then, for example:
+                  curl -H "Authorization: Bearer $TOKEN" '{baseUrl}/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|{DemoCommunity.Generate(new DemoCommunityOptions { Patients = 1 }).NhsNumbers[0]}'
+                Press Ctrl+C to stop.
+                """);
+        }
+        else
+        {
+            Console.WriteLine($"CareHub is serving FHIR R4 at {baseUrl}/fhir. Press Ctrl+C to stop.");
+        }
+
+        try
+        {
+            await Task.Delay(Timeout.Infinite, stopping.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        await CareHubHost.StopAsync(app);
+        return 0;
+    }
+
+    /// <summary>The demo's development token endpoint and its one system client.</summary>
+    public static IEnumerable<KeyValuePair<string, string?>> DemoSettings() =>
+    [
+        new("CareHub:Auth:DevTokens:Enabled", "true"),
+        new("CareHub:Auth:DevTokens:Audience", "carehub"),
+        new("CareHub:Auth:DevTokens:Clients:0:ClientId", DemoClientId),
+        new("CareHub:Auth:DevTokens:Clients:0:Secret", DemoClientSecret),
+        new("CareHub:Auth:DevTokens:Clients:0:Scopes", "system/*.cruds"),
+        new("CareHub:Auth:DevTokens:Clients:0:Kind", "system"),
+    ];
+
+    private static async Task LoadDemoAsync(WebApplication app, string baseUrl, int patients, CancellationToken cancellationToken)
+    {
+        var records = app.Services.GetRequiredService<RecordService>();
+        var context = new RequestContext(Loader("demo-loader"), baseUrl + "/fhir", "demo-load") { Return = ReturnPreference.Minimal };
+        var community = DemoCommunity.Generate(new DemoCommunityOptions { Patients = patients });
+        var resources = 0;
+        foreach (var bundle in community.Bundles)
+        {
+            await records.ProcessBundleAsync(context, bundle, cancellationToken);
+            resources += bundle.Entry.Count;
+        }
+
+        Console.WriteLine($"Loaded the demo community: {community.Bundles.Count} bundles, {resources} resources, {patients} patients.");
+    }
+
+    /// <summary>The principal of a local, trusted loader (demo, import): a system with every scope.</summary>
+    public static Principal Loader(string name) => new()
+    {
+        Kind = PrincipalKind.System,
+        Subject = name,
+        ClientId = name,
+        Issuer = "carehub-cli",
+        Scopes = ScopeSet.Parse("system/*.cruds"),
+    };
+}

@@ -1,0 +1,207 @@
+using System.Net;
+using System.Text;
+using CareHub.Fhir;
+using CareHub.Governance;
+using CareHub.Records;
+using Hl7.Fhir.Model;
+using Microsoft.Extensions.Primitives;
+
+namespace CareHub.Server.Fhir;
+
+/// <summary>FHIR over HTTP: content negotiation (R4 http.html#mime-type), the Prefer header and writing results.</summary>
+public static class FhirHttp
+{
+    public const string JsonType = "application/fhir+json";
+    public const string XmlType = "application/fhir+xml";
+    public const string PrincipalKey = "carehub.principal";
+
+    /// <summary>The response format: <c>_format</c> wins over Accept; JSON by default.</summary>
+    public static FhirFormat ResponseFormat(HttpContext http)
+    {
+        var format = http.Request.Query["_format"].ToString();
+        if (format.Length > 0)
+        {
+            return format switch
+            {
+                "json" or "application/json" or JsonType or "application/fhir json" => FhirFormat.Json,
+                "xml" or "text/xml" or "application/xml" or XmlType or "application/fhir xml" => FhirFormat.Xml,
+                _ => throw new FhirException(HttpStatusCode.UnsupportedMediaType, OperationOutcome.IssueType.NotSupported, $"_format '{format}' is not supported: use json or xml."),
+            };
+        }
+
+        foreach (var accept in http.Request.GetTypedHeaders().Accept.OrderByDescending(a => a.Quality ?? 1))
+        {
+            var media = accept.MediaType.Value ?? string.Empty;
+            if (media.Contains("json", StringComparison.OrdinalIgnoreCase))
+            {
+                return FhirFormat.Json;
+            }
+
+            if (media.Contains("xml", StringComparison.OrdinalIgnoreCase))
+            {
+                return FhirFormat.Xml;
+            }
+        }
+
+        return FhirFormat.Json;
+    }
+
+    /// <summary>The request body format from Content-Type; anything else is 415.</summary>
+    public static FhirFormat RequestFormat(HttpContext http)
+    {
+        var contentType = http.Request.ContentType ?? string.Empty;
+        var media = contentType.Split(';')[0].Trim().ToLowerInvariant();
+        return media switch
+        {
+            JsonType or "application/json" or "text/json" => FhirFormat.Json,
+            XmlType or "application/xml" or "text/xml" => FhirFormat.Xml,
+            "" => throw new FhirException(HttpStatusCode.UnsupportedMediaType, OperationOutcome.IssueType.NotSupported, "The request has no Content-Type: send application/fhir+json or application/fhir+xml."),
+            _ => throw new FhirException(HttpStatusCode.UnsupportedMediaType, OperationOutcome.IssueType.NotSupported, $"Content-Type '{media}' is not supported here: send application/fhir+json or application/fhir+xml."),
+        };
+    }
+
+    public static async Task<string> ReadBodyAsync(HttpContext http, long limit)
+    {
+        if (http.Request.ContentLength is { } length && length > limit)
+        {
+            throw TooLarge(limit);
+        }
+
+        using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
+        var buffer = new char[8192];
+        var text = new StringBuilder();
+        int read;
+        while ((read = await reader.ReadAsync(buffer, http.RequestAborted)) > 0)
+        {
+            text.Append(buffer, 0, read);
+            if (text.Length > limit)
+            {
+                throw TooLarge(limit);
+            }
+        }
+
+        if (text.Length == 0)
+        {
+            throw FhirException.BadRequest("The request has no body.");
+        }
+
+        return text.ToString();
+    }
+
+    private static FhirException TooLarge(long limit) =>
+        new(HttpStatusCode.RequestEntityTooLarge, OperationOutcome.IssueType.TooCostly, $"The request body is larger than this server's limit of {limit} bytes.");
+
+    public static async Task<Resource> ReadResourceAsync(HttpContext http, long limit)
+    {
+        var format = RequestFormat(http);
+        var body = await ReadBodyAsync(http, limit);
+        return FhirSerialization.Parse(body, format);
+    }
+
+    public static RequestContext Context(HttpContext http)
+    {
+        var principal = (Principal)http.Items[PrincipalKey]!;
+        var prefer = http.Request.Headers["Prefer"].ToString();
+        var request = http.Request;
+        return new RequestContext(principal, BaseUrl(http), http.TraceIdentifier, http.Connection.RemoteIpAddress?.ToString())
+        {
+            Return = prefer.Contains("return=minimal", StringComparison.OrdinalIgnoreCase) ? ReturnPreference.Minimal
+                : prefer.Contains("return=OperationOutcome", StringComparison.OrdinalIgnoreCase) ? ReturnPreference.OperationOutcome
+                : ReturnPreference.Representation,
+            StrictHandling = prefer.Contains("handling=strict", StringComparison.OrdinalIgnoreCase),
+        };
+    }
+
+    public static string BaseUrl(HttpContext http) => $"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}/fhir";
+
+    public static int? IfMatch(HttpContext http) => RecordService.ParseETag(http.Request.Headers.IfMatch.ToString());
+
+    public static IReadOnlyList<KeyValuePair<string, string>> QueryParameters(HttpContext http) =>
+        http.Request.Query.SelectMany(q => q.Value.Select(v => new KeyValuePair<string, string>(q.Key, v ?? string.Empty))).ToList();
+
+    /// <summary>Writes one resource result with its headers (ETag, Last-Modified, Location), honouring Prefer: return.</summary>
+    public static async Task WriteResultAsync(HttpContext http, RecordResult result, bool location)
+    {
+        var response = http.Response;
+        response.StatusCode = (int)result.Status;
+        if (result.Version > 0 && result.Status != HttpStatusCode.NoContent)
+        {
+            response.Headers.ETag = result.ETag;
+            response.Headers.LastModified = result.LastUpdated.ToString("R");
+            if (location)
+            {
+                response.Headers.Location = $"{BaseUrl(http)}/{result.VersionedReference}";
+            }
+        }
+
+        var context = Context(http);
+        if (result.Status == HttpStatusCode.NoContent)
+        {
+            if (context.Return == ReturnPreference.OperationOutcome && result.Outcome is not null)
+            {
+                response.StatusCode = 200;
+                await WriteAsync(http, result.Outcome);
+            }
+
+            return;
+        }
+
+        switch (context.Return)
+        {
+            case ReturnPreference.Minimal:
+                return;
+            case ReturnPreference.OperationOutcome:
+                await WriteAsync(http, result.Outcome ?? OperationOutcomes.Information($"{result.Type}/{result.Id} is at version {FhirIds.FormatVersion(result.Version)}."));
+                return;
+            default:
+                if (result.Json is null)
+                {
+                    return;
+                }
+
+                if (ResponseFormat(http) == FhirFormat.Json)
+                {
+                    response.ContentType = JsonType + "; charset=utf-8";
+                    await response.WriteAsync(result.Json, http.RequestAborted);
+                }
+                else
+                {
+                    await WriteAsync(http, result.ToResource()!);
+                }
+
+                return;
+        }
+    }
+
+    public static async Task WriteAsync(HttpContext http, Base resource, FhirFormat? format = null)
+    {
+        var chosen = format ?? SafeResponseFormat(http);
+        http.Response.ContentType = (chosen == FhirFormat.Json ? JsonType : XmlType) + "; charset=utf-8";
+        await http.Response.WriteAsync(FhirSerialization.Serialize(resource, chosen), http.RequestAborted);
+    }
+
+    /// <summary>The response format for errors: a bad _format must still get an answer.</summary>
+    public static FhirFormat SafeResponseFormat(HttpContext http)
+    {
+        try
+        {
+            return ResponseFormat(http);
+        }
+        catch (FhirException)
+        {
+            return FhirFormat.Json;
+        }
+    }
+
+    public static bool NotModified(HttpContext http, RecordResult result)
+    {
+        var ifNoneMatch = http.Request.Headers.IfNoneMatch;
+        if (!StringValues.IsNullOrEmpty(ifNoneMatch))
+        {
+            return ifNoneMatch.Any(v => v is not null && v.Split(',').Any(tag => RecordService.ParseETagOrNull(tag) == result.Version || tag.Trim() == "*"));
+        }
+
+        var ifModifiedSince = http.Request.GetTypedHeaders().IfModifiedSince;
+        return ifModifiedSince is { } since && result.LastUpdated.ToUnixTimeSeconds() <= since.ToUnixTimeSeconds();
+    }
+}

@@ -1,0 +1,122 @@
+using System.Net;
+using CareHub.Fhir;
+using CareHub.Governance;
+using CareHub.Records;
+using CareHub.Server.Security;
+using Hl7.Fhir.Model;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace CareHub.Server.Fhir;
+
+/// <summary>
+/// The edges of /fhir: every error becomes an OperationOutcome with the right status, in one place; every interaction
+/// except metadata needs a valid bearer token (401 otherwise, audited).
+/// </summary>
+public static partial class FhirMiddleware
+{
+    private static readonly Principal Anonymous = new() { Kind = PrincipalKind.System, Subject = "anonymous", ClientId = "none", Issuer = "none" };
+
+    public static IApplicationBuilder UseFhirErrors(this IApplicationBuilder app) => app.Use(async (http, next) =>
+    {
+        if (!http.Request.Path.StartsWithSegments("/fhir", StringComparison.Ordinal))
+        {
+            await next(http);
+            return;
+        }
+
+        http.Response.Headers["X-Request-Id"] = http.TraceIdentifier;
+        try
+        {
+            await next(http);
+            if (!http.Response.HasStarted && http.Response.StatusCode is 404 or 405 && http.Response.ContentLength is null && string.IsNullOrEmpty(http.Response.ContentType))
+            {
+                var status = (HttpStatusCode)http.Response.StatusCode;
+                var message = status == HttpStatusCode.NotFound
+                    ? $"There is no FHIR interaction at {http.Request.Path}."
+                    : $"{http.Request.Method} is not allowed on {http.Request.Path}.";
+                await WriteError(http, new FhirException(status, OperationOutcome.IssueType.NotSupported, message));
+            }
+        }
+        catch (FhirException e)
+        {
+            await WriteError(http, e);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            await WriteError(http, new FhirException(HttpStatusCode.RequestEntityTooLarge, OperationOutcome.IssueType.TooCostly, "The request body is larger than this server accepts."));
+        }
+        catch (BadHttpRequestException e)
+        {
+            await WriteError(http, new FhirException((HttpStatusCode)e.StatusCode, OperationOutcome.IssueType.Invalid, "The HTTP request is malformed."));
+        }
+        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; nothing to answer.
+        }
+        catch (Exception e)
+        {
+            var logger = http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("CareHub.Fhir");
+            LogUnhandled(logger, e, http.TraceIdentifier);
+            await WriteError(http, new FhirException(HttpStatusCode.InternalServerError, OperationOutcome.IssueType.Exception,
+                $"An internal error occurred; quote request id {http.TraceIdentifier} to the administrator."));
+        }
+    });
+
+    private static async Task WriteError(HttpContext http, FhirException e)
+    {
+        if (http.Response.HasStarted)
+        {
+            return;
+        }
+
+        http.Response.Clear();
+        http.Response.Headers["X-Request-Id"] = http.TraceIdentifier;
+        http.Response.StatusCode = (int)e.Status;
+        var outcome = OperationOutcomes.From(e);
+        outcome.Issue.Add(new OperationOutcome.IssueComponent
+        {
+            Severity = OperationOutcome.IssueSeverity.Information,
+            Code = OperationOutcome.IssueType.Informational,
+            Diagnostics = $"request id {http.TraceIdentifier}",
+        });
+        await FhirHttp.WriteAsync(http, outcome, FhirHttp.SafeResponseFormat(http));
+    }
+
+    public static IApplicationBuilder UseFhirAuthentication(this IApplicationBuilder app) => app.Use(async (http, next) =>
+    {
+        var path = http.Request.Path;
+        if (!path.StartsWithSegments("/fhir", StringComparison.Ordinal) || path.StartsWithSegments("/fhir/metadata", StringComparison.Ordinal))
+        {
+            await next(http);
+            return;
+        }
+
+        var validator = http.RequestServices.GetRequiredService<BearerTokenValidator>();
+        var result = await validator.AuthenticateAsync(http);
+        if (!result.Succeeded)
+        {
+            var audit = http.RequestServices.GetRequiredService<AuditTrail>();
+            var context = new RequestContext(Anonymous, FhirHttp.BaseUrl(http), http.TraceIdentifier, http.Connection.RemoteIpAddress?.ToString());
+            audit.Record(context, new AuditFacts("authenticate", AuditEvent.AuditEventAction.E, null, [], [], false, result.Failure.Description));
+            http.Response.Headers.WWWAuthenticate = result.Failure.WwwAuthenticate;
+            throw new FhirException(HttpStatusCode.Unauthorized, OperationOutcome.IssueType.Login, result.Failure.Description);
+        }
+
+        http.Items[FhirHttp.PrincipalKey] = result.Principal;
+        await next(http);
+    });
+
+    /// <summary>Caps request bodies per request (Kestrel answers 413 past it).</summary>
+    public static IApplicationBuilder UseBodyLimit(this IApplicationBuilder app, long maxBytes) => app.Use((http, next) =>
+    {
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature)
+        {
+            feature.MaxRequestBodySize = maxBytes + 1;
+        }
+
+        return next(http);
+    });
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "Unhandled error in request {RequestId}")]
+    private static partial void LogUnhandled(ILogger logger, Exception exception, string requestId);
+}
