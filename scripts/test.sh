@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# ./carehub test: the whole suite. Starts a throwaway PostgreSQL (installing Debian's package when missing) so the store
+# contract runs on both databases, runs every test project, and ends with one line: N passed, N failed, N skipped.
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+work="$(mktemp -d /tmp/carehub-test.XXXXXX)"
+chmod 755 "$work"
+
+cleanup() {
+  if [ -n "${pg_dir:-}" ]; then bash "$root/scripts/pg-test-cluster.sh" stop "$pg_dir" >/dev/null 2>&1 || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+if [ -z "${CAREHUB_TEST_POSTGRES:-}" ]; then
+  pg_dir="$work/pg"
+  if conn=$(bash "$root/scripts/pg-test-cluster.sh" start "$pg_dir" | tail -n 1) && [ -n "$conn" ]; then
+    export CAREHUB_TEST_POSTGRES="$conn"
+    echo "PostgreSQL for tests: a throwaway cluster in $pg_dir"
+  else
+    echo "carehub test: could not start PostgreSQL; the PostgreSQL tests will be skipped and say why." >&2
+  fi
+fi
+
+log="$work/test.log"
+dotnet test "$root/CareHub.sln" -c Release --nologo --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+# Each test assembly prints: "Passed!  - Failed: 0, Passed: 12, Skipped: 1, Total: 13, ..." (or "Failed!  - ...").
+read -r passed failed skipped < <(grep -E '^(Passed|Failed)! +- +Failed: ' "$log" | sed -E 's/.*Failed: *([0-9]+), Passed: *([0-9]+), Skipped: *([0-9]+).*/\2 \1 \3/' \
+  | awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}')
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  echo "carehub test: dotnet test exited with $status (a build error or a crashed test host; see above)." >&2
+  failed=$((failed + 1))
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
