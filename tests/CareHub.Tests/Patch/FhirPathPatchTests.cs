@@ -304,6 +304,27 @@ public class FhirPathPatchTests
         Fails(HttpStatusCode.UnprocessableEntity, Patient(), Op("add", "Patient.name", "given", new FhirString("Dee")));
     }
 
+    [Fact]
+    public void add_an_extension_to_a_primitive_element()
+    {
+        var extension = Part("value",
+            Part("url", new FhirUri("http://hl7.org/fhir/StructureDefinition/patient-birthTime")),
+            Part("valueDateTime", new FhirDateTime("1970-01-01T08:30:00Z")));
+
+        var result = Apply(Patient(), Op("add", "Patient.birthDate", "extension", valuePart: extension));
+
+        Assert.Equal("1970-01-01", result.BirthDate);
+        Assert.Equal("1970-01-01T08:30:00Z", Assert.IsType<FhirDateTime>(Assert.Single(result.BirthDateElement!.Extension).Value).Value);
+    }
+
+    [Fact]
+    public void a_path_that_fails_to_evaluate_is_unprocessable()
+    {
+        var e = Fails(HttpStatusCode.UnprocessableEntity, Patient(), Op("delete", "Patient.name.single()"));
+
+        Assert.Contains("operation 0 (delete)", e.Message, StringComparison.Ordinal);
+    }
+
     // insert
 
     [Fact]

@@ -328,6 +328,14 @@ public class JsonPatchTests
         Assert.Contains(named, e.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("""[{"op":"remove","op":"add","path":"/birthDate","value":"1980"}]""")]
+    [InlineData("""[{"op":"add","path":"/scratch","value":{"a":1,"a":2}}]""")]
+    public void a_document_with_duplicate_member_names_is_a_bad_request(string patch)
+    {
+        Throws(HttpStatusCode.BadRequest, () => JsonPatch.Apply(Patient(), patch));
+    }
+
     [Fact]
     public void a_malformed_later_operation_is_reported_before_anything_is_applied()
     {

@@ -60,11 +60,12 @@ public static class JsonPatch
         JsonNode? root;
         try
         {
-            root = JsonNode.Parse(patchJson);
+            // A repeated member name ("op" twice) has no defined meaning, so it is refused rather than guessed at.
+            root = JsonNode.Parse(patchJson, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false });
         }
         catch (JsonException)
         {
-            throw FhirException.BadRequest("The JSON Patch document is not valid JSON.");
+            throw FhirException.BadRequest("The JSON Patch document is not valid JSON, or repeats a member name within an object.");
         }
 
         if (root is not JsonArray array)
