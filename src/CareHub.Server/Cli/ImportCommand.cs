@@ -162,7 +162,7 @@ public static class ImportCommand
                 var count = 0;
                 foreach (var entry in collection.Entry.Where(e => e.Resource is not null))
                 {
-                    count += await LoadAsync(records, context, entry.Resource, file, failures, cancellationToken);
+                    count += await LoadAsync(records, context, entry.Resource!, file, failures, cancellationToken);
                 }
 
                 return count;

@@ -14,6 +14,7 @@ public static class ServeCommand
     {
         var settings = options.Settings();
         var urls = options.Urls ?? "http://127.0.0.1:8080";
+        settings.RemoveAll(s => s.Key == "urls");
         settings.Add(new("urls", urls));
         if (demo)
         {
@@ -37,14 +38,14 @@ public static class ServeCommand
         var baseUrl = app.Urls.First().TrimEnd('/');
         if (demo)
         {
-            await LoadDemoAsync(app, baseUrl, options.Patients ?? DemoCommunityOptions.DefaultPatients, stopping.Token);
+            await LoadDemoAsync(app, baseUrl, options.Patients ?? new DemoCommunityOptions().Patients, stopping.Token);
             Console.WriteLine($"""
 
                 CareHub demo is running at {baseUrl}/fhir (embedded store: {app.Configuration[$"{StorageOptions.SectionName}:DataDirectory"]}).
                 Get a token (client demo-system / demo-secret, scopes system/*.cruds):
                   TOKEN=$(curl -s -d grant_type=client_credentials -d client_id={DemoClientId} -d client_secret={DemoClientSecret} {baseUrl}/auth/token | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
                 Then, for example:
-                  curl -H "Authorization: Bearer $TOKEN" '{baseUrl}/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|{DemoCommunity.Generate(new DemoCommunityOptions { Patients = 1 }).NhsNumbers[0]}'
+                  curl -H "Authorization: Bearer $TOKEN" '{baseUrl}/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|{DemoCommunity.NhsNumbers(new DemoCommunityOptions { Patients = 1 })[0]}'
                 Press Ctrl+C to stop.
                 """);
         }
@@ -82,13 +83,13 @@ public static class ServeCommand
         var context = new RequestContext(Loader("demo-loader"), baseUrl + "/fhir", "demo-load") { Return = ReturnPreference.Minimal };
         var community = DemoCommunity.Generate(new DemoCommunityOptions { Patients = patients });
         var resources = 0;
-        foreach (var bundle in community.Bundles)
+        foreach (var bundle in community)
         {
             await records.ProcessBundleAsync(context, bundle, cancellationToken);
             resources += bundle.Entry.Count;
         }
 
-        Console.WriteLine($"Loaded the demo community: {community.Bundles.Count} bundles, {resources} resources, {patients} patients.");
+        Console.WriteLine($"Loaded the demo community: {community.Count} bundles, {resources} resources, {patients} patients.");
     }
 
     /// <summary>The principal of a local, trusted loader (demo, import): a system with every scope.</summary>
