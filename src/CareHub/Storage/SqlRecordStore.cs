@@ -22,7 +22,11 @@ public abstract partial class SqlRecordStore : IRecordStore
     /// <summary>The SQL expression that turns a text parameter into the body column's type.</summary>
     protected virtual string JsonParameter(string name) => name;
 
-    /// <summary>Row-lock suffix for reading the current version inside a write transaction.</summary>
+    /// <summary>
+    /// Row-lock suffix (e.g. " FOR UPDATE") for locking a resource's current row inside a write transaction, so that
+    /// concurrent writers of one resource queue instead of both reading the same version; empty when the provider's
+    /// write transaction already excludes other writers.
+    /// </summary>
     protected virtual string ForUpdate => string.Empty;
 
     /// <summary>Called inside the transaction just before its change events are written, so positions follow commit order.</summary>
@@ -40,6 +44,19 @@ public abstract partial class SqlRecordStore : IRecordStore
     {
         await using var connection = await OpenAsync(cancellationToken);
         await PrepareForMigrationAsync(connection, cancellationToken);
+        try
+        {
+            await MigrateCoreAsync(connection, cancellationToken);
+        }
+        finally
+        {
+            // Not cancellable: a pooled connection must not go back to the pool still holding the migration lock.
+            await FinishMigrationAsync(connection, CancellationToken.None);
+        }
+    }
+
+    private async Task MigrateCoreAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
         await ExecuteAsync(connection, null, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL PRIMARY KEY, applied TEXT NOT NULL)", cancellationToken);
         var current = Convert.ToInt32(await ScalarAsync(connection, null, "SELECT COALESCE(MAX(version), 0) FROM schema_version", cancellationToken), CultureInfo.InvariantCulture);
         if (current > SchemaVersion)
@@ -60,6 +77,9 @@ public abstract partial class SqlRecordStore : IRecordStore
 
     /// <summary>Serialises concurrent migrations (PostgreSQL: an advisory lock); nothing by default.</summary>
     protected virtual Task PrepareForMigrationAsync(DbConnection connection, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Undoes <see cref="PrepareForMigrationAsync"/> (releases its lock), whether the migrations succeeded or not.</summary>
+    protected virtual Task FinishMigrationAsync(DbConnection connection, CancellationToken cancellationToken) => Task.CompletedTask;
 
     private IEnumerable<(int Version, string Sql)> Migrations()
     {
@@ -89,15 +109,25 @@ public abstract partial class SqlRecordStore : IRecordStore
     public async Task<StoredResource?> ReadAsync(string type, string id, int? version, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        return await ReadCoreAsync(connection, null, type, id, version, string.Empty, cancellationToken);
+        return await ReadCoreAsync(connection, null, type, id, version, false, cancellationToken);
     }
 
     private const string VersionColumns = "v.type, v.id, v.version, v.last_updated, v.method, v.body";
 
-    private async Task<StoredResource?> ReadCoreAsync(DbConnection connection, DbTransaction? transaction, string type, string id, int? version, string suffix, CancellationToken cancellationToken)
+    private async Task<StoredResource?> ReadCoreAsync(DbConnection connection, DbTransaction? transaction, string type, string id, int? version, bool forUpdate, CancellationToken cancellationToken)
     {
+        if (forUpdate && ForUpdate.Length > 0)
+        {
+            // Lock first, read in a second statement. Under READ COMMITTED every statement takes a new snapshot, so the read
+            // sees what a writer we waited for committed. One "SELECT ... JOIN ... FOR UPDATE" would not: after the wait
+            // PostgreSQL re-checks the join with the updated current row against the old version row, finds no match and
+            // returns nothing (PostgreSQL manual, 13.2.1 Read Committed Isolation Level).
+            await using var lockRow = Command(connection, transaction, $"SELECT c.version FROM resource_current c WHERE c.type = @type AND c.id = @id{ForUpdate}", ("@type", type), ("@id", id));
+            await lockRow.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         var sql = version is null
-            ? $"SELECT {VersionColumns} FROM resource_current c JOIN resource_version v ON v.seq = c.seq WHERE c.type = @type AND c.id = @id{suffix}"
+            ? $"SELECT {VersionColumns} FROM resource_current c JOIN resource_version v ON v.seq = c.seq WHERE c.type = @type AND c.id = @id"
             : $"SELECT {VersionColumns} FROM resource_version v WHERE v.type = @type AND v.id = @id AND v.version = @version";
         await using var command = version is null
             ? Command(connection, transaction, sql, ("@type", type), ("@id", id))
@@ -235,7 +265,8 @@ public abstract partial class SqlRecordStore : IRecordStore
             {
                 case IdClause ids:
                     var names = ids.Ids.Select(_ => $"@p{n++}").ToList();
-                    parts.Add($"c.id IN ({string.Join(", ", names)})");
+                    // "IN ()" is a syntax error in PostgreSQL; no ids matches nothing.
+                    parts.Add(names.Count == 0 ? "1 = 0" : $"c.id IN ({string.Join(", ", names)})");
                     parameters.AddRange(names.Zip(ids.Ids, (name, id) => (name, (object?)id)));
                     break;
                 case TokenClause token:
@@ -263,6 +294,13 @@ public abstract partial class SqlRecordStore : IRecordStore
                         }
 
                         alternatives.Add(conditions.Count == 0 ? "1 = 1" : "(" + string.Join(" AND ", conditions) + ")");
+                    }
+
+                    if (alternatives.Count == 0)
+                    {
+                        // No values matches nothing, and "AND ()" is not SQL.
+                        parts.Add("1 = 0");
+                        break;
                     }
 
                     parts.Add($"EXISTS (SELECT 1 FROM search_token t WHERE t.type = c.type AND t.id = c.id AND t.param = @p{n} AND ({string.Join(" OR ", alternatives)}))");
@@ -317,7 +355,8 @@ public abstract partial class SqlRecordStore : IRecordStore
         await using var session = await BeginWriteAsync(cancellationToken);
         foreach (var write in writes)
         {
-            await session.WriteAsync(write, cancellationToken);
+            // The contract promises no change events here, whatever the caller left in the flag (it defaults to true).
+            await session.WriteAsync(write with { ChangeEvent = false }, cancellationToken);
         }
 
         await session.CommitAsync(cancellationToken);
@@ -335,7 +374,7 @@ public abstract partial class SqlRecordStore : IRecordStore
         private bool done;
 
         public Task<StoredResource?> ReadAsync(string type, string id, CancellationToken cancellationToken) =>
-            store.ReadCoreAsync(connection, transaction, type, id, null, store.ForUpdate, cancellationToken);
+            store.ReadCoreAsync(connection, transaction, type, id, null, true, cancellationToken);
 
         public async Task<IReadOnlyList<string>> FindIdsAsync(StoreQuery query, CancellationToken cancellationToken)
         {
@@ -367,7 +406,7 @@ public abstract partial class SqlRecordStore : IRecordStore
         {
             if (write.ExpectedVersion is { } expected)
             {
-                var current = await store.ReadCoreAsync(connection, transaction, write.Type, write.Id, null, store.ForUpdate, cancellationToken);
+                var current = await store.ReadCoreAsync(connection, transaction, write.Type, write.Id, null, true, cancellationToken);
                 var actual = current?.Version ?? 0;
                 var matches = expected == 0 ? current is null || current.Deleted : actual == expected;
                 if (!matches)

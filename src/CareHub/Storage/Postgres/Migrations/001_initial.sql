@@ -1,8 +1,11 @@
+-- Ids use the "C" collation (byte order, as SQLite's BINARY): search pages by keyset on id, so the order must not
+-- depend on the database's locale, and every id column needs the same collation to be compared with the others.
+
 -- Every version of every resource; seq orders all writes (history).
 CREATE TABLE resource_version (
     seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     type TEXT NOT NULL,
-    id TEXT NOT NULL,
+    id TEXT COLLATE "C" NOT NULL,
     version INTEGER NOT NULL,
     last_updated BIGINT NOT NULL,
     method TEXT NOT NULL,
@@ -14,7 +17,7 @@ CREATE INDEX ix_resource_version_type_seq ON resource_version (type, seq);
 -- The current version of each resource: the row that reads and searches start from.
 CREATE TABLE resource_current (
     type TEXT NOT NULL,
-    id TEXT NOT NULL,
+    id TEXT COLLATE "C" NOT NULL,
     version INTEGER NOT NULL,
     seq BIGINT NOT NULL,
     deleted INTEGER NOT NULL,
@@ -26,7 +29,7 @@ CREATE INDEX ix_resource_current_last_updated ON resource_current (type, last_up
 -- Token search index rows (identifier now; the search engine adds parameters and tables).
 CREATE TABLE search_token (
     type TEXT NOT NULL,
-    id TEXT NOT NULL,
+    id TEXT COLLATE "C" NOT NULL,
     param TEXT NOT NULL,
     system TEXT,
     code TEXT NOT NULL
@@ -39,7 +42,7 @@ CREATE INDEX ix_search_token_resource ON search_token (type, id);
 CREATE TABLE outbox (
     position BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     type TEXT NOT NULL,
-    id TEXT NOT NULL,
+    id TEXT COLLATE "C" NOT NULL,
     version INTEGER NOT NULL,
     method TEXT NOT NULL,
     time BIGINT NOT NULL
