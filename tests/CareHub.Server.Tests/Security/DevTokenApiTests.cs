@@ -204,6 +204,15 @@ public sealed class DevTokenApiTests(DevTokenServerFixture fixture) : IClassFixt
     }
 
     [Fact]
+    public async Task an_oversized_body_is_an_invalid_request()
+    {
+        var form = ClientCredentials();
+        form["padding"] = new string('x', 32 * 1024);
+
+        await AssertError(await PostToken(form), HttpStatusCode.BadRequest, "invalid_request");
+    }
+
+    [Fact]
     public async Task using_basic_and_a_form_secret_together_is_an_invalid_request() =>
         await AssertError(await PostToken(ClientCredentials(), Basic("gp-system", Secret)), HttpStatusCode.BadRequest, "invalid_request");
 
