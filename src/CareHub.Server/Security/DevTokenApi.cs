@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Serialization;
 using CareHub.Governance;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 
 namespace CareHub.Server.Security;
@@ -14,6 +15,9 @@ namespace CareHub.Server.Security;
 public static class DevTokenApi
 {
     private const string ClientCredentialsGrant = "client_credentials";
+
+    /// <summary>A token request is a few hundred bytes; refuse large bodies before reading them.</summary>
+    private const long MaximumBodyBytes = 16 * 1024;
 
     /// <summary>
     /// Maps <c>POST /auth/token</c> and <c>GET /auth/jwks</c> when <c>CareHub:Auth:DevTokens:Enabled</c> is
@@ -48,6 +52,11 @@ public static class DevTokenApi
         if (!context.Request.HasFormContentType)
         {
             return Error("invalid_request", "The request body must be application/x-www-form-urlencoded");
+        }
+
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodyLimit)
+        {
+            bodyLimit.MaxRequestBodySize = MaximumBodyBytes;
         }
 
         IFormCollection form;

@@ -25,7 +25,7 @@ internal sealed partial class JwksCache : IDisposable
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private volatile Snapshot? _snapshot;
-    private DateTimeOffset _nextAttempt = DateTimeOffset.MinValue;
+    private long _nextAttemptTicks = DateTimeOffset.MinValue.UtcTicks;
 
     public JwksCache(Uri uri, HttpClient http, TimeProvider time, ILogger logger)
     {
@@ -44,17 +44,17 @@ internal sealed partial class JwksCache : IDisposable
     public async Task<IReadOnlyList<SecurityKey>> GetKeysAsync(string? keyId, CancellationToken cancellationToken)
     {
         var snapshot = _snapshot;
-        if (!NeedsRefresh(snapshot, keyId))
+        if (!FetchIsDue(snapshot, keyId))
         {
-            return snapshot!.Keys;
+            return snapshot?.Keys ?? [];
         }
 
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            // Another caller may have refreshed while this one waited.
+            // Another caller may have fetched while this one waited.
             snapshot = _snapshot;
-            if (NeedsRefresh(snapshot, keyId) && _time.GetUtcNow() >= _nextAttempt)
+            if (FetchIsDue(snapshot, keyId))
             {
                 snapshot = await FetchAsync(cancellationToken) ?? snapshot;
             }
@@ -69,14 +69,17 @@ internal sealed partial class JwksCache : IDisposable
 
     public void Dispose() => _gate.Dispose();
 
-    private bool NeedsRefresh(Snapshot? snapshot, string? keyId)
+    private bool FetchIsDue(Snapshot? snapshot, string? keyId)
     {
-        if (snapshot is null || _time.GetUtcNow() - snapshot.FetchedAt >= MaximumAge)
+        var now = _time.GetUtcNow();
+        if (now.UtcTicks < Interlocked.Read(ref _nextAttemptTicks))
         {
-            return true;
+            return false;
         }
 
-        return keyId is not null && !snapshot.KeyIds.Contains(keyId) && _time.GetUtcNow() >= _nextAttempt;
+        return snapshot is null
+            || now - snapshot.FetchedAt >= MaximumAge
+            || (keyId is not null && !snapshot.KeyIds.Contains(keyId));
     }
 
     private async Task<Snapshot?> FetchAsync(CancellationToken cancellationToken)
@@ -100,7 +103,7 @@ internal sealed partial class JwksCache : IDisposable
             var keys = new JsonWebKeySet(json).GetSigningKeys().ToArray();
             var snapshot = new Snapshot(keys, started);
             _snapshot = snapshot;
-            _nextAttempt = started + MinimumRefreshInterval;
+            Interlocked.Exchange(ref _nextAttemptTicks, (started + MinimumRefreshInterval).UtcTicks);
             LogFetched(_logger, _uri, keys.Length);
             return snapshot;
         }
@@ -109,7 +112,7 @@ internal sealed partial class JwksCache : IDisposable
         {
             // ArgumentException: IdentityModel's reading of a malformed JWK Set; TaskCanceledException without
             // our token cancelled: the HttpClient timeout.
-            _nextAttempt = started + RetryAfterFailure;
+            Interlocked.Exchange(ref _nextAttemptTicks, (started + RetryAfterFailure).UtcTicks);
             LogFetchFailed(_logger, _uri, e.GetType().Name, e.Message);
             return null;
         }
