@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Xml;
 using Hl7.Fhir.Model;
@@ -27,6 +28,9 @@ public static class FhirSerialization
     private static readonly FhirXmlDeserializer XmlParser = new(new DeserializerSettings().UsingMode(DeserializationMode.Strict));
     private static readonly BaseFhirJsonSerializer JsonSerializer = new(ModelInfo.ModelInspector);
     private static readonly BaseFhirXmlSerializer XmlSerializer = new(ModelInfo.ModelInspector);
+
+    // JSON is served as application/fhir+json, never embedded in HTML, so '+', '&' and non-ASCII letters need no escaping.
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static Resource Parse(string body, FhirFormat format)
     {
@@ -73,7 +77,7 @@ public static class FhirSerialization
     public static string ToJson(Base resource)
     {
         using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
         {
             JsonSerializer.Serialize(resource, writer);
         }
@@ -83,7 +87,7 @@ public static class FhirSerialization
 
     public static void WriteJson(Base resource, Stream stream)
     {
-        using var writer = new Utf8JsonWriter(stream);
+        using var writer = new Utf8JsonWriter(stream, WriterOptions);
         JsonSerializer.Serialize(resource, writer);
     }
 

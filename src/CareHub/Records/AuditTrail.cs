@@ -46,7 +46,7 @@ public sealed partial class AuditTrail : IAsyncDisposable
     /// <summary>Builds the AuditEvent write for inclusion in a write transaction.</summary>
     public VersionWrite ToWrite(RequestContext context, AuditFacts facts)
     {
-        var now = clock.GetUtcNow();
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(clock.GetUtcNow().ToUnixTimeMilliseconds());
         var audit = Build(context, facts, now);
         return new VersionWrite("AuditEvent", audit.Id!, 1, now, "POST", FhirSerialization.ToJson(audit), 0, [], ChangeEvent: false);
     }

@@ -184,7 +184,7 @@ public sealed partial class RecordService
             throw;
         }
 
-        var response = new Bundle { Type = Bundle.BundleType.TransactionResponse, Id = FhirIds.NewId(), Meta = new Meta { LastUpdated = clock.GetUtcNow() } };
+        var response = new Bundle { Type = Bundle.BundleType.TransactionResponse, Id = FhirIds.NewId(), Meta = new Meta { LastUpdated = Now() } };
         foreach (var plan in plans)
         {
             response.Entry.Add(ResponseEntry(context, plan));
@@ -195,7 +195,7 @@ public sealed partial class RecordService
 
     private async Task<Bundle> BatchAsync(RequestContext context, Bundle bundle, CancellationToken cancellationToken)
     {
-        var response = new Bundle { Type = Bundle.BundleType.BatchResponse, Id = FhirIds.NewId(), Meta = new Meta { LastUpdated = clock.GetUtcNow() } };
+        var response = new Bundle { Type = Bundle.BundleType.BatchResponse, Id = FhirIds.NewId(), Meta = new Meta { LastUpdated = Now() } };
         var outcomes = new Bundle.EntryComponent[bundle.Entry.Count];
         var plans = new List<EntryPlan>();
         for (var i = 0; i < bundle.Entry.Count; i++)

@@ -19,7 +19,7 @@ public sealed partial class RecordService
         {
             var request = SearchRequest.Parse(type, parameters, context.StrictHandling);
             var page = await store.SearchAsync(request.ToStoreQuery() with { Count = request.SummaryCount ? 0 : request.Count }, cancellationToken);
-            var bundle = new Bundle { Type = Bundle.BundleType.Searchset, Id = FhirIds.NewId(), Meta = new Meta { LastUpdated = clock.GetUtcNow() } };
+            var bundle = new Bundle { Type = Bundle.BundleType.Searchset, Id = FhirIds.NewId(), Meta = new Meta { LastUpdated = Now() } };
             if (page.Total is { } total)
             {
                 bundle.Total = (int)Math.Min(total, int.MaxValue);
@@ -133,7 +133,7 @@ public sealed partial class RecordService
             }
 
             var path = type is null ? "_history" : id is null ? $"{type}/_history" : $"{type}/{id}/_history";
-            var bundle = new Bundle { Type = Bundle.BundleType.History, Id = FhirIds.NewId(), Total = (int)Math.Min(page.Total, int.MaxValue), Meta = new Meta { LastUpdated = clock.GetUtcNow() } };
+            var bundle = new Bundle { Type = Bundle.BundleType.History, Id = FhirIds.NewId(), Total = (int)Math.Min(page.Total, int.MaxValue), Meta = new Meta { LastUpdated = Now() } };
             bundle.Link.Add(new Bundle.LinkComponent { Relation = "self", Url = Link(context, path, applied, null, null) });
             if (page.NextBeforeSequence is { } next)
             {

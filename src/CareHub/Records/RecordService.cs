@@ -267,11 +267,13 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
         return rows;
     }
 
+    /// <summary>Now, to the millisecond (FHIR instants carry milliseconds).</summary>
+    private DateTimeOffset Now() => DateTimeOffset.FromUnixTimeMilliseconds(clock.GetUtcNow().ToUnixTimeMilliseconds());
+
     /// <summary>Millisecond precision, and always later than the version it replaces, so history orders by time too.</summary>
     private DateTimeOffset NextTimestamp(StoredResource? current)
     {
-        var now = clock.GetUtcNow();
-        now = DateTimeOffset.FromUnixTimeMilliseconds(now.ToUnixTimeMilliseconds());
+        var now = Now();
         return current is not null && now <= current.LastUpdated ? current.LastUpdated.AddMilliseconds(1) : now;
     }
 
