@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using CareHub.Server;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace CareHub.Server.Tests;
 

@@ -115,7 +115,7 @@ public sealed class RestApiTests(ServerFixture server) : IClassFixture<ServerFix
         Assert.Equal(HttpStatusCode.OK, history.StatusCode);
         Assert.Equal(3, historyBody.GetProperty("total").GetInt32());
         var methods = historyBody.GetProperty("entry").EnumerateArray().Select(e => e.GetProperty("request").GetProperty("method").GetString()).ToList();
-        Assert.Equal(["DELETE", "PUT", "POST"], methods);
+        Assert.Equal(new[] { "DELETE", "PUT", "POST" }, methods);
     }
 
     [Fact]
@@ -193,7 +193,7 @@ public sealed class RestApiTests(ServerFixture server) : IClassFixture<ServerFix
     {
         var (minimal, _) = await SendAsync(HttpMethod.Post, "/Patient", ServerFixture.Json(PatientJson()), r => r.Headers.TryAddWithoutValidation("Prefer", "return=minimal"));
         Assert.Equal(HttpStatusCode.Created, minimal.StatusCode);
-        Assert.Equal(0, (await minimal.Content.ReadAsByteArrayAsync(None)).Length);
+        Assert.Empty(await minimal.Content.ReadAsByteArrayAsync(None));
         var (outcome, body) = await SendAsync(HttpMethod.Post, "/Patient", ServerFixture.Json(PatientJson()), r => r.Headers.TryAddWithoutValidation("Prefer", "return=OperationOutcome"));
         Assert.Equal(HttpStatusCode.Created, outcome.StatusCode);
         Assert.Equal("OperationOutcome", body.GetProperty("resourceType").GetString());

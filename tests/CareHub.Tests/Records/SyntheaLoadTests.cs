@@ -25,14 +25,14 @@ public sealed class SyntheaLoadTests
         foreach (var bundle in bundles)
         {
             var response = await fixture.Records.ProcessBundleAsync(context, bundle, ct);
-            var failures = response.Entry.Where(e => !e.Response.Status.StartsWith('2')).Select(e => e.Response.Status + " " + string.Join("; ", ((OperationOutcome?)e.Response.Outcome)?.Issue.Select(i => i.Diagnostics) ?? [])).ToList();
+            var failures = response.Entry.Where(e => e.Response?.Status is not { } s || !s.StartsWith('2')).Select(e => e.Response?.Status + " " + string.Join("; ", (e.Response?.Outcome as OperationOutcome)?.Issue.Select(i => i.Diagnostics) ?? [])).ToList();
             Assert.True(failures.Count == 0, string.Join("\n", failures.Take(5)));
             expected += bundle.Entry.Count;
         }
 
         // Every reference in every stored resource points at a stored resource.
         var checkedReferences = 0;
-        var page = await fixture.Store.HistoryAsync(new Storage.HistoryQuery(null, null, null, null, 1_000_000), ct);
+        var page = await fixture.Store.HistoryAsync(new CareHub.Storage.HistoryQuery(null, null, null, null, 1_000_000), ct);
         var stored = page.Versions.Where(v => v.Json is not null).ToList();
         Assert.Equal(expected, stored.Count);
         var keys = stored.Select(v => $"{v.Type}/{v.Id}").ToHashSet(StringComparer.Ordinal);
