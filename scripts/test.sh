@@ -27,9 +27,13 @@ log="$work/test.log"
 dotnet test "$root/CareHub.sln" -c Release --nologo --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
-# Each test assembly prints: "Passed!  - Failed: 0, Passed: 12, Skipped: 1, Total: 13, ..." (or "Failed!  - ...").
-read -r passed failed skipped < <(grep -E '^(Passed|Failed)! +- +Failed: ' "$log" | sed -E 's/.*Failed: *([0-9]+), Passed: *([0-9]+), Skipped: *([0-9]+).*/\2 \1 \3/' \
-  | awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}')
+# Each test run ends with a summary ("Total tests: N", "Passed: N", "Failed: N", "Skipped: N", one per line, with
+# only the non-zero ones present); sum them over every test project.
+read -r passed failed skipped < <(awk '
+  /^[[:space:]]+Passed:[[:space:]]+[0-9]+[[:space:]]*$/  {p += $2}
+  /^[[:space:]]+Failed:[[:space:]]+[0-9]+[[:space:]]*$/  {f += $2}
+  /^[[:space:]]+Skipped:[[:space:]]+[0-9]+[[:space:]]*$/ {s += $2}
+  END {print p+0, f+0, s+0}' "$log")
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   echo "carehub test: dotnet test exited with $status (a build error or a crashed test host; see above)." >&2
   failed=$((failed + 1))

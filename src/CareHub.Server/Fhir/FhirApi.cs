@@ -61,6 +61,7 @@ public static class FhirApi
 
     private static async Task Create(HttpContext http, RecordService records, ServerLimits limits, string type)
     {
+        RecordService.EnsureWritableType(type);
         var resource = await FhirHttp.ReadResourceAsync(http, limits.MaxBodyBytes);
         if (resource.TypeName != type)
         {
@@ -74,6 +75,7 @@ public static class FhirApi
 
     private static async Task Update(HttpContext http, RecordService records, ServerLimits limits, string type, string id)
     {
+        RecordService.EnsureWritableType(type);
         var resource = await FhirHttp.ReadResourceAsync(http, limits.MaxBodyBytes);
         var result = await records.UpdateAsync(FhirHttp.Context(http), type, id, resource, FhirHttp.IfMatch(http), http.RequestAborted);
         await FhirHttp.WriteResultAsync(http, result, location: result.Status == HttpStatusCode.Created);
@@ -81,6 +83,7 @@ public static class FhirApi
 
     private static async Task ConditionalUpdate(HttpContext http, RecordService records, ServerLimits limits, string type)
     {
+        RecordService.EnsureWritableType(type);
         var resource = await FhirHttp.ReadResourceAsync(http, limits.MaxBodyBytes);
         var result = await records.ConditionalUpdateAsync(FhirHttp.Context(http), type, Criteria(http), resource, FhirHttp.IfMatch(http), http.RequestAborted);
         await FhirHttp.WriteResultAsync(http, result, location: true);
@@ -100,6 +103,7 @@ public static class FhirApi
 
     private static async Task Patch(HttpContext http, RecordService records, ServerLimits limits, string type, string id)
     {
+        RecordService.EnsureWritableType(type);
         var apply = await ReadPatchAsync(http, limits);
         var result = await records.PatchAsync(FhirHttp.Context(http), type, id, apply, FhirHttp.IfMatch(http), http.RequestAborted);
         await FhirHttp.WriteResultAsync(http, result, location: false);
@@ -107,6 +111,7 @@ public static class FhirApi
 
     private static async Task ConditionalPatch(HttpContext http, RecordService records, ServerLimits limits, string type)
     {
+        RecordService.EnsureWritableType(type);
         var apply = await ReadPatchAsync(http, limits);
         var result = await records.ConditionalPatchAsync(FhirHttp.Context(http), type, Criteria(http), apply, FhirHttp.IfMatch(http), http.RequestAborted);
         await FhirHttp.WriteResultAsync(http, result, location: false);

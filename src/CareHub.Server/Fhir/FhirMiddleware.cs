@@ -69,8 +69,13 @@ public static partial class FhirMiddleware
             return;
         }
 
+        var challenge = http.Response.Headers.WWWAuthenticate;
         http.Response.Clear();
         http.Response.Headers["X-Request-Id"] = http.TraceIdentifier;
+        if (challenge.Count > 0)
+        {
+            http.Response.Headers.WWWAuthenticate = challenge;
+        }
         http.Response.StatusCode = (int)e.Status;
         var outcome = OperationOutcomes.From(e);
         outcome.Issue.Add(new OperationOutcome.IssueComponent

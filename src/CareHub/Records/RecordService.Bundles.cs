@@ -348,7 +348,7 @@ public sealed partial class RecordService
                     ? $"Bundle.entry[{plan.Index}] refers to {text}, which is not the fullUrl of any entry in this transaction."
                     : $"Bundle.entry[{plan.Index}] refers to {text}: entries of a batch cannot refer to each other; use a transaction.");
             }
-            else if (text.Contains('?', StringComparison.Ordinal) && !text.Contains("://", StringComparison.Ordinal))
+            else if (IsConditionalReference(text))
             {
                 if (!conditional.TryGetValue(text, out var resolved))
                 {
@@ -384,6 +384,13 @@ public sealed partial class RecordService
                 reference.Reference = resolved;
             }
         }
+    }
+
+    /// <summary>A conditional reference is Type?criteria (R4 http.html#trules): what comes before '?' is a bare type name.</summary>
+    private static bool IsConditionalReference(string text)
+    {
+        var question = text.IndexOf('?', StringComparison.Ordinal);
+        return question > 0 && text.AsSpan(0, question).IndexOfAny('/', ':') < 0;
     }
 
     private static Bundle.EntryComponent ResponseEntry(RequestContext context, EntryPlan plan)

@@ -326,7 +326,8 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
         }
     }
 
-    private static void EnsureWritableType(string type)
+    /// <summary>Refuses writes to types that only CareHub writes (and unknown types), before any body is read.</summary>
+    public static void EnsureWritableType(string type)
     {
         EnsureType(type);
         if (type == "AuditEvent")

@@ -44,7 +44,8 @@ public sealed record SearchRequest(
         var ignored = new List<string>();
         var count = DefaultCount;
         string? after = null, before = null;
-        var total = false;
+        // Counting is cheap at the sizes the keyset pages serve; _total=none turns it off.
+        var total = true;
         var summaryCount = false;
         foreach (var (rawName, value) in parameters)
         {

@@ -170,7 +170,8 @@ public sealed class RestApiTests(ServerFixture server) : IClassFixture<ServerFix
     public async Task an_oversized_body_is_413()
     {
         var big = "{\"resourceType\":\"Patient\",\"name\":[{\"text\":\"" + new string('x', (int)ServerFixture.MaxBodyBytes + 10) + "\"}]}";
-        var (response, body) = await SendAsync(HttpMethod.Post, "/Patient", ServerFixture.Json(big));
+        // Expect: 100-continue lets the server refuse before the client sends the body, as real clients do.
+        var (response, body) = await SendAsync(HttpMethod.Post, "/Patient", ServerFixture.Json(big), r => r.Headers.ExpectContinue = true);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         Assert.Equal("OperationOutcome", body.GetProperty("resourceType").GetString());
     }

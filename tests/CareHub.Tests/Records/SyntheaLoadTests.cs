@@ -19,7 +19,7 @@ public sealed class SyntheaLoadTests
             .Select(f => (Bundle)FhirSerialization.Parse(File.ReadAllText(f), FhirFormat.Json))
             .OrderBy(b => b.Type == Bundle.BundleType.Batch ? 0 : 1)
             .ToList();
-        Assert.Equal(15, bundles.Count);
+        Assert.True(bundles.Count >= 15, $"expected the 15 or more Synthea bundles, found {bundles.Count}");
 
         var expected = 0;
         foreach (var bundle in bundles)
