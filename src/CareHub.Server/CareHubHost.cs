@@ -54,7 +54,7 @@ public static class CareHubHost
     /// <summary>Opens the configured store; the caller migrates it before serving.</summary>
     public static IRecordStore OpenStore(StorageOptions storage) =>
         storage.Postgres is { } connectionString
-            ? new PostgresRecordStore(connectionString)
+            ? new PostgresRecordStore(connectionString, storage.PostgresSchema)
             : new SqliteRecordStore(Path.Combine(storage.DataDirectory, "carehub.db"), storage.FullSync);
 
     /// <summary>Migrates the store (failing fast on a schema newer than this build) and starts serving.</summary>

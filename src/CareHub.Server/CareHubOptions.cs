@@ -11,6 +11,9 @@ public sealed record StorageOptions
     /// <summary>An Npgsql connection string; when set, the record lives in PostgreSQL instead of SQLite.</summary>
     public string? Postgres { get; init; }
 
+    /// <summary>The PostgreSQL schema for CareHub's tables (created when missing); the connection's default when unset.</summary>
+    public string? PostgresSchema { get; init; }
+
     /// <summary>SQLite synchronous=FULL: survive power loss as well as a killed process, at some cost to write speed.</summary>
     public bool FullSync { get; init; }
 

@@ -7,8 +7,8 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace CareHub.Server.Tests;
 
-/// <summary>A real CareHub on Kestrel on loopback, on a fresh embedded store, with the development token endpoint on.</summary>
-public sealed class ServerFixture : IAsyncLifetime
+/// <summary>A real CareHub on Kestrel on loopback, on a fresh store, with the development token endpoint on.</summary>
+public abstract class ServerFixture : IAsyncLifetime
 {
     private WebApplication? app;
     private readonly string data = Path.Combine(Path.GetTempPath(), "carehub-test-" + Guid.NewGuid().ToString("N"));
@@ -23,12 +23,23 @@ public sealed class ServerFixture : IAsyncLifetime
 
     public const long MaxBodyBytes = 4 * 1024 * 1024;
 
+    /// <summary>Why this fixture cannot run here (a missing database), or null.</summary>
+    public string? Unavailable { get; protected set; }
+
+    /// <summary>The storage settings of this fixture.</summary>
+    protected abstract IEnumerable<KeyValuePair<string, string?>> Storage(string dataDirectory);
+
     public async ValueTask InitializeAsync()
     {
+        if (Unavailable is not null)
+        {
+            return;
+        }
+
         app = CareHubHost.Build([],
         [
             new("urls", "http://127.0.0.1:0"),
-            new("CareHub:Storage:DataDirectory", data),
+            .. Storage(data),
             new("CareHub:Storage:MaxBodyBytes", MaxBodyBytes.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             new("Logging:LogLevel:Default", "Warning"),
             new("CareHub:Auth:DevTokens:Enabled", "true"),
@@ -81,4 +92,31 @@ public sealed class ServerFixture : IAsyncLifetime
         {
         }
     }
+}
+
+/// <summary>The server on the embedded SQLite store.</summary>
+public sealed class SqliteServerFixture : ServerFixture
+{
+    protected override IEnumerable<KeyValuePair<string, string?>> Storage(string dataDirectory) =>
+        [new("CareHub:Storage:DataDirectory", dataDirectory)];
+}
+
+/// <summary>The server on PostgreSQL (CAREHUB_TEST_POSTGRES, started by ./carehub test), in a schema of its own.</summary>
+public sealed class PostgresServerFixture : ServerFixture
+{
+    private readonly string? connectionString = Environment.GetEnvironmentVariable("CAREHUB_TEST_POSTGRES");
+
+    public PostgresServerFixture()
+    {
+        if (string.IsNullOrEmpty(connectionString))
+        {
+            Unavailable = "CAREHUB_TEST_POSTGRES is not set: run ./carehub test, which starts a throwaway PostgreSQL";
+        }
+    }
+
+    protected override IEnumerable<KeyValuePair<string, string?>> Storage(string dataDirectory) =>
+    [
+        new("CareHub:Storage:Postgres", connectionString),
+        new("CareHub:Storage:PostgresSchema", "api_" + Guid.NewGuid().ToString("N")[..12]),
+    ];
 }
