@@ -95,8 +95,8 @@ public static class Hl7CharacterSets
         byte repSep = seg.Length > 5 ? seg[5] : fieldSep;
         byte compSep = seg[4];
         int pos = 3;
-        // MSH-18 is the 17th field separator after "MSH" (MSH-1 is the separator itself).
-        for (int field = 1; field < 18; field++)
+        // The separator after "MSH" is MSH-1 and starts MSH-2; sixteen more lead to MSH-18.
+        for (int field = 2; field < 18; field++)
         {
             int next = seg[(pos + 1)..].IndexOf(fieldSep);
             if (next < 0)

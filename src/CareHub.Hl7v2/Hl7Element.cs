@@ -80,9 +80,19 @@ public readonly struct Hl7Element
     public Hl7Element Repetition(int n)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
-        if (Level != Hl7ElementLevel.Field || _opaque)
+        if (_delimiters is null)
+        {
+            return default;
+        }
+
+        if (Level != Hl7ElementLevel.Field)
         {
             return n == 1 ? this : default;
+        }
+
+        if (_opaque)
+        {
+            return n == 1 ? Down(Hl7ElementLevel.Repetition) : default;
         }
 
         return new Hl7Element(Piece(_raw, _delimiters!.Repetition, n), _delimiters, Hl7ElementLevel.Repetition);
@@ -95,12 +105,19 @@ public readonly struct Hl7Element
     public Hl7Element Component(int n)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
+        if (_delimiters is null)
+        {
+            return default;
+        }
+
         switch (Level)
         {
             case Hl7ElementLevel.Field:
                 return Repetition(1).Component(n);
             case Hl7ElementLevel.Repetition when !_opaque:
                 return new Hl7Element(Piece(_raw, _delimiters!.Component, n), _delimiters, Hl7ElementLevel.Component);
+            case Hl7ElementLevel.Repetition:
+                return n == 1 ? Down(Hl7ElementLevel.Component) : default;
             default:
                 return n == 1 ? this : default;
         }
@@ -110,6 +127,11 @@ public readonly struct Hl7Element
     public Hl7Element Subcomponent(int n)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
+        if (_delimiters is null)
+        {
+            return default;
+        }
+
         switch (Level)
         {
             case Hl7ElementLevel.Field:
@@ -117,6 +139,8 @@ public readonly struct Hl7Element
                 return Component(1).Subcomponent(n);
             case Hl7ElementLevel.Component when !_opaque:
                 return new Hl7Element(Piece(_raw, _delimiters!.Subcomponent, n), _delimiters, Hl7ElementLevel.Subcomponent);
+            case Hl7ElementLevel.Component:
+                return n == 1 ? Down(Hl7ElementLevel.Subcomponent) : default;
             default:
                 return n == 1 ? this : default;
         }
@@ -145,6 +169,9 @@ public readonly struct Hl7Element
 
     /// <summary>The decoded value.</summary>
     public override string ToString() => Value;
+
+    /// <summary>The same text one level down: MSH-1 and MSH-2 are values at every level, never split.</summary>
+    private Hl7Element Down(Hl7ElementLevel level) => new(_raw, _delimiters!, level, _opaque);
 
     private int CountPieces(char separator) => _raw.IsEmpty ? 0 : _raw.Span.Count(separator) + 1;
 

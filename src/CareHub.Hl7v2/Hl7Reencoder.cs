@@ -30,9 +30,29 @@ internal static class Hl7Reencoder
                 int close = s[(pos + 1)..].IndexOf(from.Escape);
                 if (close >= 0)
                 {
-                    // Escape sequences name what they stand for (\F\ is "the field separator"), so only the
-                    // escape character itself changes.
-                    sb.Append(to.Escape).Append(s.Slice(pos + 1, close)).Append(to.Escape);
+                    ReadOnlySpan<char> seq = s.Slice(pos + 1, close);
+                    char? data = seq.Length != 1 ? null : seq[0] switch
+                    {
+                        'F' => from.Field,
+                        'S' => from.Component,
+                        'T' => from.Subcomponent,
+                        'R' => from.Repetition,
+                        'E' => from.Escape,
+                        'P' => from.Truncation,
+                        _ => null,
+                    };
+                    if (data is { } d)
+                    {
+                        // A delimiter escape stands for the sender's delimiter character: keep that character,
+                        // escaped again only if it is a delimiter in the new set.
+                        AppendData(sb, d, to);
+                    }
+                    else
+                    {
+                        // Formatting, hexadecimal and other sequences do not depend on the delimiters.
+                        sb.Append(to.Escape).Append(seq).Append(to.Escape);
+                    }
+
                     pos += close + 2;
                     continue;
                 }
@@ -71,6 +91,7 @@ internal static class Hl7Reencoder
             : c == to.Subcomponent ? 'T'
             : c == to.Repetition ? 'R'
             : c == to.Escape ? 'E'
+            : to.Truncation is { } t && c == t ? 'P'
             : null;
         if (code is { } k)
         {
