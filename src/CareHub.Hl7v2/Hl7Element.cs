@@ -149,14 +149,14 @@ public readonly struct Hl7Element
     /// <summary>The repetitions of a field, in order.</summary>
     public Hl7ElementList Repetitions => Level == Hl7ElementLevel.Field && !_opaque
         ? new Hl7ElementList(_raw, _delimiters!, _delimiters!.Repetition, Hl7ElementLevel.Repetition)
-        : Hl7ElementList.Single(this);
+        : Hl7ElementList.Single(_raw, _delimiters, Hl7ElementLevel.Repetition, _opaque);
 
     /// <summary>The components of a repetition (of the first repetition, for a field).</summary>
     public Hl7ElementList Components => Level switch
     {
         Hl7ElementLevel.Field => Repetition(1).Components,
         Hl7ElementLevel.Repetition when !_opaque => new Hl7ElementList(_raw, _delimiters!, _delimiters!.Component, Hl7ElementLevel.Component),
-        _ => Hl7ElementList.Single(this),
+        _ => Hl7ElementList.Single(_raw, _delimiters, Hl7ElementLevel.Component, _opaque),
     };
 
     /// <summary>The subcomponents of a component (of the first component, above component level).</summary>
@@ -164,7 +164,7 @@ public readonly struct Hl7Element
     {
         Hl7ElementLevel.Field or Hl7ElementLevel.Repetition => Component(1).Subcomponents,
         Hl7ElementLevel.Component when !_opaque => new Hl7ElementList(_raw, _delimiters!, _delimiters!.Subcomponent, Hl7ElementLevel.Subcomponent),
-        _ => Hl7ElementList.Single(this),
+        _ => Hl7ElementList.Single(_raw, _delimiters, Hl7ElementLevel.Subcomponent, _opaque),
     };
 
     /// <summary>The decoded value.</summary>
@@ -202,26 +202,23 @@ public readonly struct Hl7ElementList
     private readonly Hl7Delimiters? _delimiters;
     private readonly char _separator;
     private readonly Hl7ElementLevel _level;
-    private readonly bool _single;
-    private readonly Hl7Element _only;
+    private readonly bool _opaque;
 
-    internal Hl7ElementList(ReadOnlyMemory<char> raw, Hl7Delimiters delimiters, char separator, Hl7ElementLevel level)
+    internal Hl7ElementList(ReadOnlyMemory<char> raw, Hl7Delimiters? delimiters, char separator, Hl7ElementLevel level, bool opaque = false)
     {
         _raw = raw;
         _delimiters = delimiters;
         _separator = separator;
         _level = level;
-        _single = false;
-        _only = default;
+        _opaque = opaque;
     }
 
-    private Hl7ElementList(Hl7Element only)
-    {
-        _single = true;
-        _only = only;
-    }
-
-    internal static Hl7ElementList Single(Hl7Element only) => new(only);
+    /// <summary>
+    /// A list holding just <paramref name="raw"/>: split on the field separator, which cannot occur inside
+    /// a field, so it yields one element (none when empty).
+    /// </summary>
+    internal static Hl7ElementList Single(ReadOnlyMemory<char> raw, Hl7Delimiters? delimiters, Hl7ElementLevel level, bool opaque) =>
+        new(raw, delimiters, delimiters?.Field ?? '\0', level, opaque);
 
     /// <summary>Starts the enumeration.</summary>
     public Enumerator GetEnumerator() => new(this);
@@ -238,18 +235,26 @@ public readonly struct Hl7ElementList
         return list;
     }
 
-    /// <summary>Enumerates children; an empty parent has none.</summary>
-    public struct Enumerator
+    /// <summary>Enumerates children; an empty parent has none. A ref struct, so it scans the text as a span.</summary>
+    public ref struct Enumerator
     {
-        private readonly Hl7ElementList _list;
+        private readonly ReadOnlyMemory<char> _raw;
+        private readonly ReadOnlySpan<char> _span;
+        private readonly Hl7Delimiters? _delimiters;
+        private readonly char _separator;
+        private readonly Hl7ElementLevel _level;
+        private readonly bool _opaque;
         private int _next;
-        private bool _done;
 
         internal Enumerator(Hl7ElementList list)
         {
-            _list = list;
-            _next = 0;
-            _done = list._single ? list._only.IsEmpty : list._raw.IsEmpty;
+            _raw = list._raw;
+            _span = list._raw.Span;
+            _delimiters = list._delimiters;
+            _separator = list._separator;
+            _level = list._level;
+            _opaque = list._opaque;
+            _next = _span.IsEmpty || _delimiters is null ? int.MaxValue : 0;
             Current = default;
         }
 
@@ -259,27 +264,18 @@ public readonly struct Hl7ElementList
         /// <summary>Moves to the next child.</summary>
         public bool MoveNext()
         {
-            if (_done)
+            if (_next > _span.Length)
             {
                 return false;
             }
 
-            if (_list._single)
-            {
-                Current = _list._only;
-                _done = true;
-                return true;
-            }
-
-            ReadOnlySpan<char> rest = _list._raw.Span[_next..];
-            int len = rest.IndexOf(_list._separator);
+            int len = _span[_next..].IndexOf(_separator);
             if (len < 0)
             {
-                len = rest.Length;
-                _done = true;
+                len = _span.Length - _next;
             }
 
-            Current = new Hl7Element(_list._raw.Slice(_next, len), _list._delimiters!, _list._level);
+            Current = new Hl7Element(_raw.Slice(_next, len), _delimiters!, _level, _opaque);
             _next += len + 1;
             return true;
         }

@@ -21,6 +21,7 @@ public sealed class Hl7Segment
         _raw = raw;
         Id = id;
         Delimiters = delimiters;
+        IsHeader = IsHeaderId(id);
     }
 
     /// <summary>The segment id, e.g. <c>PID</c> or a Z-segment's <c>ZPI</c>.</summary>
@@ -30,7 +31,7 @@ public sealed class Hl7Segment
     public Hl7Delimiters Delimiters { get; }
 
     /// <summary>True for MSH, BHS and FHS, whose field 1 is the field separator itself and field 2 the encoding characters.</summary>
-    public bool IsHeader => IsHeaderId(Id);
+    public bool IsHeader { get; }
 
     /// <summary>The encoded segment, without a terminator.</summary>
     public ReadOnlyMemory<char> Raw => _raw;
