@@ -13,17 +13,18 @@ public sealed record Hl7Delimiters
     /// <summary>Creates a delimiter set; throws <see cref="ArgumentException"/> when it is not legal.</summary>
     public Hl7Delimiters(char field, char component, char repetition, char escape, char subcomponent, char? truncation = null)
     {
+        string? problem = Problem(field, component, repetition, escape, subcomponent, truncation);
+        if (problem is not null)
+        {
+            throw new ArgumentException(problem);
+        }
+
         Field = field;
         Component = component;
         Repetition = repetition;
         Escape = escape;
         Subcomponent = subcomponent;
         Truncation = truncation;
-        string? problem = Validate();
-        if (problem is not null)
-        {
-            throw new ArgumentException(problem);
-        }
     }
 
     /// <summary>MSH-1.</summary>
@@ -72,31 +73,19 @@ public sealed record Hl7Delimiters
             return null;
         }
 
-        var candidate = new Hl7Delimiters(field, encoding[0], encoding[1], encoding[2], encoding[3],
-            encoding.Length == 5 ? encoding[4] : null, validate: false);
-        problem = candidate.Validate();
-        return problem is null ? candidate : null;
-    }
-
-    private Hl7Delimiters(char field, char component, char repetition, char escape, char subcomponent, char? truncation, bool validate)
-    {
-        _ = validate;
-        Field = field;
-        Component = component;
-        Repetition = repetition;
-        Escape = escape;
-        Subcomponent = subcomponent;
-        Truncation = truncation;
+        char? truncation = encoding.Length == 5 ? encoding[4] : null;
+        problem = Problem(field, encoding[0], encoding[1], encoding[2], encoding[3], truncation);
+        return problem is null ? new Hl7Delimiters(field, encoding[0], encoding[1], encoding[2], encoding[3], truncation) : null;
     }
 
     /// <summary>True when <paramref name="c"/> is one of the five structural delimiters (not truncation).</summary>
     public bool IsDelimiter(char c) =>
         c == Field || c == Component || c == Repetition || c == Escape || c == Subcomponent;
 
-    private string? Validate()
+    private static string? Problem(char field, char component, char repetition, char escape, char subcomponent, char? truncation)
     {
-        Span<char> all = [Field, Component, Repetition, Escape, Subcomponent, Truncation ?? '\0'];
-        int count = Truncation is null ? 5 : 6;
+        Span<char> all = [field, component, repetition, escape, subcomponent, truncation ?? '\0'];
+        int count = truncation is null ? 5 : 6;
         for (int i = 0; i < count; i++)
         {
             char c = all[i];

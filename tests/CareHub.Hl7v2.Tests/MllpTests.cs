@@ -272,3 +272,38 @@ public class MllpTests
         public override void SetLength(long value) => throw new NotSupportedException();
     }
 }
+
+public class MllpGarbageTests
+{
+    [Fact]
+    public async Task random_bytes_yield_frames_or_mllp_errors_and_nothing_else()
+    {
+        var random = new Random(7);
+        for (int run = 0; run < 300; run++)
+        {
+            byte[] data = new byte[random.Next(0, 400)];
+            for (int i = 0; i < data.Length; i++)
+            {
+                int r = random.Next(10);
+                data[i] = r == 0 ? MllpReader.StartBlock : r == 1 ? MllpReader.EndBlock : r == 2 ? MllpReader.CarriageReturn : (byte)random.Next(256);
+            }
+
+            using var reader = new MllpReader(new MemoryStream(data), new MllpOptions { MaxMessageBytes = 64, ReadBufferSize = 1 + random.Next(32) });
+            long frameBytes = 0;
+            try
+            {
+                while (await reader.ReadMessageAsync(TestContext.Current.CancellationToken) is { } frame)
+                {
+                    Assert.DoesNotContain(MllpReader.StartBlock, frame);
+                    Assert.DoesNotContain(MllpReader.EndBlock, frame);
+                    frameBytes += frame.Length;
+                }
+
+                Assert.True(reader.SkippedBytes + frameBytes <= data.Length);
+            }
+            catch (MllpException)
+            {
+            }
+        }
+    }
+}

@@ -299,9 +299,40 @@ public class ParsingTests
 
                 _ = m.Encode();
             }
-            catch (Hl7ParseException)
+            catch (Hl7ParseException e)
             {
+                Hl7Message? ack = Hl7Acknowledgement.ForUnparseable(bytes, e);
+                Assert.True(ack is null || ack.Get("MSA-1") is "AE" or "AR" or "CE" or "CR");
             }
         }
+    }
+}
+
+public class CharacterSetTests
+{
+    [Theory]
+    [InlineData("8859/1", "Zoë", 28591)]
+    [InlineData("8859/2", "Łódź", 28592)]
+    [InlineData("8859/15", "€5", 28605)]
+    [InlineData("UNICODE UTF-8", "Ωμέγα €", 65001)]
+    [InlineData("ASCII", "plain", 28591)]
+    public void decodes_and_encodes_each_supported_character_set(string charset, string value, int codePage)
+    {
+        Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
+        string text = $"MSH|^~\\&|A|B|C|D|20240101||ADT^A08|1|P|2.5||||||{charset}\rNTE|1||{value}\r";
+        byte[] bytes = Encoding.GetEncoding(codePage).GetBytes(text);
+
+        Hl7Message message = Hl7Message.Parse(bytes);
+
+        Assert.Equal(value, message.Get("NTE-3"));
+        Assert.Equal(bytes, message.EncodeBytes());
+    }
+
+    [Fact]
+    public void later_repetitions_of_msh_18_do_not_change_the_base_character_set()
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes("MSH|^~\\&|A|B|C|D|20240101||ADT^A08|1|P|2.5||||||UNICODE UTF-8~ISO IR87\rNTE|1||Ω\r");
+
+        Assert.Equal("Ω", Hl7Message.Parse(bytes).Get("NTE-3"));
     }
 }

@@ -21,7 +21,7 @@ public sealed class MllpReader : IDisposable
 
     private readonly Stream _stream;
     private readonly MllpOptions _options;
-    private byte[] _buffer;
+    private readonly byte[] _buffer;
     private int _pos;
     private int _len;
     private byte[] _frame;
@@ -36,7 +36,8 @@ public sealed class MllpReader : IDisposable
         _stream = stream;
         _options = options ?? MllpOptions.Default;
         _options.Validate();
-        _buffer = ArrayPool<byte>.Shared.Rent(_options.ReadBufferSize);
+        // Not pooled: after a timeout a stream that ignores cancellation may still write into it later.
+        _buffer = new byte[_options.ReadBufferSize];
         _frame = ArrayPool<byte>.Shared.Rent(Math.Min(_options.MaxMessageBytes, 4096));
     }
 
@@ -146,7 +147,7 @@ public sealed class MllpReader : IDisposable
         }
     }
 
-    /// <summary>Returns the pooled buffers.</summary>
+    /// <summary>Returns the pooled frame buffer.</summary>
     public void Dispose()
     {
         if (_disposed)
@@ -155,9 +156,7 @@ public sealed class MllpReader : IDisposable
         }
 
         _disposed = true;
-        ArrayPool<byte>.Shared.Return(_buffer);
         ArrayPool<byte>.Shared.Return(_frame);
-        _buffer = [];
         _frame = [];
     }
 
