@@ -434,10 +434,28 @@ public sealed partial class RecordService
     {
         Response = new Bundle.ResponseComponent
         {
-            Status = $"{((int)e.Status).ToString(CultureInfo.InvariantCulture)} {e.Status}",
+            Status = $"{((int)e.Status).ToString(CultureInfo.InvariantCulture)} {ReasonPhrase(e.Status)}",
             Outcome = OperationOutcomes.From(e),
         },
     };
+
+    /// <summary>"NotFound" becomes "Not Found": the HTTP reason phrase of the status.</summary>
+    private static string ReasonPhrase(HttpStatusCode status)
+    {
+        var name = status.ToString();
+        var phrase = new System.Text.StringBuilder(name.Length + 4);
+        foreach (var c in name)
+        {
+            if (char.IsUpper(c) && phrase.Length > 0)
+            {
+                phrase.Append(' ');
+            }
+
+            phrase.Append(c);
+        }
+
+        return phrase.ToString();
+    }
 
     /// <summary>Reads a weak or strong ETag (W/"3" or "3") as a version number.</summary>
     public static int? ParseETag(string? etag)
