@@ -354,6 +354,8 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
             throw FhirException.BadRequest($"The {what} criteria '{criteria}' select nothing: give at least one search parameter.");
         }
 
+        // Two conditional interactions on the same criteria must not both find nothing and both create.
+        await session.LockAsync($"{type}?{criteria}", cancellationToken);
         var ids = await session.FindIdsAsync(request.ToStoreQuery() with { Count = 2, AfterId = null, BeforeId = null }, cancellationToken);
         if (ids.Count > 1)
         {

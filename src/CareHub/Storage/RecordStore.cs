@@ -37,6 +37,12 @@ public interface IWriteSession : IAsyncDisposable
     /// <summary>The current version of a resource as this transaction sees it.</summary>
     Task<StoredResource?> ReadAsync(string type, string id, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Serialises, until this transaction ends, every transaction that takes the same key: conditional interactions lock
+    /// their criteria first so two of them racing on the same criteria cannot both create.
+    /// </summary>
+    Task LockAsync(string key, CancellationToken cancellationToken);
+
     /// <summary>Ids of current resources matching the query, as this transaction sees them (for conditional interactions).</summary>
     Task<IReadOnlyList<string>> FindIdsAsync(StoreQuery query, CancellationToken cancellationToken);
 

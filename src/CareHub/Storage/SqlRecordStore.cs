@@ -29,6 +29,9 @@ public abstract partial class SqlRecordStore : IRecordStore
     /// </summary>
     protected virtual string ForUpdate => string.Empty;
 
+    /// <summary>Takes a transaction-scoped lock on a key; SQLite's single writer already serialises writers, so nothing by default.</summary>
+    protected virtual Task LockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken cancellationToken) => Task.CompletedTask;
+
     /// <summary>Called inside the transaction just before its change events are written, so positions follow commit order.</summary>
     protected virtual Task BeforeChangeEventsAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -375,6 +378,9 @@ public abstract partial class SqlRecordStore : IRecordStore
 
         public Task<StoredResource?> ReadAsync(string type, string id, CancellationToken cancellationToken) =>
             store.ReadCoreAsync(connection, transaction, type, id, null, true, cancellationToken);
+
+        public Task LockAsync(string key, CancellationToken cancellationToken) =>
+            store.LockKeyAsync(connection, transaction, key, cancellationToken);
 
         public async Task<IReadOnlyList<string>> FindIdsAsync(StoreQuery query, CancellationToken cancellationToken)
         {

@@ -233,6 +233,19 @@ public abstract class RestApiContract(ServerFixture server)
     }
 
     [Fact]
+    public async Task concurrent_conditional_creates_on_the_same_criteria_create_once()
+    {
+        var value = Guid.NewGuid().ToString("N");
+        var criteria = $"identifier=urn:test:race|{value}";
+        var json = $$"""{"resourceType":"Patient","identifier":[{"system":"urn:test:race","value":"{{value}}"}]}""";
+        var responses = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ =>
+            SendAsync(HttpMethod.Post, "/Patient", ServerFixture.Json(json), r => r.Headers.TryAddWithoutValidation("If-None-Exist", criteria))));
+        Assert.Single(responses, r => r.Response.StatusCode == HttpStatusCode.Created);
+        Assert.All(responses, r => Assert.True(r.Response.StatusCode is HttpStatusCode.Created or HttpStatusCode.OK, r.Response.StatusCode.ToString()));
+        Assert.Single(responses.Select(r => r.Body.GetProperty("id").GetString()).Distinct());
+    }
+
+    [Fact]
     public async Task search_by_identifier_pages_with_next_links()
     {
         var system = "urn:test:" + Guid.NewGuid().ToString("N");

@@ -18,6 +18,7 @@ public sealed partial class PostgresRecordStore : SqlRecordStore
     // CareHub stores in different schemas of one database from serialising each other.
     private const int MigrationLockClass = 0x43480001;
     private const int ChangeFeedLockClass = 0x43480002;
+    private const int CriteriaLockClass = 0x43480003;
 
     private readonly NpgsqlDataSource dataSource;
     private readonly string? schema;
@@ -81,6 +82,10 @@ public sealed partial class PostgresRecordStore : SqlRecordStore
     protected override Task BeforeChangeEventsAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
         ExecuteAsync(connection, transaction, "SELECT pg_advisory_xact_lock(@class, hashtext(@scope))", cancellationToken,
             ("@class", ChangeFeedLockClass), ("@scope", lockScope));
+
+    protected override Task LockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, transaction, "SELECT pg_advisory_xact_lock(@class, hashtext(@scope || ':' || @key))", cancellationToken,
+            ("@class", CriteriaLockClass), ("@scope", lockScope), ("@key", key));
 
     /// <summary>Nodes starting together migrate one after another; the later ones then find nothing to do.</summary>
     protected override async Task PrepareForMigrationAsync(DbConnection connection, CancellationToken cancellationToken)
