@@ -48,7 +48,22 @@ public static class CareHubHost
         }
 
         app.MapGet("/", () => Results.Text("CareHub is running. FHIR R4 API: /fhir (metadata: /fhir/metadata).\n"));
+        app.MapGet("/health", Health);
         return app;
+    }
+
+    /// <summary>Readiness for load balancers and operators: the store answers. No patient data, no authentication.</summary>
+    private static async Task<IResult> Health(IRecordStore store, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await store.ReadChangesAsync(long.MaxValue - 1, 1, cancellationToken);
+            return Results.Json(new { status = "ok", store = store.Backend, schema = SqlRecordStore.SchemaVersion });
+        }
+        catch (System.Data.Common.DbException)
+        {
+            return Results.Json(new { status = "unavailable", store = store.Backend }, statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
     }
 
     /// <summary>Opens the configured store; the caller migrates it before serving.</summary>

@@ -25,7 +25,7 @@ public static class FhirHttp
             {
                 "json" or "application/json" or JsonType or "application/fhir json" => FhirFormat.Json,
                 "xml" or "text/xml" or "application/xml" or XmlType or "application/fhir xml" => FhirFormat.Xml,
-                _ => throw new FhirException(HttpStatusCode.UnsupportedMediaType, OperationOutcome.IssueType.NotSupported, $"_format '{format}' is not supported: use json or xml."),
+                _ => throw new FhirException(HttpStatusCode.NotAcceptable, OperationOutcome.IssueType.NotSupported, $"_format '{format}' is not supported: use json or xml."),
             };
         }
 

@@ -59,6 +59,14 @@ public abstract class RestApiContract(ServerFixture server)
     }
 
     [Fact]
+    public async Task health_says_the_store_answers()
+    {
+        var (response, body) = await SendAsync(HttpMethod.Get, server.BaseUrl + "/health", client: server.Anonymous);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("ok", body.GetProperty("status").GetString());
+    }
+
+    [Fact]
     public async Task Given_no_token_When_reading_Then_401_with_an_outcome_and_a_challenge()
     {
         var (response, body) = await SendAsync(HttpMethod.Get, "/Patient", client: server.Anonymous);
@@ -197,6 +205,11 @@ public abstract class RestApiContract(ServerFixture server)
         var id = location.Split('/')[^3];
         var (read, _) = await SendAsync(HttpMethod.Get, $"/Patient/{id}?_format=xml");
         Assert.Contains("<gender value=\"male\"", await read.Content.ReadAsStringAsync(None), StringComparison.Ordinal);
+        var (search, _) = await SendAsync(HttpMethod.Get, $"/Patient?_id={id}&_format=application/fhir%2Bxml");
+        Assert.Contains("<Bundle xmlns=\"http://hl7.org/fhir\"", await search.Content.ReadAsStringAsync(None), StringComparison.Ordinal);
+        var (notAcceptable, outcome) = await SendAsync(HttpMethod.Get, $"/Patient/{id}?_format=text/csv");
+        Assert.Equal(HttpStatusCode.NotAcceptable, notAcceptable.StatusCode);
+        Assert.Equal("OperationOutcome", outcome.GetProperty("resourceType").GetString());
     }
 
     [Fact]
