@@ -218,6 +218,7 @@ internal static class Comparators
         var (small, large) = a.Length <= b.Length ? (a, b) : (b, a);
         Span<bool> used = large.Length <= 64 ? stackalloc bool[large.Length] : new bool[large.Length];
         var matched = 0;
+        var exact = 0;
         foreach (var token in small)
         {
             var found = -1;
@@ -240,6 +241,7 @@ internal static class Comparators
 
             if (found >= 0)
             {
+                exact += string.Equals(token, large[found], StringComparison.Ordinal) ? 1 : 0;
                 used[found] = true;
                 matched++;
             }
@@ -248,7 +250,7 @@ internal static class Comparators
         var share = (double)matched / large.Length;
         return share switch
         {
-            1 when small.Length == large.Length => ComparisonLevel.AddressExact,
+            1 when exact == large.Length => ComparisonLevel.AddressExact,
             >= 0.7 => ComparisonLevel.AddressMostTokens,
             >= 0.3 => ComparisonLevel.AddressSomeTokens,
             _ => ComparisonLevel.AddressDifferent,
