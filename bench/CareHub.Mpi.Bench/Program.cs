@@ -44,6 +44,7 @@ foreach (var data in datasets)
     clock.Restart();
     run = emMatcher.LinkAll(data.Records);
     Console.WriteLine("EM-estimated: " + LinkageScore.Of(data, run, MatchOutcome.Link, clock.Elapsed.TotalSeconds));
+    Console.WriteLine("  outcomes: " + string.Join(", ", run.Results.GroupBy(r => r.Outcome).OrderBy(g => g.Key).Select(g => $"{g.Key} {g.Count()} (weights {g.Min(r => r.Weight):F1} to {g.Max(r => r.Weight):F1})")));
     Console.WriteLine("  review queue: " + LinkageScore.Of(data, run, MatchOutcome.Review, clock.Elapsed.TotalSeconds));
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"  EM: {estimate.Iterations} iterations, converged {estimate.Converged}, {estimate.BlockedPairs} blocked pairs, {estimate.RandomPairs} random pairs for u, match share {estimate.BlockedMatchShare:F3}, {emSeconds * 1000:F0} ms"));

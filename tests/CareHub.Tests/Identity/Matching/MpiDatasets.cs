@@ -91,7 +91,7 @@ public static class MpiDatasets
 
 /// <summary>Pairwise precision and recall of one outcome against the truth.</summary>
 public sealed record LinkageScore(
-    string Dataset, int Records, int Comparisons, long AllPairs, long TruePairs, int Predicted, int Correct, double Seconds)
+    string Dataset, MatchOutcome Outcome, int Records, int Comparisons, long AllPairs, long TruePairs, int Predicted, int Correct, double Seconds)
 {
     public double Precision => Predicted == 0 ? 1 : (double)Correct / Predicted;
 
@@ -102,10 +102,10 @@ public sealed record LinkageScore(
         var predicted = run.Results.Where(r => r.Outcome == outcome).ToList();
         var n = data.Records.Count;
         return new LinkageScore(
-            data.Name, n, run.Results.Count, (long)n * (n - 1) / 2, data.TruePairs, predicted.Count,
+            data.Name, outcome, n, run.Results.Count, (long)n * (n - 1) / 2, data.TruePairs, predicted.Count,
             predicted.Count(r => data.IsTrueMatch(r.Left, r.Right)), seconds);
     }
 
     public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
-        $"{Dataset}: {Comparisons} comparisons of {AllPairs} pairs ({100.0 * Comparisons / AllPairs:F1}%), auto-link precision {Precision:F4} recall {Recall:F4} ({Correct}/{Predicted} correct, {TruePairs} true pairs), {Seconds * 1000:F0} ms");
+        $"{Dataset}: {Comparisons} comparisons of {AllPairs} pairs ({100.0 * Comparisons / AllPairs:F1}%), {Outcome} precision {Precision:F4} recall {Recall:F4} ({Correct}/{Predicted} correct, {TruePairs} true pairs), {Seconds * 1000:F0} ms");
 }
