@@ -179,7 +179,7 @@ public sealed class Benches(BenchOptions options, string serverDll)
     private static string Detail(LoadResult result, ServerProcess server)
     {
         var text = $"{BenchSummary.Figures(result)}\n            {Count(result.Requests)} requests ({Count(result.RequestsPerSecond)}/s), {Count(result.Errors)} errors; "
-            + $"{result.Load}; server wrote {Count(server.OutputLines)} log lines, data {server.DataBytes() / (1024 * 1024)} MiB";
+            + $"{result.Load}\n            server CPU {CpuPerResource(result):0.000} ms a resource; server wrote {Count(server.OutputLines)} log lines; data {server.DataBytes() / (1024 * 1024)} MiB";
         foreach (var sample in result.ErrorSamples)
         {
             text += $"\n            error: {sample}";
@@ -187,6 +187,10 @@ public sealed class Benches(BenchOptions options, string serverDll)
 
         return text;
     }
+
+    /// <summary>Server CPU time per resource: less sensitive than throughput to what else the machine is doing.</summary>
+    public static double CpuPerResource(LoadResult result) =>
+        result.Resources == 0 ? double.NaN : result.Load.ServerCores * result.Window.TotalMilliseconds / result.Resources;
 
     private static BenchSummary Summarise(string name, (LoadResult? CareHub, LoadResult? Ceiling) results, IReadOnlyList<Func<BenchSummary, Target?>> targets)
     {
