@@ -9,12 +9,13 @@ public sealed record BenchOptions
         CareHub benchmarks of the FHIR record core (run them in Release: ./carehub bench NAME).
 
         Usage:
-          carehub bench create|read|ingest|all [options]
+          carehub bench create|read|ingest|all|stages [options]
 
         create   single-resource POST /fhir/{type} (Patient, Observation and Encounter bodies of the demo community)
         read     GET /fhir/Patient/{id} over a pre-loaded set of Patients
         ingest   Synthea transaction Bundles POSTed to /fhir, with fresh urn:uuid fullUrls each repetition
         all      the three, one after the other
+        stages   where the time of a create goes: its stages timed in-process (no HTTP), a diagnostic
 
         Each runs against CareHub (CareHub.Server serve, embedded SQLite) and then against the ceiling: a bare
         ASP.NET Core endpoint storing the same bodies in the same kind of SQLite database, with no FHIR processing.
