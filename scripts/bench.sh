@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Benchmarks of the FHIR record core, always in Release: ./carehub bench create|read|ingest|all [--quick] [options]
+# Builds CareHub.Server (the server measured, run as a child process) and the bench, then runs the bench.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+if ! log=$(dotnet build "$root/src/CareHub.Server/CareHub.Server.csproj" -c Release --nologo -v q 2>&1); then
+  echo "$log" >&2
+  echo "bench: building CareHub.Server failed (see above)." >&2
+  exit 1
+fi
+
+exec dotnet run -c Release --project "$root/bench/CareHub.Bench" -- "$@"
