@@ -23,6 +23,11 @@ public static class CareHubHost
         storage.Validate();
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = storage.MaxBodyBytes + 1);
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        // One log line per request costs more than the request itself at thousands a second: framework logs at Warning
+        // unless configured otherwise (Logging:LogLevel:Microsoft.AspNetCore).
+        builder.Logging.AddFilter("Microsoft.AspNetCore", builder.Configuration["Logging:LogLevel:Microsoft.AspNetCore"] is { } level
+            ? Enum.Parse<LogLevel>(level, ignoreCase: true)
+            : LogLevel.Warning);
 
         builder.Services.AddSingleton(storage);
         builder.Services.AddSingleton(new ServerLimits(storage.MaxBodyBytes));

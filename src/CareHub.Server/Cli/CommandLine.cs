@@ -9,12 +9,14 @@ public static class CommandLine
         CareHub: an integrated care record and interoperability hub (FHIR R4).
 
         Usage:
-          carehub serve  [--urls URL] [--data DIR | --postgres CONNSTRING]
+          carehub serve  [--urls URL] [--data DIR | --postgres CONNSTRING] [--dev-tokens]
           carehub demo   [--urls URL] [--data DIR] [--patients N]
           carehub import [--data DIR | --postgres CONNSTRING] PATH...
           carehub help
 
-        serve   runs the server on the embedded store in DIR (default ./.data) or on PostgreSQL.
+        serve   runs the server on the embedded store in DIR (default ./.data) or on PostgreSQL. Tokens come from the
+                issuers configured under CareHub:Auth:Issuers; --dev-tokens turns on the development token endpoint
+                with the demo client instead (never in production).
         demo    runs the server on a fresh embedded store loaded with a generated UK demo community,
                 with the development token endpoint on (client demo-system / demo-secret).
         import  loads FHIR Bundles (batch, transaction, collection), single resources (.json) and
@@ -65,12 +67,13 @@ public static class CommandLine
 public sealed class UsageException(string message) : Exception(message);
 
 /// <summary>Parsed command-line options: named flags and the remaining paths.</summary>
-public sealed record Options(string? Urls, string? Data, string? Postgres, int? Patients, IReadOnlyList<string> Paths)
+public sealed record Options(string? Urls, string? Data, string? Postgres, int? Patients, IReadOnlyList<string> Paths, bool DevTokens = false)
 {
     public static Options Parse(string[] args)
     {
         string? urls = null, data = null, postgres = null;
         int? patients = null;
+        var devTokens = false;
         var paths = new List<string>();
         for (var i = 0; i < args.Length; i++)
         {
@@ -85,6 +88,9 @@ public sealed record Options(string? Urls, string? Data, string? Postgres, int? 
                     break;
                 case "--postgres":
                     postgres = Value();
+                    break;
+                case "--dev-tokens":
+                    devTokens = true;
                     break;
                 case "--patients":
                     patients = int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new UsageException("--patients needs a positive whole number.");
@@ -105,7 +111,7 @@ public sealed record Options(string? Urls, string? Data, string? Postgres, int? 
             throw new UsageException("Give --data or --postgres, not both.");
         }
 
-        return new Options(urls, data, postgres, patients, paths);
+        return new Options(urls, data, postgres, patients, paths, devTokens);
     }
 
     public List<KeyValuePair<string, string?>> Settings()

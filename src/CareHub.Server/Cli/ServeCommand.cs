@@ -26,19 +26,19 @@ public static class ServeCommand
 
             settings.AddRange(DemoSettings());
         }
+        else if (options.DevTokens)
+        {
+            settings.AddRange(DemoSettings());
+        }
 
         await using var app = CareHubHost.Build([], settings);
-        using var stopping = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            e.Cancel = true;
-            stopping.Cancel();
-        };
-        await CareHubHost.StartAsync(app, stopping.Token);
+        // The host's console lifetime turns Ctrl+C and SIGTERM into a graceful stop.
+        var stopping = app.Lifetime.ApplicationStopping;
+        await CareHubHost.StartAsync(app, stopping);
         var baseUrl = app.Urls.First().TrimEnd('/');
         if (demo)
         {
-            await LoadDemoAsync(app, baseUrl, options.Patients ?? new DemoCommunityOptions().Patients, stopping.Token);
+            await LoadDemoAsync(app, baseUrl, options.Patients ?? new DemoCommunityOptions().Patients, stopping);
             Console.WriteLine($"""
 
                 CareHub demo is running at {baseUrl}/fhir (embedded store: {app.Configuration[$"{StorageOptions.SectionName}:DataDirectory"]}).
@@ -54,14 +54,7 @@ public static class ServeCommand
             Console.WriteLine($"CareHub is serving FHIR R4 at {baseUrl}/fhir. Press Ctrl+C to stop.");
         }
 
-        try
-        {
-            await Task.Delay(Timeout.Infinite, stopping.Token);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
+        await app.WaitForShutdownAsync(CancellationToken.None);
         await CareHubHost.StopAsync(app);
         return 0;
     }
