@@ -128,6 +128,18 @@ public sealed partial class BearerTokenValidator : IDisposable
             return Fail(null, "The access token is too large");
         }
 
+        // A token that passed every check stays good until it expires: checking its signature again on every request
+        // costs more than serving a read. The cache is keyed by the whole token, so a changed byte is a different token.
+        if (_validated.TryGetValue(token, out var cached))
+        {
+            if (DateTime.UtcNow < cached.Expires)
+            {
+                return AuthResult.Success(cached.Principal);
+            }
+
+            _validated.TryRemove(token, out _);
+        }
+
         JsonWebToken jwt;
         try
         {
@@ -187,8 +199,25 @@ public sealed partial class BearerTokenValidator : IDisposable
             return Fail(trust.Issuer, problem!);
         }
 
+        var expires = result.SecurityToken.ValidTo;
+        if (expires > DateTime.UtcNow)
+        {
+            if (_validated.Count >= MaximumCachedTokens)
+            {
+                _validated.Clear();
+            }
+
+            _validated[token] = new ValidatedToken(principal, expires);
+        }
+
         return AuthResult.Success(principal);
     }
+
+    private const int MaximumCachedTokens = 10_000;
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ValidatedToken> _validated = new(StringComparer.Ordinal);
+
+    private sealed record ValidatedToken(CareHub.Governance.Principal Principal, DateTime Expires);
 
     public void Dispose()
     {

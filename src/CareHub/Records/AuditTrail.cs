@@ -48,7 +48,8 @@ public sealed partial class AuditTrail : IAsyncDisposable
     {
         var now = DateTimeOffset.FromUnixTimeMilliseconds(clock.GetUtcNow().ToUnixTimeMilliseconds());
         var audit = Build(context, facts, now);
-        return new VersionWrite("AuditEvent", audit.Id!, 1, now, "POST", FhirSerialization.ToJson(audit), 0, [], ChangeEvent: false);
+        // A fresh time-ordered id cannot exist yet: no version check (the unique version key still guards it).
+        return new VersionWrite("AuditEvent", audit.Id!, 1, now, "POST", FhirSerialization.ToJson(audit), null, [], ChangeEvent: false);
     }
 
     /// <summary>Queues an audit record written shortly after, in a batch (reads, searches, denials, failures).</summary>

@@ -35,7 +35,7 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
             }
         }
 
-        return await WriteVersionAsync(session, resource, type, assignedId ?? FhirIds.NewId(), null, "POST", cancellationToken);
+        return await WriteVersionAsync(session, resource, type, assignedId ?? FhirIds.NewId(), null, "POST", cancellationToken, freshId: true);
     }
 
     // ---- read ----------------------------------------------------------------------------------------------------
@@ -230,7 +230,9 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
 
     // ---- the write path ------------------------------------------------------------------------------------------
 
-    private async Task<RecordResult> WriteVersionAsync(IWriteSession session, Resource resource, string type, string id, StoredResource? current, string method, CancellationToken cancellationToken)
+    /// <param name="freshId">The server just made the id up (a time-ordered UUID), so no current version can exist and the
+    /// version check is skipped; the store's unique version key still refuses a duplicate.</param>
+    private async Task<RecordResult> WriteVersionAsync(IWriteSession session, Resource resource, string type, string id, StoredResource? current, string method, CancellationToken cancellationToken, bool freshId = false)
     {
         var version = (current?.Version ?? 0) + 1;
         var now = NextTimestamp(current);
@@ -241,7 +243,7 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
         var json = FhirSerialization.ToJson(resource);
         try
         {
-            await session.WriteAsync(new VersionWrite(type, id, version, now, method, json, current?.Version ?? 0, IndexRows(resource)), cancellationToken);
+            await session.WriteAsync(new VersionWrite(type, id, version, now, method, json, freshId ? null : current?.Version ?? 0, IndexRows(resource)), cancellationToken);
         }
         catch (VersionConflictException)
         {

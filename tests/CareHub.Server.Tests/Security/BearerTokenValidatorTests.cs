@@ -294,4 +294,16 @@ public sealed class BearerTokenValidatorTests : IDisposable
 
         Assert.Equal("The access token does not identify its subject or client", await ReasonFor(token));
     }
+
+    [Fact]
+    public async Task a_remembered_token_does_not_let_a_tampered_copy_through()
+    {
+        var validator = _validator;
+        var token = TestTokens.Create(_key);
+        Assert.True((await validator.ValidateAsync(token, Ct)).Succeeded);
+        Assert.True((await validator.ValidateAsync(token, Ct)).Succeeded);
+        var parts = token.Split('.');
+        var tampered = parts[0] + "." + parts[1] + "." + parts[2][..^2] + (parts[2][^2] == 'A' ? "BB" : "AA");
+        Assert.False((await validator.ValidateAsync(tampered, Ct)).Succeeded);
+    }
 }

@@ -41,7 +41,8 @@ internal static class TestTokens
             IssuedAt = now.AddMinutes(-1),
             NotBefore = now.AddMinutes(-1),
             Expires = now.AddMinutes(10),
-            Claims = claims ?? SystemClaims(),
+            // A unique jti makes every token distinct, as real issuers do (validated tokens are remembered by their text).
+            Claims = claims ?? new Dictionary<string, object>(SystemClaims(), StringComparer.Ordinal) { ["jti"] = Guid.NewGuid().ToString("N") },
             SigningCredentials = new SigningCredentials(key, algorithm),
         };
         shape?.Invoke(descriptor);

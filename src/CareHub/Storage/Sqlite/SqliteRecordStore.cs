@@ -13,7 +13,8 @@ public sealed class SqliteRecordStore : SqlRecordStore
 {
     private readonly string connectionString;
     private readonly SemaphoreSlim writer = new(1, 1);
-    private readonly bool fullSync;
+    private readonly string syncPragmas;
+    private volatile bool walSet;
 
     public SqliteRecordStore(string path, bool fullSync = false)
     {
@@ -30,7 +31,7 @@ public sealed class SqliteRecordStore : SqlRecordStore
             Pooling = true,
             DefaultTimeout = 30,
         }.ToString();
-        this.fullSync = fullSync;
+        syncPragmas = $"PRAGMA synchronous = {(fullSync ? "FULL" : "NORMAL")}; PRAGMA busy_timeout = 30000;";
         DatabasePath = path;
     }
 
@@ -44,10 +45,13 @@ public sealed class SqliteRecordStore : SqlRecordStore
     {
         var connection = new SqliteConnection(connectionString);
         await connection.OpenAsync(cancellationToken);
-        // journal_mode is persistent in the file; the others are per connection.
+        // journal_mode is persistent in the file, so it is set once; synchronous and busy_timeout are per connection.
         await using var pragma = connection.CreateCommand();
-        pragma.CommandText = $"PRAGMA journal_mode = WAL; PRAGMA synchronous = {(fullSync ? "FULL" : "NORMAL")}; PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 30000;";
+        pragma.CommandText = walSet
+            ? syncPragmas
+            : "PRAGMA journal_mode = WAL; " + syncPragmas;
         await pragma.ExecuteNonQueryAsync(cancellationToken);
+        walSet = true;
         return connection;
     }
 
