@@ -110,7 +110,7 @@ internal static class V2Codes
     }
 
     /// <summary>
-    /// The FHIR system of a coding system name: the known terminologies, HL7 tables (HL7nnnn, HL7nnnn) as
+    /// The FHIR system of a coding system name: the known terminologies, HL7 tables (HL7nnnn) as
     /// terminology.hl7.org v2 code systems, otherwise a stable local URI from the name.
     /// </summary>
     public static string SystemFor(string name, V2MappingOptions options)
@@ -120,9 +120,9 @@ internal static class V2Codes
             return known;
         }
 
-        if (name.Length == 8 && name.StartsWith("HL7", StringComparison.OrdinalIgnoreCase) && name.AsSpan(3).ContainsAnyExcept("0123456789") is false)
+        if (name.Length == 7 && name.StartsWith("HL7", StringComparison.OrdinalIgnoreCase) && !name.AsSpan(3).ContainsAnyExcept("0123456789"))
         {
-            return V2TablePrefix + name[4..];
+            return V2TablePrefix + name[3..];
         }
 
         return new Uri(options.LocalCodeSystemBase, V2Identifiers.Slug(name)).AbsoluteUri;
