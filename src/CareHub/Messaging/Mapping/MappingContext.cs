@@ -82,7 +82,7 @@ internal sealed class MappingContext
 
     public List<CodeableConcept> Concepts(Hl7Element field, string? defaultTable = null) => V2Codes.Concepts(field, Options, defaultTable);
 
-    /// <summary>A derived identifier for records v2 gives no identifier of their own (see docs/decisions/v2-to-fhir.md).</summary>
+    /// <summary>A derived identifier for records v2 gives no identifier of their own (see README.md beside this file).</summary>
     public Identifier DerivedKey(string kind, params string?[] parts) =>
         new(V2Identifiers.SenderSystem("carehub-derived", kind, Options), V2Identifiers.Derived([kind, .. parts]));
 
@@ -152,7 +152,7 @@ internal sealed class MappingContext
                 system = V2Identifiers.OdsSystem;
             }
 
-            identifier = new Identifier(system ?? V2Identifiers.SenderSystem("organization", "name", Options), code);
+            identifier = new Identifier(system ?? V2Identifiers.LocalSystem("organization", Options), code);
         }
 
         if (identifier is null)

@@ -107,6 +107,9 @@ internal static partial class V2Identifiers
         };
     }
 
+    /// <summary>A CareHub-wide local system, e.g. <c>{LocalIdentifierBase}/organization</c> for facility names that are not ODS codes or OIDs.</summary>
+    public static string LocalSystem(string kind, V2MappingOptions options) => new Uri(options.LocalIdentifierBase, Slug(kind)).AbsoluteUri;
+
     /// <summary>The system for identifiers the sender gave without an authority: scoped to the sender and the kind of identifier.</summary>
     public static string SenderSystem(string sender, string kind, V2MappingOptions options) =>
         new Uri(options.LocalIdentifierBase, Slug(sender) + "/" + Slug(kind)).AbsoluteUri;

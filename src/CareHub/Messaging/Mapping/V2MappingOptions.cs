@@ -17,11 +17,11 @@ public sealed record V2MappingOptions
     /// <summary>
     /// Base of the identifier systems CareHub makes for assigning authorities that are not OIDs or known NHS
     /// authorities, e.g. <c>{base}/good-health-hospital</c>. Identifiers under it are stable: the same authority
-    /// always gives the same system, so repeated messages find the same resources.
+    /// always gives the same system, so repeated messages find the same resources. Must end with '/'.
     /// </summary>
     public Uri LocalIdentifierBase { get; init; } = new("https://fhir.carehub.local/Id/");
 
-    /// <summary>Base of the code systems CareHub makes for coding system names it does not know (CWE.3), e.g. local "99ABC" tables.</summary>
+    /// <summary>Base of the code systems CareHub makes for coding system names it does not know (CWE.3), e.g. local "99ABC" tables. Must end with '/'.</summary>
     public Uri LocalCodeSystemBase { get; init; } = new("https://fhir.carehub.local/CodeSystem/");
 
     /// <summary>

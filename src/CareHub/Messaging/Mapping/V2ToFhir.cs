@@ -9,7 +9,7 @@ namespace CareHub.Messaging.Mapping;
 /// one <c>transaction</c> Bundle for the record's one door (RecordService.ProcessBundleAsync): patients and encounters by
 /// conditional update on their identifiers, so a repeated message updates rather than duplicates; everything else
 /// refers to them through the transaction's urn:uuid fullUrls. The rules beyond the IG (identifier systems, keys,
-/// what ORU/MDM/SIU may change) are in docs/decisions/v2-to-fhir.md.
+/// what ORU/MDM/SIU may change) are in README.md beside this file.
 /// </summary>
 public static partial class V2ToFhir
 {
@@ -27,6 +27,11 @@ public static partial class V2ToFhir
     {
         ArgumentNullException.ThrowIfNull(message);
         ArgumentNullException.ThrowIfNull(options);
+        if (!options.LocalIdentifierBase.AbsoluteUri.EndsWith('/') || !options.LocalCodeSystemBase.AbsoluteUri.EndsWith('/'))
+        {
+            throw new ArgumentException("LocalIdentifierBase and LocalCodeSystemBase must end with '/', so that names are appended to them.", nameof(options));
+        }
+
         var type = message.MessageType.Trim().ToUpperInvariant();
         var trigger = message.TriggerEvent.Trim().ToUpperInvariant();
         if (trigger.Length == 0)
@@ -82,7 +87,7 @@ public static partial class V2ToFhir
         var code = V2Types.Code(V2Types.Text(msh4.Component(1)));
         var universal = V2Types.Code(V2Types.Text(msh4.Component(2)));
         var universalType = V2Types.Code(V2Types.Text(msh4.Component(3)));
-        context.SenderOrganization = context.Organization(code, code, null, universal, universalType);
+        context.SenderOrganization = context.Organization(code, null, null, universal, universalType);
     }
 
     /// <summary>
