@@ -78,9 +78,9 @@ internal sealed class MappingContext
 
     public DateTimeOffset? Instant(Hl7Element element) => V2Types.Instant(V2Types.DateTime(element), Zone);
 
-    public CodeableConcept? Concept(Hl7Element element, string? defaultTable = null) => V2Codes.Concept(element, Options, defaultTable);
+    public CodeableConcept? Concept(Hl7Element element, string? defaultTable = null) => V2Codes.Concept(element, Options, defaultTable, Sender);
 
-    public List<CodeableConcept> Concepts(Hl7Element field, string? defaultTable = null) => V2Codes.Concepts(field, Options, defaultTable);
+    public List<CodeableConcept> Concepts(Hl7Element field, string? defaultTable = null) => V2Codes.Concepts(field, Options, defaultTable, Sender);
 
     /// <summary>A derived identifier for records v2 gives no identifier of their own (see README.md beside this file).</summary>
     public Identifier DerivedKey(string kind, params string?[] parts) =>

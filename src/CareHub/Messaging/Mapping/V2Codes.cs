@@ -43,19 +43,19 @@ internal static class V2Codes
     };
 
     /// <summary>A CWE (one repetition, or the first repetition of a field) as a CodeableConcept; null when it holds nothing.</summary>
-    public static CodeableConcept? Concept(Hl7Element cwe, V2MappingOptions options, string? defaultTable = null)
+    public static CodeableConcept? Concept(Hl7Element cwe, V2MappingOptions options, string? defaultTable = null, string? sender = null)
     {
         var coded = cwe.Level == Hl7ElementLevel.Component ? Hl7CodedElement.FromSubcomponents(cwe) : Hl7CodedElement.From(cwe);
-        return Concept(coded, options, defaultTable);
+        return Concept(coded, options, defaultTable, sender);
     }
 
     /// <summary>Every repetition of a CWE field as CodeableConcepts.</summary>
-    public static List<CodeableConcept> Concepts(Hl7Element field, V2MappingOptions options, string? defaultTable = null)
+    public static List<CodeableConcept> Concepts(Hl7Element field, V2MappingOptions options, string? defaultTable = null, string? sender = null)
     {
         var list = new List<CodeableConcept>();
         foreach (var repetition in field.Repetitions)
         {
-            if (Concept(repetition, options, defaultTable) is { } concept)
+            if (Concept(repetition, options, defaultTable, sender) is { } concept)
             {
                 list.Add(concept);
             }
@@ -64,15 +64,15 @@ internal static class V2Codes
         return list;
     }
 
-    public static CodeableConcept? Concept(Hl7CodedElement coded, V2MappingOptions options, string? defaultTable = null)
+    public static CodeableConcept? Concept(Hl7CodedElement coded, V2MappingOptions options, string? defaultTable = null, string? sender = null)
     {
         var concept = new CodeableConcept();
-        if (Coding(coded.Identifier, coded.Text, coded.CodingSystem, coded.CodingSystemVersion, options, defaultTable) is { } primary)
+        if (Coding(coded.Identifier, coded.Text, coded.CodingSystem, coded.CodingSystemVersion, options, defaultTable, sender) is { } primary)
         {
             concept.Coding.Add(primary);
         }
 
-        if (Coding(coded.AlternateIdentifier, coded.AlternateText, coded.AlternateCodingSystem, coded.AlternateCodingSystemVersion, options, null) is { } alternate)
+        if (Coding(coded.AlternateIdentifier, coded.AlternateText, coded.AlternateCodingSystem, coded.AlternateCodingSystemVersion, options, null, sender) is { } alternate)
         {
             concept.Coding.Add(alternate);
         }
@@ -88,7 +88,7 @@ internal static class V2Codes
     }
 
     /// <summary>One coding; the system is <paramref name="defaultTable"/>'s (an HL7 table number such as "0078") when CWE.3 is empty.</summary>
-    public static Coding? Coding(string identifier, string text, string codingSystem, string version, V2MappingOptions options, string? defaultTable)
+    public static Coding? Coding(string identifier, string text, string codingSystem, string version, V2MappingOptions options, string? defaultTable, string? sender = null)
     {
         var code = V2Types.Code(identifier);
         if (code is null)
@@ -99,7 +99,7 @@ internal static class V2Codes
         var name = V2Types.Code(codingSystem);
         var system = name is null
             ? (defaultTable is null ? null : V2TablePrefix + defaultTable)
-            : SystemFor(name, options);
+            : SystemFor(name, options, sender);
         return new Coding
         {
             System = system,
@@ -111,9 +111,10 @@ internal static class V2Codes
 
     /// <summary>
     /// The FHIR system of a coding system name: the known terminologies, HL7 tables (HL7nnnn) as
-    /// terminology.hl7.org v2 code systems, otherwise a stable local URI from the name.
+    /// terminology.hl7.org v2 code systems, local codes (table 0396 "L" and "99zzz") scoped to the sender that owns
+    /// them, otherwise a stable local URI from the name.
     /// </summary>
-    public static string SystemFor(string name, V2MappingOptions options)
+    public static string SystemFor(string name, V2MappingOptions options, string? sender = null)
     {
         if (KnownSystems.TryGetValue(name, out var known))
         {
@@ -123,6 +124,11 @@ internal static class V2Codes
         if (name.Length == 7 && name.StartsWith("HL7", StringComparison.OrdinalIgnoreCase) && !name.AsSpan(3).ContainsAnyExcept("0123456789"))
         {
             return V2TablePrefix + name[3..];
+        }
+
+        if (sender is not null && (name.Equals("L", StringComparison.OrdinalIgnoreCase) || name.StartsWith("99", StringComparison.Ordinal)))
+        {
+            return new Uri(options.LocalCodeSystemBase, V2Identifiers.Slug(sender) + "/" + V2Identifiers.Slug(name)).AbsoluteUri;
         }
 
         return new Uri(options.LocalCodeSystemBase, V2Identifiers.Slug(name)).AbsoluteUri;

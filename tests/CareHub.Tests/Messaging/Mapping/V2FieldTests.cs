@@ -168,6 +168,22 @@ public sealed class V2FieldTests
         Assert.Equal("Patient?identifier=" + Uri.EscapeDataString("urn:x|a\\,b\\|c"), criteria);
     }
 
+    // ---- codes ---------------------------------------------------------------------------------------------------
+
+    [Theory]
+    [InlineData("718-7^Haemoglobin^LN", "http://loinc.org")]
+    [InlineData("27268008^Salmonella^SCT", "http://snomed.info/sct")]
+    [InlineData("M^Married^HL70002", "http://terminology.hl7.org/CodeSystem/v2-0002")]
+    [InlineData("HB^Haemoglobin^L", "https://fhir.carehub.local/CodeSystem/rx1/l")]
+    [InlineData("HB^Haemoglobin^99LAB", "https://fhir.carehub.local/CodeSystem/rx1/99lab")]
+    [InlineData("HB^Haemoglobin^WINPATH", "https://fhir.carehub.local/CodeSystem/winpath")]
+    public void a_coding_system_name_maps_to_a_system_uri(string cwe, string system)
+    {
+        var concept = V2Codes.Concept(Field("OBX|1|CWE|" + cwe, 3), V2MappingOptions.Default, sender: "RX1");
+
+        Assert.Equal(system, Assert.Single(concept!.Coding).System);
+    }
+
     // ---- OBX value types -----------------------------------------------------------------------------------------
 
     private static Observation Obx(string obx)
