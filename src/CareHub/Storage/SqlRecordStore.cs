@@ -17,7 +17,53 @@ public abstract partial class SqlRecordStore : IRecordStore
     protected abstract ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken);
 
     /// <summary>Starts a write transaction; SQLite takes its writer lock here, PostgreSQL relies on row locks.</summary>
-    protected abstract Task<(DbConnection Connection, DbTransaction Transaction, IDisposable? Lock)> BeginWriteTransactionAsync(CancellationToken cancellationToken);
+    protected abstract Task<WriteScope> BeginWriteScopeAsync(CancellationToken cancellationToken);
+
+    /// <summary>One write transaction as a provider runs it: its connection and transaction, how it becomes durable, how it is undone.</summary>
+    protected abstract class WriteScope : IAsyncDisposable
+    {
+        public abstract DbConnection Connection { get; }
+
+        public abstract DbTransaction Transaction { get; }
+
+        /// <summary>Makes the work durable and returns only when it is.</summary>
+        public abstract Task CommitAsync(CancellationToken cancellationToken);
+
+        /// <summary>Undoes the work unless it was committed, and releases what the scope holds.</summary>
+        public abstract ValueTask DisposeAsync();
+    }
+
+    /// <summary>A plain database transaction on its own connection.</summary>
+    protected sealed class TransactionScope(DbConnection connection, DbTransaction transaction) : WriteScope
+    {
+        private bool committed;
+
+        public override DbConnection Connection => connection;
+
+        public override DbTransaction Transaction => transaction;
+
+        public override async Task CommitAsync(CancellationToken cancellationToken)
+        {
+            await transaction.CommitAsync(cancellationToken);
+            committed = true;
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            try
+            {
+                if (!committed)
+                {
+                    await transaction.RollbackAsync(CancellationToken.None);
+                }
+            }
+            finally
+            {
+                await transaction.DisposeAsync();
+                await connection.DisposeAsync();
+            }
+        }
+    }
 
     /// <summary>The SQL expression that turns a text parameter into the body column's type.</summary>
     protected virtual string JsonParameter(string name) => name;
@@ -367,14 +413,15 @@ public abstract partial class SqlRecordStore : IRecordStore
 
     public async Task<IWriteSession> BeginWriteAsync(CancellationToken cancellationToken)
     {
-        var (connection, transaction, writerLock) = await BeginWriteTransactionAsync(cancellationToken);
-        return new WriteSession(this, connection, transaction, writerLock);
+        return new WriteSession(this, await BeginWriteScopeAsync(cancellationToken));
     }
 
-    private sealed class WriteSession(SqlRecordStore store, DbConnection connection, DbTransaction transaction, IDisposable? writerLock) : IWriteSession
+    private sealed class WriteSession(SqlRecordStore store, WriteScope scope) : IWriteSession
     {
+        private readonly DbConnection connection = scope.Connection;
+        private readonly DbTransaction transaction = scope.Transaction;
+
         private readonly List<VersionWrite> changes = [];
-        private bool done;
 
         public Task<StoredResource?> ReadAsync(string type, string id, CancellationToken cancellationToken) =>
             store.ReadCoreAsync(connection, transaction, type, id, null, true, cancellationToken);
@@ -483,26 +530,10 @@ public abstract partial class SqlRecordStore : IRecordStore
                 }
             }
 
-            await transaction.CommitAsync(cancellationToken);
-            done = true;
+            await scope.CommitAsync(cancellationToken);
         }
 
-        public async ValueTask DisposeAsync()
-        {
-            try
-            {
-                if (!done)
-                {
-                    await transaction.RollbackAsync(CancellationToken.None);
-                }
-            }
-            finally
-            {
-                await transaction.DisposeAsync();
-                await connection.DisposeAsync();
-                writerLock?.Dispose();
-            }
-        }
+        public ValueTask DisposeAsync() => scope.DisposeAsync();
     }
 
     protected static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)

@@ -521,6 +521,42 @@ public abstract class RecordStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task concurrent_sessions_that_roll_back_leave_the_others_committed()
+    {
+        // SQLite commits concurrent sessions as a group: a session that rolls back must undo only its own work.
+        const int sessions = 32;
+        var start = new TaskCompletionSource();
+        var tasks = Enumerable.Range(0, sessions).Select(n => Task.Run(async () =>
+        {
+            await start.Task;
+            await using var session = await Store.BeginWriteAsync(Ct);
+            await session.WriteAsync(Version("Patient", $"g{n:D2}", 1, 1, 0, Identifier("group", $"g{n:D2}")), Ct);
+            if (n % 2 == 0)
+            {
+                await session.CommitAsync(Ct);
+            }
+        }, Ct)).ToList();
+        start.SetResult();
+        await Task.WhenAll(tasks);
+
+        for (var n = 0; n < sessions; n++)
+        {
+            var stored = await Store.ReadAsync("Patient", $"g{n:D2}", null, Ct);
+            if (n % 2 == 0)
+            {
+                Assert.NotNull(stored);
+            }
+            else
+            {
+                Assert.Null(stored);
+            }
+        }
+
+        Assert.Equal(sessions / 2, (await SearchAsync("Patient", new TokenClause("identifier", [new TokenMatch("group", null, false)]))).Resources.Count);
+        Assert.Equal(sessions / 2, (await Store.ReadChangesAsync(0, 1000, Ct)).Count);
+    }
+
+    [Fact]
     public async Task racing_writers_of_one_resource_exactly_one_wins_each_round()
     {
         const int racers = 8, rounds = 4;

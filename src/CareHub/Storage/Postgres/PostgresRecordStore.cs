@@ -59,13 +59,13 @@ public sealed partial class PostgresRecordStore : SqlRecordStore
     protected override async ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
         await dataSource.OpenConnectionAsync(cancellationToken);
 
-    protected override async Task<(DbConnection Connection, DbTransaction Transaction, IDisposable? Lock)> BeginWriteTransactionAsync(CancellationToken cancellationToken)
+    protected override async Task<WriteScope> BeginWriteScopeAsync(CancellationToken cancellationToken)
     {
         var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         try
         {
             var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken);
-            return (connection, transaction, null);
+            return new TransactionScope(connection, transaction);
         }
         catch
         {

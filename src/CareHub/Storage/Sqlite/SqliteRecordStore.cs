@@ -55,20 +55,136 @@ public sealed class SqliteRecordStore : SqlRecordStore
         return connection;
     }
 
-    protected override async Task<(DbConnection, DbTransaction, IDisposable?)> BeginWriteTransactionAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Group commit. SQLite has one writer and a commit costs more than the small writes before it, so write sessions run
+    /// one at a time on one writer connection, each inside a savepoint of a shared transaction; the transaction commits when
+    /// no other session is waiting for the writer (or the group is full), and every session in the group returns from its
+    /// commit only then. A session that fails rolls back to its savepoint without touching the others' work; if the group's
+    /// commit fails, every session in it fails, so nothing is acknowledged that is not durable.
+    /// </summary>
+    protected override async Task<WriteScope> BeginWriteScopeAsync(CancellationToken cancellationToken)
     {
-        await writer.WaitAsync(cancellationToken);
+        Interlocked.Increment(ref waiting);
         try
         {
-            var connection = await OpenAsync(cancellationToken);
-            // BEGIN IMMEDIATE: take the write lock now, so a read-then-write never fails on upgrade.
-            var transaction = ((SqliteConnection)connection).BeginTransaction(deferred: false);
-            return (connection, transaction, new Releaser(writer));
+            await writer.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            Interlocked.Decrement(ref waiting);
+            // Whoever held the writer may have left the group open for us: make sure it is committed.
+            if (writer.Wait(0, CancellationToken.None))
+            {
+                await ReleaseWriterAsync();
+            }
+
+            throw;
+        }
+
+        Interlocked.Decrement(ref waiting);
+        try
+        {
+            writerConnection ??= (SqliteConnection)await OpenAsync(cancellationToken);
+            if (group is null)
+            {
+                // BEGIN IMMEDIATE: take SQLite's write lock now, so a read-then-write never fails on upgrade.
+                group = writerConnection.BeginTransaction(deferred: false);
+                groupDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+
+            await ExecuteAsync(writerConnection, group, "SAVEPOINT session", cancellationToken);
+            return new GroupScope(this, writerConnection, group, groupDone!);
         }
         catch
         {
-            writer.Release();
+            await ReleaseWriterAsync();
             throw;
+        }
+    }
+
+    /// <summary>Hands the writer on; commits the open group first when nobody else is waiting for it or it is full.</summary>
+    private async Task ReleaseWriterAsync()
+    {
+        try
+        {
+            if (group is not null && (Volatile.Read(ref waiting) == 0 || groupMembers >= MaxGroup))
+            {
+                var transaction = group;
+                var done = groupDone!;
+                group = null;
+                groupDone = null;
+                groupMembers = 0;
+                try
+                {
+                    await transaction.CommitAsync(CancellationToken.None);
+                    done.SetResult();
+                }
+                catch (Exception e)
+                {
+                    done.SetException(e);
+                    try
+                    {
+                        await transaction.RollbackAsync(CancellationToken.None);
+                    }
+                    catch (SqliteException)
+                    {
+                        // A failed COMMIT may already have ended the transaction.
+                    }
+                }
+                finally
+                {
+                    await transaction.DisposeAsync();
+                }
+            }
+        }
+        finally
+        {
+            writer.Release();
+        }
+    }
+
+    private const int MaxGroup = 64;
+
+    private int waiting;
+    private int groupMembers;
+    private SqliteConnection? writerConnection;
+    private SqliteTransaction? group;
+    private TaskCompletionSource? groupDone;
+
+    private sealed class GroupScope(SqliteRecordStore store, SqliteConnection connection, SqliteTransaction transaction, TaskCompletionSource groupDone) : WriteScope
+    {
+        private bool released;
+
+        public override DbConnection Connection => connection;
+
+        public override DbTransaction Transaction => transaction;
+
+        public override async Task CommitAsync(CancellationToken cancellationToken)
+        {
+            await ExecuteAsync(connection, transaction, "RELEASE SAVEPOINT session", CancellationToken.None);
+            store.groupMembers++;
+            released = true;
+            await store.ReleaseWriterAsync();
+            // Durable only when the group's transaction has committed.
+            await groupDone.Task;
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            if (released)
+            {
+                return;
+            }
+
+            released = true;
+            try
+            {
+                await ExecuteAsync(connection, transaction, "ROLLBACK TO SAVEPOINT session; RELEASE SAVEPOINT session", CancellationToken.None);
+            }
+            finally
+            {
+                await store.ReleaseWriterAsync();
+            }
         }
     }
 
@@ -77,23 +193,16 @@ public sealed class SqliteRecordStore : SqlRecordStore
             ? new VersionConflictException(write.Type, write.Id, write.ExpectedVersion, null)
             : null;
 
-    public override ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
-        SqliteConnection.ClearAllPools();
-        writer.Dispose();
-        return ValueTask.CompletedTask;
-    }
-
-    private sealed class Releaser(SemaphoreSlim semaphore) : IDisposable
-    {
-        private int released;
-
-        public void Dispose()
+        await writer.WaitAsync();
+        if (writerConnection is not null)
         {
-            if (Interlocked.Exchange(ref released, 1) == 0)
-            {
-                semaphore.Release();
-            }
+            await writerConnection.DisposeAsync();
+            writerConnection = null;
         }
+
+        SqliteConnection.ClearPool(new SqliteConnection(connectionString));
+        writer.Dispose();
     }
 }
