@@ -18,9 +18,9 @@ public enum FhirFormat
 }
 
 /// <summary>
-/// Parsing and serialising FHIR resources with the Firely SDK. Parsing is strict (unknown elements, wrong types and bad
-/// primitive formats are errors) and is followed by the SDK's POCO validation (cardinality, required elements), so a
-/// stored resource is always structurally valid. Every failure is a 400 naming the element at fault.
+/// Parsing and serialising FHIR resources with the Firely SDK. Parsing is strict: unknown elements, wrong types, bad
+/// primitive formats, codes outside required value sets and cardinality (required elements) are errors, so a stored
+/// resource is always structurally valid. Every failure is a 400 naming the element at fault.
 /// </summary>
 public static class FhirSerialization
 {
@@ -48,7 +48,8 @@ public static class FhirSerialization
             throw FhirException.BadRequest($"The body is not a valid FHIR {format} resource: {e.Message}");
         }
 
-        Validate(resource);
+        // Strict mode already validated cardinality, required elements, codes and primitive formats (nested resources
+        // included), so the POCO validation is not run a second time here.
         return resource;
     }
 
