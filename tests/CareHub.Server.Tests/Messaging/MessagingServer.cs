@@ -135,14 +135,14 @@ public sealed class MessagingServer : IAsyncDisposable
 
     /// <summary>An inbound MLLP channel into the record through the test transformer.</summary>
     public static IEnumerable<KeyValuePair<string, string?>> InboundChannel(int index = 0, string name = "adt-in", string transformer = TestPatientTransformer.TransformerName,
-        params (string Key, string Value)[] extra)
+        string destination = "record", params (string Key, string Value)[] extra)
     {
         var at = $"CareHub:Channels:{index.ToString(CultureInfo.InvariantCulture)}:";
         yield return new(at + "Name", name);
         yield return new(at + "Source:Type", "mllp");
         yield return new(at + "Source:Port", "0");
         yield return new(at + "Transformer", transformer);
-        yield return new(at + "Destinations:0:Type", "record");
+        yield return new(at + "Destinations:0:Type", destination);
         foreach (var (key, value) in extra)
         {
             yield return new(at + key, value);
