@@ -29,6 +29,27 @@ public static class MessagingServices
         return services;
     }
 
+    /// <summary>The demo's MLLP port unless --mllp-port says otherwise (2575 is the port IANA registered for HL7 over MLLP).</summary>
+    public const int DemoMllpPort = 2575;
+
+    /// <summary>
+    /// The demo's channel: ADT and ORU over MLLP on 127.0.0.1. Until the HL7 v2 to FHIR mapper is registered as
+    /// <c>v2-to-fhir</c>, it passes messages through to a folder in the data folder (<c>demo-inbox</c>); with the mapper
+    /// it sets <c>Transformer</c> to <c>v2-to-fhir</c> and the destination to <c>record</c>.
+    /// </summary>
+    public static IEnumerable<KeyValuePair<string, string?>> DemoChannel(int port, string dataDirectory, bool mapperRegistered) =>
+    [
+        new("CareHub:Channels:0:Name", "demo-adt-oru"),
+        new("CareHub:Channels:0:Source:Type", "mllp"),
+        new("CareHub:Channels:0:Source:Host", "127.0.0.1"),
+        new("CareHub:Channels:0:Source:Port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        new("CareHub:Channels:0:Filters:MessageTypes:0", "ADT"),
+        new("CareHub:Channels:0:Filters:MessageTypes:1", "ORU"),
+        new("CareHub:Channels:0:Transformer", mapperRegistered ? "v2-to-fhir" : "pass-through"),
+        new("CareHub:Channels:0:Destinations:0:Type", mapperRegistered ? "record" : "folder"),
+        new("CareHub:Channels:0:Destinations:0:Path", mapperRegistered ? null : Path.Combine(dataDirectory, "demo-inbox")),
+    ];
+
     /// <summary>The channels of <c>CareHub:Channels</c> (checked by the broker when it is built).</summary>
     public static IReadOnlyList<ChannelOptions> ReadChannels(IConfiguration configuration) =>
         configuration.GetSection(MessagingOptions.ChannelsSectionName).Get<ChannelOptions[]>() ?? [];
