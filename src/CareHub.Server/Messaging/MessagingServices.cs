@@ -109,9 +109,6 @@ public sealed class MessagingHostedService(MessageBroker broker, ILoggerFactory 
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await StopAsync(CancellationToken.None);
-        await broker.DisposeAsync();
-    }
+    /// <summary>Stops what is still running; the broker itself is disposed by the container that owns it.</summary>
+    public ValueTask DisposeAsync() => new(StopAsync(CancellationToken.None));
 }

@@ -352,8 +352,6 @@ public sealed partial class MessageBroker : IAsyncDisposable
     /// <summary>Text of a stored message for display.</summary>
     public static string Display(byte[] raw) => SqlMessageStore.DisplayText(raw).Replace("\r", "\n", StringComparison.Ordinal);
 
-    internal static byte[] Utf8(string text) => Encoding.UTF8.GetBytes(text);
-
     [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Channel {Channel}: message {MessageId} from {Sender} could not be parsed (HL7 error {Code}); stored in error state")]
     private static partial void LogUnparseable(ILogger logger, string channel, long messageId, int code, string sender);
 
