@@ -1,6 +1,7 @@
 using CareHub.Governance;
 using CareHub.Records;
 using CareHub.Server.Fhir;
+using CareHub.Server.Messaging;
 using CareHub.Server.Security;
 using CareHub.Storage;
 using CareHub.Storage.Postgres;
@@ -11,7 +12,8 @@ namespace CareHub.Server;
 /// <summary>Builds the CareHub web host: the table of contents of the server.</summary>
 public static class CareHubHost
 {
-    public static WebApplication Build(string[] args, IEnumerable<KeyValuePair<string, string?>>? overrides = null)
+    /// <param name="configureServices">Messaging: extra registrations (e.g. a message transformer) after the defaults.</param>
+    public static WebApplication Build(string[] args, IEnumerable<KeyValuePair<string, string?>>? overrides = null, Action<IServiceCollection>? configureServices = null)
     {
         var builder = WebApplication.CreateSlimBuilder(args);
         if (overrides is not null)
@@ -42,11 +44,15 @@ public static class CareHubHost
         });
         builder.Services.AddSingleton<CapabilityStatementFactory>();
         builder.Services.AddCareHubAuth(builder.Configuration);
+        // Messaging: the message broker (channels, message store, MLLP listeners, delivery workers).
+        builder.Services.AddCareHubMessaging(builder.Configuration, storage);
+        configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
         app.UseFhirErrors();
         app.UseFhirAuthentication();
         app.MapFhirApi();
+        app.MapMessagingApi();
         if (app.Services.GetService<DevTokenIssuer>() is not null)
         {
             app.MapDevTokenApi();
@@ -81,6 +87,8 @@ public static class CareHubHost
     public static async Task StartAsync(WebApplication app, CancellationToken cancellationToken)
     {
         await app.Services.GetRequiredService<IRecordStore>().MigrateAsync(cancellationToken);
+        // Messaging: the message store has its own migrations and version table.
+        await app.Services.GetRequiredService<CareHub.Messaging.Storage.IMessageStore>().MigrateAsync(cancellationToken);
         await app.StartAsync(cancellationToken);
     }
 

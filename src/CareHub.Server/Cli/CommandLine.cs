@@ -5,22 +5,25 @@ namespace CareHub.Server.Cli;
 /// <summary>The command line behind ./carehub: serve, demo and import.</summary>
 public static class CommandLine
 {
-    public const string Usage = """
+    public static readonly string Usage = $"""
         CareHub: an integrated care record and interoperability hub (FHIR R4).
 
         Usage:
           carehub serve  [--urls URL] [--data DIR | --postgres CONNSTRING] [--dev-tokens]
-          carehub demo   [--urls URL] [--data DIR] [--patients N]
+          carehub demo   [--urls URL] [--data DIR] [--patients N] [--mllp-port N]
           carehub import [--data DIR | --postgres CONNSTRING] PATH...
+        {Messaging.MessagesCommand.Usage}
           carehub help
 
         serve   runs the server on the embedded store in DIR (default ./.data) or on PostgreSQL. Tokens come from the
                 issuers configured under CareHub:Auth:Issuers; --dev-tokens turns on the development token endpoint
                 with the demo client instead (never in production).
         demo    runs the server on a fresh embedded store loaded with a generated UK demo community,
-                with the development token endpoint on (client demo-system / demo-secret).
+                with the development token endpoint on (client demo-system / demo-secret), and an
+                inbound HL7 v2 MLLP channel on 127.0.0.1:2575 (--mllp-port to change it).
         import  loads FHIR Bundles (batch, transaction, collection), single resources (.json) and
                 NDJSON files (.ndjson), or folders of them, through the record's one door.
+        messages lists, shows and reprocesses the message store's messages (docs/messaging.md).
         Settings can also come from appsettings.json or environment variables (CareHub__Storage__Postgres=...).
         """;
 
@@ -34,6 +37,12 @@ public static class CommandLine
 
         try
         {
+            // Messaging: the messages command parses its own options.
+            if (args[0] == "messages")
+            {
+                return await Messaging.MessagesCommand.RunAsync(args[1..]);
+            }
+
             var options = Options.Parse(args[1..]);
             return args[0] switch
             {
@@ -55,6 +64,10 @@ public static class CommandLine
         {
             return Fail(e.Message);
         }
+        catch (CareHub.Messaging.Storage.MessageSchemaVersionException e)
+        {
+            return Fail(e.Message);
+        }
     }
 
     private static int Fail(string message)
@@ -69,10 +82,13 @@ public sealed class UsageException(string message) : Exception(message);
 /// <summary>Parsed command-line options: named flags and the remaining paths.</summary>
 public sealed record Options(string? Urls, string? Data, string? Postgres, int? Patients, IReadOnlyList<string> Paths, bool DevTokens = false)
 {
+    /// <summary>Messaging: the demo's MLLP port (--mllp-port).</summary>
+    public int? MllpPort { get; init; }
+
     public static Options Parse(string[] args)
     {
         string? urls = null, data = null, postgres = null;
-        int? patients = null;
+        int? patients = null, mllpPort = null;
         var devTokens = false;
         var paths = new List<string>();
         for (var i = 0; i < args.Length; i++)
@@ -95,6 +111,9 @@ public sealed record Options(string? Urls, string? Data, string? Postgres, int? 
                 case "--patients":
                     patients = int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new UsageException("--patients needs a positive whole number.");
                     break;
+                case "--mllp-port":
+                    mllpPort = int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p is > 0 and < 65536 ? p : throw new UsageException("--mllp-port needs a port number (1-65535).");
+                    break;
                 default:
                     if (args[i].StartsWith("--", StringComparison.Ordinal))
                     {
@@ -111,7 +130,7 @@ public sealed record Options(string? Urls, string? Data, string? Postgres, int? 
             throw new UsageException("Give --data or --postgres, not both.");
         }
 
-        return new Options(urls, data, postgres, patients, paths, devTokens);
+        return new Options(urls, data, postgres, patients, paths, devTokens) { MllpPort = mllpPort };
     }
 
     public List<KeyValuePair<string, string?>> Settings()

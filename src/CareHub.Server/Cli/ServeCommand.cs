@@ -18,13 +18,15 @@ public static class ServeCommand
         settings.Add(new("urls", urls));
         if (demo)
         {
+            var dataDirectory = options.Data ?? Path.Combine(Path.GetTempPath(), "carehub-demo-" + Guid.NewGuid().ToString("N")[..8]);
             if (options.Data is null)
             {
-                var fresh = Path.Combine(Path.GetTempPath(), "carehub-demo-" + Guid.NewGuid().ToString("N")[..8]);
-                settings.Add(new($"{StorageOptions.SectionName}:DataDirectory", fresh));
+                settings.Add(new($"{StorageOptions.SectionName}:DataDirectory", dataDirectory));
             }
 
             settings.AddRange(DemoSettings());
+            // Messaging: the demo's inbound ADT/ORU MLLP channel.
+            settings.AddRange(Messaging.MessagingServices.DemoChannel(options.MllpPort ?? Messaging.MessagingServices.DemoMllpPort, dataDirectory, mapperRegistered: false));
         }
         else if (options.DevTokens)
         {
@@ -46,6 +48,8 @@ public static class ServeCommand
                   TOKEN=$(curl -s -d grant_type=client_credentials -d client_id={DemoClientId} -d client_secret={DemoClientSecret} {baseUrl}/auth/token | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
                 Then, for example:
                   curl -H "Authorization: Bearer $TOKEN" '{baseUrl}/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|{DemoCommunity.NhsNumbers(new DemoCommunityOptions { Patients = 1 })[0]}'
+                HL7 v2 over MLLP (ADT, ORU) on 127.0.0.1:{options.MllpPort ?? Messaging.MessagingServices.DemoMllpPort}, e.g. mllp_send --loose -f message.hl7 -p {options.MllpPort ?? Messaging.MessagingServices.DemoMllpPort} 127.0.0.1
+                  curl -H "Authorization: Bearer $TOKEN" {baseUrl}/admin/messaging/channels
                 Press Ctrl+C to stop.
                 """);
         }

@@ -1,0 +1,176 @@
+using System.Globalization;
+using CareHub.Governance;
+using CareHub.Messaging;
+using CareHub.Messaging.Storage;
+using CareHub.Records;
+using CareHub.Server.Cli;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CareHub.Server.Messaging;
+
+/// <summary>
+/// carehub messages list|show|reprocess: the message store from the command line, opened directly (the same data
+/// folder or PostgreSQL database as the server; it may be running). Reprocessing runs the channel's filters and
+/// transformer from the configuration (appsettings.json, environment) and queues the message again; the server's
+/// delivery workers pick it up at their next poll.
+/// </summary>
+public static class MessagesCommand
+{
+    public const string Usage = """
+          carehub messages list [--data DIR | --postgres CONNSTRING] [--channel C] [--state S] [--type ADT^A01] [--control-id X] [--from T] [--to T] [--count N]
+          carehub messages show [--data DIR | --postgres CONNSTRING] ID
+          carehub messages reprocess [--data DIR | --postgres CONNSTRING] (ID... | --channel C [--state S] [--type T] [--from T] [--to T])
+        """;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (args.Length == 0 || args[0] is not ("list" or "show" or "reprocess"))
+        {
+            throw new UsageException("messages needs a subcommand: list, show or reprocess.\n" + Usage);
+        }
+
+        var (storage, filters, ids) = Parse(args[1..]);
+        await using var store = MessagingServices.OpenStore(storage);
+        await store.MigrateAsync(CancellationToken.None);
+        var query = Query(filters);
+        switch (args[0])
+        {
+            case "list":
+                var found = await store.SearchAsync(query, CancellationToken.None);
+                Console.WriteLine($"{"ID",8}  {"RECEIVED (UTC)",-19}  {"CHANNEL",-16}  {"TYPE",-8}  {"CONTROL ID",-22}  {"STATE",-11}  ERROR");
+                foreach (var m in found)
+                {
+                    Console.WriteLine($"{m.Id,8}  {m.Received.UtcDateTime:yyyy-MM-dd HH:mm:ss}  {m.Channel,-16}  {m.MessageType}^{m.TriggerEvent,-4}  {m.ControlId,-22}  {m.State,-11}  {m.Error}");
+                }
+
+                Console.WriteLine($"{found.Count} message(s).");
+                return 0;
+            case "show":
+                if (ids.Count != 1)
+                {
+                    throw new UsageException("messages show needs one message id.");
+                }
+
+                var message = await store.GetAsync(ids[0], CancellationToken.None);
+                if (message is null)
+                {
+                    Console.Error.WriteLine($"carehub: there is no message {ids[0]}.");
+                    return 1;
+                }
+
+                Print(message);
+                return 0;
+            default:
+                return await ReprocessAsync(store, storage, query, ids, filters.Keys.Any(k => k != "count"));
+        }
+    }
+
+    private static async Task<int> ReprocessAsync(IMessageStore store, StorageOptions storage, MessageQuery query, List<long> ids, bool filtered)
+    {
+        if (ids.Count == 0 && !filtered)
+        {
+            throw new UsageException("messages reprocess needs message ids or at least one filter (--channel, --state, --type, --from, --to, --control-id).");
+        }
+
+        var configuration = new ConfigurationBuilder()
+            .AddJsonFile("appsettings.json", optional: true)
+            .AddEnvironmentVariables()
+            .Build();
+        await using var recordStore = CareHubHost.OpenStore(storage);
+        await using var audit = new AuditTrail(recordStore, TimeProvider.System, NullLogger<AuditTrail>.Instance);
+        var records = new RecordService(recordStore, new ScopeAccessPolicy(), audit, TimeProvider.System);
+        var options = configuration.GetSection(MessagingOptions.SectionName).Get<MessagingOptions>() ?? new MessagingOptions();
+        // Only the transformers this build registers; the lead's host registration adds v2-to-fhir beside pass-through.
+        await using var broker = new MessageBroker(store, records, options, MessagingServices.ReadChannels(configuration),
+            [new PassThroughTransformer()], TimeProvider.System, NullLogger<MessageBroker>.Instance);
+        var count = 0;
+        foreach (var id in ids)
+        {
+            if (await broker.ReprocessAsync(id, CancellationToken.None))
+            {
+                count++;
+            }
+            else
+            {
+                Console.Error.WriteLine($"carehub: message {id} is not in the store or its channel is not configured.");
+            }
+        }
+
+        if (filtered)
+        {
+            count += await broker.ReprocessAsync(query, CancellationToken.None);
+        }
+
+        Console.WriteLine($"Reprocessed {count} message(s).");
+        return 0;
+    }
+
+    private static void Print(StoredMessage m)
+    {
+        Console.WriteLine($"""
+            Message {m.Id} ({m.Uid})
+              channel:    {m.Channel}
+              received:   {m.Received:O} from {m.Sender}
+              type:       {m.MessageType}^{m.TriggerEvent}   control id: {m.ControlId}
+              state:      {m.State}{(m.Error is null ? "" : "   error: " + m.Error)}
+            Raw:
+            {MessageBroker.Display(m.Raw)}
+            Transformed ({m.TransformedType}):
+            {m.Transformed}
+            Response:
+            {m.Response?.Replace("\r", "\n", StringComparison.Ordinal)}
+            Deliveries:
+            """);
+        foreach (var d in m.Deliveries)
+        {
+            Console.WriteLine($"  {d.Destination}: {d.State}, {d.Attempts} attempt(s), next {d.NextAttempt:O}{(d.LastError is null ? "" : ", last error: " + d.LastError)}");
+        }
+    }
+
+    private static MessageQuery Query(Dictionary<string, string> f)
+    {
+        DateTimeOffset? Time(string key) => f.TryGetValue(key, out var v)
+            ? DateTimeOffset.TryParse(v, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t : throw new UsageException($"--{key} needs a date or time, e.g. 2024-03-01T09:00:00Z.")
+            : null;
+        var count = f.TryGetValue("count", out var c) ? int.TryParse(c, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new UsageException("--count needs a positive whole number.") : 50;
+        if (f.TryGetValue("state", out var state) && !MessageStates.All.Contains(state))
+        {
+            throw new UsageException($"--state must be one of {string.Join(", ", MessageStates.All)}.");
+        }
+
+        return new MessageQuery(f.GetValueOrDefault("channel"), state, f.GetValueOrDefault("type"), Time("from"), Time("to"), f.GetValueOrDefault("control-id"), null, count);
+    }
+
+    private static (StorageOptions Storage, Dictionary<string, string> Filters, List<long> Ids) Parse(string[] args)
+    {
+        string? data = null, postgres = null;
+        var filters = new Dictionary<string, string>(StringComparer.Ordinal);
+        var ids = new List<long>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new UsageException($"{args[i]} needs a value.");
+            switch (args[i])
+            {
+                case "--data":
+                    data = Value();
+                    break;
+                case "--postgres":
+                    postgres = Value();
+                    break;
+                case "--channel" or "--state" or "--type" or "--control-id" or "--from" or "--to" or "--count":
+                    filters[args[i][2..]] = Value();
+                    break;
+                default:
+                    ids.Add(long.TryParse(args[i], NumberStyles.None, CultureInfo.InvariantCulture, out var id) ? id : throw new UsageException($"'{args[i]}' is neither an option nor a message id."));
+                    break;
+            }
+        }
+
+        if (data is not null && postgres is not null)
+        {
+            throw new UsageException("Give --data or --postgres, not both.");
+        }
+
+        return (new StorageOptions { DataDirectory = data ?? ".data", Postgres = postgres }, filters, ids);
+    }
+}

@@ -1,0 +1,261 @@
+using System.Globalization;
+using CareHub.Governance;
+using CareHub.Messaging;
+using CareHub.Messaging.Storage;
+using CareHub.Server.Security;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace CareHub.Server.Messaging;
+
+/// <summary>
+/// The broker's HTTP faces: the HTTP source (<c>POST /channels/{name}/messages</c>) and the admin API under
+/// <c>/admin/messaging</c>. Both need a bearer token of a system (SMART backend services): sending needs the scope
+/// <c>carehub.messaging.send</c>, administration <c>carehub.messaging.admin</c>; a system holding <c>system/*.cruds</c>
+/// (every interaction on every resource) may do both.
+/// </summary>
+public static class MessagingApi
+{
+    public const string SendScope = "carehub.messaging.send";
+    public const string AdminScope = "carehub.messaging.admin";
+    public const string Hl7MediaType = "x-application/hl7-v2+er7";
+
+    public static IEndpointRouteBuilder MapMessagingApi(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapPost("/channels/{name}/messages", ReceiveAsync).DisableAntiforgery();
+        var admin = endpoints.MapGroup("/admin/messaging");
+        admin.MapGet("/channels", ChannelsAsync);
+        admin.MapPost("/channels/{name}/pause", (HttpContext http, string name, MessageBroker broker) => PauseAsync(http, name, broker, true));
+        admin.MapPost("/channels/{name}/resume", (HttpContext http, string name, MessageBroker broker) => PauseAsync(http, name, broker, false));
+        admin.MapGet("/messages", SearchAsync);
+        admin.MapGet("/messages/{id:long}", GetAsync);
+        admin.MapPost("/messages/{id:long}/reprocess", ReprocessOneAsync);
+        admin.MapPost("/messages/reprocess", ReprocessManyAsync);
+        return endpoints;
+    }
+
+    /// <summary>True when the principal is a system with the scope, or with every interaction on every resource.</summary>
+    public static bool Permits(Principal principal, string scope)
+    {
+        ArgumentNullException.ThrowIfNull(principal);
+        return principal.Kind == PrincipalKind.System
+            && (principal.Scopes.Contains(scope) || principal.Scopes.Covers(SmartScope.Parse("system/*.cruds")));
+    }
+
+    private static async Task<(Principal? Principal, IResult? Denied)> AuthorizeAsync(HttpContext http, string scope)
+    {
+        var result = await http.RequestServices.GetRequiredService<BearerTokenValidator>().AuthenticateAsync(http);
+        if (!result.Succeeded)
+        {
+            http.Response.Headers.WWWAuthenticate = result.Failure.WwwAuthenticate;
+            return (null, Problem(StatusCodes.Status401Unauthorized, result.Failure.Description));
+        }
+
+        return Permits(result.Principal, scope)
+            ? (result.Principal, null)
+            : (null, Problem(StatusCodes.Status403Forbidden, $"This needs a system token with the scope {scope} (or system/*.cruds)."));
+    }
+
+    private static IResult Problem(int status, string detail) => Results.Json(new ErrorBody(detail), statusCode: status);
+
+    private sealed record ErrorBody(string Error);
+
+    // ---- HTTP source ---------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// One HL7 v2 message in the body; the answer is its ACK (200 when accepted, 400 with the AE/AR ACK when not), sent
+    /// only once the message is stored.
+    /// </summary>
+    private static async Task<IResult> ReceiveAsync(HttpContext http, string name, MessageBroker broker, CancellationToken cancellationToken)
+    {
+        var (principal, denied) = await AuthorizeAsync(http, SendScope);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        var channel = broker.FindChannel(name);
+        if (channel is null || channel.Source.Type != "http" || !channel.Enabled)
+        {
+            return Problem(StatusCodes.Status404NotFound, $"There is no enabled HTTP channel '{name}'.");
+        }
+
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = channel.Source.MaxMessageBytes;
+        }
+
+        using var body = new MemoryStream();
+        try
+        {
+            await http.Request.Body.CopyToAsync(body, cancellationToken);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return Problem(StatusCodes.Status413PayloadTooLarge, $"The message is larger than this channel accepts ({channel.Source.MaxMessageBytes} bytes).");
+        }
+
+        var sender = $"http:{http.Connection.RemoteIpAddress} client={principal!.ClientId}";
+        var outcome = await broker.ReceiveAsync(name, body.ToArray(), sender, cancellationToken);
+        if (outcome.Ack is null)
+        {
+            return outcome.Accepted
+                ? Results.Ok()
+                : Problem(StatusCodes.Status400BadRequest, "The body is not an HL7 v2 message (no MSH segment); it is kept in the message store.");
+        }
+
+        http.Response.StatusCode = outcome.Accepted ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest;
+        http.Response.ContentType = Hl7MediaType;
+        await http.Response.Body.WriteAsync(outcome.Ack, cancellationToken);
+        return Results.Empty;
+    }
+
+    // ---- admin ---------------------------------------------------------------------------------------------------
+
+    public sealed record ChannelView(string Name, string Source, bool Enabled, bool Paused, string Transformer, IReadOnlyList<string> Destinations,
+        long Received, long Filtered, long Queued, long Sent, long Errored, string? Listening);
+
+    private static async Task<IResult> ChannelsAsync(HttpContext http, MessageBroker broker, MessagingHostedService host, CancellationToken cancellationToken)
+    {
+        var (_, denied) = await AuthorizeAsync(http, AdminScope);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        var status = (await broker.Store.ChannelStatusAsync(cancellationToken)).ToDictionary(s => s.Channel, StringComparer.Ordinal);
+        var views = broker.Channels.Select(c =>
+        {
+            var s = status.GetValueOrDefault(c.Name);
+            return new ChannelView(c.Name, c.Source.Type, c.Enabled, s?.Paused ?? false, c.Transformer, c.Destinations.Select(d => $"{d.EffectiveName} ({d.Type})").ToList(),
+                s?.Total ?? 0, s?.Count(MessageStates.Filtered) ?? 0, s?.Count(MessageStates.Queued) ?? 0, s?.Count(MessageStates.Sent) ?? 0,
+                s?.Count(MessageStates.Error) ?? 0, host.Listeners.FirstOrDefault(l => l.Channel == c.Name)?.LocalEndpoint.ToString());
+        }).ToList();
+        return Results.Json(views);
+    }
+
+    private static async Task<IResult> PauseAsync(HttpContext http, string name, MessageBroker broker, bool paused)
+    {
+        var (_, denied) = await AuthorizeAsync(http, AdminScope);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        return await broker.SetPausedAsync(name, paused, http.RequestAborted)
+            ? Results.Json(new { channel = name, paused })
+            : Problem(StatusCodes.Status404NotFound, $"There is no channel '{name}'.");
+    }
+
+    /// <summary>Reads the search parameters: channel, state, type (ADT or ADT^A01), from, to (ISO 8601), controlId, before (id), count.</summary>
+    public static MessageQuery? ParseQuery(IQueryCollection query, out string? problem)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        problem = null;
+        DateTimeOffset? Time(string key)
+        {
+            if (query[key].FirstOrDefault() is not { Length: > 0 } text)
+            {
+                return null;
+            }
+
+            if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var value))
+            {
+                return value;
+            }
+
+            throw new FormatException($"'{key}' must be a date or time such as 2024-03-01 or 2024-03-01T09:00:00Z.");
+        }
+
+        try
+        {
+            var state = query["state"].FirstOrDefault();
+            if (state is not null && !MessageStates.All.Contains(state))
+            {
+                throw new FormatException($"'state' must be one of {string.Join(", ", MessageStates.All)}.");
+            }
+
+            long? before = query["before"].FirstOrDefault() is { } b ? long.Parse(b, CultureInfo.InvariantCulture) : null;
+            var count = query["count"].FirstOrDefault() is { } c ? int.Parse(c, CultureInfo.InvariantCulture) : 50;
+            return new MessageQuery(query["channel"].FirstOrDefault(), state, query["type"].FirstOrDefault(), Time("from"), Time("to"),
+                query["controlId"].FirstOrDefault(), before, Math.Clamp(count, 1, 1000));
+        }
+        catch (Exception e) when (e is FormatException or OverflowException)
+        {
+            problem = e.Message;
+            return null;
+        }
+    }
+
+    private static async Task<IResult> SearchAsync(HttpContext http, MessageBroker broker, CancellationToken cancellationToken)
+    {
+        var (_, denied) = await AuthorizeAsync(http, AdminScope);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        var query = ParseQuery(http.Request.Query, out var problem);
+        return query is null
+            ? Problem(StatusCodes.Status400BadRequest, problem!)
+            : Results.Json(await broker.Store.SearchAsync(query, cancellationToken));
+    }
+
+    public sealed record MessageView(long Id, string Uid, string Channel, DateTimeOffset Received, string Sender, string? ControlId, string? MessageType,
+        string? TriggerEvent, string State, string? Error, DateTimeOffset Updated, string Raw, string? Transformed, string? TransformedType, string? Response,
+        IReadOnlyList<StoredDelivery> Deliveries);
+
+    public static MessageView View(StoredMessage m)
+    {
+        ArgumentNullException.ThrowIfNull(m);
+        return new(m.Id, m.Uid, m.Channel, m.Received, m.Sender, m.ControlId, m.MessageType, m.TriggerEvent, m.State, m.Error, m.Updated,
+            MessageBroker.Display(m.Raw), m.Transformed, m.TransformedType, m.Response?.Replace("\r", "\n", StringComparison.Ordinal), m.Deliveries);
+    }
+
+    private static async Task<IResult> GetAsync(HttpContext http, long id, MessageBroker broker, CancellationToken cancellationToken)
+    {
+        var (_, denied) = await AuthorizeAsync(http, AdminScope);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        return await broker.Store.GetAsync(id, cancellationToken) is { } message
+            ? Results.Json(View(message))
+            : Problem(StatusCodes.Status404NotFound, $"There is no message {id}.");
+    }
+
+    private static async Task<IResult> ReprocessOneAsync(HttpContext http, long id, MessageBroker broker, CancellationToken cancellationToken)
+    {
+        var (_, denied) = await AuthorizeAsync(http, AdminScope);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        return await broker.ReprocessAsync(id, cancellationToken)
+            ? Results.Json(new { reprocessed = 1 })
+            : Problem(StatusCodes.Status404NotFound, $"There is no message {id} on a configured channel.");
+    }
+
+    private static async Task<IResult> ReprocessManyAsync(HttpContext http, MessageBroker broker, CancellationToken cancellationToken)
+    {
+        var (_, denied) = await AuthorizeAsync(http, AdminScope);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        var query = ParseQuery(http.Request.Query, out var problem);
+        if (query is null)
+        {
+            return Problem(StatusCodes.Status400BadRequest, problem!);
+        }
+
+        if (query is { Channel: null, State: null, Type: null, From: null, To: null, ControlId: null })
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Give at least one filter (channel, state, type, from, to, controlId): reprocessing everything is not done by accident.");
+        }
+
+        return Results.Json(new { reprocessed = await broker.ReprocessAsync(query, cancellationToken) });
+    }
+}

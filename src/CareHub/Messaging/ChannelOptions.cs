@@ -1,0 +1,315 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace CareHub.Messaging;
+
+/// <summary>The broker's settings, bound from <c>CareHub:Messaging</c>; channels come from <c>CareHub:Channels</c>.</summary>
+public sealed record MessagingOptions
+{
+    public const string SectionName = "CareHub:Messaging";
+
+    public const string ChannelsSectionName = "CareHub:Channels";
+
+    /// <summary>How long messages in a final state are kept; older ones are purged. Default 30 days.</summary>
+    public TimeSpan Retention { get; init; } = TimeSpan.FromDays(30);
+
+    /// <summary>How often the purge runs. Default one hour.</summary>
+    public TimeSpan PurgeInterval { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>How often idle delivery workers look at their queue when nothing woke them (other nodes may queue). Default 5 seconds.</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    public void Validate()
+    {
+        Positive(Retention, $"{SectionName}:Retention");
+        Positive(PurgeInterval, $"{SectionName}:PurgeInterval");
+        Positive(PollInterval, $"{SectionName}:PollInterval");
+    }
+
+    internal static void Positive(TimeSpan value, string name)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            throw new InvalidOperationException($"{name} must be a positive time span such as 00:00:05 (it is {value}).");
+        }
+    }
+}
+
+/// <summary>One channel: a source, filters, a transformer and its destinations. Bound from <c>CareHub:Channels:N</c>.</summary>
+public sealed partial record ChannelOptions
+{
+    /// <summary>A unique name: letters, digits, '-' and '_' (it appears in URLs and in the message store).</summary>
+    public string Name { get; init; } = "";
+
+    /// <summary>False leaves the channel configured but not running.</summary>
+    public bool Enabled { get; init; } = true;
+
+    public SourceOptions Source { get; init; } = new();
+
+    public FilterOptions Filters { get; init; } = new();
+
+    /// <summary><c>v2-to-fhir</c> or <c>pass-through</c> (the names of the registered transformers).</summary>
+    public string Transformer { get; init; } = "pass-through";
+
+    public DestinationOptions[] Destinations { get; init; } = [];
+
+    /// <summary>The SMART scopes of the channel's principal when it writes to or reads from the record. Default <c>system/*.cruds</c>.</summary>
+    public string RecordScopes { get; init; } = "system/*.cruds";
+
+    /// <summary>Checks the channel; <paramref name="at"/> is its configuration path, for messages.</summary>
+    public void Validate(string at, IReadOnlyCollection<string> transformers)
+    {
+        if (!ChannelName().IsMatch(Name))
+        {
+            throw new InvalidOperationException($"{at}:Name '{Name}' must be 1-64 letters, digits, '-' or '_'.");
+        }
+
+        Source.Validate($"{at}:Source");
+        Filters.Validate($"{at}:Filters");
+        if (!transformers.Contains(Transformer))
+        {
+            throw new InvalidOperationException($"{at}:Transformer '{Transformer}' is not known; use one of: {string.Join(", ", transformers.Order(StringComparer.Ordinal))}.");
+        }
+
+        if (Destinations.Length == 0)
+        {
+            throw new InvalidOperationException($"{at}:Destinations is empty: give at least one (Type record, mllp, http or folder).");
+        }
+
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < Destinations.Length; i++)
+        {
+            var d = Destinations[i];
+            var where = $"{at}:Destinations:{i.ToString(CultureInfo.InvariantCulture)}";
+            d.Validate(where);
+            if (!names.Add(d.EffectiveName))
+            {
+                throw new InvalidOperationException($"{where}:Name '{d.EffectiveName}' is used twice in this channel; give each destination its own Name.");
+            }
+        }
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$", RegexOptions.CultureInvariant)]
+    internal static partial Regex ChannelName();
+}
+
+/// <summary>Where a channel's messages come from.</summary>
+public sealed record SourceOptions
+{
+    /// <summary><c>mllp</c> (a TCP listener), <c>http</c> (POST /channels/{name}/messages), <c>folder</c> (a watched folder) or <c>changes</c> (the record's change feed).</summary>
+    public string Type { get; init; } = "";
+
+    /// <summary>MLLP: the address to listen on. Default 127.0.0.1.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>MLLP: the port; 0 lets the system choose (tests).</summary>
+    public int Port { get; init; } = -1;
+
+    /// <summary>MLLP over TLS: a PKCS#12 (.pfx) or PEM certificate file with its private key; plain TCP when unset.</summary>
+    public string? Certificate { get; init; }
+
+    /// <summary>The password of <see cref="Certificate"/>, or of its PEM key file, if any.</summary>
+    public string? CertificatePassword { get; init; }
+
+    /// <summary>PEM only: the private key file when it is not inside <see cref="Certificate"/>.</summary>
+    public string? CertificateKey { get; init; }
+
+    /// <summary>MLLP and HTTP: the largest message accepted. Default 16 MiB.</summary>
+    public int MaxMessageBytes { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>MLLP: the longest wait for a message on an open connection before it is closed. Default 10 minutes.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>MLLP: the longest time a started frame may take to finish. Default 30 seconds.</summary>
+    public TimeSpan FrameTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>MLLP: connections served at once; more wait for a slot. Default 64.</summary>
+    public int MaxConnections { get; init; } = 64;
+
+    /// <summary>Folder: the folder watched for files; they move to <c>processed/</c> or <c>error/</c> inside it.</summary>
+    public string? Path { get; init; }
+
+    /// <summary>Folder: the file name pattern. Default <c>*.hl7</c>.</summary>
+    public string Pattern { get; init; } = "*.hl7";
+
+    /// <summary>Folder and change feed: how often to look for new input. Default 2 seconds.</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Change feed: the resource types whose changes become messages. Default Patient.</summary>
+    public string[] ResourceTypes { get; init; } = ["Patient"];
+
+    /// <summary>Change feed: MSH-3 and MSH-4 of the messages built. Defaults CAREHUB.</summary>
+    public string SendingApplication { get; init; } = "CAREHUB";
+
+    public string SendingFacility { get; init; } = "CAREHUB";
+
+    public static readonly IReadOnlyList<string> Types = ["mllp", "http", "folder", "changes"];
+
+    public void Validate(string at)
+    {
+        if (!Types.Contains(Type))
+        {
+            throw new InvalidOperationException($"{at}:Type '{Type}' is not a source type; use one of: {string.Join(", ", Types)}.");
+        }
+
+        if (Type == "mllp")
+        {
+            if (Port is < 0 or > 65535)
+            {
+                throw new InvalidOperationException($"{at}:Port must be 0-65535 for an MLLP listener (it is {Port.ToString(CultureInfo.InvariantCulture)}).");
+            }
+
+            if (string.IsNullOrWhiteSpace(Host))
+            {
+                throw new InvalidOperationException($"{at}:Host is empty: give the address to listen on, e.g. 127.0.0.1 or 0.0.0.0.");
+            }
+
+            if (Certificate is not null && !File.Exists(Certificate))
+            {
+                throw new InvalidOperationException($"{at}:Certificate '{Certificate}' does not exist.");
+            }
+
+            MessagingOptions.Positive(IdleTimeout, $"{at}:IdleTimeout");
+            MessagingOptions.Positive(FrameTimeout, $"{at}:FrameTimeout");
+            if (MaxConnections < 1)
+            {
+                throw new InvalidOperationException($"{at}:MaxConnections must be at least 1.");
+            }
+        }
+
+        if (MaxMessageBytes < 64)
+        {
+            throw new InvalidOperationException($"{at}:MaxMessageBytes must be at least 64 bytes.");
+        }
+
+        if (Type == "folder" && string.IsNullOrWhiteSpace(Path))
+        {
+            throw new InvalidOperationException($"{at}:Path is empty: give the folder to watch.");
+        }
+
+        if (Type is "folder" or "changes")
+        {
+            MessagingOptions.Positive(PollInterval, $"{at}:PollInterval");
+        }
+
+        if (Type == "changes" && ResourceTypes.Length == 0)
+        {
+            throw new InvalidOperationException($"{at}:ResourceTypes is empty: give the resource types whose changes to send, e.g. Patient.");
+        }
+    }
+}
+
+/// <summary>
+/// Which messages a channel takes; the others are stored as filtered and acknowledged. Every list that is given must
+/// match (an empty list matches everything); within a list any entry may match.
+/// </summary>
+public sealed record FilterOptions
+{
+    /// <summary>Message types, with or without trigger: <c>ADT</c>, <c>ADT^A01</c>, <c>ADT^*</c>, <c>ORU^R01</c>.</summary>
+    public string[] MessageTypes { get; init; } = [];
+
+    /// <summary>MSH-4 sending facilities (namespace id), compared exactly.</summary>
+    public string[] SendingFacilities { get; init; } = [];
+
+    /// <summary>Path predicates, all of which must hold: <c>PV1-2=I</c>, <c>PID-3.4!=X</c>, <c>EVN-1</c> (present).</summary>
+    public string[] Conditions { get; init; } = [];
+
+    public void Validate(string at)
+    {
+        for (var i = 0; i < Conditions.Length; i++)
+        {
+            if (!MessageFilter.TryParseCondition(Conditions[i], out _))
+            {
+                throw new InvalidOperationException($"{at}:Conditions:{i.ToString(CultureInfo.InvariantCulture)} '{Conditions[i]}' is not a condition such as PV1-2=I, PID-8!=U or EVN-1.");
+            }
+        }
+
+        for (var i = 0; i < MessageTypes.Length; i++)
+        {
+            if (string.IsNullOrWhiteSpace(MessageTypes[i]))
+            {
+                throw new InvalidOperationException($"{at}:MessageTypes:{i.ToString(CultureInfo.InvariantCulture)} is empty.");
+            }
+        }
+    }
+}
+
+/// <summary>Where a channel sends what it transformed, with its own queue and retry policy.</summary>
+public sealed record DestinationOptions
+{
+    /// <summary>Unique within the channel; defaults to the type.</summary>
+    public string? Name { get; init; }
+
+    /// <summary><c>record</c> (the one door), <c>mllp</c>, <c>http</c> or <c>folder</c>.</summary>
+    public string Type { get; init; } = "";
+
+    /// <summary>MLLP: host and port to send to.</summary>
+    public string? Host { get; init; }
+
+    public int Port { get; init; }
+
+    /// <summary>HTTP: the URL to POST to.</summary>
+    public string? Url { get; init; }
+
+    /// <summary>HTTP: an Authorization header value to send, e.g. <c>Bearer ...</c>.</summary>
+    public string? Authorization { get; init; }
+
+    /// <summary>Folder: where to write one file per message.</summary>
+    public string? Path { get; init; }
+
+    /// <summary>Attempts before a message goes to dead-letter. Default 10.</summary>
+    public int MaxAttempts { get; init; } = 10;
+
+    /// <summary>The wait after the first failure; it doubles after each further one. Default 1 second.</summary>
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest wait between attempts. Default 5 minutes.</summary>
+    public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long one attempt may take (connect, send, answer). Default 30 seconds.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    public string EffectiveName => string.IsNullOrEmpty(Name) ? Type : Name;
+
+    public static readonly IReadOnlyList<string> Types = ["record", "mllp", "http", "folder"];
+
+    /// <summary>The wait before attempt <paramref name="failedAttempts"/> + 1: exponential, capped.</summary>
+    public TimeSpan Backoff(int failedAttempts)
+    {
+        var factor = Math.Pow(2, Math.Clamp(failedAttempts - 1, 0, 30));
+        var delay = RetryDelay.TotalMilliseconds * factor;
+        return TimeSpan.FromMilliseconds(Math.Min(delay, MaxRetryDelay.TotalMilliseconds));
+    }
+
+    public void Validate(string at)
+    {
+        if (!Types.Contains(Type))
+        {
+            throw new InvalidOperationException($"{at}:Type '{Type}' is not a destination type; use one of: {string.Join(", ", Types)}.");
+        }
+
+        if (!ChannelOptions.ChannelName().IsMatch(EffectiveName))
+        {
+            throw new InvalidOperationException($"{at}:Name '{EffectiveName}' must be 1-64 letters, digits, '-' or '_'.");
+        }
+
+        switch (Type)
+        {
+            case "mllp" when string.IsNullOrWhiteSpace(Host) || Port is < 1 or > 65535:
+                throw new InvalidOperationException($"{at}: an mllp destination needs Host and Port (1-65535).");
+            case "http" when !Uri.TryCreate(Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"):
+                throw new InvalidOperationException($"{at}:Url '{Url}' is not an absolute http or https URL.");
+            case "folder" when string.IsNullOrWhiteSpace(Path):
+                throw new InvalidOperationException($"{at}:Path is empty: give the folder to write messages to.");
+        }
+
+        if (MaxAttempts < 1)
+        {
+            throw new InvalidOperationException($"{at}:MaxAttempts must be at least 1.");
+        }
+
+        MessagingOptions.Positive(RetryDelay, $"{at}:RetryDelay");
+        MessagingOptions.Positive(MaxRetryDelay, $"{at}:MaxRetryDelay");
+        MessagingOptions.Positive(Timeout, $"{at}:Timeout");
+    }
+}

@@ -1,0 +1,369 @@
+using System.Text;
+using CareHub.Governance;
+using CareHub.Hl7v2;
+using CareHub.Messaging.Destinations;
+using CareHub.Messaging.Storage;
+using CareHub.Records;
+using Microsoft.Extensions.Logging;
+
+namespace CareHub.Messaging;
+
+/// <summary>What intake made of one inbound message: the answer to send (null: none, close or stay silent) and where it is stored.</summary>
+public sealed record IntakeOutcome(byte[]? Ack, long? MessageId, string State, bool Duplicate)
+{
+    /// <summary>True when the message was stored in a state other than error (the ACK is AA or CA).</summary>
+    public bool Accepted => State != MessageStates.Error;
+}
+
+/// <summary>
+/// The message broker: channels (source, filters, transformer, destinations) over the message store. Intake stores every
+/// inbound message durably before it is acknowledged, answers a resend with the stored answer, and queues one delivery
+/// per destination; <see cref="RunAsync"/> runs the delivery workers, the purge, watched folders and change-feed channels.
+/// Sources that listen on the network (MLLP, HTTP) live in the server and call <see cref="ReceiveAsync"/>.
+/// </summary>
+public sealed partial class MessageBroker : IAsyncDisposable
+{
+    private readonly IMessageStore store;
+    private readonly RecordService records;
+    private readonly MessagingOptions options;
+    private readonly TimeProvider clock;
+    private readonly ILogger logger;
+    private readonly Dictionary<string, Channel> channels;
+
+    public MessageBroker(IMessageStore store, RecordService records, MessagingOptions options, IReadOnlyList<ChannelOptions> channelOptions,
+        IEnumerable<IMessageTransformer> transformers, TimeProvider clock, ILogger<MessageBroker> logger,
+        Func<ChannelOptions, DestinationOptions, IMessageDestination>? destinationFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(channelOptions);
+        this.store = store;
+        this.records = records;
+        this.options = options;
+        this.clock = clock;
+        this.logger = logger;
+        var byName = transformers.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        options.Validate();
+        channels = new Dictionary<string, Channel>(StringComparer.Ordinal);
+        for (var i = 0; i < channelOptions.Count; i++)
+        {
+            var c = channelOptions[i];
+            c.Validate($"{MessagingOptions.ChannelsSectionName}:{i}", byName.Keys);
+            if (c.Source.Type == "changes" && c.Source.ResourceTypes.Any(t => t != "Patient"))
+            {
+                throw new InvalidOperationException($"{MessagingOptions.ChannelsSectionName}:{i}:Source:ResourceTypes: change-feed channels send Patient changes (as ADT^A08) only.");
+            }
+
+            if (!channels.TryAdd(c.Name, new Channel(c, new MessageFilter(c.Filters), byName[c.Transformer], Principal(c))))
+            {
+                throw new InvalidOperationException($"{MessagingOptions.ChannelsSectionName}:{i}:Name '{c.Name}' is used by another channel.");
+            }
+        }
+
+        var factory = destinationFactory ?? CreateDestination;
+        foreach (var channel in channels.Values)
+        {
+            foreach (var d in channel.Options.Destinations)
+            {
+                channel.Routes.Add(new Route(channel, d, factory(channel.Options, d)));
+            }
+        }
+    }
+
+    public IMessageStore Store => store;
+
+    /// <summary>The configured channels, by name.</summary>
+    public IReadOnlyCollection<ChannelOptions> Channels => channels.Values.Select(c => c.Options).ToList();
+
+    public ChannelOptions? FindChannel(string name) => channels.TryGetValue(name, out var c) ? c.Options : null;
+
+    /// <summary>The principal a channel acts as in the record: a system, with the channel's scopes.</summary>
+    public static Principal Principal(ChannelOptions channel)
+    {
+        ArgumentNullException.ThrowIfNull(channel);
+        return new Principal
+        {
+            Kind = PrincipalKind.System,
+            Subject = "channel:" + channel.Name,
+            ClientId = "channel:" + channel.Name,
+            Issuer = "carehub-messaging",
+            Scopes = ScopeSet.Parse(channel.RecordScopes),
+        };
+    }
+
+    private IMessageDestination CreateDestination(ChannelOptions channel, DestinationOptions d) => d.Type switch
+    {
+        "record" => new RecordDestination(records, Principal(channel), d.EffectiveName),
+        "mllp" => new MllpDestination(d),
+        "http" => new HttpDestination(d),
+        "folder" => new FolderDestination(d),
+        _ => throw new InvalidOperationException($"Unknown destination type '{d.Type}'."),
+    };
+
+    // ---- intake --------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Takes one inbound message: parses it, answers a resend with the stored answer, filters and transforms it, stores
+    /// it with its deliveries queued, and only then returns the ACK to send. A message that cannot be parsed is stored in
+    /// error state and answered AE or AR with an ERR segment (or not at all when it has no MSH to answer).
+    /// </summary>
+    /// <exception cref="ArgumentException">No such channel.</exception>
+    public async Task<IntakeOutcome> ReceiveAsync(string channelName, byte[] raw, string sender, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(raw);
+        var channel = channels.TryGetValue(channelName, out var c) ? c : throw new ArgumentException($"No channel '{channelName}'.", nameof(channelName));
+        var now = clock.GetUtcNow();
+        Hl7Message message;
+        try
+        {
+            message = Hl7Message.Parse(raw);
+        }
+        catch (Hl7ParseException e)
+        {
+            var nak = Hl7Acknowledgement.ForUnparseable(raw, e);
+            var stored = await store.InsertAsync(new NewMessage
+            {
+                Channel = channel.Options.Name,
+                Received = now,
+                Sender = sender,
+                Raw = raw,
+                ControlId = NullIfEmpty(nak?.Get("MSA-2")),
+                Response = nak?.Encode(),
+                Processing = ProcessedMessage.Failed($"{(int)e.ErrorCode} {Hl7ErrorCodes.Describe(e.ErrorCode)}: {e.Message}"),
+            }, cancellationToken);
+            LogUnparseable(logger, channel.Options.Name, stored.Id, (int)e.ErrorCode, sender);
+            return new IntakeOutcome(nak?.EncodeBytes(), stored.Id, MessageStates.Error, false);
+        }
+
+        var dedupKey = message.ControlId.Length > 0
+            ? $"{message.Header.Field(3).Raw}|{message.Header.Field(4).Raw}|{message.ControlId}"
+            : null;
+        if (dedupKey is not null && await store.FindDuplicateAsync(channel.Options.Name, dedupKey, cancellationToken) is { } earlier)
+        {
+            LogDuplicate(logger, channel.Options.Name, earlier.Id);
+            return new IntakeOutcome(Answer(earlier.Response, message), earlier.Id, earlier.State, true);
+        }
+
+        var (processing, ack) = Process(channel, message);
+        var result = await store.InsertAsync(new NewMessage
+        {
+            Channel = channel.Options.Name,
+            Received = now,
+            Sender = sender,
+            Raw = raw,
+            ControlId = NullIfEmpty(message.ControlId),
+            MessageType = NullIfEmpty(message.MessageType),
+            TriggerEvent = NullIfEmpty(message.TriggerEvent),
+            Response = ack?.Encode(),
+            DedupKey = processing.State == MessageStates.Error ? null : dedupKey,
+            Processing = processing,
+        }, cancellationToken);
+
+        if (result.Duplicate)
+        {
+            LogDuplicate(logger, channel.Options.Name, result.Id);
+            return new IntakeOutcome(Answer(result.Response, message), result.Id, processing.State, true);
+        }
+
+        if (processing.Destinations.Count > 0)
+        {
+            channel.Wake();
+        }
+
+        return new IntakeOutcome(ack?.EncodeBytes(), result.Id, processing.State, false);
+    }
+
+    /// <summary>The stored answer to a message, encoded as the message asks (MSH-18).</summary>
+    private static byte[]? Answer(string? response, Hl7Message message) =>
+        response is null ? null : (Hl7CharacterSets.ForName(message.CharacterSet) ?? new UTF8Encoding(false)).GetBytes(response);
+
+    /// <summary>Filter and transform: the state to store and the ACK to answer with (null when the sender asked for none).</summary>
+    private (ProcessedMessage Processing, Hl7Message? Ack) Process(Channel channel, Hl7Message message)
+    {
+        ProcessedMessage processing;
+        Hl7Message ack;
+        if (!channel.Filter.Matches(message))
+        {
+            processing = ProcessedMessage.Filtered();
+            ack = Hl7Acknowledgement.Accept(message);
+        }
+        else
+        {
+            try
+            {
+                var transformed = channel.Transformer.Transform(message);
+                processing = new ProcessedMessage(MessageStates.Queued, transformed.Content, transformed.ContentType, null,
+                    channel.Options.Destinations.Select(d => d.EffectiveName).ToList());
+                ack = Hl7Acknowledgement.Accept(message);
+            }
+            catch (MessageTransformException e)
+            {
+                processing = ProcessedMessage.Failed($"{(int)e.Code} {Hl7ErrorCodes.Describe(e.Code)}: {e.Message}");
+                ack = Hl7Acknowledgement.Error(message, new Hl7Error(e.Code, e.Location, e.Message));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A transformer bug must not lose the message: it is kept in error state for reprocessing once fixed.
+                LogTransformFailed(logger, e, channel.Options.Name, channel.Transformer.Name);
+                processing = ProcessedMessage.Failed($"{(int)Hl7ErrorCode.ApplicationInternalError} transformer {channel.Transformer.Name} failed: {e.GetType().Name}");
+                ack = Hl7Acknowledgement.Error(message, new Hl7Error(Hl7ErrorCode.ApplicationInternalError, null, "the message could not be transformed; it is kept for reprocessing"));
+            }
+        }
+
+        var outcome = processing.State == MessageStates.Error ? Hl7AckOutcome.Error : Hl7AckOutcome.Accept;
+        return (processing, Hl7Acknowledgement.IsAcceptAckRequested(message, outcome) ? ack : null);
+    }
+
+    // ---- reprocess and pause -------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Runs a stored message through its channel again (parse, filter, transform) and queues it anew for every
+    /// destination, at the end of their queues. False when the message or its channel is unknown.
+    /// </summary>
+    public async Task<bool> ReprocessAsync(long id, CancellationToken cancellationToken)
+    {
+        var message = await store.GetAsync(id, cancellationToken);
+        if (message is null || !channels.TryGetValue(message.Channel, out var channel))
+        {
+            return false;
+        }
+
+        ProcessedMessage processing;
+        if (channel.Options.Source.Type == "changes")
+        {
+            processing = new ProcessedMessage(MessageStates.Queued, message.Transformed, message.TransformedType, null,
+                channel.Options.Destinations.Select(d => d.EffectiveName).ToList());
+        }
+        else
+        {
+            try
+            {
+                processing = Process(channel, Hl7Message.Parse(message.Raw)).Processing;
+            }
+            catch (Hl7ParseException error)
+            {
+                processing = ProcessedMessage.Failed($"{(int)error.ErrorCode} {Hl7ErrorCodes.Describe(error.ErrorCode)}: {error.Message}");
+            }
+        }
+
+        var done = await store.ReprocessAsync(id, processing, clock.GetUtcNow(), cancellationToken);
+        LogReprocessed(logger, message.Channel, id, processing.State);
+        channel.Wake();
+        return done;
+    }
+
+    /// <summary>Reprocesses every message the query finds (all pages); returns how many.</summary>
+    public async Task<int> ReprocessAsync(MessageQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var count = 0;
+        var page = query with { Count = 500, BeforeId = null };
+        while (true)
+        {
+            var found = await store.SearchAsync(page, cancellationToken);
+            foreach (var summary in found)
+            {
+                if (await ReprocessAsync(summary.Id, cancellationToken))
+                {
+                    count++;
+                }
+            }
+
+            if (found.Count < page.Count)
+            {
+                return count;
+            }
+
+            page = page with { BeforeId = found[^1].Id };
+        }
+    }
+
+    /// <summary>Pauses or resumes a channel's deliveries (intake goes on: messages queue while paused). False for an unknown channel.</summary>
+    public async Task<bool> SetPausedAsync(string channelName, bool paused, CancellationToken cancellationToken)
+    {
+        if (!channels.TryGetValue(channelName, out var channel))
+        {
+            return false;
+        }
+
+        await store.SetPausedAsync(channelName, paused, cancellationToken);
+        channel.Paused = paused;
+        LogPaused(logger, channelName, paused);
+        channel.Wake();
+        return true;
+    }
+
+    /// <summary>True when the channel's deliveries are paused (as this node last saw).</summary>
+    public bool IsPaused(string channelName) => channels.TryGetValue(channelName, out var c) && c.Paused;
+
+    private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var route in channels.Values.SelectMany(c => c.Routes))
+        {
+            await route.Destination.DisposeAsync();
+        }
+    }
+
+    /// <summary>A configured channel at run time: its parts, its routes, and a signal that wakes its workers.</summary>
+    private sealed class Channel(ChannelOptions options, MessageFilter filter, IMessageTransformer transformer, Principal principal)
+    {
+        private readonly object gate = new();
+        private TaskCompletionSource signal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public ChannelOptions Options { get; } = options;
+
+        public MessageFilter Filter { get; } = filter;
+
+        public IMessageTransformer Transformer { get; } = transformer;
+
+        public Principal Principal { get; } = principal;
+
+        public List<Route> Routes { get; } = [];
+
+        public volatile bool Paused;
+
+        /// <summary>Completes when <see cref="Wake"/> is next called.</summary>
+        public Task WhenWoken
+        {
+            get
+            {
+                lock (gate)
+                {
+                    return signal.Task;
+                }
+            }
+        }
+
+        public void Wake()
+        {
+            TaskCompletionSource woken;
+            lock (gate)
+            {
+                woken = signal;
+                signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+
+            woken.TrySetResult();
+        }
+    }
+
+    private sealed record Route(Channel Channel, DestinationOptions Options, IMessageDestination Destination);
+
+    /// <summary>Text of a stored message for display.</summary>
+    public static string Display(byte[] raw) => SqlMessageStore.DisplayText(raw).Replace("\r", "\n", StringComparison.Ordinal);
+
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Channel {Channel}: message {MessageId} from {Sender} could not be parsed (HL7 error {Code}); stored in error state")]
+    private static partial void LogUnparseable(ILogger logger, string channel, long messageId, int code, string sender);
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Channel {Channel}: resend of message {MessageId} answered again, not processed twice")]
+    private static partial void LogDuplicate(ILogger logger, string channel, long messageId);
+
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Error, Message = "Channel {Channel}: transformer {Transformer} failed")]
+    private static partial void LogTransformFailed(ILogger logger, Exception exception, string channel, string transformer);
+
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Information, Message = "Channel {Channel}: message {MessageId} reprocessed, now {State}")]
+    private static partial void LogReprocessed(ILogger logger, string channel, long messageId, string state);
+
+    [LoggerMessage(EventId = 4005, Level = LogLevel.Information, Message = "Channel {Channel}: paused = {Paused}")]
+    private static partial void LogPaused(ILogger logger, string channel, bool paused);
+}

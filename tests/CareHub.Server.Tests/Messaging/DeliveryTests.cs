@@ -1,0 +1,193 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using CareHub.Hl7v2;
+using CareHub.Hl7v2.Mllp;
+using CareHub.Messaging.Storage;
+using CareHub.Messaging.Storage.Sqlite;
+using Microsoft.Data.Sqlite;
+
+namespace CareHub.Server.Tests.Messaging;
+
+/// <summary>Destinations, their queues, retries with backoff, dead-letter, pause and reprocessing.</summary>
+public sealed class DeliveryTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static IEnumerable<KeyValuePair<string, string?>> Relay(int receiverPort, int maxAttempts = 10) =>
+    [
+        new("CareHub:Channels:0:Name", "relay"),
+        new("CareHub:Channels:0:Source:Type", "mllp"),
+        new("CareHub:Channels:0:Source:Port", "0"),
+        new("CareHub:Channels:0:Transformer", "pass-through"),
+        new("CareHub:Channels:0:Destinations:0:Name", "downstream"),
+        new("CareHub:Channels:0:Destinations:0:Type", "mllp"),
+        new("CareHub:Channels:0:Destinations:0:Host", "127.0.0.1"),
+        new("CareHub:Channels:0:Destinations:0:Port", receiverPort.ToString(CultureInfo.InvariantCulture)),
+        new("CareHub:Channels:0:Destinations:0:RetryDelay", "00:00:00.050"),
+        new("CareHub:Channels:0:Destinations:0:MaxRetryDelay", "00:00:00.200"),
+        new("CareHub:Channels:0:Destinations:0:MaxAttempts", maxAttempts.ToString(CultureInfo.InvariantCulture)),
+    ];
+
+    private static async Task SendAsync(MessagingServer server, string channel, params string[] controlIds)
+    {
+        await using var client = await MllpClient.ConnectAsync("127.0.0.1", server.Mllp(channel).Port, cancellationToken: Ct);
+        foreach (var id in controlIds)
+        {
+            Assert.Equal("AA", (await client.SendAsync(Hl7Message.Parse(MessagingServer.Adt(id)), Ct)).Get("MSA-1"));
+        }
+    }
+
+    private static async Task<StoredMessage> MessageAsync(MessagingServer server, string controlId) =>
+        (await server.Store.GetAsync(Assert.Single(await server.Store.SearchAsync(new MessageQuery(ControlId: controlId), Ct)).Id, Ct))!;
+
+    private static Task WhenStateAsync(MessagingServer server, string controlId, string state) =>
+        MessagingServer.EventuallyAsync(async () => (await server.Store.SearchAsync(new MessageQuery(ControlId: controlId), Ct)).SingleOrDefault()?.State == state,
+            $"{controlId} is {state}");
+
+    [Fact]
+    public async Task an_error_ack_is_retried_with_backoff_and_the_messages_behind_it_wait_their_turn()
+    {
+        await using var receiver = new FakeMllpReceiver((_, n) => n <= 2 ? Hl7AckCode.AE : Hl7AckCode.AA);
+        await using var server = await MessagingServer.StartAsync(Relay(receiver.Port));
+
+        await SendAsync(server, "relay", "R1", "R2", "R3");
+
+        await WhenStateAsync(server, "R3", MessageStates.Sent);
+        Assert.Equal(["R1", "R1", "R1", "R2", "R3"], receiver.Received.Select(m => m.ControlId));
+        var first = await MessageAsync(server, "R1");
+        Assert.Equal((DeliveryStates.Sent, 3), (first.Deliveries[0].State, first.Deliveries[0].Attempts));
+        Assert.Contains("MSA|AA|R1", first.Deliveries[0].Response, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task a_rejected_message_goes_to_dead_letter_at_once_and_the_queue_moves_on()
+    {
+        await using var receiver = new FakeMllpReceiver((m, _) => m.ControlId == "POISON" ? Hl7AckCode.AR : Hl7AckCode.AA);
+        await using var server = await MessagingServer.StartAsync(Relay(receiver.Port));
+
+        await SendAsync(server, "relay", "POISON", "AFTER");
+
+        await WhenStateAsync(server, "AFTER", MessageStates.Sent);
+        var poison = await MessageAsync(server, "POISON");
+        Assert.Equal(MessageStates.Error, poison.State);
+        Assert.Equal((DeliveryStates.DeadLetter, 1), (poison.Deliveries[0].State, poison.Deliveries[0].Attempts));
+        Assert.Contains("AR", poison.Deliveries[0].LastError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task a_message_that_keeps_failing_is_dead_lettered_after_its_attempts_and_reprocessing_sends_it_again()
+    {
+        var accept = false;
+        await using var receiver = new FakeMllpReceiver((m, _) => m.ControlId == "STUCK" && !Volatile.Read(ref accept) ? Hl7AckCode.AE : Hl7AckCode.AA);
+        await using var server = await MessagingServer.StartAsync(Relay(receiver.Port, maxAttempts: 3));
+
+        await SendAsync(server, "relay", "STUCK", "NEXT");
+
+        await WhenStateAsync(server, "NEXT", MessageStates.Sent);
+        var stuck = await MessageAsync(server, "STUCK");
+        Assert.Equal((MessageStates.Error, DeliveryStates.DeadLetter, 3), (stuck.State, stuck.Deliveries[0].State, stuck.Deliveries[0].Attempts));
+
+        Volatile.Write(ref accept, true);
+        using var response = await server.Client.PostAsync($"{server.BaseUrl}/admin/messaging/messages/{stuck.Id}/reprocess", null, Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        await WhenStateAsync(server, "STUCK", MessageStates.Sent);
+        Assert.Equal(4, receiver.Received.Count(m => m.ControlId == "STUCK"));
+    }
+
+    [Fact]
+    public async Task a_paused_channel_takes_messages_but_delivers_them_only_when_resumed()
+    {
+        await using var receiver = new FakeMllpReceiver((_, _) => Hl7AckCode.AA);
+        await using var server = await MessagingServer.StartAsync(Relay(receiver.Port));
+        using (var pause = await server.Client.PostAsync($"{server.BaseUrl}/admin/messaging/channels/relay/pause", null, Ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, pause.StatusCode);
+        }
+
+        await SendAsync(server, "relay", "HELD");
+        // Give a worker that ignored the pause every chance to deliver: several poll intervals.
+        await Task.Delay(1000, Ct);
+        Assert.Empty(receiver.Received);
+        Assert.Equal(MessageStates.Queued, (await MessageAsync(server, "HELD")).State);
+
+        using (var resume = await server.Client.PostAsync($"{server.BaseUrl}/admin/messaging/channels/relay/resume", null, Ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, resume.StatusCode);
+        }
+
+        await WhenStateAsync(server, "HELD", MessageStates.Sent);
+    }
+
+    [Fact]
+    public async Task an_http_destination_posts_the_message_and_retries_a_server_error()
+    {
+        using var tcp = new TcpListener(IPAddress.Loopback, 0);
+        tcp.Start();
+        var port = ((IPEndPoint)tcp.LocalEndpoint).Port;
+        tcp.Stop();
+        using var http = new HttpListener();
+        http.Prefixes.Add($"http://127.0.0.1:{port}/");
+        http.Start();
+        var bodies = new List<(string Body, string? Type, string? Auth)>();
+        var serving = Task.Run(async () =>
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                var context = await http.GetContextAsync();
+                using var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8);
+                bodies.Add((await reader.ReadToEndAsync(Ct), context.Request.ContentType, context.Request.Headers["Authorization"]));
+                context.Response.StatusCode = i == 0 ? 503 : 202;
+                context.Response.Close();
+            }
+        }, Ct);
+        await using var server = await MessagingServer.StartAsync(
+        [
+            .. MessagingServer.InboundChannel(destination: "http", extra:
+            [
+                ("Destinations:0:Url", $"http://127.0.0.1:{port}/inbox"),
+                ("Destinations:0:Authorization", "Bearer downstream-token"),
+                ("Destinations:0:RetryDelay", "00:00:00.050"),
+            ]),
+        ]);
+
+        await SendAsync(server, "adt-in", "HTTP-1");
+
+        await WhenStateAsync(server, "HTTP-1", MessageStates.Sent);
+        await serving;
+        Assert.Equal(2, bodies.Count);
+        Assert.Contains("HTTP-1", bodies[1].Body, StringComparison.Ordinal);
+        Assert.StartsWith("application/fhir+json", bodies[1].Type, StringComparison.Ordinal);
+        Assert.Equal("Bearer downstream-token", bodies[1].Auth);
+        Assert.Equal(2, (await MessageAsync(server, "HTTP-1")).Deliveries[0].Attempts);
+    }
+
+    [Fact]
+    public async Task a_retry_after_the_record_committed_finds_the_receipt_and_writes_nothing_twice()
+    {
+        await using var server = await MessagingServer.StartAsync(MessagingServer.InboundChannel());
+        await SendAsync(server, "adt-in", "ONCE-1");
+        await WhenStateAsync(server, "ONCE-1", MessageStates.Sent);
+        var message = await MessageAsync(server, "ONCE-1");
+
+        // As if the process died after the record's commit and before the message store's: the delivery is pending again.
+        await using (var connection = new SqliteConnection($"Data Source={Path.Combine(server.DataDirectory, SqliteMessageStore.FileName)};Pooling=False"))
+        {
+            await connection.OpenAsync(Ct);
+            await using var command = connection.CreateCommand();
+            command.CommandText = $"UPDATE message_delivery SET state = 'queued' WHERE message_id = {message.Id}; UPDATE message SET state = 'queued' WHERE id = {message.Id};";
+            await command.ExecuteNonQueryAsync(Ct);
+        }
+
+        // Resuming wakes the channel's workers at once instead of at their next poll.
+        await server.Broker.SetPausedAsync("adt-in", false, Ct);
+        await WhenStateAsync(server, "ONCE-1", MessageStates.Sent);
+
+        var again = await MessageAsync(server, "ONCE-1");
+        Assert.Equal(2, again.Deliveries[0].Attempts);
+        Assert.Contains("receipt", again.Deliveries[0].Response, StringComparison.Ordinal);
+        Assert.Equal(1, await server.PatientsWithControlIdAsync("ONCE-1"));
+    }
+}

@@ -1,0 +1,195 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using CareHub.Fhir;
+using CareHub.Hl7v2;
+using CareHub.Messaging;
+using CareHub.Messaging.Storage;
+using CareHub.Server.Messaging;
+using Hl7.Fhir.Model;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace CareHub.Server.Tests.Messaging;
+
+/// <summary>
+/// A real CareHub on Kestrel and real MLLP sockets on loopback (ports chosen by the system), on a fresh data folder,
+/// with the channels a test configures and the test transformer registered.
+/// </summary>
+public sealed class MessagingServer : IAsyncDisposable
+{
+    private readonly WebApplication app;
+    private readonly string data;
+
+    private MessagingServer(WebApplication app, string data)
+    {
+        this.app = app;
+        this.data = data;
+    }
+
+    public string BaseUrl { get; private set; } = "";
+
+    public HttpClient Client { get; } = new();
+
+    public string DataDirectory => data;
+
+    public MessageBroker Broker => app.Services.GetRequiredService<MessageBroker>();
+
+    public IMessageStore Store => app.Services.GetRequiredService<IMessageStore>();
+
+    public T Service<T>()
+        where T : notnull => app.Services.GetRequiredService<T>();
+
+    /// <summary>The MLLP endpoint of a channel.</summary>
+    public IPEndPoint Mllp(string channel) =>
+        Service<MessagingHostedService>().Listeners.Single(l => l.Channel == channel).LocalEndpoint;
+
+    public static async Task<MessagingServer> StartAsync(IEnumerable<KeyValuePair<string, string?>> channels, string? postgres = null)
+    {
+        var data = Path.Combine(Path.GetTempPath(), "carehub-msg-" + Guid.NewGuid().ToString("N"));
+        List<KeyValuePair<string, string?>> settings =
+        [
+            new("urls", "http://127.0.0.1:0"),
+            new("Logging:LogLevel:Default", "Warning"),
+            new("CareHub:Messaging:PollInterval", "00:00:00.200"),
+            new("CareHub:Auth:DevTokens:Enabled", "true"),
+            new("CareHub:Auth:DevTokens:Audience", "carehub"),
+            new("CareHub:Auth:DevTokens:Clients:0:ClientId", "test-system"),
+            new("CareHub:Auth:DevTokens:Clients:0:Secret", "test-secret"),
+            new("CareHub:Auth:DevTokens:Clients:0:Scopes", "system/*.cruds"),
+            new("CareHub:Auth:DevTokens:Clients:1:ClientId", "sender"),
+            new("CareHub:Auth:DevTokens:Clients:1:Secret", "sender-secret"),
+            new("CareHub:Auth:DevTokens:Clients:1:Scopes", MessagingApi.SendScope),
+            .. channels,
+        ];
+        if (postgres is null)
+        {
+            settings.Add(new("CareHub:Storage:DataDirectory", data));
+        }
+        else
+        {
+            settings.Add(new("CareHub:Storage:Postgres", postgres));
+            settings.Add(new("CareHub:Storage:PostgresSchema", "msg_" + Guid.NewGuid().ToString("N")[..12]));
+        }
+
+        var app = CareHubHost.Build([], settings, services => services.AddSingleton<IMessageTransformer, TestPatientTransformer>());
+        var server = new MessagingServer(app, data);
+        await CareHubHost.StartAsync(app, CancellationToken.None);
+        server.BaseUrl = app.Urls.First().TrimEnd('/');
+        server.Client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await server.TokenAsync("test-system", "test-secret"));
+        return server;
+    }
+
+    public async Task<string> TokenAsync(string clientId, string secret)
+    {
+        using var anonymous = new HttpClient();
+        using var response = await anonymous.PostAsync(BaseUrl + "/auth/token", new FormUrlEncodedContent(
+        [
+            new("grant_type", "client_credentials"),
+            new("client_id", clientId),
+            new("client_secret", secret),
+        ]));
+        response.EnsureSuccessStatusCode();
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return json.RootElement.GetProperty("access_token").GetString()!;
+    }
+
+    /// <summary>How many Patients carry the test identifier for this control id.</summary>
+    public async Task<int> PatientsWithControlIdAsync(string controlId)
+    {
+        using var response = await Client.GetAsync($"{BaseUrl}/fhir/Patient?identifier={TestPatientTransformer.System}|{controlId}");
+        response.EnsureSuccessStatusCode();
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return json.RootElement.TryGetProperty("entry", out var entries) ? entries.GetArrayLength() : 0;
+    }
+
+    /// <summary>Polls until the condition holds, failing with the message after the deadline.</summary>
+    public static async Task EventuallyAsync(Func<Task<bool>> condition, string what, int seconds = 30)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"within {seconds} s: {what}");
+            await Task.Delay(25);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await CareHubHost.StopAsync(app);
+        await app.DisposeAsync();
+        Client.Dispose();
+        try
+        {
+            Directory.Delete(data, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>An inbound MLLP channel into the record through the test transformer.</summary>
+    public static IEnumerable<KeyValuePair<string, string?>> InboundChannel(int index = 0, string name = "adt-in", string transformer = TestPatientTransformer.TransformerName,
+        string destination = "record", params (string Key, string Value)[] extra)
+    {
+        var at = $"CareHub:Channels:{index.ToString(CultureInfo.InvariantCulture)}:";
+        yield return new(at + "Name", name);
+        yield return new(at + "Source:Type", "mllp");
+        yield return new(at + "Source:Port", "0");
+        yield return new(at + "Transformer", transformer);
+        yield return new(at + "Destinations:0:Type", destination);
+        foreach (var (key, value) in extra)
+        {
+            yield return new(at + key, value);
+        }
+    }
+
+    /// <summary>A small ADT message with a given control id; PID-3 and the names are invented.</summary>
+    public static string Adt(string controlId, string trigger = "A01", string patientClass = "I", char fieldSeparator = '|', string facility = "RAL") =>
+        ($"MSH|^~\\&|PAS|{facility}|CAREHUB|CAREHUB|20240301090000||ADT^{trigger}^ADT_A01|{controlId}|P|2.5.1\r" +
+         $"EVN|{trigger}|20240301090000\r" +
+         $"PID|1||{controlId}^^^RAL^MR||TESTPATIENT^ALEX||19800101|U\r" +
+         $"PV1|1|{patientClass}\r").Replace('|', fieldSeparator);
+
+    public static byte[] Bytes(string text) => Encoding.UTF8.GetBytes(text);
+}
+
+/// <summary>
+/// Stands in for the HL7 v2 to FHIR mapper in these tests: a transaction Bundle that creates one Patient per message,
+/// identified by the message's control id (deliberately not conditional, so a double delivery would show).
+/// </summary>
+public sealed class TestPatientTransformer : IMessageTransformer
+{
+    public const string TransformerName = "test-patient";
+    public const string System = "urn:test:control-id";
+
+    public string Name => TransformerName;
+
+    public TransformedContent Transform(Hl7Message message)
+    {
+        if (message.MessageType != "ADT")
+        {
+            throw new MessageTransformException(Hl7ErrorCode.UnsupportedMessageType, $"the test transformer maps ADT only, not {message.MessageType}");
+        }
+
+        var bundle = new Bundle
+        {
+            Type = Bundle.BundleType.Transaction,
+            Entry =
+            [
+                new Bundle.EntryComponent
+                {
+                    FullUrl = "urn:uuid:" + Guid.NewGuid().ToString("D"),
+                    Resource = new Patient { Identifier = [new Identifier(System, message.ControlId)], Gender = AdministrativeGender.Unknown },
+                    Request = new Bundle.RequestComponent { Method = Bundle.HTTPVerb.POST, Url = "Patient" },
+                },
+            ],
+        };
+        return new TransformedContent(FhirSerialization.ToJson(bundle), TransformedContent.FhirJson, []);
+    }
+}
