@@ -26,7 +26,7 @@ public static class ServeCommand
 
             settings.AddRange(DemoSettings());
             // Messaging: the demo's inbound ADT/ORU MLLP channel.
-            settings.AddRange(Messaging.MessagingServices.DemoChannel(options.MllpPort ?? Messaging.MessagingServices.DemoMllpPort, dataDirectory, mapperRegistered: false));
+            settings.AddRange(Messaging.MessagingServices.DemoChannel(options.MllpPort ?? Messaging.MessagingServices.DemoMllpPort, dataDirectory, mapperRegistered: true));
         }
         else if (options.DevTokens)
         {

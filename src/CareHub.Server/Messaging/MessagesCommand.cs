@@ -82,7 +82,7 @@ public static class MessagesCommand
         var options = configuration.GetSection(MessagingOptions.SectionName).Get<MessagingOptions>() ?? new MessagingOptions();
         // Only the transformers this build registers; the lead's host registration adds v2-to-fhir beside pass-through.
         await using var broker = new MessageBroker(store, records, options, MessagingServices.ReadChannels(configuration),
-            [new PassThroughTransformer()], TimeProvider.System, NullLogger<MessageBroker>.Instance);
+            [new PassThroughTransformer(), new V2ToFhirTransformer()], TimeProvider.System, NullLogger<MessageBroker>.Instance);
         var count = 0;
         foreach (var id in ids)
         {

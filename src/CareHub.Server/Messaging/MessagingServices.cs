@@ -21,6 +21,7 @@ public static class MessagingServices
         services.AddSingleton(options);
         services.AddSingleton<IMessageStore>(_ => OpenStore(storage));
         services.AddSingleton<IMessageTransformer, PassThroughTransformer>();
+        services.AddSingleton<IMessageTransformer, V2ToFhirTransformer>();
         services.AddSingleton(sp => new MessageBroker(
             sp.GetRequiredService<IMessageStore>(), sp.GetRequiredService<RecordService>(), options, channels,
             sp.GetServices<IMessageTransformer>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<MessageBroker>>()));

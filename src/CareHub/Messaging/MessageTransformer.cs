@@ -47,3 +47,31 @@ public sealed class PassThroughTransformer : IMessageTransformer
         return new TransformedContent(message.Encode(), TransformedContent.Hl7v2, []);
     }
 }
+
+/// <summary>
+/// The HL7 v2 to FHIR mapper as a channel transformer: the message becomes a FHIR transaction Bundle for the record; a
+/// message the mapper will not take is refused with its HL7 table 0357 code and location (AR or AE in the ACK).
+/// </summary>
+public sealed class V2ToFhirTransformer(Mapping.V2MappingOptions options) : IMessageTransformer
+{
+    public V2ToFhirTransformer()
+        : this(Mapping.V2MappingOptions.Default)
+    {
+    }
+
+    public string Name => "v2-to-fhir";
+
+    public TransformedContent Transform(Hl7Message message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        try
+        {
+            var result = Mapping.V2ToFhir.Map(message, options);
+            return new TransformedContent(Fhir.FhirSerialization.ToJson(result.Bundle), TransformedContent.FhirJson, result.Warnings.Select(w => w.ToString()).ToList());
+        }
+        catch (Mapping.V2MappingException e)
+        {
+            throw new MessageTransformException(e.Code, e.Message, e.Location, e);
+        }
+    }
+}

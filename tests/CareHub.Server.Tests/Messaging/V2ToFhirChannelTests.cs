@@ -1,0 +1,64 @@
+using System.Text.Json;
+using CareHub.Hl7v2;
+using CareHub.Hl7v2.Mllp;
+
+namespace CareHub.Server.Tests.Messaging;
+
+/// <summary>The built-in v2-to-fhir transformer end to end: MLLP in, commit ACK, the mapped resources in the record.</summary>
+public sealed class V2ToFhirChannelTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private const string Admit =
+        "MSH|^~\\&|PAS|RTH|CAREHUB|CAREHUB|20261101090000||ADT^A01^ADT_A01|V2F-1|P|2.5.1\r" +
+        "EVN|A01|20261101090000\r" +
+        "PID|1||9990000018^^^NHS^NH~RTH123456^^^RTH^MR||EXAMPLE^ALEX^^^MX||19800101|U\r" +
+        "PV1|1|I|WARD1^BED2^^RTH||||||||||||||||V2F-VISIT-1|||||||||||||||||||||||||20261101090000\r";
+
+    private const string Discharge =
+        "MSH|^~\\&|PAS|RTH|CAREHUB|CAREHUB|20261102100000||ADT^A03^ADT_A03|V2F-2|P|2.5.1\r" +
+        "EVN|A03|20261102100000\r" +
+        "PID|1||9990000018^^^NHS^NH~RTH123456^^^RTH^MR||EXAMPLE^ALEX^^^MX||19800101|U\r" +
+        "PV1|1|I|WARD1^BED2^^RTH||||||||||||||||V2F-VISIT-1|||||||||||||||||||||||||20261101090000|20261102100000\r";
+
+    [Fact]
+    public async Task an_admission_then_a_discharge_over_mllp_leave_one_patient_and_one_finished_encounter()
+    {
+        await using var server = await MessagingServer.StartAsync(MessagingServer.InboundChannel(transformer: "v2-to-fhir"));
+        var endpoint = server.Mllp("adt-in");
+        await using var client = await MllpClient.ConnectAsync("127.0.0.1", endpoint.Port, cancellationToken: Ct);
+
+        Assert.Equal("AA", (await client.SendAsync(Hl7Message.Parse(Admit), Ct)).Get("MSA-1"));
+        Assert.Equal("AA", (await client.SendAsync(Hl7Message.Parse(Discharge), Ct)).Get("MSA-1"));
+
+        var patients = "Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9990000018";
+        await MessagingServer.EventuallyAsync(async () => await CountAsync(server, "Encounter?_count=100", e => e.GetProperty("status").GetString() == "finished") == 1,
+            "the encounter is finished in the record");
+        Assert.Equal(1, await CountAsync(server, patients, _ => true));
+        Assert.Equal(1, await CountAsync(server, "Encounter?_count=100", _ => true));
+    }
+
+    [Fact]
+    public async Task a_message_type_the_mapper_does_not_take_is_rejected_with_its_code()
+    {
+        await using var server = await MessagingServer.StartAsync(MessagingServer.InboundChannel(transformer: "v2-to-fhir"));
+        var endpoint = server.Mllp("adt-in");
+        await using var client = await MllpClient.ConnectAsync("127.0.0.1", endpoint.Port, cancellationToken: Ct);
+        var vaccination = "MSH|^~\\&|IMM|RTH|CAREHUB|CAREHUB|20261101090000||VXU^V04^VXU_V04|V2F-3|P|2.5.1\rPID|1||X1^^^RTH^MR||EXAMPLE^ALEX\r";
+
+        var ack = await client.SendAsync(Hl7Message.Parse(vaccination), Ct);
+
+        Assert.Equal("AR", ack.Get("MSA-1"));
+        Assert.Contains("200", ack.Get("ERR-3"), StringComparison.Ordinal);
+    }
+
+    private static async Task<int> CountAsync(MessagingServer server, string query, Func<JsonElement, bool> predicate)
+    {
+        using var response = await server.Client.GetAsync($"{server.BaseUrl}/fhir/{query}", Ct);
+        response.EnsureSuccessStatusCode();
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
+        return json.RootElement.TryGetProperty("entry", out var entries)
+            ? entries.EnumerateArray().Select(e => e.GetProperty("resource")).Count(r => r.GetProperty("resourceType").GetString() != "OperationOutcome" && predicate(r))
+            : 0;
+    }
+}
