@@ -13,6 +13,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Debian's python3-hl7 ships mllp_send, an MLLP client written by others, for the end-to-end channel tests.
+if ! command -v mllp_send >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing Debian's python3-hl7 (mllp_send) for the MLLP tests..."
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-hl7) >/dev/null 2>&1 \
+      || echo "carehub test: could not install python3-hl7; the mllp_send tests will be skipped and say why." >&2
+  else
+    echo "carehub test: mllp_send is missing and this is not root; the mllp_send tests will be skipped and say why." >&2
+  fi
+fi
+
 if [ -z "${CAREHUB_TEST_POSTGRES:-}" ]; then
   pg_dir="$work/pg"
   if conn=$(bash "$root/scripts/pg-test-cluster.sh" start "$pg_dir" | tail -n 1) && [ -n "$conn" ]; then
