@@ -9,13 +9,15 @@ public sealed record BenchOptions
         CareHub benchmarks of the FHIR record core (run them in Release: ./carehub bench NAME).
 
         Usage:
-          carehub bench create|read|ingest|all|stages [options]
+          carehub bench create|read|ingest|all|stages|mllp [options]
 
         create   single-resource POST /fhir/{type} (Patient, Observation and Encounter bodies of the demo community)
         read     GET /fhir/Patient/{id} over a pre-loaded set of Patients
         ingest   Synthea transaction Bundles POSTed to /fhir, with fresh urn:uuid fullUrls each repetition
         all      the three, one after the other
         stages   where the time of a create goes: its stages timed in-process (no HTTP), a diagnostic
+        mllp     HL7 v2 ADT over MLLP, 8 connections: the commit-ACK rate (pass-through to a folder) and the rate
+                 into the record through the v2-to-fhir mapper, end to end
 
         Each runs against CareHub (CareHub.Server serve, embedded SQLite) and then against the ceiling: a bare
         ASP.NET Core endpoint storing the same bodies in the same kind of SQLite database, with no FHIR processing.

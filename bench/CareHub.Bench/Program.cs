@@ -5,7 +5,7 @@ if (args.Length > 0 && args[0] == "ceiling-server")
     return await CeilingServer.RunAsync(args[1..]);
 }
 
-if (args.Length == 0 || args[0] is "help" or "--help" or "-h" || args[0] is not ("create" or "read" or "ingest" or "all" or "stages"))
+if (args.Length == 0 || args[0] is "help" or "--help" or "-h" || args[0] is not ("create" or "read" or "ingest" or "all" or "stages" or "mllp"))
 {
     if (args.Length > 0 && args[0] is not ("help" or "--help" or "-h"))
     {
@@ -48,6 +48,11 @@ if (options.Bench == "stages")
 }
 
 Console.WriteLine(BenchHost.Describe(serverDll));
+if (options.Bench == "mllp")
+{
+    return await MllpBench.RunAsync(serverDll!, connections: 8, duration: options.Duration, stopping.Token);
+}
+
 var benches = new Benches(options, serverDll!);
 var summaries = new List<BenchSummary>();
 try
