@@ -1,6 +1,7 @@
 using CareHub.Governance;
 using CareHub.Records;
 using CareHub.Server.Fhir;
+using CareHub.Server.Identity;
 using CareHub.Server.Security;
 using CareHub.Storage;
 using CareHub.Storage.Postgres;
@@ -34,7 +35,9 @@ public static class CareHubHost
             sp.GetRequiredService<IRecordStore>(), sp.GetRequiredService<IAccessPolicy>(), sp.GetRequiredService<AuditTrail>(), sp.GetRequiredService<TimeProvider>())
         {
             BundlePatch = FhirApi.PatchFrom,
+            WriteHooks = sp.GetServices<IWriteHook>().ToArray(),
         });
+        builder.Services.AddMpi(builder.Configuration);
         builder.Services.AddSingleton<CapabilityStatementFactory>();
         builder.Services.AddCareHubAuth(builder.Configuration);
 
@@ -42,6 +45,7 @@ public static class CareHubHost
         app.UseFhirErrors();
         app.UseFhirAuthentication();
         app.MapFhirApi();
+        app.MapMpiApi();
         if (app.Services.GetService<DevTokenIssuer>() is not null)
         {
             app.MapDevTokenApi();
