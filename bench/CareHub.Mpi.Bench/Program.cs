@@ -6,6 +6,30 @@ using CareHub.Tests.Identity.Matching;
 // Links the shared MPI datasets with default and EM-estimated parameters and prints pairwise
 // precision and recall of the auto-link outcome, comparisons made and wall time.
 // Usage: dotnet run -c Release --project bench/CareHub.Mpi.Bench [path to shared/data/mpi] [repeats]
+//        dotnet run -c Release --project bench/CareHub.Mpi.Bench -- mpi-quality --input FILE [--input FILE...]
+//          loads the records as Patients through the one door with the MPI on and scores Persons and the review queue.
+if (args.Length > 0 && args[0] == "mpi-quality")
+{
+    var inputs = args.Zip(args.Skip(1)).Where(p => p.First == "--input").Select(p => p.Second).ToList();
+    if (inputs.Count == 0)
+    {
+        Console.Error.WriteLine("usage: mpi-quality --input FILE [--input FILE...]");
+        return 2;
+    }
+
+    // --auto-weight W and --review-weight W override the thresholds, to see what they trade.
+    double? Option(string name) => args.Zip(args.Skip(1)).Where(p => p.First == name).Select(p => (double?)double.Parse(p.Second, CultureInfo.InvariantCulture)).LastOrDefault();
+    var defaults = new CareHub.Identity.MpiOptions();
+    var options = defaults with
+    {
+        AutoLinkWeight = Option("--auto-weight") ?? defaults.AutoLinkWeight,
+        ReviewWeight = Option("--review-weight") ?? defaults.ReviewWeight,
+        PossibleWeight = Math.Min(Option("--review-weight") ?? defaults.ReviewWeight, defaults.PossibleWeight),
+    };
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"thresholds: automatic link >= {options.AutoLinkWeight}, review >= {options.ReviewWeight}"));
+    return await CareHub.Mpi.Bench.QualityBench.RunAsync(inputs, options);
+}
+
 var folder = args.Length > 0 ? args[0] : FindData();
 var repeats = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 20;
 if (folder is null)

@@ -1,6 +1,7 @@
 using CareHub.Governance;
 using CareHub.Records;
 using CareHub.Server.Fhir;
+using CareHub.Server.Identity;
 using CareHub.Server.Messaging;
 using CareHub.Server.Security;
 using CareHub.Storage;
@@ -41,7 +42,9 @@ public static class CareHubHost
             sp.GetRequiredService<IRecordStore>(), sp.GetRequiredService<IAccessPolicy>(), sp.GetRequiredService<AuditTrail>(), sp.GetRequiredService<TimeProvider>())
         {
             BundlePatch = FhirApi.PatchFrom,
+            WriteHooks = sp.GetServices<IWriteHook>().ToArray(),
         });
+        builder.Services.AddMpi(builder.Configuration);
         builder.Services.AddSingleton<CapabilityStatementFactory>();
         builder.Services.AddCareHubAuth(builder.Configuration);
         // Messaging: the message broker (channels, message store, MLLP listeners, delivery workers).
@@ -53,6 +56,7 @@ public static class CareHubHost
         app.UseFhirAuthentication();
         app.MapFhirApi();
         app.MapMessagingApi();
+        app.MapMpiApi();
         if (app.Services.GetService<DevTokenIssuer>() is not null)
         {
             app.MapDevTokenApi();

@@ -225,6 +225,7 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
         var now = NextTimestamp(current);
         var version = current.Version + 1;
         await session.WriteAsync(new VersionWrite(type, id, version, now, "DELETE", null, current.Version, []), cancellationToken);
+        await AfterDeleteHooksAsync(session, type, id, current, cancellationToken);
         return new RecordResult(HttpStatusCode.NoContent, type, id, version, now, null, Information($"{type}/{id} was deleted."));
     }
 
@@ -232,22 +233,28 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
 
     /// <param name="freshId">The server just made the id up (a time-ordered UUID), so no current version can exist and the
     /// version check is skipped; the store's unique version key still refuses a duplicate.</param>
-    private async Task<RecordResult> WriteVersionAsync(IWriteSession session, Resource resource, string type, string id, StoredResource? current, string method, CancellationToken cancellationToken, bool freshId = false)
+    private async Task<RecordResult> WriteVersionAsync(IWriteSession session, Resource resource, string type, string id, StoredResource? current, string method, CancellationToken cancellationToken, bool internalWrite = false, bool freshId = false)
     {
+        resource.Id = id;
+        var hooks = await BeforeHooksAsync(session, resource, type, id, current, internalWrite, cancellationToken);
         var version = (current?.Version ?? 0) + 1;
         var now = NextTimestamp(current);
-        resource.Id = id;
         resource.Meta ??= new Meta();
         resource.Meta.VersionId = FhirIds.FormatVersion(version);
         resource.Meta.LastUpdated = now;
         var json = FhirSerialization.ToJson(resource);
         try
         {
-            await session.WriteAsync(new VersionWrite(type, id, version, now, method, json, freshId ? null : current?.Version ?? 0, IndexRows(resource)), cancellationToken);
+            await session.WriteAsync(new VersionWrite(type, id, version, now, method, json, freshId ? null : current?.Version ?? 0, WithHookRows(IndexRows(resource), resource)), cancellationToken);
         }
         catch (VersionConflictException)
         {
             throw FhirException.Conflict($"{type}/{id} was changed by another request at the same time; read it again and retry.");
+        }
+
+        if (hooks is not null)
+        {
+            await hooks.AfterAsync(new WriteHookContext(hooks, type, id, resource, current, internalWrite), cancellationToken);
         }
 
         var created = current is null || current.Deleted;

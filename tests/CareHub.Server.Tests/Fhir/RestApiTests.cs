@@ -226,7 +226,14 @@ public abstract class RestApiContract(ServerFixture server)
     [Fact]
     public async Task conditional_create_update_and_delete()
     {
-        var nhs = "9" + Random.Shared.NextInt64(100000000, 999999999).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        // A valid number: the MPI rejects writes whose NHS Number fails the Modulus 11 check.
+        string nhs;
+        do
+        {
+            nhs = "9" + Random.Shared.NextInt64(100000000, 999999999).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        while (!CareHub.Identity.NhsNumber.IsValid(nhs));
+
         var criteria = $"identifier=https://fhir.nhs.uk/Id/nhs-number|{nhs}";
         var (first, firstBody) = await SendAsync(HttpMethod.Post, "/Patient", ServerFixture.Json(PatientJson(nhs: nhs)), r => r.Headers.TryAddWithoutValidation("If-None-Exist", criteria));
         Assert.Equal(HttpStatusCode.Created, first.StatusCode);

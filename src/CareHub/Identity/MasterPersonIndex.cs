@@ -1,0 +1,247 @@
+using System.Net;
+using CareHub.Fhir;
+using CareHub.Governance;
+using CareHub.Identity.Matching;
+using CareHub.Records;
+using CareHub.Storage;
+using Hl7.Fhir.Model;
+using FhirTask = Hl7.Fhir.Model.Task;
+
+namespace CareHub.Identity;
+
+/// <summary>
+/// The master person index's operations, all through the one door: <c>Patient/$match</c>, the IHE PIXm cross-reference,
+/// link, unlink, merge and the review queue. Linking on every Patient write is <see cref="MpiWriteHook"/>'s job.
+/// </summary>
+public sealed class MasterPersonIndex(RecordService records, MpiOptions options, PersonMatcher matcher, TimeProvider clock)
+{
+    /// <summary>The most records one $match answers, whatever count asks for.</summary>
+    public const int MaxMatchCount = 100;
+
+    /// <summary>The most review tasks one page of the queue lists.</summary>
+    public const int MaxQueuePage = 500;
+
+    /// <summary>
+    /// FHIR R4 Patient $match (patient-operation-match): the Patients that may be the person described by
+    /// <c>resource</c>, best first, as a searchset Bundle whose entries carry <c>search.score</c> (the match probability)
+    /// and the match-grade extension. With <c>onlyCertainMatches</c> only <c>certain</c> matches are returned.
+    /// </summary>
+    public Task<Bundle> MatchAsync(RequestContext context, Parameters parameters, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(parameters);
+        var resource = parameters.Parameter.FirstOrDefault(p => p.Name == "resource")?.Resource
+            ?? throw FhirException.BadRequest("$match needs a 'resource' parameter holding the Patient to match.", "Parameters.parameter");
+        if (resource is not Patient probe)
+        {
+            throw FhirException.BadRequest($"$match matches Patients: the 'resource' parameter holds a {resource.TypeName}.", "Parameters.parameter.resource");
+        }
+
+        var onlyCertain = parameters.Parameter.FirstOrDefault(p => p.Name == "onlyCertainMatches")?.Value switch
+        {
+            null => false,
+            FhirBoolean b => b.Value ?? false,
+            _ => throw FhirException.BadRequest("'onlyCertainMatches' must be a boolean.", "Parameters.parameter"),
+        };
+        var count = parameters.Parameter.FirstOrDefault(p => p.Name == "count")?.Value switch
+        {
+            null => options.DefaultMatchCount,
+            Integer i when i.Value is > 0 => Math.Min(i.Value.Value, MaxMatchCount),
+            PositiveInt i when i.Value is > 0 => Math.Min(i.Value.Value, MaxMatchCount),
+            _ => throw FhirException.BadRequest("'count' must be a positive integer.", "Parameters.parameter"),
+        };
+
+        var me = PersonLinker.Prepare(probe);
+        return records.ReadOperationAsync(context, "operation $match", "Patient", async reader =>
+        {
+            var candidates = new Dictionary<string, StoredResource>(StringComparer.Ordinal);
+            foreach (var key in Blocking.KeysFor(me, matcher.Settings.Blocking.Rules).Distinct(StringComparer.Ordinal))
+            {
+                var found = await reader.SearchAsync(PersonLinker.ByToken("Patient", MpiCodes.BlockParam, key, matcher.Settings.Blocking.MaxBlockSize + 1), cancellationToken);
+                if (found.Count <= matcher.Settings.Blocking.MaxBlockSize)
+                {
+                    foreach (var stored in found)
+                    {
+                        candidates.TryAdd(stored.Id, stored);
+                    }
+                }
+            }
+
+            var ranked = candidates.Values
+                .Select(s => (Stored: s, Patient: (Patient)StoredJson.Parse(s.Json!)))
+                .Where(c => !PersonLinker.IsMerged(c.Patient))
+                .Select(c => (c.Stored, c.Patient, Result: matcher.Compare(me, PersonLinker.Prepare(c.Patient))))
+                .Where(c => c.Result.Grade is MatchGrade.Certain or MatchGrade.Probable or MatchGrade.Possible)
+                .Where(c => !onlyCertain || c.Result.Grade == MatchGrade.Certain)
+                .OrderBy(c => c.Result.Grade)
+                .ThenByDescending(c => c.Result.Weight)
+                .Take(count)
+                .ToList();
+
+            var bundle = new Bundle { Type = Bundle.BundleType.Searchset, Id = FhirIds.NewId(), Total = ranked.Count, Meta = new Meta { LastUpdated = clock.GetUtcNow() } };
+            foreach (var (stored, patient, result) in ranked)
+            {
+                reader.Disclose(stored);
+                var search = new Bundle.SearchComponent { Mode = Bundle.SearchEntryMode.Match, Score = decimal.Round((decimal)result.Probability, 4) };
+                search.Extension.Add(new Extension(MpiCodes.MatchGrade, new Code(ReviewTasks.GradeCode(result.Grade!.Value))));
+                bundle.Entry.Add(new Bundle.EntryComponent { FullUrl = $"{context.BaseUrl}/Patient/{stored.Id}", Resource = patient, Search = search });
+            }
+
+            return bundle;
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// IHE PIXm ITI-83 (<c>Patient/$ihe-pix</c>): the identifiers and Patient records linked to the Patient with
+    /// <paramref name="sourceIdentifier"/> (<c>system|value</c>), optionally only those in <paramref name="targetSystems"/>.
+    /// An unknown identifier is 404, as ITI-83 asks.
+    /// </summary>
+    public Task<Parameters> CrossReferenceAsync(RequestContext context, string? sourceIdentifier, IReadOnlyList<string> targetSystems, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(targetSystems);
+        var bar = sourceIdentifier?.IndexOf('|', StringComparison.Ordinal) ?? -1;
+        if (sourceIdentifier is null || bar <= 0 || bar == sourceIdentifier.Length - 1)
+        {
+            throw FhirException.BadRequest("sourceIdentifier must be given as system|value (the assigning authority and the identifier).", "sourceIdentifier");
+        }
+
+        var system = sourceIdentifier[..bar];
+        var value = sourceIdentifier[(bar + 1)..];
+        if (system == NhsNumber.IdentifierSystem && NhsNumber.TryParse(value, out var nhs))
+        {
+            value = nhs.Value;
+        }
+
+        return records.ReadOperationAsync(context, "operation $ihe-pix", "Patient", async reader =>
+        {
+            var sources = await reader.SearchAsync(new StoreQuery("Patient", [new TokenClause("identifier", [new TokenMatch(system, value, false)])], 20), cancellationToken);
+            if (sources.Count == 0)
+            {
+                throw FhirException.NotFound("sourceIdentifier Patient Identifier not found");
+            }
+
+            var linked = new Dictionary<string, Patient>(StringComparer.Ordinal);
+            foreach (var source in sources)
+            {
+                var persons = await reader.SearchAsync(PersonLinker.ByToken("Person", MpiCodes.LinkParam, source.Id, 1), cancellationToken);
+                var members = persons.Count == 1 ? PersonLinker.Members((Person)StoredJson.Parse(persons[0].Json!)).ToList() : [source.Id];
+                foreach (var id in members)
+                {
+                    if (!linked.ContainsKey(id) && await reader.ReadAsync("Patient", id, cancellationToken) is { Json: { } json } stored)
+                    {
+                        linked[id] = (Patient)StoredJson.Parse(json);
+                        reader.Disclose(stored);
+                    }
+                }
+            }
+
+            bool Wanted(string? s) => targetSystems.Count == 0 || (s is not null && targetSystems.Contains(s, StringComparer.Ordinal));
+            var result = new Parameters();
+            var seen = new HashSet<(string?, string?)> { (system, value) };
+            foreach (var (id, patient) in linked.OrderBy(l => l.Key, StringComparer.Ordinal))
+            {
+                var isSource = sources.Any(s => s.Id == id);
+                if (!isSource && (targetSystems.Count == 0 || patient.Identifier.Any(i => Wanted(i.System))))
+                {
+                    result.Parameter.Add(new Parameters.ParameterComponent { Name = "targetId", Value = new ResourceReference("Patient/" + id) });
+                }
+
+                foreach (var identifier in patient.Identifier.Where(i => Wanted(i.System) && !string.IsNullOrEmpty(i.Value)))
+                {
+                    if (seen.Add((identifier.System, identifier.Value)))
+                    {
+                        result.Parameter.Add(new Parameters.ParameterComponent { Name = "targetIdentifier", Value = new Identifier(identifier.System, identifier.Value) });
+                    }
+                }
+            }
+
+            return result;
+        }, cancellationToken);
+    }
+
+    /// <summary>Merges one Patient into another (see <see cref="PersonLinker.MergeAsync"/>); answers the surviving Patient.</summary>
+    public Task<Patient> MergeAsync(RequestContext context, string source, string target, CancellationToken cancellationToken)
+    {
+        RequireAdministrator(context);
+        return records.WriteOperationAsync(context, "operation $merge", "Patient", FhirInteraction.Update,
+            writer => Linker(writer).MergeAsync(source, target, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>Links two Patients as one person by a person's decision; answers the Person.</summary>
+    public Task<Person> LinkAsync(RequestContext context, string source, string target, CancellationToken cancellationToken)
+    {
+        RequireAdministrator(context);
+        return records.WriteOperationAsync(context, "operation $mpi-link", "Person", FhirInteraction.Update,
+            writer => Linker(writer).LinkAsync(source, target, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>Separates <paramref name="source"/> from <paramref name="target"/> for good; answers the source's new Person.</summary>
+    public Task<Person> UnlinkAsync(RequestContext context, string source, string target, CancellationToken cancellationToken)
+    {
+        RequireAdministrator(context);
+        return records.WriteOperationAsync(context, "operation $mpi-unlink", "Person", FhirInteraction.Update,
+            writer => Linker(writer).UnlinkAsync(source, target, cancellationToken), cancellationToken);
+    }
+
+    public Task<FhirTask> AcceptAsync(RequestContext context, string taskId, CancellationToken cancellationToken)
+    {
+        RequireAdministrator(context);
+        return records.WriteOperationAsync(context, "operation $mpi-accept", "Task", FhirInteraction.Update,
+            writer => Linker(writer).AcceptAsync(taskId, cancellationToken), cancellationToken);
+    }
+
+    public Task<FhirTask> RejectAsync(RequestContext context, string taskId, CancellationToken cancellationToken)
+    {
+        RequireAdministrator(context);
+        return records.WriteOperationAsync(context, "operation $mpi-reject", "Task", FhirInteraction.Update,
+            writer => Linker(writer).RejectAsync(taskId, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>The review tasks awaiting a decision, oldest first by id, as a searchset Bundle of Task.</summary>
+    public Task<Bundle> ReviewQueueAsync(RequestContext context, int count, CancellationToken cancellationToken)
+    {
+        RequireAdministrator(context);
+        if (count < 1)
+        {
+            throw FhirException.BadRequest("_count must be a positive integer.", "_count");
+        }
+
+        return records.ReadOperationAsync(context, "operation $mpi-reviews", "Task", async reader =>
+        {
+            var tasks = await reader.SearchAsync(
+                PersonLinker.ByToken("Task", MpiCodes.StatusParam, ReviewTasks.StatusKey(MpiCodes.ReviewCode, FhirTask.TaskStatus.Requested), Math.Min(count, MaxQueuePage)),
+                cancellationToken);
+            var bundle = new Bundle { Type = Bundle.BundleType.Searchset, Id = FhirIds.NewId(), Total = tasks.Count, Meta = new Meta { LastUpdated = clock.GetUtcNow() } };
+            foreach (var stored in tasks)
+            {
+                reader.Disclose(stored);
+                bundle.Entry.Add(new Bundle.EntryComponent
+                {
+                    FullUrl = $"{context.BaseUrl}/Task/{stored.Id}",
+                    Resource = StoredJson.Parse(stored.Json!),
+                    Search = new Bundle.SearchComponent { Mode = Bundle.SearchEntryMode.Match },
+                });
+            }
+
+            return bundle;
+        }, cancellationToken);
+    }
+
+    private PersonLinker Linker(IRecordWriter writer) => new(writer, matcher, clock.GetUtcNow());
+
+    /// <summary>
+    /// Link, unlink, merge and review decisions change who a record belongs to: they are for backend systems (system
+    /// scopes) and administrators, never a citizen or an ordinary user session.
+    /// </summary>
+    private static void RequireAdministrator(RequestContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var principal = context.Principal;
+        if (principal.Kind != PrincipalKind.System && !string.Equals(principal.Role, "admin", StringComparison.Ordinal))
+        {
+            throw new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden,
+                "Master person index administration needs a system client or the admin role.");
+        }
+    }
+}

@@ -1,0 +1,456 @@
+using CareHub.Fhir;
+using CareHub.Identity.Matching;
+using CareHub.Records;
+using CareHub.Storage;
+using Hl7.Fhir.Model;
+using FhirTask = Hl7.Fhir.Model.Task;
+
+namespace CareHub.Identity;
+
+/// <summary>
+/// Links Patients into Persons inside one write transaction. Every current, unmerged source Patient belongs to exactly one
+/// MPI Person (FHIR R4 Person, tagged <see cref="MpiCodes.ManagedTag"/>): <c>Person.link.target</c> is each source
+/// Patient, with its origin, score, rule and date as extensions, and <c>Person.link.assurance</c> level3 for an automatic
+/// link and level4 for a person's decision. The Person's own name, birth date, sex, address and telecom are the golden
+/// record: those of the member written most recently; its identifiers are every member's identifiers.
+/// </summary>
+internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, DateTimeOffset now)
+{
+    private const int MaxDecisions = 1000;
+
+    private IWriteSession Session => writer.Session;
+
+    public static PreparedPerson Prepare(Patient patient) => PreparedPerson.From(PatientMapper.ToPersonRecord(patient, "carehub"));
+
+    /// <summary>True when the Patient was merged into another (it carries a <c>replaced-by</c> link, R4 Patient.link).</summary>
+    public static bool IsMerged(Patient patient) => patient.Link.Any(l => l.Type == Patient.LinkType.ReplacedBy);
+
+    /// <summary>The ids of the Patients a Person links.</summary>
+    public static IEnumerable<string> Members(Person person) =>
+        person.Link.Select(l => l.Target?.Reference).OfType<string>()
+            .Where(r => r.StartsWith("Patient/", StringComparison.Ordinal))
+            .Select(r => r["Patient/".Length..]);
+
+    // ---- incremental matching ----------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Matches a written Patient against the Patients sharing a blocking key. An automatic link joins the candidate's
+    /// Person only when the Patient is alone in its own Person (so an automatic link never merges two established
+    /// Persons) and no member of that Person is a known non-match; every other link or review outcome is queued once.
+    /// Links are not undone by a later update: a person unlinks.
+    /// </summary>
+    public async Task OnPatientWrittenAsync(Patient patient, CancellationToken cancellationToken)
+    {
+        var id = patient.Id!;
+        if (IsMerged(patient))
+        {
+            return;
+        }
+
+        var me = Prepare(patient);
+        var keys = Blocking.KeysFor(me, matcher.Settings.Blocking.Rules).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        // Two records of one person share a key: taking the keys' locks in one order serialises their linking on
+        // PostgreSQL without deadlock, so two concurrent writes cannot each create a Person for the same person.
+        foreach (var key in keys)
+        {
+            await Session.LockAsync("mpi:" + key, cancellationToken);
+        }
+
+        var person = await PersonOfAsync(id, cancellationToken);
+        var decisions = await DecisionsAsync(id, cancellationToken);
+        var noLink = NoLinks(decisions, id);
+        var decided = decisions.Select(t => ReviewTasks.Pair(t)).OfType<(string A, string B)>().Select(p => MpiCodes.PairKey(p.A, p.B)).ToHashSet(StringComparer.Ordinal);
+
+        var results = new List<(string Id, MatchResult Result)>();
+        foreach (var candidate in await CandidatesAsync(keys, id, cancellationToken))
+        {
+            var result = matcher.Compare(me, Prepare(candidate));
+            if (result.Outcome != MatchOutcome.NoMatch && !noLink.Contains(candidate.Id!))
+            {
+                results.Add((candidate.Id!, result));
+            }
+        }
+
+        foreach (var (other, result) in results.OrderBy(r => r.Result.Outcome).ThenByDescending(r => r.Result.Weight))
+        {
+            var theirs = await PersonOfAsync(other, cancellationToken);
+            if (person is not null && theirs is not null && theirs.Id == person.Id)
+            {
+                continue;
+            }
+
+            var alone = person is null || Members(person).All(m => m == id);
+            if (result.Outcome == MatchOutcome.Link && alone && await CanJoinAsync(me, id, theirs, other, noLink, cancellationToken))
+            {
+                if (person is not null)
+                {
+                    await RemoveAsync(person, id, cancellationToken);
+                }
+
+                person = theirs ?? NewPerson(Link(other, MpiCodes.Automatic, null));
+                person.Link.Add(Link(id, MpiCodes.Automatic, result));
+                continue;
+            }
+
+            if (decided.Add(MpiCodes.PairKey(id, other)))
+            {
+                await writer.WriteAsync(ReviewTasks.ForReview(id, other, result, now), cancellationToken);
+            }
+        }
+
+        await SaveAsync(person ?? NewPerson(Link(id, MpiCodes.Automatic, null)), cancellationToken);
+    }
+
+    /// <summary>A deleted Patient leaves its Person; a Person left with no one is deleted.</summary>
+    public async Task OnPatientDeletedAsync(string id, CancellationToken cancellationToken)
+    {
+        if (await PersonOfAsync(id, cancellationToken) is { } person)
+        {
+            await RemoveAsync(person, id, cancellationToken);
+        }
+    }
+
+    // ---- decisions by people -----------------------------------------------------------------------------------
+
+    /// <summary>Puts two Patients in one Person by a person's decision: their Persons become one.</summary>
+    public async Task<Person> LinkAsync(string a, string b, CancellationToken cancellationToken)
+    {
+        RequireDifferent(a, b, "link");
+        await RequirePatientAsync(a, "source", cancellationToken);
+        await RequirePatientAsync(b, "target", cancellationToken);
+        var pa = await PersonOfAsync(a, cancellationToken) ?? NewPerson(Link(a, MpiCodes.Manual, null));
+        var pb = await PersonOfAsync(b, cancellationToken);
+        if (pb is not null && pb.Id != pa.Id)
+        {
+            foreach (var link in pb.Link)
+            {
+                if (!Members(pa).Contains(TargetId(link)))
+                {
+                    pa.Link.Add((Person.LinkComponent)link.DeepCopy());
+                }
+            }
+
+            await writer.DeleteAsync("Person", pb.Id!, cancellationToken);
+        }
+
+        // The decision is about both records: both links become a person's decision.
+        pa.Link.RemoveAll(l => TargetId(l) == a || TargetId(l) == b);
+        pa.Link.Add(Link(a, MpiCodes.Manual, null));
+        pa.Link.Add(Link(b, MpiCodes.Manual, null));
+        foreach (var task in await DecisionsAsync(a, cancellationToken))
+        {
+            if (ReviewTasks.Pair(task) is var (x, y) && MpiCodes.PairKey(x, y) == MpiCodes.PairKey(a, b) && task.Status != FhirTask.TaskStatus.Completed)
+            {
+                await SetStatusAsync(task, FhirTask.TaskStatus.Completed, cancellationToken);
+            }
+        }
+
+        return await SaveAsync(pa, cancellationToken);
+    }
+
+    /// <summary>
+    /// Takes <paramref name="a"/> out of the Person it shares with <paramref name="b"/> into a Person of its own, and
+    /// records that the pair are different people, so neither write of either record links them again automatically.
+    /// </summary>
+    public async Task<Person> UnlinkAsync(string a, string b, CancellationToken cancellationToken)
+    {
+        RequireDifferent(a, b, "unlink");
+        await RequirePatientAsync(a, "source", cancellationToken);
+        await RequirePatientAsync(b, "target", cancellationToken);
+        var person = await PersonOfAsync(a, cancellationToken);
+        if (person is null || !Members(person).Contains(b))
+        {
+            throw FhirException.Unprocessable($"Patient/{a} and Patient/{b} are not linked to the same Person.");
+        }
+
+        await RecordNoLinkAsync(a, b, cancellationToken);
+        await RemoveAsync(person, a, cancellationToken);
+        return await SaveAsync(NewPerson(Link(a, MpiCodes.Manual, null)), cancellationToken);
+    }
+
+    /// <summary>Accepts a queued pair: links it as a person's decision.</summary>
+    public async Task<FhirTask> AcceptAsync(string taskId, CancellationToken cancellationToken)
+    {
+        var (task, a, b) = await PendingReviewAsync(taskId, cancellationToken);
+        await LinkAsync(a, b, cancellationToken);
+        return (FhirTask)StoredJson.Parse((await Session.ReadAsync("Task", taskId, cancellationToken))!.Json!);
+    }
+
+    /// <summary>Rejects a queued pair: the two are different people and never link automatically.</summary>
+    public async Task<FhirTask> RejectAsync(string taskId, CancellationToken cancellationToken)
+    {
+        var (task, a, b) = await PendingReviewAsync(taskId, cancellationToken);
+        if (await PersonOfAsync(a, cancellationToken) is { } person && Members(person).Contains(b))
+        {
+            await UnlinkAsync(a, b, cancellationToken);
+        }
+
+        return await SetStatusAsync(task, FhirTask.TaskStatus.Rejected, cancellationToken);
+    }
+
+    /// <summary>
+    /// Merges <paramref name="source"/> into <paramref name="target"/> (FHIR R4 Patient.link): the source gets a
+    /// <c>replaced-by</c> link and is made inactive, the target gets a <c>replaces</c> link, and both end up in one Person.
+    /// Resources that refer to the source are not rewritten: they belong to the systems that sent them, and readers follow
+    /// the <c>replaced-by</c> link or the Person.
+    /// </summary>
+    public async Task<Patient> MergeAsync(string source, string target, CancellationToken cancellationToken)
+    {
+        RequireDifferent(source, target, "merge");
+        var from = await RequirePatientAsync(source, "source", cancellationToken);
+        var into = await RequirePatientAsync(target, "target", cancellationToken);
+        if (IsMerged(from))
+        {
+            throw FhirException.Unprocessable($"Patient/{source} was already merged into another record.", "source-patient");
+        }
+
+        if (IsMerged(into))
+        {
+            throw FhirException.Unprocessable($"Patient/{target} was merged into another record and cannot be a merge target.", "target-patient");
+        }
+
+        from.Active = false;
+        from.Link.Add(new Patient.LinkComponent { Other = new ResourceReference("Patient/" + target), Type = Patient.LinkType.ReplacedBy });
+        into.Link.Add(new Patient.LinkComponent { Other = new ResourceReference("Patient/" + source), Type = Patient.LinkType.Replaces });
+        await writer.WriteAsync(from, cancellationToken);
+        var result = await writer.WriteAsync(into, cancellationToken);
+        await LinkAsync(target, source, cancellationToken);
+        return (Patient)StoredJson.Parse(result.Json!);
+    }
+
+    // ---- helpers -----------------------------------------------------------------------------------------------
+
+    private static void RequireDifferent(string a, string b, string what)
+    {
+        if (string.Equals(a, b, StringComparison.Ordinal))
+        {
+            throw FhirException.Unprocessable($"Cannot {what} Patient/{a} with itself: give two different records.");
+        }
+    }
+
+    private async Task<Patient> RequirePatientAsync(string id, string role, CancellationToken cancellationToken)
+    {
+        var stored = FhirIds.IsValidId(id) ? await Session.ReadAsync("Patient", id, cancellationToken) : null;
+        if (stored is null || stored.Deleted)
+        {
+            throw FhirException.NotFound($"The {role} Patient/{id} is not known.");
+        }
+
+        return (Patient)StoredJson.Parse(stored.Json!);
+    }
+
+    private async Task<(FhirTask Task, string A, string B)> PendingReviewAsync(string taskId, CancellationToken cancellationToken)
+    {
+        var stored = FhirIds.IsValidId(taskId) ? await Session.ReadAsync("Task", taskId, cancellationToken) : null;
+        if (stored is null || stored.Deleted || StoredJson.Parse(stored.Json!) is not FhirTask task || !MpiCodes.IsManaged(task)
+            || ReviewTasks.Code(task) != MpiCodes.ReviewCode || ReviewTasks.Pair(task) is not var (a, b))
+        {
+            throw FhirException.NotFound($"Task/{taskId} is not a review of the master person index.");
+        }
+
+        if (task.Status != FhirTask.TaskStatus.Requested)
+        {
+            throw FhirException.Unprocessable($"Task/{taskId} was already decided ({Hl7.Fhir.Utility.EnumUtility.GetLiteral(task.Status)}).");
+        }
+
+        return (task, a, b);
+    }
+
+    private async Task<FhirTask> SetStatusAsync(FhirTask task, FhirTask.TaskStatus status, CancellationToken cancellationToken)
+    {
+        task.Status = status;
+        task.LastModifiedElement = new FhirDateTime(now);
+        var result = await writer.WriteAsync(task, cancellationToken);
+        return (FhirTask)StoredJson.Parse(result.Json!);
+    }
+
+    private async Task RecordNoLinkAsync(string a, string b, CancellationToken cancellationToken)
+    {
+        var existing = (await DecisionsAsync(a, cancellationToken))
+            .FirstOrDefault(t => ReviewTasks.Pair(t) is var (x, y) && MpiCodes.PairKey(x, y) == MpiCodes.PairKey(a, b));
+        if (existing is null)
+        {
+            await writer.WriteAsync(ReviewTasks.NoLink(a, b, now), cancellationToken);
+        }
+        else if (existing.Status != FhirTask.TaskStatus.Rejected)
+        {
+            await SetStatusAsync(existing, FhirTask.TaskStatus.Rejected, cancellationToken);
+        }
+    }
+
+    /// <summary>A Patient may join a Person only if no member is a known non-match or certainly another person.</summary>
+    private async Task<bool> CanJoinAsync(PreparedPerson me, string id, Person? person, string candidate, HashSet<string> noLink, CancellationToken cancellationToken)
+    {
+        foreach (var member in person is null ? [candidate] : Members(person))
+        {
+            if (member == id || noLink.Contains(member))
+            {
+                if (noLink.Contains(member))
+                {
+                    return false;
+                }
+
+                continue;
+            }
+
+            var stored = await Session.ReadAsync("Patient", member, cancellationToken);
+            if (stored?.Json is { } json && StoredJson.Parse(json) is Patient other && !IsMerged(other)
+                && matcher.Compare(me, Prepare(other)).Grade == MatchGrade.CertainlyNot)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private async Task<List<Patient>> CandidatesAsync(IReadOnlyList<string> keys, string self, CancellationToken cancellationToken)
+    {
+        var ids = new SortedSet<string>(StringComparer.Ordinal);
+        var max = matcher.Settings.Blocking.MaxBlockSize;
+        foreach (var key in keys)
+        {
+            var found = await Session.FindIdsAsync(ByToken("Patient", MpiCodes.BlockParam, key, max + 2), cancellationToken);
+            // A block larger than the cap (itself excluded) is skipped, as in the bulk linkage (Blocking.CandidatePairs).
+            if (found.Count(f => f != self) <= max)
+            {
+                ids.UnionWith(found);
+            }
+        }
+
+        ids.Remove(self);
+        var patients = new List<Patient>(ids.Count);
+        foreach (var id in ids)
+        {
+            if (await Session.ReadAsync("Patient", id, cancellationToken) is { Json: { } json } && StoredJson.Parse(json) is Patient p && !IsMerged(p))
+            {
+                patients.Add(p);
+            }
+        }
+
+        return patients;
+    }
+
+    private async Task<Person?> PersonOfAsync(string patientId, CancellationToken cancellationToken)
+    {
+        var ids = await Session.FindIdsAsync(ByToken("Person", MpiCodes.LinkParam, patientId, 1), cancellationToken);
+        return ids.Count == 1 && await Session.ReadAsync("Person", ids[0], cancellationToken) is { Json: { } json } ? (Person)StoredJson.Parse(json) : null;
+    }
+
+    private async Task<List<FhirTask>> DecisionsAsync(string patientId, CancellationToken cancellationToken)
+    {
+        var tasks = new List<FhirTask>();
+        foreach (var id in await Session.FindIdsAsync(ByToken("Task", MpiCodes.SubjectParam, patientId, MaxDecisions), cancellationToken))
+        {
+            if (await Session.ReadAsync("Task", id, cancellationToken) is { Json: { } json } && StoredJson.Parse(json) is FhirTask task)
+            {
+                tasks.Add(task);
+            }
+        }
+
+        return tasks;
+    }
+
+    private static HashSet<string> NoLinks(IEnumerable<FhirTask> decisions, string self) =>
+        decisions.Where(t => t.Status == FhirTask.TaskStatus.Rejected)
+            .Select(t => ReviewTasks.Pair(t)).OfType<(string A, string B)>()
+            .Select(p => p.A == self ? p.B : p.A)
+            .ToHashSet(StringComparer.Ordinal);
+
+    internal static StoreQuery ByToken(string type, string param, string code, int count) =>
+        new(type, [new TokenClause(param, [new TokenMatch(null, code, false)])], count);
+
+    private static string? TargetId(Person.LinkComponent link) =>
+        link.Target?.Reference is { } r && r.StartsWith("Patient/", StringComparison.Ordinal) ? r["Patient/".Length..] : null;
+
+    private static Person NewPerson(Person.LinkComponent link) => new()
+    {
+        Meta = new Meta { Tag = [MpiCodes.ManagedTag] },
+        Active = true,
+        Link = [link],
+    };
+
+    private Person.LinkComponent Link(string patientId, string origin, MatchResult? result)
+    {
+        var link = new Person.LinkComponent
+        {
+            Target = new ResourceReference("Patient/" + patientId),
+            // R4 IdentityAssuranceLevel: level4 for a person's decision, level3 for the matcher's.
+            Assurance = origin == MpiCodes.Manual ? Person.IdentityAssuranceLevel.Level4 : Person.IdentityAssuranceLevel.Level3,
+        };
+        link.Extension.Add(new Extension(MpiCodes.LinkOrigin, new Code(origin)));
+        link.Extension.Add(new Extension(MpiCodes.LinkDate, new FhirDateTime(now)));
+        if (result is not null)
+        {
+            link.Extension.Add(new Extension(MpiCodes.LinkScore, new FhirDecimal(decimal.Round((decimal)result.Weight, 2))));
+            link.Extension.Add(new Extension(MpiCodes.LinkRule, new Code(result.Rule.ToString())));
+        }
+
+        return link;
+    }
+
+    private async Task RemoveAsync(Person person, string patientId, CancellationToken cancellationToken)
+    {
+        person.Link.RemoveAll(l => TargetId(l) == patientId);
+        if (person.Link.Count == 0)
+        {
+            if (!string.IsNullOrEmpty(person.Id))
+            {
+                await writer.DeleteAsync("Person", person.Id, cancellationToken);
+            }
+
+            return;
+        }
+
+        await SaveAsync(person, cancellationToken);
+    }
+
+    /// <summary>Refreshes the golden record from the members and writes the Person if anything changed.</summary>
+    private async Task<Person> SaveAsync(Person person, CancellationToken cancellationToken)
+    {
+        var before = string.IsNullOrEmpty(person.Id) ? null : await Session.ReadAsync("Person", person.Id, cancellationToken);
+        var members = new List<(StoredResource Stored, Patient Patient)>();
+        foreach (var id in Members(person))
+        {
+            if (await Session.ReadAsync("Patient", id, cancellationToken) is { Json: { } json } stored)
+            {
+                members.Add((stored, (Patient)StoredJson.Parse(json)));
+            }
+        }
+
+        var latest = members.Where(m => !IsMerged(m.Patient)).OrderByDescending(m => m.Stored.LastUpdated).Select(m => m.Patient).FirstOrDefault()
+            ?? members.Select(m => m.Patient).FirstOrDefault();
+        if (latest is not null)
+        {
+            person.Name = latest.Name.Select(n => (HumanName)n.DeepCopy()).ToList();
+            person.Gender = latest.Gender;
+            person.BirthDate = latest.BirthDate;
+            person.Address = latest.Address.Select(a => (Address)a.DeepCopy()).ToList();
+            person.Telecom = latest.Telecom.Select(t => (ContactPoint)t.DeepCopy()).ToList();
+        }
+
+        // Every member's identifiers, valid NHS Numbers first, so a search by any linked identifier finds the Person.
+        person.Identifier = members.SelectMany(m => m.Patient.Identifier)
+            .Where(i => !string.IsNullOrEmpty(i.Value))
+            .GroupBy(i => (i.System, i.Value))
+            .Select(g => (Identifier)g.First().DeepCopy())
+            .OrderBy(i => i.System == NhsNumber.IdentifierSystem && NhsNumber.IsValid(i.Value) ? 0 : 1)
+            .ToList();
+
+        if (before?.Json is { } old && Comparable(old) == Comparable(FhirSerialization.ToJson(person)))
+        {
+            return person;
+        }
+
+        var written = await writer.WriteAsync(person, cancellationToken);
+        return (Person)StoredJson.Parse(written.Json!);
+    }
+
+    // The stored JSON without meta (version and time differ), to tell whether a rewrite would change anything.
+    private static string Comparable(string json)
+    {
+        var resource = StoredJson.Parse(json);
+        resource.Meta = null;
+        return FhirSerialization.ToJson(resource);
+    }
+}

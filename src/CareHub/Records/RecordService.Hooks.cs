@@ -1,0 +1,182 @@
+using System.Net;
+using CareHub.Fhir;
+using CareHub.Governance;
+using CareHub.Storage;
+using Hl7.Fhir.Model;
+
+namespace CareHub.Records;
+
+/// <summary>
+/// The one door's extension points: write hooks that act inside a write's transaction, and operations (such as
+/// <c>$merge</c> or <c>$match</c>) that read or write several resources under one access decision and one audit record.
+/// </summary>
+public sealed partial class RecordService
+{
+    /// <summary>The hooks run on every version written (see <see cref="IWriteHook"/>), in this order.</summary>
+    public IReadOnlyList<IWriteHook> WriteHooks { get; init; } = [];
+
+    /// <summary>
+    /// Runs a write operation in one transaction: the caller must be allowed <paramref name="permission"/> on
+    /// <paramref name="type"/>; <paramref name="work"/> writes through the <see cref="IRecordWriter"/> (hooks included),
+    /// and everything it wrote is audited as one event and committed together. A <see cref="FhirException"/> from
+    /// <paramref name="work"/> rolls everything back.
+    /// </summary>
+    public async Task<T> WriteOperationAsync<T>(RequestContext context, string operation, string type, FhirInteraction permission,
+        Func<IRecordWriter, Task<T>> work, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        EnsureType(type);
+        Authorize(context, permission, type, operation, AuditEvent.AuditEventAction.E, type);
+        try
+        {
+            await using var session = await store.BeginWriteAsync(cancellationToken);
+            var writer = new HookWriter(this, session);
+            var result = await work(writer);
+            if (writer.Written.Count > 0)
+            {
+                var patients = writer.Written.SelectMany(w => PatientsOf(w.Type, w.Id, w.Json)).ToHashSet(StringComparer.Ordinal);
+                await session.WriteAsync(audit.ToWrite(context, new AuditFacts(operation, AuditEvent.AuditEventAction.E, type,
+                    writer.Written.Select(w => w.VersionedReference).ToList(), patients, true)), cancellationToken);
+                await session.CommitAsync(cancellationToken);
+            }
+
+            return result;
+        }
+        catch (FhirException e)
+        {
+            audit.Record(context, new AuditFacts(operation, AuditEvent.AuditEventAction.E, type, [], [], false, e.Message));
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Runs a read-only operation: the caller must be allowed to search <paramref name="type"/>; what
+    /// <paramref name="work"/> discloses through the <see cref="IRecordReader"/> is audited as one event.
+    /// </summary>
+    public async Task<T> ReadOperationAsync<T>(RequestContext context, string operation, string type, Func<IRecordReader, Task<T>> work, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        EnsureType(type);
+        Authorize(context, FhirInteraction.Search, type, operation, AuditEvent.AuditEventAction.E, type);
+        var reader = new OperationReader(this);
+        try
+        {
+            var result = await work(reader);
+            audit.Record(context, new AuditFacts(operation, AuditEvent.AuditEventAction.E, type, reader.Disclosed.Select(s => $"{s.Type}/{s.Id}").Distinct(StringComparer.Ordinal).ToList(),
+                reader.Disclosed.SelectMany(s => PatientsOf(s.Type, s.Id, s.Json)).ToHashSet(StringComparer.Ordinal), true));
+            return result;
+        }
+        catch (FhirException e)
+        {
+            audit.Record(context, new AuditFacts(operation, AuditEvent.AuditEventAction.E, type, [], [], false, e.Message));
+            throw;
+        }
+    }
+
+    private List<TokenIndexRow> WithHookRows(List<TokenIndexRow> rows, Resource resource)
+    {
+        foreach (var hook in WriteHooks)
+        {
+            rows.AddRange(hook.IndexRows(resource));
+        }
+
+        return rows;
+    }
+
+    private async Task<HookWriter?> BeforeHooksAsync(IWriteSession session, Resource resource, string type, string id, StoredResource? current, bool internalWrite, CancellationToken cancellationToken)
+    {
+        if (WriteHooks.Count == 0)
+        {
+            return null;
+        }
+
+        var writer = new HookWriter(this, session);
+        var context = new WriteHookContext(writer, type, id, resource, current, internalWrite);
+        foreach (var hook in WriteHooks)
+        {
+            await hook.BeforeWriteAsync(context, cancellationToken);
+        }
+
+        return writer;
+    }
+
+    private async Task AfterDeleteHooksAsync(IWriteSession session, string type, string id, StoredResource current, CancellationToken cancellationToken, bool internalWrite = false)
+    {
+        if (WriteHooks.Count == 0)
+        {
+            return;
+        }
+
+        var writer = new HookWriter(this, session);
+        await writer.AfterAsync(new WriteHookContext(writer, type, id, null, current, internalWrite), cancellationToken);
+    }
+
+    /// <summary>Writes for hooks and operations inside one transaction, recording what it wrote for the audit.</summary>
+    private sealed class HookWriter(RecordService owner, IWriteSession session) : IRecordWriter
+    {
+        public IWriteSession Session => session;
+
+        public List<RecordResult> Written { get; } = [];
+
+        public async Task<RecordResult> WriteAsync(Resource resource, CancellationToken cancellationToken)
+        {
+            ArgumentNullException.ThrowIfNull(resource);
+            var type = resource.TypeName;
+            EnsureWritableType(type);
+            var id = string.IsNullOrEmpty(resource.Id) ? FhirIds.NewId() : resource.Id;
+            var current = string.IsNullOrEmpty(resource.Id) ? null : await session.ReadAsync(type, id, cancellationToken);
+            var result = await owner.WriteVersionAsync(session, resource, type, id, current, current is null || current.Deleted ? "POST" : "PUT", cancellationToken, internalWrite: true);
+            Written.Add(result);
+            return result;
+        }
+
+        public async Task DeleteAsync(string type, string id, CancellationToken cancellationToken)
+        {
+            EnsureWritableType(type);
+            var current = await session.ReadAsync(type, id, cancellationToken);
+            if (current is null || current.Deleted)
+            {
+                return;
+            }
+
+            var now = owner.NextTimestamp(current);
+            await session.WriteAsync(new VersionWrite(type, id, current.Version + 1, now, "DELETE", null, current.Version, []), cancellationToken);
+            Written.Add(new RecordResult(HttpStatusCode.NoContent, type, id, current.Version + 1, now, null));
+            await owner.AfterDeleteHooksAsync(session, type, id, current, cancellationToken, internalWrite: true);
+        }
+
+        public async Task AfterAsync(WriteHookContext context, CancellationToken cancellationToken)
+        {
+            foreach (var hook in owner.WriteHooks)
+            {
+                await hook.AfterWriteAsync(context, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Reads for an operation, recording what it disclosed for the audit.</summary>
+    private sealed class OperationReader(RecordService owner) : IRecordReader
+    {
+        public List<StoredResource> Disclosed { get; } = [];
+
+        public async Task<IReadOnlyList<StoredResource>> SearchAsync(StoreQuery query, CancellationToken cancellationToken) =>
+            (await owner.Store.SearchAsync(query, cancellationToken)).Resources;
+
+        public async Task<StoredResource?> ReadAsync(string type, string id, CancellationToken cancellationToken) =>
+            FhirIds.IsValidId(id) ? await owner.Store.ReadAsync(type, id, null, cancellationToken) : null;
+
+        public void Disclose(StoredResource resource) => Disclosed.Add(resource);
+    }
+}
+
+/// <summary>Reads of current resources for an operation (<see cref="RecordService.ReadOperationAsync{T}"/>).</summary>
+public interface IRecordReader
+{
+    Task<IReadOnlyList<StoredResource>> SearchAsync(StoreQuery query, CancellationToken cancellationToken);
+
+    /// <summary>The current version (a tombstone when deleted), or null when there is none.</summary>
+    Task<StoredResource?> ReadAsync(string type, string id, CancellationToken cancellationToken);
+
+    /// <summary>Records that the operation's answer carries this resource, for the audit: what was only looked at is not listed.</summary>
+    void Disclose(StoredResource resource);
+}

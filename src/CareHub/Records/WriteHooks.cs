@@ -1,0 +1,55 @@
+using CareHub.Storage;
+using Hl7.Fhir.Model;
+
+namespace CareHub.Records;
+
+/// <summary>
+/// An extension point of the one door: a capability (the master person index, say) that must act on writes of some
+/// resources inside their transaction, so what it does commits or rolls back with the write. Hooks run in the order
+/// given to <see cref="RecordService.WriteHooks"/>, for every version written, from the API, bundles, channels and
+/// imports alike. A hook must not hold state between calls: several transactions run it at once.
+/// </summary>
+public interface IWriteHook
+{
+    /// <summary>
+    /// Extra token index rows of a resource about to be written, derived from its content alone (so rebuilding the index
+    /// from stored resources gives the same rows). Parameter names a hook owns start with an underscore and its own
+    /// prefix (e.g. <c>_mpi-block</c>), so they never collide with a FHIR search parameter.
+    /// </summary>
+    IEnumerable<TokenIndexRow> IndexRows(Resource resource);
+
+    /// <summary>
+    /// Before the version is written: may reject it (throw <see cref="Fhir.FhirException"/>; nothing is written) or adjust
+    /// <see cref="WriteHookContext.Resource"/>. Not called for deletions.
+    /// </summary>
+    Task BeforeWriteAsync(WriteHookContext write, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// After the version (or the deletion, when <see cref="WriteHookContext.Resource"/> is null) is written, in the same
+    /// transaction: may read and write other resources through <see cref="WriteHookContext.Writer"/>.
+    /// </summary>
+    Task AfterWriteAsync(WriteHookContext write, CancellationToken cancellationToken);
+}
+
+/// <summary>One write as a hook sees it.</summary>
+/// <param name="Writer">The transaction, and a way to write other resources through the one door's version path.</param>
+/// <param name="Resource">The resource being written (null for a deletion); after the write it carries its id and meta.</param>
+/// <param name="Previous">The version this write replaces, if any (deleted ones included, as tombstones).</param>
+/// <param name="Internal">True when a hook wrote this resource itself through <see cref="IRecordWriter"/>.</param>
+public sealed record WriteHookContext(IRecordWriter Writer, string Type, string Id, Resource? Resource, StoredResource? Previous, bool Internal);
+
+/// <summary>
+/// Writes inside an open transaction through the same path as the API's writes (version, meta, index rows including the
+/// hooks' rows, change event), without a second access decision: the caller was authorised for the interaction that opened
+/// the transaction. Writes made here are marked <see cref="WriteHookContext.Internal"/> for the hooks they trigger.
+/// </summary>
+public interface IRecordWriter
+{
+    IWriteSession Session { get; }
+
+    /// <summary>Writes a new version of <paramref name="resource"/>: a new resource when its id is empty, else the next version.</summary>
+    Task<RecordResult> WriteAsync(Resource resource, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the current version of a resource; deleting what is not there writes nothing.</summary>
+    Task DeleteAsync(string type, string id, CancellationToken cancellationToken);
+}
