@@ -11,4 +11,14 @@ if ! log=$(dotnet build "$root/src/CareHub.Server/CareHub.Server.csproj" -c Rele
   exit 1
 fi
 
+case "${1:-}" in
+  mpi-quality)
+    # Person matching quality through the one door (issue: the master person index).
+    exec dotnet run -c Release --project "$root/bench/CareHub.Mpi.Bench" -- "$@"
+    ;;
+  hl7-parse)
+    shift
+    exec dotnet run -c Release --project "$root/bench/CareHub.Hl7v2.Bench" -- "$@"
+    ;;
+esac
 exec dotnet run -c Release --project "$root/bench/CareHub.Bench" -- "$@"
