@@ -70,7 +70,9 @@ public sealed class Benches(BenchOptions options, string serverDll)
 
     public async Task<BenchSummary> ReadAsync(CancellationToken cancellationToken)
     {
-        var patients = Workloads.CreateBodies(patientsOnly: true);
+        // Distinct people (the demo community at the size asked), so the person index sees a realistic population rather
+        // than thousands of copies of the same few patients.
+        var patients = Workloads.CreateBodies(patientsOnly: true, patients: options.ReadResources);
         Console.WriteLine($"read: GET Patient by id over {Count(options.ReadResources)} pre-loaded Patients, {options.Clients} clients, "
             + $"{Seconds(options.Warmup)} warm-up + {Seconds(options.Duration)} measured");
         var results = await BothSidesAsync(async side =>
