@@ -34,7 +34,7 @@ public sealed partial class MllpListener : IAsyncDisposable
         var source = channel.Source;
         var address = source.Host is "*" or "0.0.0.0" ? IPAddress.Any : IPAddress.TryParse(source.Host, out var ip) ? ip : Dns.GetHostAddresses(source.Host)[0];
         listener = new TcpListener(address, source.Port);
-        certificate = source.Certificate is null ? null : LoadCertificate(source);
+        certificate = source.LoadCertificate();
         slots = new SemaphoreSlim(source.MaxConnections, source.MaxConnections);
     }
 
@@ -49,20 +49,6 @@ public sealed partial class MllpListener : IAsyncDisposable
         listener.Start(backlog: 128);
         LogListening(logger, channel.Name, LocalEndpoint.ToString(), certificate is not null);
         accepting = AcceptLoopAsync(stopping.Token);
-    }
-
-    private static X509Certificate2 LoadCertificate(SourceOptions source)
-    {
-        var path = source.Certificate!;
-        if (path.EndsWith(".pfx", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".p12", StringComparison.OrdinalIgnoreCase))
-        {
-            return X509CertificateLoader.LoadPkcs12FromFile(path, source.CertificatePassword);
-        }
-
-        var key = source.CertificateKey ?? path;
-        return source.CertificatePassword is { } password
-            ? X509Certificate2.CreateFromEncryptedPemFile(path, password, key)
-            : X509Certificate2.CreateFromPemFile(path, key);
     }
 
     private async Task AcceptLoopAsync(CancellationToken cancellationToken)

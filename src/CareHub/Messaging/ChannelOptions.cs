@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
 
 namespace CareHub.Messaging;
@@ -145,6 +147,57 @@ public sealed record SourceOptions
 
     public static readonly IReadOnlyList<string> Types = ["mllp", "http", "folder", "changes"];
 
+    /// <summary>
+    /// Loads the MLLP listener's TLS certificate with its private key: PKCS#12 when the file ends in .pfx or .p12,
+    /// otherwise PEM (the key in <see cref="CertificateKey"/> or in the same file). Null when TLS is off.
+    /// </summary>
+    public X509Certificate2? LoadCertificate()
+    {
+        if (Certificate is not { } path)
+        {
+            return null;
+        }
+
+        if (path.EndsWith(".pfx", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".p12", StringComparison.OrdinalIgnoreCase))
+        {
+            return X509CertificateLoader.LoadPkcs12FromFile(path, CertificatePassword);
+        }
+
+        var key = CertificateKey ?? path;
+        return CertificatePassword is { } password
+            ? X509Certificate2.CreateFromEncryptedPemFile(path, password, key)
+            : X509Certificate2.CreateFromPemFile(path, key);
+    }
+
+    /// <summary>Loads the certificate once at start, so that a wrong file or password stops the start, not each TLS handshake.</summary>
+    private void CheckCertificate(string at)
+    {
+        if (!File.Exists(Certificate))
+        {
+            throw new InvalidOperationException($"{at}:Certificate '{Certificate}' does not exist.");
+        }
+
+        if (CertificateKey is not null && !File.Exists(CertificateKey))
+        {
+            throw new InvalidOperationException($"{at}:CertificateKey '{CertificateKey}' does not exist.");
+        }
+
+        try
+        {
+            using var certificate = LoadCertificate()!;
+            if (!certificate.HasPrivateKey)
+            {
+                throw new InvalidOperationException($"{at}:Certificate '{Certificate}' has no private key; a TLS listener needs one (in the file, or in {at}:CertificateKey for PEM).");
+            }
+        }
+        catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidOperationException(
+                $"{at}:Certificate '{Certificate}' could not be read as a PKCS#12 (.pfx, .p12) or PEM certificate with its private key " +
+                $"(check the file, {at}:CertificateKey and {at}:CertificatePassword): {e.Message}", e);
+        }
+    }
+
     public void Validate(string at)
     {
         if (!Types.Contains(Type))
@@ -164,9 +217,9 @@ public sealed record SourceOptions
                 throw new InvalidOperationException($"{at}:Host is empty: give the address to listen on, e.g. 127.0.0.1 or 0.0.0.0.");
             }
 
-            if (Certificate is not null && !File.Exists(Certificate))
+            if (Certificate is not null)
             {
-                throw new InvalidOperationException($"{at}:Certificate '{Certificate}' does not exist.");
+                CheckCertificate(at);
             }
 
             MessagingOptions.Positive(IdleTimeout, $"{at}:IdleTimeout");

@@ -138,6 +138,10 @@ public sealed partial class MessageBroker
                 LogLoopFailed(logger, e, $"deliveries {channel.Options.Name}/{route.Options.EffectiveName}");
                 await Pause(FailureBackoff, stoppingToken);
             }
+            finally
+            {
+                Interlocked.Increment(ref route.Cycles);
+            }
         }
     }
 
@@ -205,38 +209,62 @@ public sealed partial class MessageBroker
     /// <summary>
     /// Takes every file matching the pattern, oldest name first, through intake, then moves it to <c>processed/</c>
     /// (accepted) or <c>error/</c>. A file is moved only after its message is stored, so a crash in between at worst reads
-    /// it again, and the resend is answered from the store rather than processed twice. Writers should write files under
-    /// another name (or elsewhere) and rename them in, so that a half-written file is never read.
+    /// it again, and the resend is answered from the store rather than processed twice. Nothing here can tell a finished
+    /// file from one still being written: writers must write under another name (or elsewhere) and rename the file in,
+    /// or hold it open exclusively while writing. A file that cannot be opened (its writer holds it) is left for the
+    /// next pass and does not hold up the files after it.
     /// </summary>
     private async Task ReadFolderOnceAsync(Channel channel, CancellationToken cancellationToken)
     {
-        var source = channel.Options.Source;
-        var folder = source.Path!;
-        if (!Directory.Exists(folder))
+        try
         {
-            Directory.CreateDirectory(folder);
+            var source = channel.Options.Source;
+            var folder = source.Path!;
+            if (!Directory.Exists(folder))
+            {
+                Directory.CreateDirectory(folder);
+            }
+
+            foreach (var file in Directory.EnumerateFiles(folder, source.Pattern, SearchOption.TopDirectoryOnly).Order(StringComparer.Ordinal).ToList())
+            {
+                var name = Path.GetFileName(file);
+                byte[]? bytes = null;
+                long length;
+                try
+                {
+                    length = new FileInfo(file).Length;
+                    if (length <= source.MaxMessageBytes)
+                    {
+                        bytes = await File.ReadAllBytesAsync(file, cancellationToken);
+                    }
+                }
+                catch (IOException e)
+                {
+                    // Held exclusively by its writer (a sharing violation), or gone since the listing: not ours yet.
+                    LogFileBusy(logger, channel.Options.Name, name, e.Message);
+                    continue;
+                }
+
+                string outcome;
+                if (bytes is null)
+                {
+                    LogFileTooLarge(logger, channel.Options.Name, name, length);
+                    outcome = "error";
+                }
+                else
+                {
+                    var result = await ReceiveAsync(channel.Options.Name, bytes, "file:" + name, cancellationToken);
+                    outcome = result.Accepted ? "processed" : "error";
+                }
+
+                var target = Path.Combine(folder, outcome);
+                Directory.CreateDirectory(target);
+                File.Move(file, Path.Combine(target, name), overwrite: true);
+            }
         }
-
-        foreach (var file in Directory.EnumerateFiles(folder, source.Pattern, SearchOption.TopDirectoryOnly).Order(StringComparer.Ordinal).ToList())
+        finally
         {
-            var name = Path.GetFileName(file);
-            var length = new FileInfo(file).Length;
-            string outcome;
-            if (length > source.MaxMessageBytes)
-            {
-                LogFileTooLarge(logger, channel.Options.Name, name, length);
-                outcome = "error";
-            }
-            else
-            {
-                var bytes = await File.ReadAllBytesAsync(file, cancellationToken);
-                var result = await ReceiveAsync(channel.Options.Name, bytes, "file:" + name, cancellationToken);
-                outcome = result.Accepted ? "processed" : "error";
-            }
-
-            var target = Path.Combine(folder, outcome);
-            Directory.CreateDirectory(target);
-            File.Move(file, Path.Combine(target, name), overwrite: true);
+            Interlocked.Increment(ref channel.FolderPasses);
         }
     }
 
@@ -320,6 +348,9 @@ public sealed partial class MessageBroker
 
     [LoggerMessage(EventId = 4015, Level = LogLevel.Warning, Message = "Channel {Channel}: file {File} of {Length} bytes is over the size limit; moved to error/")]
     private static partial void LogFileTooLarge(ILogger logger, string channel, string file, long length);
+
+    [LoggerMessage(EventId = 4017, Level = LogLevel.Debug, Message = "Channel {Channel}: file {File} cannot be opened yet ({Reason}); left for the next pass")]
+    private static partial void LogFileBusy(ILogger logger, string channel, string file, string reason);
 
     [LoggerMessage(EventId = 4016, Level = LogLevel.Warning, Message = "Channel {Channel}: change at position {Position} skipped (read answered {Status})")]
     private static partial void LogChangeSkipped(ILogger logger, string channel, long position, int status);

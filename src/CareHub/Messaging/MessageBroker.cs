@@ -6,6 +6,10 @@ using CareHub.Messaging.Storage;
 using CareHub.Records;
 using Microsoft.Extensions.Logging;
 
+// The server's end-to-end tests run the broker behind real sockets and wait on its worker passes (DeliveryCycles,
+// FolderPasses) instead of sleeping.
+[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("CareHub.Server.Tests")]
+
 namespace CareHub.Messaging;
 
 /// <summary>What intake made of one inbound message: the answer to send (null: none, close or stay silent) and where it is stored.</summary>
@@ -322,6 +326,9 @@ public sealed partial class MessageBroker : IAsyncDisposable
 
         public volatile bool Paused;
 
+        /// <summary>Completed passes over the watched folder of a folder channel.</summary>
+        public long FolderPasses;
+
         /// <summary>Completes when <see cref="Wake"/> is next called.</summary>
         public Task WhenWoken
         {
@@ -347,7 +354,21 @@ public sealed partial class MessageBroker : IAsyncDisposable
         }
     }
 
-    private sealed record Route(Channel Channel, DestinationOptions Options, IMessageDestination Destination);
+    private sealed record Route(Channel Channel, DestinationOptions Options, IMessageDestination Destination)
+    {
+        /// <summary>Passes of this destination's worker completed so far (read through <see cref="DeliveryCycles"/>).</summary>
+        public long Cycles;
+    }
+
+    /// <summary>
+    /// How many passes the worker of a channel's destination has completed: each pass claims and delivers one message,
+    /// finds nothing due, or finds the channel paused. Tests wait for passes to complete instead of sleeping.
+    /// </summary>
+    internal long DeliveryCycles(string channel, string destination) =>
+        Interlocked.Read(ref channels[channel].Routes.Single(r => r.Options.EffectiveName == destination).Cycles);
+
+    /// <summary>How many passes over a watched folder have completed (those that failed too), for the same reason.</summary>
+    internal long FolderPasses(string channel) => Interlocked.Read(ref channels[channel].FolderPasses);
 
     /// <summary>Text of a stored message for display.</summary>
     public static string Display(byte[] raw) => SqlMessageStore.DisplayText(raw).Replace("\r", "\n", StringComparison.Ordinal);

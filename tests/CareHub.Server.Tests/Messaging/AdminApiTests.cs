@@ -56,6 +56,33 @@ public sealed class AdminApiTests
         await MessagingServer.EventuallyAsync(async () => await server.PatientsWithControlIdAsync("HTTP-A") == 1, "the Patient is in the record");
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task the_http_source_answers_413_to_a_body_over_the_channels_limit_and_stores_nothing(bool contentLength)
+    {
+        await using var server = await MessagingServer.StartAsync([.. Channels(), new("CareHub:Channels:1:Source:MaxMessageBytes", "1024")]);
+        using var sender = new HttpClient();
+        sender.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await server.TokenAsync("sender", "sender-secret"));
+        var oversized = MessagingServer.Bytes(MessagingServer.Adt("HTTP-BIG") + "NTE|1||" + new string('x', 4096) + "\r");
+
+        // With a Content-Length the server knows at once; chunked, only once it has read past the limit.
+        using HttpContent body = contentLength ? new ByteArrayContent(oversized) : new StreamContent(new MemoryStream(oversized));
+        body.Headers.ContentType = new MediaTypeHeaderValue(MessagingApi.Hl7MediaType);
+        if (!contentLength)
+        {
+            body.Headers.ContentLength = null;
+        }
+
+        using var tooLarge = await sender.PostAsync($"{server.BaseUrl}/channels/http-in/messages", body, Ct);
+        using var small = await sender.PostAsync($"{server.BaseUrl}/channels/http-in/messages", new StringContent(MessagingServer.Adt("HTTP-SMALL"), Encoding.UTF8, MessagingApi.Hl7MediaType), Ct);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
+        Assert.Contains("1024 bytes", await tooLarge.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.Empty(await server.Store.SearchAsync(new MessageQuery(Channel: "http-in", ControlId: "HTTP-BIG"), Ct));
+        Assert.Equal(HttpStatusCode.OK, small.StatusCode);
+    }
+
     [Fact]
     public async Task the_admin_api_needs_a_system_token_with_the_admin_scope()
     {

@@ -108,8 +108,11 @@ public sealed class DeliveryTests
         }
 
         await SendAsync(server, "relay", "HELD");
-        // Give a worker that ignored the pause every chance to deliver: several poll intervals.
-        await Task.Delay(1000, Ct);
+        // The pass in progress when HELD was stored may have begun before it; the next one began after, saw the message
+        // and the pause, and would have delivered it (within that pass) had it ignored the pause.
+        var passes = server.Broker.DeliveryCycles("relay", "downstream");
+        await MessagingServer.EventuallyAsync(() => Task.FromResult(server.Broker.DeliveryCycles("relay", "downstream") >= passes + 2),
+            "the paused worker completes two passes");
         Assert.Empty(receiver.Received);
         Assert.Equal(MessageStates.Queued, (await MessageAsync(server, "HELD")).State);
 

@@ -22,11 +22,13 @@ public sealed class MessagingServer : IAsyncDisposable
 {
     private readonly WebApplication app;
     private readonly string data;
+    private readonly bool ownsData;
 
-    private MessagingServer(WebApplication app, string data)
+    private MessagingServer(WebApplication app, string data, bool ownsData)
     {
         this.app = app;
         this.data = data;
+        this.ownsData = ownsData;
     }
 
     public string BaseUrl { get; private set; } = "";
@@ -46,9 +48,13 @@ public sealed class MessagingServer : IAsyncDisposable
     public IPEndPoint Mllp(string channel) =>
         Service<MessagingHostedService>().Listeners.Single(l => l.Channel == channel).LocalEndpoint;
 
-    public static async Task<MessagingServer> StartAsync(IEnumerable<KeyValuePair<string, string?>> channels, string? postgres = null)
+    /// <summary>
+    /// Starts CareHub on a fresh data folder, or on <paramref name="dataDirectory"/> (kept when the server stops, so that a
+    /// second server can start on what the first left behind).
+    /// </summary>
+    public static async Task<MessagingServer> StartAsync(IEnumerable<KeyValuePair<string, string?>> channels, string? postgres = null, string? dataDirectory = null)
     {
-        var data = Path.Combine(Path.GetTempPath(), "carehub-msg-" + Guid.NewGuid().ToString("N"));
+        var data = dataDirectory ?? Path.Combine(Path.GetTempPath(), "carehub-msg-" + Guid.NewGuid().ToString("N"));
         List<KeyValuePair<string, string?>> settings =
         [
             new("urls", "http://127.0.0.1:0"),
@@ -75,8 +81,19 @@ public sealed class MessagingServer : IAsyncDisposable
         }
 
         var app = CareHubHost.Build([], settings, services => services.AddSingleton<IMessageTransformer, TestPatientTransformer>());
-        var server = new MessagingServer(app, data);
-        await CareHubHost.StartAsync(app, CancellationToken.None);
+        var server = new MessagingServer(app, data, ownsData: dataDirectory is null);
+        try
+        {
+            await CareHubHost.StartAsync(app, CancellationToken.None);
+        }
+        catch
+        {
+            // A host that did not start cannot be stopped: release what it holds and pass the reason on.
+            await app.DisposeAsync();
+            server.Release();
+            throw;
+        }
+
         server.BaseUrl = app.Urls.First().TrimEnd('/');
         server.Client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await server.TokenAsync("test-system", "test-secret"));
         return server;
@@ -120,7 +137,17 @@ public sealed class MessagingServer : IAsyncDisposable
     {
         await CareHubHost.StopAsync(app);
         await app.DisposeAsync();
+        Release();
+    }
+
+    private void Release()
+    {
         Client.Dispose();
+        if (!ownsData)
+        {
+            return;
+        }
+
         try
         {
             Directory.Delete(data, recursive: true);
