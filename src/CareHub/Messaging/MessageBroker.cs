@@ -8,7 +8,6 @@ using Microsoft.Extensions.Logging;
 
 // The server's end-to-end tests run the broker behind real sockets and wait on its worker passes (DeliveryCycles,
 // FolderPasses) instead of sleeping.
-[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("CareHub.Server.Tests")]
 
 namespace CareHub.Messaging;
 
