@@ -126,10 +126,18 @@ public static class MllpBench
         return run;
     }
 
-    /// <summary>An admission with an invented hospital number per message (no real patient data).</summary>
-    private static string Adt(string controlId, string mrn) =>
-        $"MSH|^~\\&|PAS|RTH|CAREHUB|CAREHUB|20261101090000||ADT^A01^ADT_A01|{controlId}|P|2.5.1\r" +
+    private static readonly string[] Given = ["ALEX", "SAM", "JO", "CHRIS", "PAT", "ROBIN", "JAMIE", "CASEY", "MORGAN", "TAYLOR", "JORDAN", "RILEY"];
+    private static readonly string[] Family = ["ASHDOWN", "BRAMLEY", "CROFT", "DENHOLM", "EVERETT", "FAIRLIE", "GRANGER", "HOLLIS", "IVESON", "JESSOP", "KINGSTON", "LOWTHER", "MARLOW", "NETTLETON", "OAKLEY", "PRENTICE"];
+
+    /// <summary>An admission of an invented, distinct person per message (no real patient data).</summary>
+    private static string Adt(string controlId, string mrn)
+    {
+        var n = long.Parse(mrn, CultureInfo.InvariantCulture);
+        var name = $"{Family[n % Family.Length]}{n / Family.Length % 997}^{Given[n / 7 % Given.Length]}";
+        var birth = new DateTime(1930, 1, 1).AddDays(n * 37 % 30000).ToString("yyyyMMdd", CultureInfo.InvariantCulture);
+        return $"MSH|^~\\&|PAS|RTH|CAREHUB|CAREHUB|20261101090000||ADT^A01^ADT_A01|{controlId}|P|2.5.1\r" +
         "EVN|A01|20261101090000\r" +
-        $"PID|1||{mrn}^^^RTH^MR||BENCH^PATIENT||19800101|U\r" +
+        $"PID|1||{mrn}^^^RTH^MR||{name}||{birth}|U\r" +
         $"PV1|1|I|WARD1^BED2^^RTH||||||||||||||||V{mrn}|||||||||||||||||||||||||20261101090000\r";
+    }
 }

@@ -39,6 +39,9 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
     /// Persons) and no member of that Person is a known non-match; every other link or review outcome is queued once.
     /// Links are not undone by a later update: a person unlinks.
     /// </summary>
+    /// <summary>Review tasks one Patient write may open at most.</summary>
+    public const int MaxReviewsPerWrite = 3;
+
     public async Task OnPatientWrittenAsync(Patient patient, CancellationToken cancellationToken)
     {
         var id = patient.Id!;
@@ -71,6 +74,9 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
             }
         }
 
+        // A reviewer decides about people, not every pair: at most one review per other Person, and only the strongest few,
+        // so a crowd of similar records cannot turn each write into hundreds of review tasks.
+        var reviewed = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (other, result) in results.OrderBy(r => r.Result.Outcome).ThenByDescending(r => r.Result.Weight))
         {
             var theirs = await PersonOfAsync(other, cancellationToken);
@@ -92,7 +98,7 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
                 continue;
             }
 
-            if (decided.Add(MpiCodes.PairKey(id, other)))
+            if (reviewed.Count < MaxReviewsPerWrite && reviewed.Add(theirs?.Id ?? other) && decided.Add(MpiCodes.PairKey(id, other)))
             {
                 await writer.WriteAsync(ReviewTasks.ForReview(id, other, result, now), cancellationToken);
             }

@@ -6,8 +6,6 @@ using CareHub.Messaging.Storage;
 using CareHub.Records;
 using Microsoft.Extensions.Logging;
 
-// The server's end-to-end tests run the broker behind real sockets and wait on its worker passes (DeliveryCycles,
-// FolderPasses) instead of sleeping.
 
 namespace CareHub.Messaging;
 
