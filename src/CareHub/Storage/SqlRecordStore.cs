@@ -1,5 +1,8 @@
+using System.Buffers;
 using System.Data.Common;
 using System.Globalization;
+using System.Text;
+using System.Text.Json;
 
 namespace CareHub.Storage;
 
@@ -9,8 +12,17 @@ namespace CareHub.Storage;
 /// </summary>
 public abstract partial class SqlRecordStore : IRecordStore
 {
+    /// <summary>The SQL type of an index column, for providers that must cast what they read from JSON.</summary>
+    protected enum ColumnKind
+    {
+        Text,
+        Integer,
+        BigInteger,
+        Real,
+    }
+
     /// <summary>The schema version this build writes and reads; migrations 1..N are embedded resources.</summary>
-    public const int SchemaVersion = 1;
+    public const int SchemaVersion = 2;
 
     public abstract string Backend { get; }
 
@@ -203,131 +215,6 @@ public abstract partial class SqlRecordStore : IRecordStore
         return new HistoryPage(versions, next, total);
     }
 
-    public async Task<SearchPage> SearchAsync(StoreQuery query, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        var (filter, parameters) = BuildFilter(query);
-        var backwards = query.BeforeId is not null;
-        var keyset = query.AfterId is not null ? " AND c.id > @after" : backwards ? " AND c.id < @beforeId" : string.Empty;
-        var pageParameters = new List<(string, object?)>(parameters) { ("@limit", query.Count + 1) };
-        if (query.AfterId is not null)
-        {
-            pageParameters.Add(("@after", query.AfterId));
-        }
-
-        if (backwards)
-        {
-            pageParameters.Add(("@beforeId", query.BeforeId));
-        }
-
-        var resources = new List<StoredResource>();
-        var sql = $"SELECT {VersionColumns} FROM resource_current c JOIN resource_version v ON v.seq = c.seq WHERE {filter}{keyset} ORDER BY c.id {(backwards ? "DESC" : "ASC")} LIMIT @limit";
-        await using (var command = Command(connection, null, sql, [.. pageParameters]))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                resources.Add(ReadVersion(reader));
-            }
-        }
-
-        var more = resources.Count > query.Count;
-        if (more)
-        {
-            resources.RemoveAt(query.Count);
-        }
-
-        if (backwards)
-        {
-            resources.Reverse();
-        }
-
-        long? total = null;
-        if (query.CountTotal)
-        {
-            total = Convert.ToInt64(await ScalarAsync(connection, null, $"SELECT COUNT(*) FROM resource_current c WHERE {filter}", cancellationToken, [.. parameters]), CultureInfo.InvariantCulture);
-        }
-
-        // Going forwards, a previous page exists when we started after some id; going backwards, "more" means older pages.
-        return backwards
-            ? new SearchPage(resources, HasMore: true, HasPrevious: more, total)
-            : new SearchPage(resources, HasMore: more, HasPrevious: query.AfterId is not null, total);
-    }
-
-    private static (string Filter, List<(string, object?)> Parameters) BuildFilter(StoreQuery query)
-    {
-        var parts = new List<string> { "c.type = @type", "c.deleted = 0" };
-        var parameters = new List<(string, object?)> { ("@type", query.Type) };
-        var n = 0;
-        foreach (var clause in query.Clauses)
-        {
-            switch (clause)
-            {
-                case IdClause ids:
-                    var names = ids.Ids.Select(_ => $"@p{n++}").ToList();
-                    // "IN ()" is a syntax error in PostgreSQL; no ids matches nothing.
-                    parts.Add(names.Count == 0 ? "1 = 0" : $"c.id IN ({string.Join(", ", names)})");
-                    parameters.AddRange(names.Zip(ids.Ids, (name, id) => (name, (object?)id)));
-                    break;
-                case TokenClause token:
-                    var alternatives = new List<string>();
-                    foreach (var match in token.AnyOf)
-                    {
-                        var conditions = new List<string>();
-                        if (match.Code is not null)
-                        {
-                            conditions.Add($"t.code = @p{n}");
-                            parameters.Add(($"@p{n++}", match.Code));
-                        }
-
-                        if (!match.AnySystem)
-                        {
-                            if (match.System is null)
-                            {
-                                conditions.Add("t.system IS NULL");
-                            }
-                            else
-                            {
-                                conditions.Add($"t.system = @p{n}");
-                                parameters.Add(($"@p{n++}", match.System));
-                            }
-                        }
-
-                        alternatives.Add(conditions.Count == 0 ? "1 = 1" : "(" + string.Join(" AND ", conditions) + ")");
-                    }
-
-                    if (alternatives.Count == 0)
-                    {
-                        // No values matches nothing, and "AND ()" is not SQL.
-                        parts.Add("1 = 0");
-                        break;
-                    }
-
-                    parts.Add($"EXISTS (SELECT 1 FROM search_token t WHERE t.type = c.type AND t.id = c.id AND t.param = @p{n} AND ({string.Join(" OR ", alternatives)}))");
-                    parameters.Add(($"@p{n++}", token.Param));
-                    break;
-                case LastUpdatedClause lastUpdated:
-                    if (lastUpdated.From is { } from)
-                    {
-                        parts.Add($"c.last_updated >= @p{n}");
-                        parameters.Add(($"@p{n++}", from.ToUnixTimeMilliseconds()));
-                    }
-
-                    if (lastUpdated.To is { } to)
-                    {
-                        parts.Add($"c.last_updated < @p{n}");
-                        parameters.Add(($"@p{n++}", to.ToUnixTimeMilliseconds()));
-                    }
-
-                    break;
-                default:
-                    throw new ArgumentException($"Unsupported clause {clause.GetType().Name}", nameof(query));
-            }
-        }
-
-        return (string.Join(" AND ", parts), parameters);
-    }
-
     public async Task<IReadOnlyList<ChangeEvent>> ReadChangesAsync(long afterPosition, int max, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
@@ -371,24 +258,35 @@ public abstract partial class SqlRecordStore : IRecordStore
     private sealed class WriteSession(SqlRecordStore store, DbConnection connection, DbTransaction transaction, IDisposable? writerLock) : IWriteSession
     {
         private readonly List<VersionWrite> changes = [];
+        private DbCommand? indexInsert;
         private bool done;
+
+        /// <summary>The statement that inserts a resource's index rows into every table, prepared once per session.</summary>
+        private DbCommand IndexInsert()
+        {
+            if (indexInsert is null)
+            {
+                var tables = Enum.GetValues<IndexTable>();
+                var sql = string.Concat(tables.Select(table =>
+                {
+                    var columns = IndexColumns(table);
+                    var values = columns.Select((column, i) => store.JsonField("value", i + 2, column.Kind));
+                    return $"INSERT INTO {TableName(table)} (type, id, param, grp, {string.Join(", ", columns.Select(c => c.Name))}) " +
+                           $"SELECT @type, @id, {store.JsonField("value", 0, ColumnKind.Text)}, {store.JsonField("value", 1, ColumnKind.Integer)}, {string.Join(", ", values)} " +
+                           $"FROM {store.JsonRows("@rows" + ((int)table).ToString(CultureInfo.InvariantCulture))};";
+                }));
+                indexInsert = Command(connection, transaction, sql,
+                    [("@type", null), ("@id", null), .. tables.Select(t => ("@rows" + ((int)t).ToString(CultureInfo.InvariantCulture), (object?)null))]);
+            }
+
+            return indexInsert;
+        }
 
         public Task<StoredResource?> ReadAsync(string type, string id, CancellationToken cancellationToken) =>
             store.ReadCoreAsync(connection, transaction, type, id, null, true, cancellationToken);
 
-        public async Task<IReadOnlyList<string>> FindIdsAsync(StoreQuery query, CancellationToken cancellationToken)
-        {
-            var (filter, parameters) = BuildFilter(query);
-            await using var command = Command(connection, transaction, $"SELECT c.id FROM resource_current c WHERE {filter} ORDER BY c.id LIMIT @limit", [.. parameters, ("@limit", query.Count)]);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            var ids = new List<string>();
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                ids.Add(reader.GetString(0));
-            }
-
-            return ids;
-        }
+        public Task<IReadOnlyList<string>> FindIdsAsync(StoreQuery query, CancellationToken cancellationToken) =>
+            FindIdsCoreAsync(connection, transaction, query, cancellationToken);
 
         public async Task WriteAsync(VersionWrite write, CancellationToken cancellationToken)
         {
@@ -434,22 +332,25 @@ public abstract partial class SqlRecordStore : IRecordStore
 
             if (write.Version > 1)
             {
-                await using var clear = Command(connection, transaction, "DELETE FROM search_token WHERE type = @type AND id = @id", ("@type", write.Type), ("@id", write.Id));
+                // An update or deletion replaces every index row of the resource.
+                await using var clear = Command(connection, transaction, ClearIndex, ("@type", write.Type), ("@id", write.Id));
                 await clear.ExecuteNonQueryAsync(cancellationToken);
             }
 
-            if (write.Tokens.Count > 0)
+            if (write.Index.Count > 0)
             {
-                await using var index = Command(connection, transaction,
-                    "INSERT INTO search_token (type, id, param, system, code) VALUES (@type, @id, @param, @system, @code)",
-                    ("@type", write.Type), ("@id", write.Id), ("@param", null), ("@system", null), ("@code", null));
-                foreach (var token in write.Tokens.Distinct())
+                // All index rows in one round trip: each table's rows travel as one JSON array parameter, which the
+                // database unpacks. Binding a parameter per value costs far more than the rows themselves.
+                var insert = IndexInsert();
+                insert.Parameters[0].Value = write.Type;
+                insert.Parameters[1].Value = write.Id;
+                var rows = IndexRowsJson(write.Index);
+                for (var t = 0; t < rows.Length; t++)
                 {
-                    index.Parameters["@param"].Value = token.Param;
-                    index.Parameters["@system"].Value = (object?)token.System ?? DBNull.Value;
-                    index.Parameters["@code"].Value = token.Code;
-                    await index.ExecuteNonQueryAsync(cancellationToken);
+                    insert.Parameters[2 + t].Value = rows[t];
                 }
+
+                await insert.ExecuteNonQueryAsync(cancellationToken);
             }
 
             if (write.ChangeEvent)
@@ -492,12 +393,171 @@ public abstract partial class SqlRecordStore : IRecordStore
             }
             finally
             {
+                if (indexInsert is not null)
+                {
+                    await indexInsert.DisposeAsync();
+                }
+
                 await transaction.DisposeAsync();
                 await connection.DisposeAsync();
                 writerLock?.Dispose();
             }
         }
     }
+
+    /// <summary>The SQL reading field <paramref name="index"/> of a JSON array row as a column of the given kind.</summary>
+    protected virtual string JsonField(string row, int index, ColumnKind kind) =>
+        $"json_extract({row}, '$[{index.ToString(CultureInfo.InvariantCulture)}]')";
+
+    /// <summary>The SQL turning a JSON array parameter into rows with one column, "value".</summary>
+    protected virtual string JsonRows(string parameter) => $"json_each({parameter})";
+
+    /// <summary>The value columns of each index table, in the order <see cref="WriteValues"/> writes them.</summary>
+    private static (string Name, ColumnKind Kind)[] IndexColumns(IndexTable table) => table switch
+    {
+        IndexTable.Token => [("system", ColumnKind.Text), ("code", ColumnKind.Text), ("text", ColumnKind.Text), ("type_system", ColumnKind.Text), ("type_code", ColumnKind.Text)],
+        IndexTable.String => [("norm", ColumnKind.Text), ("exact", ColumnKind.Text)],
+        IndexTable.Date => [("low", ColumnKind.BigInteger), ("high", ColumnKind.BigInteger)],
+        IndexTable.Number => [("value", ColumnKind.Real), ("low", ColumnKind.Real), ("high", ColumnKind.Real)],
+        IndexTable.Quantity => [("system", ColumnKind.Text), ("code", ColumnKind.Text), ("unit", ColumnKind.Text), ("value", ColumnKind.Real), ("low", ColumnKind.Real), ("high", ColumnKind.Real)],
+        IndexTable.Reference => [("target_type", ColumnKind.Text), ("target_id", ColumnKind.Text), ("url", ColumnKind.Text), ("id_system", ColumnKind.Text), ("id_value", ColumnKind.Text)],
+        _ => [("value", ColumnKind.Text)],
+    };
+
+    /// <summary>Each table's rows as a JSON array of arrays: [param, grp, value columns...].</summary>
+    private static string[] IndexRowsJson(IReadOnlyList<IndexRow> index)
+    {
+        var tables = Enum.GetValues<IndexTable>();
+        var buffers = new ArrayBufferWriter<byte>?[tables.Length];
+        var writers = new Utf8JsonWriter?[tables.Length];
+        try
+        {
+            foreach (var row in index.Distinct())
+            {
+                var t = (int)IndexTableOf(row);
+                if (writers[t] is not { } writer)
+                {
+                    buffers[t] = new ArrayBufferWriter<byte>(256);
+                    writer = writers[t] = new Utf8JsonWriter(buffers[t]!);
+                    writer.WriteStartArray();
+                }
+
+                writer.WriteStartArray();
+                writer.WriteStringValue(row.Param);
+                writer.WriteNumberValue(row.Group);
+                WriteValues(writer, row);
+                writer.WriteEndArray();
+            }
+
+            var json = new string[tables.Length];
+            for (var t = 0; t < tables.Length; t++)
+            {
+                if (writers[t] is { } writer)
+                {
+                    writer.WriteEndArray();
+                    writer.Flush();
+                    json[t] = Encoding.UTF8.GetString(buffers[t]!.WrittenSpan);
+                }
+                else
+                {
+                    json[t] = "[]";
+                }
+            }
+
+            return json;
+        }
+        finally
+        {
+            foreach (var writer in writers)
+            {
+                writer?.Dispose();
+            }
+        }
+    }
+
+    private static void WriteValues(Utf8JsonWriter writer, IndexRow row)
+    {
+        switch (row)
+        {
+            case TokenIndexRow t:
+                Text(t.System);
+                Text(t.Code);
+                Text(t.Text);
+                Text(t.TypeSystem);
+                Text(t.TypeCode);
+                break;
+            case StringIndexRow s:
+                Text(s.Normalized);
+                Text(s.Exact);
+                break;
+            case DateIndexRow d:
+                writer.WriteNumberValue(d.Low);
+                writer.WriteNumberValue(d.High);
+                break;
+            case NumberIndexRow n:
+                Number(n.Value);
+                Number(n.Low);
+                Number(n.High);
+                break;
+            case QuantityIndexRow q:
+                Text(q.System);
+                Text(q.Code);
+                Text(q.Unit);
+                Number(q.Value);
+                Number(q.Low);
+                Number(q.High);
+                break;
+            case ReferenceIndexRow r:
+                Text(r.TargetType);
+                Text(r.TargetId);
+                Text(r.Url);
+                Text(r.IdentifierSystem);
+                Text(r.IdentifierValue);
+                break;
+            case UriIndexRow u:
+                Text(u.Value);
+                break;
+        }
+
+        void Text(string? value)
+        {
+            if (value is null)
+            {
+                writer.WriteNullValue();
+            }
+            else
+            {
+                writer.WriteStringValue(value);
+            }
+        }
+
+        void Number(double? value)
+        {
+            if (value is { } number)
+            {
+                writer.WriteNumberValue(number);
+            }
+            else
+            {
+                writer.WriteNullValue();
+            }
+        }
+    }
+
+    /// <summary>Removes every index row of one resource, from all the index tables, in one round trip.</summary>
+    private static readonly string ClearIndex = string.Concat(Enum.GetValues<IndexTable>().Select(t => $"DELETE FROM {TableName(t)} WHERE type = @type AND id = @id;"));
+
+    private static IndexTable IndexTableOf(IndexRow row) => row switch
+    {
+        TokenIndexRow => IndexTable.Token,
+        StringIndexRow => IndexTable.String,
+        DateIndexRow => IndexTable.Date,
+        NumberIndexRow => IndexTable.Number,
+        QuantityIndexRow => IndexTable.Quantity,
+        ReferenceIndexRow => IndexTable.Reference,
+        UriIndexRow => IndexTable.Uri,
+        _ => throw new ArgumentException($"Unknown index row {row.GetType().Name}", nameof(row)),
+    };
 
     protected static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
     {
