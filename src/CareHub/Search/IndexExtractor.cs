@@ -48,15 +48,7 @@ public static class IndexExtractor
                     {
                         if (parameter.Type == SearchParamType.Composite)
                         {
-                            group++;
-                            for (var i = 0; i < parameter.Components.Count; i++)
-                            {
-                                var component = parameter.Components[i];
-                                foreach (var part in component.Paths!.SelectMany(p => p.Evaluate(value)))
-                                {
-                                    Add(rows, $"{parameter.Name}${i.ToString(CultureInfo.InvariantCulture)}", component.Type, part, null, group);
-                                }
-                            }
+                            AddComposite(rows, parameter, ++group, i => parameter.Components[i].Paths!.SelectMany(p => p.Evaluate(value)));
                         }
                         else
                         {
@@ -73,15 +65,7 @@ public static class IndexExtractor
                 {
                     if (parameter.Type == SearchParamType.Composite)
                     {
-                        group++;
-                        for (var i = 0; i < parameter.Components.Count; i++)
-                        {
-                            var component = parameter.Components[i];
-                            foreach (var value in component.Expression.Invoke([result], context))
-                            {
-                                Add(rows, $"{parameter.Name}${i.ToString(CultureInfo.InvariantCulture)}", component.Type, value.Poco, null, group);
-                            }
-                        }
+                        AddComposite(rows, parameter, ++group, i => parameter.Components[i].Expression.Invoke([result], context).Select(v => v.Poco).OfType<Base>());
                     }
                     else
                     {
@@ -92,6 +76,27 @@ public static class IndexExtractor
         }
 
         return rows;
+    }
+
+    /// <summary>One composite value: its component rows share a group, and only a value with every component counts (search.html#composite).</summary>
+    private static void AddComposite(List<IndexRow> rows, SearchParameter parameter, int group, Func<int, IEnumerable<Base>> values)
+    {
+        var start = rows.Count;
+        for (var i = 0; i < parameter.Components.Count; i++)
+        {
+            var before = rows.Count;
+            var component = parameter.Components[i];
+            foreach (var value in values(i))
+            {
+                Add(rows, $"{parameter.Name}${i.ToString(CultureInfo.InvariantCulture)}", component.Type, value, null, group);
+            }
+
+            if (rows.Count == before)
+            {
+                rows.RemoveRange(start, rows.Count - start);
+                return;
+            }
+        }
     }
 
     private static void Add(List<IndexRow> rows, string param, SearchParamType type, Base? value, string? resolveType, int group)
