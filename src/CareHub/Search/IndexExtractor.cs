@@ -154,17 +154,21 @@ public static class IndexExtractor
         switch (value)
         {
             case Coding coding:
-                AddCoding(rows, param, coding);
+                AddCoding(rows, param, coding, null);
                 break;
             case CodeableConcept concept:
+                // The concept's text rides on each coding row (":text" matches words of either): a row of its own for
+                // the text would be a third of all token rows on typical data.
+                var conceptText = string.IsNullOrWhiteSpace(concept.Text) ? null : concept.Text;
+                var added = rows.Count;
                 foreach (var coding in concept.Coding)
                 {
-                    AddCoding(rows, param, coding);
+                    AddCoding(rows, param, coding, conceptText);
                 }
 
-                if (!string.IsNullOrWhiteSpace(concept.Text))
+                if (rows.Count == added && conceptText is not null)
                 {
-                    rows.Add(new TokenIndexRow(param, null, string.Empty, Folded(concept.Text)));
+                    rows.Add(new TokenIndexRow(param, null, string.Empty, Folded(conceptText)));
                 }
 
                 break;
@@ -192,15 +196,19 @@ public static class IndexExtractor
         }
     }
 
-    private static void AddCoding(List<IndexRow> rows, string param, Coding coding)
+    private static void AddCoding(List<IndexRow> rows, string param, Coding coding, string? conceptText)
     {
         if (string.IsNullOrEmpty(coding.Code) && string.IsNullOrEmpty(coding.Display))
         {
             return;
         }
 
+        var display = string.IsNullOrEmpty(coding.Display) ? null : coding.Display;
+        var text = display is null ? conceptText
+            : conceptText is null || string.Equals(display, conceptText, StringComparison.OrdinalIgnoreCase) ? display
+            : display + " " + conceptText;
         rows.Add(new TokenIndexRow(param, string.IsNullOrEmpty(coding.System) ? null : coding.System, Cut(coding.Code ?? string.Empty),
-            string.IsNullOrEmpty(coding.Display) ? null : Folded(coding.Display)));
+            text is null ? null : Folded(text)));
     }
 
     /// <summary>Strings of complex types search their parts (search.html#string): names, addresses.</summary>

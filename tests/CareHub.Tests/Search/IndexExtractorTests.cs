@@ -47,8 +47,8 @@ public sealed class IndexExtractorTests
 
         var rows = IndexExtractor.Extract(observation);
 
-        Assert.Contains(new TokenIndexRow("code", "http://loinc.org", "8480-6"), rows);
-        Assert.Contains(new TokenIndexRow("code", null, string.Empty, "systolic blood pressure"), rows);
+        // The concept's text rides on its coding's row, for :text.
+        Assert.Contains(new TokenIndexRow("code", "http://loinc.org", "8480-6", "systolic blood pressure"), rows);
         Assert.Contains(new TokenIndexRow("status", null, "final"), rows);
         Assert.Contains(new ReferenceIndexRow("subject", "Patient", "p1", null), rows);
         Assert.Contains(new ReferenceIndexRow("patient", "Patient", "p1", null), rows);

@@ -55,16 +55,6 @@ public sealed partial class PostgresRecordStore : SqlRecordStore
 
     protected override string ForUpdate => " FOR UPDATE";
 
-    protected override string JsonRows(string parameter) => $"jsonb_array_elements({parameter}::jsonb)";
-
-    protected override string JsonField(string row, int index, ColumnKind kind) => kind switch
-    {
-        ColumnKind.Integer => $"({row}->>{index})::integer",
-        ColumnKind.BigInteger => $"({row}->>{index})::bigint",
-        ColumnKind.Real => $"({row}->>{index})::double precision",
-        _ => $"({row}->>{index})",
-    };
-
     protected override async ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
         await dataSource.OpenConnectionAsync(cancellationToken);
 

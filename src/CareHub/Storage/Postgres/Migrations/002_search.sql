@@ -1,13 +1,15 @@
 -- Text that is compared or sorted uses the "C" collation (byte order, as SQLite's BINARY), so both stores order alike.
 -- The search index: one table per type of value (FHIR R4 search.html#ptypes), rows replaced with every version.
+-- Each table has two indexes: one for searching by value, one for finding a resource's rows (replacing them, sorting,
+-- composites). More indexes cost more on every write than they save on rare searches (measured on the Synthea data).
 -- grp ties together the component rows of one composite value ("name$0", "name$1", ...); 0 otherwise.
 
--- Tokens gain the normalised display/text (:text), an Identifier's type (:of-type) and the composite group.
+-- Tokens gain the normalised display or text (:text, which scans the parameter's rows), an Identifier's type
+-- (:of-type) and the composite group.
 ALTER TABLE search_token ADD COLUMN text TEXT COLLATE "C";
 ALTER TABLE search_token ADD COLUMN type_system TEXT;
 ALTER TABLE search_token ADD COLUMN type_code TEXT;
 ALTER TABLE search_token ADD COLUMN grp INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX ix_search_token_text ON search_token (type, param, text);
 
 -- Strings: norm is case- and accent-folded (prefix and :contains), exact as written (:exact).
 CREATE TABLE search_string (
@@ -52,8 +54,8 @@ CREATE TABLE search_quantity (
     param TEXT NOT NULL,
     grp INTEGER NOT NULL,
     system TEXT,
-    code TEXT,
-    unit TEXT,
+    code TEXT COLLATE "C",
+    unit TEXT COLLATE "C",
     value DOUBLE PRECISION,
     low DOUBLE PRECISION NOT NULL,
     high DOUBLE PRECISION NOT NULL
@@ -62,6 +64,7 @@ CREATE INDEX ix_search_quantity_value ON search_quantity (type, param, code, val
 CREATE INDEX ix_search_quantity_resource ON search_quantity (type, id);
 
 -- References: relative ones as target_type/target_id, absolute and canonical ones as url, logical ones by identifier.
+-- The value index leads with the target: it serves searches by id, reverse chaining, _revinclude and compartments.
 CREATE TABLE search_reference (
     type TEXT NOT NULL,
     id TEXT COLLATE "C" NOT NULL,
@@ -69,12 +72,11 @@ CREATE TABLE search_reference (
     grp INTEGER NOT NULL,
     target_type TEXT,
     target_id TEXT COLLATE "C",
-    url TEXT,
+    url TEXT COLLATE "C",
     id_system TEXT,
-    id_value TEXT
+    id_value TEXT COLLATE "C"
 );
-CREATE INDEX ix_search_reference_value ON search_reference (type, param, target_id);
-CREATE INDEX ix_search_reference_target ON search_reference (target_type, target_id, type, param);
+CREATE INDEX ix_search_reference_value ON search_reference (target_id, target_type, type, param);
 CREATE INDEX ix_search_reference_resource ON search_reference (type, id);
 
 CREATE TABLE search_uri (

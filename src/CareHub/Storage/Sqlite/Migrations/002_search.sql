@@ -1,12 +1,14 @@
 -- The search index: one table per type of value (FHIR R4 search.html#ptypes), rows replaced with every version.
+-- Each table has two indexes: one for searching by value, one for finding a resource's rows (replacing them, sorting,
+-- composites). More indexes cost more on every write than they save on rare searches (measured on the Synthea data).
 -- grp ties together the component rows of one composite value ("name$0", "name$1", ...); 0 otherwise.
 
--- Tokens gain the normalised display/text (:text), an Identifier's type (:of-type) and the composite group.
+-- Tokens gain the normalised display or text (:text, which scans the parameter's rows), an Identifier's type
+-- (:of-type) and the composite group.
 ALTER TABLE search_token ADD COLUMN text TEXT;
 ALTER TABLE search_token ADD COLUMN type_system TEXT;
 ALTER TABLE search_token ADD COLUMN type_code TEXT;
 ALTER TABLE search_token ADD COLUMN grp INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX ix_search_token_text ON search_token (type, param, text);
 
 -- Strings: norm is case- and accent-folded (prefix and :contains), exact as written (:exact).
 CREATE TABLE search_string (
@@ -61,6 +63,7 @@ CREATE INDEX ix_search_quantity_value ON search_quantity (type, param, code, val
 CREATE INDEX ix_search_quantity_resource ON search_quantity (type, id);
 
 -- References: relative ones as target_type/target_id, absolute and canonical ones as url, logical ones by identifier.
+-- The value index leads with the target: it serves searches by id, reverse chaining, _revinclude and compartments.
 CREATE TABLE search_reference (
     type TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -72,8 +75,7 @@ CREATE TABLE search_reference (
     id_system TEXT,
     id_value TEXT
 );
-CREATE INDEX ix_search_reference_value ON search_reference (type, param, target_id);
-CREATE INDEX ix_search_reference_target ON search_reference (target_type, target_id, type, param);
+CREATE INDEX ix_search_reference_value ON search_reference (target_id, target_type, type, param);
 CREATE INDEX ix_search_reference_resource ON search_reference (type, id);
 
 CREATE TABLE search_uri (
