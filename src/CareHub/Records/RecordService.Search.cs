@@ -107,6 +107,44 @@ public sealed partial class RecordService
         return await SearchCoreAsync(context, new SearchScope($"Patient/{id}/$everything", types, scope, "operation", IncludeReferenced: true), criteria, cancellationToken);
     }
 
+    /// <summary>
+    /// Rebuilds the search index of every current resource from its stored body, a page at a time, each page in its own
+    /// transaction. Run it once after upgrading a database that holds resources written before a change to what is
+    /// indexed: migration 2 added the search tables, and resources written before it have identifier rows only.
+    /// Idempotent; AuditEvents are left as the audit trail writes them (unindexed). Returns the number reindexed.
+    /// </summary>
+    public async Task<long> ReindexAsync(CancellationToken cancellationToken)
+    {
+        var types = ModelInfo.SupportedResources.Where(FhirIds.IsResourceType).Where(t => t != "AuditEvent").ToList();
+        PageCursor? after = null;
+        long count = 0;
+        while (true)
+        {
+            var page = await store.SearchAsync(new StoreQuery(types[0], [], 500, After: after) { Types = types }, cancellationToken);
+            await using (var session = await store.BeginWriteAsync(cancellationToken))
+            {
+                foreach (var listed in page.Resources)
+                {
+                    // Read again inside the transaction: a write since the page was read must not get stale rows.
+                    if (await session.ReadAsync(listed.Type, listed.Id, cancellationToken) is { Json: { } json } current)
+                    {
+                        await session.ReplaceIndexAsync(current.Type, current.Id, IndexRows(StoredJson.Parse(json)), cancellationToken);
+                        count++;
+                    }
+                }
+
+                await session.CommitAsync(cancellationToken);
+            }
+
+            if (!page.HasMore || page.NextCursor is null)
+            {
+                return count;
+            }
+
+            after = page.NextCursor;
+        }
+    }
+
     /// <summary>Where a search looks: the link path, the types, a clause every match must meet, the audit subtype.</summary>
     private sealed record SearchScope(string Path, IReadOnlyList<string> Types, QueryClause? Scope, string Interaction, bool IncludeReferenced = false);
 

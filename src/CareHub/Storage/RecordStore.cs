@@ -46,6 +46,12 @@ public interface IWriteSession : IAsyncDisposable
     /// </summary>
     Task WriteAsync(VersionWrite write, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Replaces the search index rows of a resource's current version without writing a new version (after a change to
+    /// what is indexed, e.g. when an existing database gains the search tables).
+    /// </summary>
+    Task ReplaceIndexAsync(string type, string id, IReadOnlyList<IndexRow> index, CancellationToken cancellationToken);
+
     Task CommitAsync(CancellationToken cancellationToken);
 }
 

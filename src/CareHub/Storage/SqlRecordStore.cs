@@ -313,22 +313,35 @@ public abstract partial class SqlRecordStore : IRecordStore
                 await upsert.ExecuteNonQueryAsync(cancellationToken);
             }
 
-            if (write.Version > 1)
+            // An update or deletion replaces every index row of the resource; a first version has none to replace.
+            await WriteIndexAsync(write.Type, write.Id, write.Index, write.Version > 1, cancellationToken);
+
+            if (write.ChangeEvent)
             {
-                // An update or deletion replaces every index row of the resource.
-                await using var clear = Command(connection, transaction, ClearIndex, ("@type", write.Type), ("@id", write.Id));
+                changes.Add(write);
+            }
+        }
+
+        public Task ReplaceIndexAsync(string type, string id, IReadOnlyList<IndexRow> index, CancellationToken cancellationToken) =>
+            WriteIndexAsync(type, id, index, replace: true, cancellationToken);
+
+        private async Task WriteIndexAsync(string type, string id, IReadOnlyList<IndexRow> index, bool replace, CancellationToken cancellationToken)
+        {
+            if (replace)
+            {
+                await using var clear = Command(connection, transaction, ClearIndex, ("@type", type), ("@id", id));
                 await clear.ExecuteNonQueryAsync(cancellationToken);
             }
 
-            foreach (var row in write.Index.Distinct())
+            foreach (var row in index.Distinct())
             {
                 // One prepared single-row insert per table, reused for every row of the session: measured faster on SQLite
                 // than multi-row VALUES or unpacking a JSON array, both of which cost more per row than they save.
                 var table = IndexTableOf(row);
                 var insert = IndexInsert(table);
                 var parameters = insert.Parameters;
-                parameters[0].Value = write.Type;
-                parameters[1].Value = write.Id;
+                parameters[0].Value = type;
+                parameters[1].Value = id;
                 parameters[2].Value = row.Param;
                 parameters[3].Value = row.Group;
                 var values = IndexValues(row);
@@ -338,11 +351,6 @@ public abstract partial class SqlRecordStore : IRecordStore
                 }
 
                 await insert.ExecuteNonQueryAsync(cancellationToken);
-            }
-
-            if (write.ChangeEvent)
-            {
-                changes.Add(write);
             }
         }
 

@@ -188,6 +188,21 @@ public sealed class SearchServiceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task reindex_indexes_resources_written_without_index_rows()
+    {
+        // As a database upgraded from schema 1 holds them: current versions with no search rows but identifiers.
+        var json = FhirSerialization.ToJson(new Patient { Id = "old", Meta = new Meta { VersionId = "1" }, Name = [new HumanName { Family = "Before" }] });
+        await fixture!.Store.AppendAsync([new CareHub.Storage.VersionWrite("Patient", "old", 1, DateTimeOffset.UtcNow, "POST", json, 0, [])], Ct);
+        Assert.Empty(Matches(await Records.SearchAsync(context, "Patient", Query("family=before"), Ct)));
+
+        var count = await Records.ReindexAsync(Ct);
+
+        Assert.Equal(13, count);
+        Assert.Equal(["Patient/old"], Matches(await Records.SearchAsync(context, "Patient", Query("family=before"), Ct)));
+        Assert.Equal(["Patient/p1"], Matches(await Records.SearchAsync(context, "Patient", Query("family=smith"), Ct)));
+    }
+
+    [Fact]
     public void the_patient_compartment_parameters_all_exist_in_the_sdk()
     {
         foreach (var (type, parameters) in PatientCompartment.ParamsByType)

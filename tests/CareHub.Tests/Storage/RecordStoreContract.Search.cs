@@ -411,4 +411,22 @@ public abstract partial class RecordStoreContract
         Assert.Empty(await FindAsync("Patient", "family=jones"));
         Assert.Equal(0, await ScalarSqlAsync("SELECT COUNT(*) FROM search_string WHERE id = 'p1'"));
     }
+
+    [Fact]
+    public async Task replacing_a_resources_index_rows_writes_no_version()
+    {
+        await CommitAsync(new VersionWrite("Patient", "p1", 1, At(1), "POST", FhirSerialization.ToJson(Patient("p1", "Smith")), 0, []));
+        Assert.Empty(await FindAsync("Patient", "family=smith"));
+
+        await using (var session = await Store.BeginWriteAsync(Ct))
+        {
+            await session.ReplaceIndexAsync("Patient", "p1", IndexExtractor.Extract(Patient("p1", "Smith")), Ct);
+            await session.ReplaceIndexAsync("Patient", "p1", IndexExtractor.Extract(Patient("p1", "Smith")), Ct);
+            await session.CommitAsync(Ct);
+        }
+
+        Assert.Equal(["p1"], await FindAsync("Patient", "family=smith"));
+        Assert.Equal(1, await ScalarSqlAsync("SELECT COUNT(*) FROM search_string WHERE id = 'p1' AND param = 'family'"));
+        Assert.Equal(1, (await Store.ReadAsync("Patient", "p1", null, Ct))!.Version);
+    }
 }
