@@ -27,8 +27,9 @@ public sealed partial class RecordService
     /// </summary>
     public Task<Bundle> SearchSystemAsync(RequestContext context, IReadOnlyList<KeyValuePair<string, string>> parameters, CancellationToken cancellationToken)
     {
-        var types = TypesParameter(context, parameters) ?? PermittedTypes(context, FhirInteraction.Search, ModelInfo.SupportedResources.Where(FhirIds.IsResourceType).Where(t => t != "AuditEvent"));
-        return SearchCoreAsync(context, new SearchScope(string.Empty, types, null, "search-system"), parameters, cancellationToken);
+        var listed = TypesParameter(context, parameters);
+        var types = listed ?? PermittedTypes(context, FhirInteraction.Search, ModelInfo.SupportedResources.Where(FhirIds.IsResourceType).Where(t => t != "AuditEvent"));
+        return SearchCoreAsync(context, new SearchScope(string.Empty, types, null, "search-system", ListedTypes: listed is not null), parameters, cancellationToken);
     }
 
     /// <summary>
@@ -48,9 +49,10 @@ public sealed partial class RecordService
         }
 
         IReadOnlyList<string> types;
+        var listed = type is null ? TypesParameter(context, parameters) : null;
         if (type is null)
         {
-            types = TypesParameter(context, parameters) ?? PermittedTypes(context, FhirInteraction.Search, PatientCompartment.ParamsByType.Keys.Where(t => t != "AuditEvent"));
+            types = listed ?? PermittedTypes(context, FhirInteraction.Search, PatientCompartment.ParamsByType.Keys.Where(t => t != "AuditEvent"));
         }
         else
         {
@@ -65,7 +67,7 @@ public sealed partial class RecordService
 
         var scope = new CompartmentClause("Patient", id, PatientCompartment.Searchable(types));
         var path = $"Patient/{id}/{type ?? "*"}";
-        return SearchCoreAsync(context, new SearchScope(path, types, scope, "search-compartment"), parameters, cancellationToken);
+        return SearchCoreAsync(context, new SearchScope(path, types, scope, "search-compartment", ListedTypes: listed is not null), parameters, cancellationToken);
     }
 
     /// <summary>
@@ -89,7 +91,8 @@ public sealed partial class RecordService
                 case "_since":
                     criteria.Add(new("_lastUpdated", "ge" + value));
                     break;
-                case "_type" or "_count" or "_cursor" or "_before" or "_format" or "_pretty" or "_total":
+                // _lastUpdated is what _since becomes, and so what the paging links carry.
+                case "_type" or "_count" or "_cursor" or "_before" or "_format" or "_pretty" or "_total" or "_lastUpdated":
                     criteria.Add(new(name, value));
                     break;
                 default:
@@ -102,9 +105,10 @@ public sealed partial class RecordService
             }
         }
 
-        var types = TypesParameter(context, criteria) ?? PermittedTypes(context, FhirInteraction.Search, PatientCompartment.ParamsByType.Keys.Where(t => t != "AuditEvent"));
+        var listed = TypesParameter(context, criteria);
+        var types = listed ?? PermittedTypes(context, FhirInteraction.Search, PatientCompartment.ParamsByType.Keys.Where(t => t != "AuditEvent"));
         var scope = new CompartmentClause("Patient", id, PatientCompartment.Searchable(types));
-        return await SearchCoreAsync(context, new SearchScope($"Patient/{id}/$everything", types, scope, "operation", IncludeReferenced: true), criteria, cancellationToken);
+        return await SearchCoreAsync(context, new SearchScope($"Patient/{id}/$everything", types, scope, "operation", IncludeReferenced: true, ListedTypes: listed is not null), criteria, cancellationToken);
     }
 
     /// <summary>
@@ -145,8 +149,11 @@ public sealed partial class RecordService
         }
     }
 
-    /// <summary>Where a search looks: the link path, the types, a clause every match must meet, the audit subtype.</summary>
-    private sealed record SearchScope(string Path, IReadOnlyList<string> Types, QueryClause? Scope, string Interaction, bool IncludeReferenced = false);
+    /// <summary>
+    /// Where a search looks: the link path, the types, a clause every match must meet, the audit subtype; whether to add
+    /// what the matches refer to ($everything) and whether the types came from _type (and so belong in the links).
+    /// </summary>
+    private sealed record SearchScope(string Path, IReadOnlyList<string> Types, QueryClause? Scope, string Interaction, bool IncludeReferenced = false, bool ListedTypes = false);
 
     private async Task<Bundle> SearchCoreAsync(RequestContext context, SearchScope scope, IReadOnlyList<KeyValuePair<string, string>> parameters, CancellationToken cancellationToken)
     {
@@ -178,8 +185,8 @@ public sealed partial class RecordService
                 bundle.Total = (int)Math.Min(total, int.MaxValue);
             }
 
-            var applied = scope.Types.Count > 1 && scope.Path.Length == 0
-                ? [new("_type", string.Join(",", scope.Types)), .. request.Applied.Where(p => p.Key != "_type")]
+            IReadOnlyList<KeyValuePair<string, string>> applied = scope.ListedTypes
+                ? [new("_type", string.Join(",", scope.Types)), .. request.Applied]
                 : request.Applied;
             bundle.Link.Add(new Bundle.LinkComponent { Relation = "self", Url = Link(context, scope.Path, applied, null, null) });
             if (page.HasMore && page.NextCursor is { } next)

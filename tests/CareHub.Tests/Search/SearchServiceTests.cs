@@ -167,8 +167,10 @@ public sealed class SearchServiceTests : IAsyncLifetime
         Assert.Contains("Organization/org", included);
         Assert.Contains("Practitioner/dr", included);
 
-        var onlyEncounters = await Records.EverythingAsync(context, "p1", Query("_type=Encounter"), Ct);
-        Assert.Equal(["Encounter/e1"], Matches(onlyEncounters));
+        var observations = await Records.EverythingAsync(context, "p1", Query("_type=Observation&_since=2000-01-01&_count=4"), Ct);
+        Assert.Equal(4, Matches(observations).Count);
+        var rest = await Records.EverythingAsync(context, "p1", Query(new Uri(Link(observations, "next")!).Query), Ct);
+        Assert.Equal(["Observation/o4"], Matches(rest));
         var since = await Records.EverythingAsync(context, "p1", Query("_since=2999-01-01"), Ct);
         Assert.Empty(Matches(since));
         await Assert.ThrowsAsync<FhirException>(() => Records.EverythingAsync(context, "nobody", [], Ct));
