@@ -164,17 +164,17 @@ internal static class QualityBench
         where T : Resource
     {
         var all = new List<T>();
-        string? after = null;
+        PageCursor? after = null;
         while (true)
         {
-            var page = await store.SearchAsync(new StoreQuery(type, [], 1000, AfterId: after), CancellationToken.None);
+            var page = await store.SearchAsync(new StoreQuery(type, [], 1000) { After = after }, CancellationToken.None);
             all.AddRange(page.Resources.Select(r => (T)StoredJson.Parse(r.Json!)));
             if (!page.HasMore || page.Resources.Count == 0)
             {
                 return all;
             }
 
-            after = page.Resources[^1].Id;
+            after = page.NextCursor;
         }
     }
 

@@ -27,6 +27,7 @@ public sealed class CapabilityStatementFactory(AuthOptions auth, TimeProvider cl
                 new CapabilityStatement.SystemInteractionComponent { Code = CapabilityStatement.SystemRestfulInteraction.Transaction },
                 new CapabilityStatement.SystemInteractionComponent { Code = CapabilityStatement.SystemRestfulInteraction.Batch },
                 new CapabilityStatement.SystemInteractionComponent { Code = CapabilityStatement.SystemRestfulInteraction.HistorySystem },
+                new CapabilityStatement.SystemInteractionComponent { Code = CapabilityStatement.SystemRestfulInteraction.SearchSystem },
             ],
         };
 
@@ -53,9 +54,11 @@ public sealed class CapabilityStatementFactory(AuthOptions auth, TimeProvider cl
                 Interaction = (audit ? AuditInteractions : Interactions)
                     .Select(code => new CapabilityStatement.ResourceInteractionComponent { Code = Enum.Parse<CapabilityStatement.TypeRestfulInteraction>(code.Replace("-", string.Empty, StringComparison.Ordinal), ignoreCase: true) })
                     .ToList(),
-                SearchParam = SearchRequest.Supported
+                SearchParam = SearchRequest.SupportedFor(type)
                     .Select(p => new CapabilityStatement.SearchParamComponent { Name = p.Name, Type = Enum.Parse<SearchParamType>(p.Type, ignoreCase: true), Documentation = p.Documentation })
                     .ToList(),
+                SearchInclude = SearchRequest.IncludesFor(type),
+                SearchRevInclude = SearchRequest.RevIncludesFor(type),
             };
             rest.Resource.Add(resource);
         }

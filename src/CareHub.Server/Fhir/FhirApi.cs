@@ -16,6 +16,8 @@ public static class FhirApi
         var fhir = endpoints.MapGroup("/fhir");
         fhir.MapGet("/metadata", Metadata);
         fhir.MapPost("/", Bundle);
+        fhir.MapGet("/", SystemSearch);
+        fhir.MapPost("/_search", SystemSearchByPost);
         fhir.MapGet("/_history", (HttpContext http, RecordService records) => History(http, records, null, null));
         fhir.MapGet("/{type}", Search);
         fhir.MapPost("/{type}/_search", SearchByPost);
@@ -30,6 +32,8 @@ public static class FhirApi
         fhir.MapPatch("/{type}/{id}", Patch);
         fhir.MapGet("/{type}/{id}/_history", (HttpContext http, RecordService records, string type, string id) => History(http, records, type, id));
         fhir.MapGet("/{type}/{id}/_history/{vid}", VRead);
+        fhir.MapGet("/Patient/{id}/$everything", Everything);
+        fhir.MapGet("/{compartment}/{id}/{type}", CompartmentSearch);
         return endpoints;
     }
 
@@ -158,6 +162,30 @@ public static class FhirApi
         var parameters = FhirHttp.QueryParameters(http).Concat(form.SelectMany(f => f.Value.Select(v => new KeyValuePair<string, string>(f.Key, v ?? string.Empty)))).ToList();
         var bundle = await records.SearchAsync(FhirHttp.Context(http), type, parameters, http.RequestAborted);
         await FhirHttp.WriteAsync(http, bundle);
+    }
+
+    private static async Task SystemSearch(HttpContext http, RecordService records) =>
+        await FhirHttp.WriteAsync(http, await records.SearchSystemAsync(FhirHttp.Context(http), FhirHttp.QueryParameters(http), http.RequestAborted));
+
+    private static async Task SystemSearchByPost(HttpContext http, RecordService records) =>
+        await FhirHttp.WriteAsync(http, await records.SearchSystemAsync(FhirHttp.Context(http), await FormParametersAsync(http), http.RequestAborted));
+
+    private static async Task CompartmentSearch(HttpContext http, RecordService records, string compartment, string id, string type) =>
+        await FhirHttp.WriteAsync(http, await records.SearchCompartmentAsync(FhirHttp.Context(http), compartment, id, type == "*" ? null : type, FhirHttp.QueryParameters(http), http.RequestAborted));
+
+    private static async Task Everything(HttpContext http, RecordService records, string id) =>
+        await FhirHttp.WriteAsync(http, await records.EverythingAsync(FhirHttp.Context(http), id, FhirHttp.QueryParameters(http), http.RequestAborted));
+
+    /// <summary>POST _search (R4 http.html#search): form parameters, plus any in the URL.</summary>
+    private static async Task<List<KeyValuePair<string, string>>> FormParametersAsync(HttpContext http)
+    {
+        if (!http.Request.HasFormContentType)
+        {
+            throw new FhirException(HttpStatusCode.UnsupportedMediaType, OperationOutcome.IssueType.NotSupported, "POST _search takes application/x-www-form-urlencoded parameters.");
+        }
+
+        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        return FhirHttp.QueryParameters(http).Concat(form.SelectMany(f => f.Value.Select(v => new KeyValuePair<string, string>(f.Key, v ?? string.Empty)))).ToList();
     }
 
     private static async Task History(HttpContext http, RecordService records, string? type, string? id)

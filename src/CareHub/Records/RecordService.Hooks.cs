@@ -73,7 +73,7 @@ public sealed partial class RecordService
         }
     }
 
-    private List<TokenIndexRow> WithHookRows(List<TokenIndexRow> rows, Resource resource)
+    private List<IndexRow> WithHookRows(List<IndexRow> rows, Resource resource)
     {
         foreach (var hook in WriteHooks)
         {

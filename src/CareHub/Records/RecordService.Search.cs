@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using CareHub.Fhir;
 using CareHub.Governance;
+using CareHub.Search;
 using CareHub.Storage;
 using Hl7.Fhir.Model;
 
@@ -9,43 +10,209 @@ namespace CareHub.Records;
 
 public sealed partial class RecordService
 {
+    /// <summary>The most resources _include and _revinclude add to one page, over all their iterations.</summary>
+    public const int MaxIncluded = 1000;
+
     /// <summary>Type-level search (R4 search.html) answering a searchset Bundle with stable keyset paging links.</summary>
-    public async Task<Bundle> SearchAsync(RequestContext context, string type, IReadOnlyList<KeyValuePair<string, string>> parameters, CancellationToken cancellationToken)
+    public Task<Bundle> SearchAsync(RequestContext context, string type, IReadOnlyList<KeyValuePair<string, string>> parameters, CancellationToken cancellationToken)
     {
         EnsureType(type);
+        return SearchCoreAsync(context, new SearchScope(type, [type], null, "search-type"), parameters, cancellationToken);
+    }
+
+    /// <summary>
+    /// System-level search (R4 http.html#search): GET [base]?_type=A,B&amp;... over the listed types, or every type the
+    /// caller may search (except AuditEvent, which is not part of the record) when _type is absent; the criteria must
+    /// be parameters all of those types share.
+    /// </summary>
+    public Task<Bundle> SearchSystemAsync(RequestContext context, IReadOnlyList<KeyValuePair<string, string>> parameters, CancellationToken cancellationToken)
+    {
+        var listed = TypesParameter(context, parameters);
+        var types = listed ?? PermittedTypes(context, FhirInteraction.Search, ModelInfo.SupportedResources.Where(FhirIds.IsResourceType).Where(t => t != "AuditEvent"));
+        return SearchCoreAsync(context, new SearchScope(string.Empty, types, null, "search-system", ListedTypes: listed is not null), parameters, cancellationToken);
+    }
+
+    /// <summary>
+    /// Compartment search (R4 http.html#search, compartmentdefinition.html): [base]/Patient/[id]/[type]?... searches the
+    /// resources of a type that are in the patient's compartment; a null <paramref name="type"/> ("*") searches all of them.
+    /// </summary>
+    public Task<Bundle> SearchCompartmentAsync(RequestContext context, string compartment, string id, string? type, IReadOnlyList<KeyValuePair<string, string>> parameters, CancellationToken cancellationToken)
+    {
+        if (compartment != "Patient")
+        {
+            throw new FhirException(HttpStatusCode.NotFound, OperationOutcome.IssueType.NotSupported, $"Compartment search is supported for the Patient compartment, not {compartment}.");
+        }
+
+        if (!FhirIds.IsValidId(id))
+        {
+            throw FhirException.NotFound($"Patient/{id} is not known.");
+        }
+
+        IReadOnlyList<string> types;
+        var listed = type is null ? TypesParameter(context, parameters) : null;
+        if (type is null)
+        {
+            types = listed ?? PermittedTypes(context, FhirInteraction.Search, PatientCompartment.ParamsByType.Keys.Where(t => t != "AuditEvent"));
+        }
+        else
+        {
+            EnsureType(type);
+            if (!PatientCompartment.ParamsByType.ContainsKey(type))
+            {
+                throw FhirException.BadRequest($"{type} is not in the Patient compartment (R4 compartmentdefinition-patient.html).");
+            }
+
+            types = [type];
+        }
+
+        var scope = new CompartmentClause("Patient", id, PatientCompartment.Searchable(types));
+        var path = $"Patient/{id}/{type ?? "*"}";
+        return SearchCoreAsync(context, new SearchScope(path, types, scope, "search-compartment", ListedTypes: listed is not null), parameters, cancellationToken);
+    }
+
+    /// <summary>
+    /// Patient/[id]/$everything (R4 patient-operation-everything.html): the patient, everything in its compartment and
+    /// what those resources refer to, paged; _since (changed at or after), _type (only these types) and _count apply.
+    /// </summary>
+    public async Task<Bundle> EverythingAsync(RequestContext context, string id, IReadOnlyList<KeyValuePair<string, string>> parameters, CancellationToken cancellationToken)
+    {
+        Authorize(context, FhirInteraction.Read, "Patient", "operation", AuditEvent.AuditEventAction.E, $"Patient/{id}");
+        var patient = FhirIds.IsValidId(id) ? await store.ReadAsync("Patient", id, null, cancellationToken) : null;
+        if (patient is null || patient.Deleted)
+        {
+            throw FhirException.NotFound($"Patient/{id} is not known.");
+        }
+
+        var criteria = new List<KeyValuePair<string, string>>();
+        foreach (var (name, value) in parameters)
+        {
+            switch (name)
+            {
+                case "_since":
+                    criteria.Add(new("_lastUpdated", "ge" + value));
+                    break;
+                // _lastUpdated is what _since becomes, and so what the paging links carry.
+                case "_type" or "_count" or "_cursor" or "_before" or "_format" or "_pretty" or "_total" or "_lastUpdated":
+                    criteria.Add(new(name, value));
+                    break;
+                default:
+                    if (context.StrictHandling)
+                    {
+                        throw FhirException.BadRequest($"$everything takes _since, _type and _count, not '{name}'.", name);
+                    }
+
+                    break;
+            }
+        }
+
+        var listed = TypesParameter(context, criteria);
+        var types = listed ?? PermittedTypes(context, FhirInteraction.Search, PatientCompartment.ParamsByType.Keys.Where(t => t != "AuditEvent"));
+        var scope = new CompartmentClause("Patient", id, PatientCompartment.Searchable(types));
+        return await SearchCoreAsync(context, new SearchScope($"Patient/{id}/$everything", types, scope, "operation", IncludeReferenced: true, ListedTypes: listed is not null), criteria, cancellationToken);
+    }
+
+    /// <summary>
+    /// Rebuilds the search index of every current resource from its stored body, a page at a time, each page in its own
+    /// transaction. Run it once after upgrading a database that holds resources written before a change to what is
+    /// indexed: migration 2 added the search tables, and resources written before it have identifier rows only.
+    /// Idempotent; AuditEvents are left as the audit trail writes them (unindexed). Returns the number reindexed.
+    /// </summary>
+    public async Task<long> ReindexAsync(CancellationToken cancellationToken)
+    {
+        var types = ModelInfo.SupportedResources.Where(FhirIds.IsResourceType).Where(t => t != "AuditEvent").ToList();
+        PageCursor? after = null;
+        long count = 0;
+        while (true)
+        {
+            var page = await store.SearchAsync(new StoreQuery(types[0], [], 500, After: after) { Types = types }, cancellationToken);
+            await using (var session = await store.BeginWriteAsync(cancellationToken))
+            {
+                foreach (var listed in page.Resources)
+                {
+                    // Read again inside the transaction: a write since the page was read must not get stale rows.
+                    if (await session.ReadAsync(listed.Type, listed.Id, cancellationToken) is { Json: { } json } current)
+                    {
+                        await session.ReplaceIndexAsync(current.Type, current.Id, IndexRows(StoredJson.Parse(json)), cancellationToken);
+                        count++;
+                    }
+                }
+
+                await session.CommitAsync(cancellationToken);
+            }
+
+            if (!page.HasMore || page.NextCursor is null)
+            {
+                return count;
+            }
+
+            after = page.NextCursor;
+        }
+    }
+
+    /// <summary>
+    /// Where a search looks: the link path, the types, a clause every match must meet, the audit subtype; whether to add
+    /// what the matches refer to ($everything) and whether the types came from _type (and so belong in the links).
+    /// </summary>
+    private sealed record SearchScope(string Path, IReadOnlyList<string> Types, QueryClause? Scope, string Interaction, bool IncludeReferenced = false, bool ListedTypes = false);
+
+    private async Task<Bundle> SearchCoreAsync(RequestContext context, SearchScope scope, IReadOnlyList<KeyValuePair<string, string>> parameters, CancellationToken cancellationToken)
+    {
+        var auditType = scope.Types.Count == 1 ? scope.Types[0] : null;
         var query = Describe(parameters);
-        Authorize(context, FhirInteraction.Search, type, "search-type", AuditEvent.AuditEventAction.E, type);
+        foreach (var type in scope.Types)
+        {
+            Authorize(context, FhirInteraction.Search, type, scope.Interaction, AuditEvent.AuditEventAction.E, type);
+        }
+
         try
         {
-            var request = SearchRequest.Parse(type, parameters, context.StrictHandling);
-            var page = await store.SearchAsync(request.ToStoreQuery() with { Count = request.SummaryCount ? 0 : request.Count }, cancellationToken);
+            if (scope.Types.Count == 0)
+            {
+                throw FhirException.BadRequest("No resource type to search: _type is empty or names types the access token does not allow searching.");
+            }
+
+            var request = SearchRequest.Parse(scope.Types, parameters, context.StrictHandling, context.BaseUrl, clock);
+            var storeQuery = request.ToStoreQuery() with
+            {
+                Count = request.SummaryCount ? 0 : request.Count,
+                Clauses = scope.Scope is null ? request.Clauses : [.. request.Clauses, scope.Scope],
+                Types = scope.Types.Count == 1 ? null : scope.Types,
+            };
+            var page = await store.SearchAsync(storeQuery, cancellationToken);
             var bundle = new Bundle { Type = Bundle.BundleType.Searchset, Id = FhirIds.NewId(), Meta = new Meta { LastUpdated = Now() } };
             if (page.Total is { } total)
             {
                 bundle.Total = (int)Math.Min(total, int.MaxValue);
             }
 
-            var self = Link(context, type, request.Applied, null, null);
-            bundle.Link.Add(new Bundle.LinkComponent { Relation = "self", Url = self });
-            if (page.HasMore && page.Resources.Count > 0)
+            IReadOnlyList<KeyValuePair<string, string>> applied = scope.ListedTypes
+                ? [new("_type", string.Join(",", scope.Types)), .. request.Applied]
+                : request.Applied;
+            bundle.Link.Add(new Bundle.LinkComponent { Relation = "self", Url = Link(context, scope.Path, applied, null, null) });
+            if (page.HasMore && page.NextCursor is { } next)
             {
-                bundle.Link.Add(new Bundle.LinkComponent { Relation = "next", Url = Link(context, type, request.Applied, "_cursor", page.Resources[^1].Id) });
+                bundle.Link.Add(new Bundle.LinkComponent { Relation = "next", Url = Link(context, scope.Path, applied, "_cursor", SearchRequest.FormatCursor(next)) });
             }
 
-            if (page.HasPrevious && page.Resources.Count > 0)
+            if (page.HasPrevious && page.PreviousCursor is { } previous)
             {
-                bundle.Link.Add(new Bundle.LinkComponent { Relation = "previous", Url = Link(context, type, request.Applied, "_before", page.Resources[0].Id) });
+                bundle.Link.Add(new Bundle.LinkComponent { Relation = "previous", Url = Link(context, scope.Path, applied, "_before", SearchRequest.FormatCursor(previous)) });
             }
 
             var patients = new HashSet<string>(StringComparer.Ordinal);
             foreach (var stored in page.Resources)
             {
-                bundle.Entry.Add(new Bundle.EntryComponent
-                {
-                    FullUrl = $"{context.BaseUrl}/{stored.Type}/{stored.Id}",
-                    Resource = StoredJson.Parse(stored.Json!),
-                    Search = new Bundle.SearchComponent { Mode = Bundle.SearchEntryMode.Match },
-                });
+                bundle.Entry.Add(Entry(context, stored, request, Bundle.SearchEntryMode.Match));
+                patients.UnionWith(PatientsOf(stored.Type, stored.Id, stored.Json));
+            }
+
+            var includes = scope.IncludeReferenced
+                ? [.. request.Includes, .. page.Resources.Select(r => r.Type).Distinct().Select(t => new IncludeSpec(t, null, null, false, false))]
+                : request.Includes;
+            var included = includes.Count == 0 ? [] : await IncludeAsync(context, page.Resources, includes, cancellationToken);
+            foreach (var stored in included)
+            {
+                bundle.Entry.Add(Entry(context, stored, request, Bundle.SearchEntryMode.Include));
                 patients.UnionWith(PatientsOf(stored.Type, stored.Id, stored.Json));
             }
 
@@ -66,15 +233,128 @@ public sealed partial class RecordService
                 });
             }
 
-            audit.Record(context, new AuditFacts("search-type", AuditEvent.AuditEventAction.E, type, page.Resources.Select(r => $"{r.Type}/{r.Id}").ToList(), patients, true, Query: query));
+            audit.Record(context, new AuditFacts(scope.Interaction, AuditEvent.AuditEventAction.E, auditType,
+                page.Resources.Concat(included).Select(r => $"{r.Type}/{r.Id}").ToList(), patients, true, Query: query));
             return bundle;
         }
         catch (FhirException e)
         {
-            audit.Record(context, new AuditFacts("search-type", AuditEvent.AuditEventAction.E, type, [], [], false, e.Message, query));
+            audit.Record(context, new AuditFacts(scope.Interaction, AuditEvent.AuditEventAction.E, auditType, [], [], false, e.Message, query));
             throw;
         }
     }
+
+    private static Bundle.EntryComponent Entry(RequestContext context, StoredResource stored, SearchRequest request, Bundle.SearchEntryMode mode) => new()
+    {
+        FullUrl = $"{context.BaseUrl}/{stored.Type}/{stored.Id}",
+        Resource = Search.ResultShaping.Shape(stored.Json!, request.Summary, request.Elements),
+        Search = new Bundle.SearchComponent { Mode = mode },
+    };
+
+    /// <summary>
+    /// _include and _revinclude (search.html#include) through the reference index: first from the matches, then, for the
+    /// :iterate ones, from what the previous round added, until nothing new comes or <see cref="MaxIncluded"/> is
+    /// reached. Types the caller may not read are left out, silently, as a search leaves out what it may not see.
+    /// </summary>
+    private async Task<List<StoredResource>> IncludeAsync(RequestContext context, IReadOnlyList<StoredResource> matches, IReadOnlyList<IncludeSpec> includes, CancellationToken cancellationToken)
+    {
+        var seen = matches.Select(m => (m.Type, m.Id)).ToHashSet();
+        var included = new List<StoredResource>();
+        IReadOnlyList<StoredResource> frontier = matches;
+        for (var round = 0; round < 4 && frontier.Count > 0 && included.Count < MaxIncluded; round++)
+        {
+            var next = new List<StoredResource>();
+            foreach (var spec in includes.Where(s => round == 0 || s.Iterate))
+            {
+                var query = IncludeQuery(context, spec, frontier, MaxIncluded - included.Count);
+                if (query is null)
+                {
+                    continue;
+                }
+
+                var page = await store.SearchAsync(query, cancellationToken);
+                foreach (var found in page.Resources)
+                {
+                    if (seen.Add((found.Type, found.Id)))
+                    {
+                        next.Add(found);
+                    }
+                }
+            }
+
+            included.AddRange(next.Take(MaxIncluded - included.Count));
+            frontier = next;
+        }
+
+        return included;
+    }
+
+    private StoreQuery? IncludeQuery(RequestContext context, IncludeSpec spec, IReadOnlyList<StoredResource> from, int max)
+    {
+        var referenceParams = (spec.Param is null
+            ? Search.SearchParameterCatalog.For(spec.SourceType).Values.Where(p => p.Type == SearchParamType.Reference)
+            : [Search.SearchParameterCatalog.Find(spec.SourceType, spec.Param)!]).ToList();
+        if (spec.Reverse)
+        {
+            // The SourceType resources that refer to what we have.
+            if (!policy.Decide(context.Principal, FhirInteraction.Read, spec.SourceType).Allowed || from.Count == 0)
+            {
+                return null;
+            }
+
+            var targets = from.Where(r => spec.TargetType is null || r.Type == spec.TargetType).Select(r => new ReferenceMatch(r.Type, r.Id)).ToList();
+            var clause = new AnyClause(referenceParams.Select(p => (QueryClause)new ReferenceClause(p.Name, targets)).ToList());
+            return targets.Count == 0 ? null : new StoreQuery(spec.SourceType, [clause], max);
+        }
+
+        // What the SourceType resources we have refer to.
+        var sources = from.Where(r => r.Type == spec.SourceType).Select(r => r.Id).ToList();
+        if (sources.Count == 0)
+        {
+            return null;
+        }
+
+        var targetTypes = spec.TargetType is not null
+            ? [spec.TargetType]
+            : referenceParams.SelectMany(p => p.Targets).Distinct(StringComparer.Ordinal).ToList();
+        if (targetTypes.Count == 0)
+        {
+            targetTypes = [.. ModelInfo.SupportedResources.Where(FhirIds.IsResourceType)];
+        }
+
+        var readable = targetTypes.Where(t => policy.Decide(context.Principal, FhirInteraction.Read, t).Allowed).ToList();
+        if (readable.Count == 0)
+        {
+            return null;
+        }
+
+        var has = new AnyClause(referenceParams.Select(p => (QueryClause)new HasClause(spec.SourceType, p.Name, new IdClause(sources))).ToList());
+        return new StoreQuery(readable[0], [has], max) { Types = readable };
+    }
+
+    /// <summary>_type=A,B: the types named, each of which the caller must be allowed to search; null when absent.</summary>
+    private IReadOnlyList<string>? TypesParameter(RequestContext context, IReadOnlyList<KeyValuePair<string, string>> parameters)
+    {
+        var values = parameters.Where(p => p.Key == "_type").Select(p => p.Value).ToList();
+        if (values.Count == 0)
+        {
+            return null;
+        }
+
+        var types = values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Distinct(StringComparer.Ordinal).ToList();
+        foreach (var type in types)
+        {
+            if (!FhirIds.IsResourceType(type))
+            {
+                throw FhirException.BadRequest($"_type names '{type}', which is not a FHIR R4 resource type.", "_type");
+            }
+        }
+
+        return types;
+    }
+
+    private List<string> PermittedTypes(RequestContext context, FhirInteraction interaction, IEnumerable<string> types) =>
+        types.Where(t => policy.Decide(context.Principal, interaction, t).Allowed).Order(StringComparer.Ordinal).ToList();
 
     /// <summary>History at instance, type or system level (R4 http.html#history), newest first, paged by keyset.</summary>
     public async Task<Bundle> HistoryAsync(RequestContext context, string? type, string? id, IReadOnlyList<KeyValuePair<string, string>> parameters, CancellationToken cancellationToken)
@@ -189,7 +469,8 @@ public sealed partial class RecordService
             parts.Add($"{cursorName}={Uri.EscapeDataString(cursor!)}");
         }
 
-        return parts.Count == 0 ? $"{context.BaseUrl}/{path}" : $"{context.BaseUrl}/{path}?{string.Join("&", parts)}";
+        var url = path.Length == 0 ? context.BaseUrl : $"{context.BaseUrl}/{path}";
+        return parts.Count == 0 ? url : $"{url}?{string.Join("&", parts)}";
     }
 
     private static string Describe(IReadOnlyList<KeyValuePair<string, string>> parameters) =>

@@ -261,20 +261,8 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
         return new RecordResult(created ? HttpStatusCode.Created : HttpStatusCode.OK, type, id, version, now, json);
     }
 
-    /// <summary>Token index rows of the identifier parameter; the search engine extends extraction to every parameter.</summary>
-    private static List<TokenIndexRow> IndexRows(Resource resource)
-    {
-        var rows = new List<TokenIndexRow>();
-        foreach (var identifier in ResourceWalker.TopLevelIdentifiers(resource))
-        {
-            if (!string.IsNullOrEmpty(identifier.Value))
-            {
-                rows.Add(new TokenIndexRow("identifier", string.IsNullOrEmpty(identifier.System) ? null : identifier.System, identifier.Value));
-            }
-        }
-
-        return rows;
-    }
+    /// <summary>The search index rows of every R4 search parameter of the resource's type, written in the same transaction.</summary>
+    private static List<IndexRow> IndexRows(Resource resource) => Search.IndexExtractor.Extract(resource);
 
     /// <summary>Now, to the millisecond (FHIR instants carry milliseconds).</summary>
     private DateTimeOffset Now() => DateTimeOffset.FromUnixTimeMilliseconds(clock.GetUtcNow().ToUnixTimeMilliseconds());
@@ -365,7 +353,7 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
 
         // Two conditional interactions on the same criteria must not both find nothing and both create.
         await session.LockAsync($"{type}?{criteria}", cancellationToken);
-        var ids = await session.FindIdsAsync(request.ToStoreQuery() with { Count = 2, AfterId = null, BeforeId = null }, cancellationToken);
+        var ids = await session.FindIdsAsync(request.ToStoreQuery() with { Count = 2, After = null, Before = null }, cancellationToken);
         if (ids.Count > 1)
         {
             throw FhirException.PreconditionFailed($"The {what} criteria match more than one {type}.");

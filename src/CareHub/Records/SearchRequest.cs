@@ -1,22 +1,43 @@
+using System.Buffers.Text;
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using CareHub.Fhir;
+using CareHub.Search;
 using CareHub.Storage;
+using Hl7.Fhir.Model;
 
 namespace CareHub.Records;
 
+/// <summary>What _summary asks for (search.html#summary).</summary>
+public enum SummaryMode
+{
+    False,
+    True,
+    Text,
+    Data,
+    Count,
+}
+
 /// <summary>
-/// The search parameters the record understands today, parsed from a query string into a store query (FHIR R4
-/// search.html): <c>_id</c>, <c>identifier</c> (token), <c>_lastUpdated</c> (date with prefixes), and the result
-/// parameters <c>_count</c>, <c>_total</c>, <c>_summary=count</c> and the paging cursors. Parameters we do not know are
-/// an error under <c>Prefer: handling=strict</c> and otherwise ignored and reported.
+/// One _include or _revinclude (search.html#include): resources that <see cref="SourceType"/> refers to through
+/// <see cref="Param"/> (null: every reference parameter, "*"), or, reversed, the <see cref="SourceType"/> resources that
+/// refer to the matches. <see cref="Iterate"/> applies it to included resources too.
+/// </summary>
+public sealed record IncludeSpec(string SourceType, string? Param, string? TargetType, bool Reverse, bool Iterate);
+
+/// <summary>
+/// A search as the record understands it (FHIR R4 search.html), parsed from a query string: the criteria as store
+/// clauses, and the result parameters (_sort, _count, paging cursors, _total, _summary, _elements, _include,
+/// _revinclude). Parameters we do not know are an error under <c>Prefer: handling=strict</c> and otherwise ignored and
+/// reported; <see cref="Applied"/> holds exactly what was applied, for the self link.
 /// </summary>
 public sealed record SearchRequest(
     string Type,
     IReadOnlyList<QueryClause> Clauses,
     int Count,
-    string? AfterId,
-    string? BeforeId,
+    PageCursor? After,
+    PageCursor? Before,
     bool CountTotal,
     bool SummaryCount,
     IReadOnlyList<KeyValuePair<string, string>> Applied,
@@ -25,52 +46,83 @@ public sealed record SearchRequest(
     public const int DefaultCount = 20;
     public const int MaxCount = 1000;
 
-    /// <summary>The search parameters supported on every type, with their FHIR search type (for the CapabilityStatement).</summary>
-    public static readonly IReadOnlyList<(string Name, string Type, string Documentation)> Supported =
-    [
-        ("_id", "token", "Logical id of the resource"),
-        ("_lastUpdated", "date", "When the resource version last changed (eq, gt, ge, lt, le, sa, eb)"),
-        ("identifier", "token", "A business identifier (system|value, |value, system|, value)"),
-    ];
+    /// <summary>Several types (system-level search, compartments); null for a search of <see cref="Type"/>.</summary>
+    public IReadOnlyList<string>? Types { get; init; }
 
-    private static readonly HashSet<string> ResultParameters = new(StringComparer.Ordinal) { "_count", "_total", "_summary", "_cursor", "_before", "_format", "_pretty" };
+    public IReadOnlyList<SortBy> Sort { get; init; } = [];
 
-    public StoreQuery ToStoreQuery() => new(Type, Clauses, Count, AfterId, BeforeId, CountTotal || SummaryCount);
+    public IReadOnlyList<IncludeSpec> Includes { get; init; } = [];
 
-    public static SearchRequest Parse(string type, IEnumerable<KeyValuePair<string, string>> parameters, bool strict)
+    public SummaryMode Summary { get; init; }
+
+    public IReadOnlyList<string>? Elements { get; init; }
+
+    /// <summary>The result parameters, for the CapabilityStatement and for telling them from criteria.</summary>
+    private static readonly HashSet<string> ResultParameters = new(StringComparer.Ordinal)
+    {
+        "_count", "_total", "_summary", "_elements", "_sort", "_include", "_revinclude", "_cursor", "_before", "_format", "_pretty", "_type",
+    };
+
+    /// <summary>The search parameters of a type, with their FHIR search type (for the CapabilityStatement).</summary>
+    public static IEnumerable<(string Name, string Type, string Documentation)> SupportedFor(string type) =>
+        SearchParameterCatalog.For(type).Values
+            .OrderBy(p => p.Name.StartsWith('_') ? 0 : 1).ThenBy(p => p.Name, StringComparer.Ordinal)
+            .Select(p => (p.Name, p.Type.ToString().ToLowerInvariant(), p.Description))
+            .Append(("_list", "special", "Resources that are items of the given List"))
+            .Append(("_has", "special", "Reverse chaining: _has:[type]:[reference parameter]:[parameter]"));
+
+    /// <summary>The _include values a search of the type accepts: [type]:[reference parameter].</summary>
+    public static List<string> IncludesFor(string type) =>
+        [.. SearchParameterCatalog.For(type).Values.Where(p => p.Type == SearchParamType.Reference).Select(p => $"{type}:{p.Name}").Order(StringComparer.Ordinal), $"{type}:*"];
+
+    /// <summary>The _revinclude values a search of the type accepts: the reference parameters of any type that can refer to it.</summary>
+    public static List<string> RevIncludesFor(string type) =>
+        [.. ModelInfo.SupportedResources.Where(FhirIds.IsResourceType)
+            .SelectMany(source => SearchParameterCatalog.For(source).Values.Where(p => p.Type == SearchParamType.Reference && p.Targets.Contains(type)).Select(p => $"{source}:{p.Name}"))
+            .Order(StringComparer.Ordinal)];
+
+    public StoreQuery ToStoreQuery() => new(Type, Clauses, Count, After, Before, CountTotal || SummaryCount) { Types = Types, Sort = Sort };
+
+    public static SearchRequest Parse(string type, IEnumerable<KeyValuePair<string, string>> parameters, bool strict) =>
+        Parse([type], parameters, strict, null, TimeProvider.System);
+
+    /// <summary>Parses a search over one or several types (a parameter must mean the same on every one).</summary>
+    public static SearchRequest Parse(IReadOnlyList<string> types, IEnumerable<KeyValuePair<string, string>> parameters, bool strict, string? baseUrl, TimeProvider clock)
     {
         var clauses = new List<QueryClause>();
         var applied = new List<KeyValuePair<string, string>>();
         var ignored = new List<string>();
+        var sort = new List<SortBy>();
+        var includes = new List<IncludeSpec>();
         var count = DefaultCount;
         string? after = null, before = null;
         // Counting is cheap at the sizes the keyset pages serve; _total=none turns it off.
         var total = true;
-        var summaryCount = false;
+        var summary = SummaryMode.False;
+        List<string>? elements = null;
+
+        void Ignore(string rawName, string why)
+        {
+            if (strict)
+            {
+                throw FhirException.BadRequest(why, rawName);
+            }
+
+            ignored.Add(rawName);
+        }
+
         foreach (var (rawName, value) in parameters)
         {
             var colon = rawName.IndexOf(':', StringComparison.Ordinal);
             var name = colon < 0 ? rawName : rawName[..colon];
             var modifier = colon < 0 ? null : rawName[(colon + 1)..];
-            if (modifier is not null && (name is "_id" or "_lastUpdated" or "identifier" || ResultParameters.Contains(name)))
+            if (ResultParameters.Contains(name) && modifier is not null && !(name is "_include" or "_revinclude" && modifier is "iterate" or "recurse"))
             {
-                throw FhirException.BadRequest($"The modifier ':{modifier}' is not supported on the search parameter '{name}'.", rawName);
+                throw FhirException.BadRequest($"The modifier ':{modifier}' is not supported on '{name}'.", rawName);
             }
 
             switch (name)
             {
-                case "_id":
-                    clauses.Add(new IdClause(SplitOr(value)));
-                    applied.Add(new(rawName, value));
-                    break;
-                case "identifier":
-                    clauses.Add(new TokenClause("identifier", SplitOr(value).Select(ParseToken).ToList()));
-                    applied.Add(new(rawName, value));
-                    break;
-                case "_lastUpdated":
-                    clauses.Add(ParseLastUpdated(value));
-                    applied.Add(new(rawName, value));
-                    break;
                 case "_count":
                     if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out count) || count < 0)
                     {
@@ -90,121 +142,196 @@ public sealed record SearchRequest(
                     applied.Add(new(rawName, value));
                     break;
                 case "_summary":
-                    if (value == "count")
+                    summary = value switch
                     {
-                        summaryCount = true;
-                        applied.Add(new(rawName, value));
-                    }
-                    else if (value == "false")
+                        "true" => SummaryMode.True,
+                        "text" => SummaryMode.Text,
+                        "data" => SummaryMode.Data,
+                        "count" => SummaryMode.Count,
+                        "false" => SummaryMode.False,
+                        _ => throw FhirException.BadRequest($"_summary must be true, text, data, count or false, not '{value}'.", "_summary"),
+                    };
+                    applied.Add(new(rawName, value));
+                    break;
+                case "_elements":
+                    elements = [.. value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+                    applied.Add(new(rawName, value));
+                    break;
+                case "_sort":
+                    var keys = ParseSort(types, value);
+                    if (keys is null)
                     {
-                        applied.Add(new(rawName, value));
-                    }
-                    else if (strict)
-                    {
-                        throw FhirException.BadRequest($"_summary={value} is not supported; count and false are.", "_summary");
+                        Ignore(rawName, $"_sort={value} names a parameter {string.Join(", ", types)} cannot be sorted by.");
                     }
                     else
                     {
-                        ignored.Add(rawName);
+                        sort.AddRange(keys);
+                        applied.Add(new(rawName, value));
                     }
 
+                    break;
+                case "_include" or "_revinclude":
+                    includes.Add(ParseInclude(types, name == "_revinclude", modifier is not null, value, rawName));
+                    applied.Add(new(rawName, value));
                     break;
                 case "_cursor":
-                    after = ValidCursor(value);
+                    after = value;
                     break;
                 case "_before":
-                    before = ValidCursor(value);
+                    before = value;
                     break;
-                case "_format" or "_pretty":
+                case "_format" or "_pretty" or "_type":
                     break;
-                default:
-                    if (strict)
+                case "_list":
+                    if (modifier is not null)
                     {
-                        throw FhirException.BadRequest($"The search parameter '{rawName}' is not supported for {type}.", rawName);
+                        throw FhirException.BadRequest($"The modifier ':{modifier}' is not supported on '_list'.", rawName);
                     }
 
-                    ignored.Add(rawName);
+                    var list = value.StartsWith("List/", StringComparison.Ordinal) ? value[5..] : value;
+                    if (!FhirIds.IsValidId(list))
+                    {
+                        throw FhirException.BadRequest($"_list takes the id of a List, not '{value}' (functional lists such as $current-problems are not supported).", rawName);
+                    }
+
+                    clauses.Add(new ListClause(list));
+                    applied.Add(new(rawName, value));
+                    break;
+                default:
+                    var clause = SearchCriteria.Parse(types, rawName, value, baseUrl, clock);
+                    if (clause is null)
+                    {
+                        Ignore(rawName, $"The search parameter '{rawName}' is not supported for {string.Join(", ", types)}.");
+                    }
+                    else
+                    {
+                        clauses.Add(clause);
+                        applied.Add(new(rawName, value));
+                    }
+
                     break;
             }
         }
 
-        return new SearchRequest(type, clauses, count, after, before, total, summaryCount, applied, ignored);
-    }
-
-    private static string ValidCursor(string value) =>
-        FhirIds.IsValidId(value) ? value : throw FhirException.BadRequest("The paging cursor is not valid.", "_cursor");
-
-    /// <summary>Splits a value on unescaped commas (OR), then unescapes \, \$ \| and \\ (search.html#escaping).</summary>
-    public static IReadOnlyList<string> SplitOr(string value) => SplitEscaped(value, ',').Select(v => v).ToList();
-
-    private static List<string> SplitEscaped(string value, char separator)
-    {
-        var parts = new List<string>();
-        var current = new StringBuilder();
-        for (var i = 0; i < value.Length; i++)
+        // Cursors are read after _sort, which they must agree with.
+        return new SearchRequest(types[0], clauses, count, Cursor(after, sort, "_cursor"), Cursor(before, sort, "_before"), total, summary == SummaryMode.Count, applied, ignored)
         {
-            var c = value[i];
-            if (c == '\\' && i + 1 < value.Length)
-            {
-                current.Append(c).Append(value[++i]);
-            }
-            else if (c == separator)
-            {
-                parts.Add(current.ToString());
-                current.Clear();
-            }
-            else
-            {
-                current.Append(c);
-            }
-        }
-
-        parts.Add(current.ToString());
-        return parts;
-    }
-
-    private static string Unescape(string value) =>
-        value.Contains('\\', StringComparison.Ordinal)
-            ? value.Replace("\\,", ",", StringComparison.Ordinal).Replace("\\$", "$", StringComparison.Ordinal).Replace("\\|", "|", StringComparison.Ordinal).Replace("\\\\", "\\", StringComparison.Ordinal)
-            : value;
-
-    public static TokenMatch ParseToken(string value)
-    {
-        var parts = SplitEscaped(value, '|');
-        if (parts.Count > 2)
-        {
-            throw FhirException.BadRequest($"A token has at most one unescaped '|', as system|code: '{value}'.", "identifier");
-        }
-
-        if (parts.Count == 1)
-        {
-            return new TokenMatch(null, Unescape(parts[0]), AnySystem: true);
-        }
-
-        var system = parts[0].Length == 0 ? null : Unescape(parts[0]);
-        var code = parts[1].Length == 0 ? null : Unescape(parts[1]);
-        if (system is null && code is null)
-        {
-            throw FhirException.BadRequest("A token needs a system, a code or both.", "identifier");
-        }
-
-        return new TokenMatch(system, code, AnySystem: false);
-    }
-
-    /// <summary>_lastUpdated: an instant compared with the implicit range of the (possibly partial) date given.</summary>
-    public static LastUpdatedClause ParseLastUpdated(string value)
-    {
-        var prefix = value.Length >= 2 && char.IsAsciiLetterLower(value[0]) && char.IsAsciiLetterLower(value[1]) ? value[..2] : "eq";
-        var text = prefix == "eq" && !value.StartsWith("eq", StringComparison.Ordinal) ? value : value[2..];
-        var (start, end) = FhirDates.Range(text) ?? throw FhirException.BadRequest($"'{text}' is not a FHIR date or dateTime.", "_lastUpdated");
-        return prefix switch
-        {
-            "eq" => new LastUpdatedClause(start, end),
-            "gt" or "sa" => new LastUpdatedClause(end, null),
-            "ge" => new LastUpdatedClause(start, null),
-            "lt" or "eb" => new LastUpdatedClause(null, start),
-            "le" => new LastUpdatedClause(null, end),
-            _ => throw FhirException.BadRequest($"The prefix '{prefix}' is not supported on _lastUpdated (eq, gt, ge, lt, le, sa, eb are).", "_lastUpdated"),
+            Types = types.Count > 1 ? types : null,
+            Sort = sort,
+            Includes = includes,
+            Summary = summary,
+            Elements = elements,
         };
     }
+
+    /// <summary>_sort=a,-b (search.html#sort): parameters of the sortable types, '-' for descending.</summary>
+    private static List<SortBy>? ParseSort(IReadOnlyList<string> types, string value)
+    {
+        var keys = new List<SortBy>();
+        foreach (var item in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var descending = item.StartsWith('-');
+            var name = descending ? item[1..] : item;
+            var source = name switch
+            {
+                "_id" => SortSource.Id,
+                "_lastUpdated" => SortSource.LastUpdated,
+                _ => SearchCriteria.Lookup(types, name)?.Type switch
+                {
+                    SearchParamType.String => SortSource.String,
+                    SearchParamType.Token => SortSource.Token,
+                    SearchParamType.Date => SortSource.Date,
+                    SearchParamType.Number => SortSource.Number,
+                    SearchParamType.Quantity => SortSource.Quantity,
+                    SearchParamType.Reference => SortSource.Reference,
+                    SearchParamType.Uri => SortSource.Uri,
+                    _ => (SortSource?)null,
+                },
+            };
+            if (source is null)
+            {
+                return null;
+            }
+
+            keys.Add(new SortBy(name, source.Value, descending));
+        }
+
+        return keys;
+    }
+
+    /// <summary>[source type]:[parameter or *][:target type] (search.html#include).</summary>
+    private static IncludeSpec ParseInclude(IReadOnlyList<string> types, bool reverse, bool iterate, string value, string rawName)
+    {
+        var parts = value.Split(':');
+        if (parts.Length is < 2 or > 3 || !FhirIds.IsResourceType(parts[0]))
+        {
+            throw FhirException.BadRequest($"{rawName} takes [type]:[parameter][:target type], not '{value}'.", rawName);
+        }
+
+        var source = parts[0];
+        string? param = parts[1] == "*" ? null : parts[1];
+        var target = parts.Length == 3 ? parts[2] : null;
+        if (param is not null && SearchParameterCatalog.Find(source, param) is not { Type: SearchParamType.Reference })
+        {
+            throw FhirException.BadRequest($"'{param}' is not a reference parameter of {source}.", rawName);
+        }
+
+        if (target is not null && !FhirIds.IsResourceType(target))
+        {
+            throw FhirException.BadRequest($"'{target}' is not a resource type.", rawName);
+        }
+
+        if (!reverse && !iterate && !types.Contains(source))
+        {
+            throw FhirException.BadRequest($"_include={value} starts from {source}, which is not searched here; use _include:iterate to include from included resources.", rawName);
+        }
+
+        return new IncludeSpec(source, param, target, reverse, iterate);
+    }
+
+    // ---- paging cursors --------------------------------------------------------------------------------------------
+
+    /// <summary>A cursor for a page link: the sort key values, type and id of a row, as base64url JSON (opaque to clients).</summary>
+    public static string FormatCursor(PageCursor cursor)
+    {
+        var values = new List<object?> { cursor.Type, cursor.Id };
+        values.AddRange(cursor.Keys);
+        return Base64Url.EncodeToString(JsonSerializer.SerializeToUtf8Bytes(values));
+    }
+
+    private static PageCursor? Cursor(string? text, IReadOnlyList<SortBy> sort, string name)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(Base64Url.DecodeFromChars(text));
+            var items = document.RootElement.EnumerateArray().ToList();
+            if (items.Count != sort.Count + 2 || items[0].GetString() is not { } type || items[1].GetString() is not { } id || !FhirIds.IsValidId(id))
+            {
+                throw FhirException.BadRequest("The paging cursor does not belong to this search (was _sort changed?).", name);
+            }
+
+            var keys = items.Skip(2).Select(item => item.ValueKind switch
+            {
+                JsonValueKind.String => item.GetString(),
+                JsonValueKind.Number => item.TryGetInt64(out var whole) ? whole : (object)item.GetDouble(),
+                JsonValueKind.Null => null,
+                _ => throw FhirException.BadRequest("The paging cursor is not valid.", name),
+            }).ToList();
+            return new PageCursor(keys, type, id);
+        }
+        catch (Exception e) when (e is FormatException or JsonException or InvalidOperationException)
+        {
+            throw FhirException.BadRequest("The paging cursor is not valid.", name);
+        }
+    }
+
+    /// <summary>Splits a value on unescaped commas (OR), keeping the escapes (search.html#escaping).</summary>
+    public static IReadOnlyList<string> SplitOr(string value) => SearchCriteria.SplitEscaped(value, ',');
+
+    public static TokenMatch ParseToken(string value) => SearchCriteria.TokenValue("identifier", value);
 }

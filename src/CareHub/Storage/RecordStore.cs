@@ -52,6 +52,12 @@ public interface IWriteSession : IAsyncDisposable
     /// </summary>
     Task WriteAsync(VersionWrite write, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Replaces the search index rows of a resource's current version without writing a new version (after a change to
+    /// what is indexed, e.g. when an existing database gains the search tables).
+    /// </summary>
+    Task ReplaceIndexAsync(string type, string id, IReadOnlyList<IndexRow> index, CancellationToken cancellationToken);
+
     Task CommitAsync(CancellationToken cancellationToken);
 }
 
@@ -69,7 +75,7 @@ public sealed record StoredResource(
 
 /// <summary>
 /// A new version to write. <see cref="ExpectedVersion"/> is the version that must be current (0: the resource must not
-/// exist or must be deleted; null: no check).
+/// exist or must be deleted; null: no check). <see cref="Index"/> replaces the resource's search index rows.
 /// </summary>
 public sealed record VersionWrite(
     string Type,
@@ -79,11 +85,8 @@ public sealed record VersionWrite(
     string Method,
     string? Json,
     int? ExpectedVersion,
-    IReadOnlyList<TokenIndexRow> Tokens,
+    IReadOnlyList<IndexRow> Index,
     bool ChangeEvent = true);
-
-/// <summary>A token search index row: one system|code value of one search parameter.</summary>
-public sealed record TokenIndexRow(string Param, string? System, string Code);
 
 public sealed record ChangeEvent(long Position, string Type, string Id, int Version, string Method, DateTimeOffset Time);
 
@@ -93,31 +96,38 @@ public sealed record HistoryQuery(string? Type, string? Id, DateTimeOffset? Sinc
 public sealed record HistoryPage(IReadOnlyList<StoredResource> Versions, long? NextBeforeSequence, long Total);
 
 /// <summary>
-/// A query over current resources. Clauses are ANDed; each clause ORs its values. Paging is by keyset on id:
-/// <see cref="AfterId"/> gives the next page, <see cref="BeforeId"/> the previous one, so pages stay stable under
-/// concurrent writes and no page costs an offset scan.
+/// A query over current resources of <see cref="Type"/> (or of every type in <see cref="Types"/> when set). Clauses are
+/// ANDed. Results are ordered by <see cref="Sort"/>, then by type and id, and paged by keyset: <see cref="After"/> gives
+/// the next page, <see cref="Before"/> the previous one. A cursor holds the sort key values of the row it was taken
+/// from, so pages stay stable under concurrent writes and no page costs an offset scan.
 /// </summary>
 public sealed record StoreQuery(
     string Type,
     IReadOnlyList<QueryClause> Clauses,
     int Count,
-    string? AfterId = null,
-    string? BeforeId = null,
-    bool CountTotal = false);
+    PageCursor? After = null,
+    PageCursor? Before = null,
+    bool CountTotal = false)
+{
+    /// <summary>Several types at once (system-level search, compartments, includes); overrides <see cref="Type"/>.</summary>
+    public IReadOnlyList<string>? Types { get; init; }
 
-public abstract record QueryClause;
+    public IReadOnlyList<SortBy> Sort { get; init; } = [];
+}
 
-public sealed record IdClause(IReadOnlyList<string> Ids) : QueryClause;
+/// <summary>Where a page ends: the sort key values (null where the resource has none), type and id of a row.</summary>
+public sealed record PageCursor(IReadOnlyList<object?> Keys, string Type, string Id);
 
-/// <summary>A token parameter. A null <see cref="TokenMatch.System"/> with <see cref="TokenMatch.AnySystem"/> false means "no system" (|code).</summary>
-public sealed record TokenClause(string Param, IReadOnlyList<TokenMatch> AnyOf) : QueryClause;
+/// <summary>
+/// A page of search results. <see cref="NextCursor"/> and <see cref="PreviousCursor"/> are the cursors of the last and the
+/// first row, for the links to the neighbouring pages.
+/// </summary>
+public sealed record SearchPage(IReadOnlyList<StoredResource> Resources, bool HasMore, bool HasPrevious, long? Total)
+{
+    public PageCursor? NextCursor { get; init; }
 
-public sealed record TokenMatch(string? System, string? Code, bool AnySystem);
-
-/// <summary>_lastUpdated as a half-open interval [From, To).</summary>
-public sealed record LastUpdatedClause(DateTimeOffset? From, DateTimeOffset? To) : QueryClause;
-
-public sealed record SearchPage(IReadOnlyList<StoredResource> Resources, bool HasMore, bool HasPrevious, long? Total);
+    public PageCursor? PreviousCursor { get; init; }
+}
 
 /// <summary>The resource changed since the caller read it: a concurrent writer won.</summary>
 public sealed class VersionConflictException(string type, string id, int? expected, int? actual)

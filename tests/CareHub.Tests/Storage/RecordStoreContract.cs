@@ -8,7 +8,7 @@ namespace CareHub.Tests.Storage;
 /// The store contract: every provider runs these tests unchanged. Each test gets a store over an empty database of its
 /// own (a fresh file or schema), already migrated, so tests never see each other's data.
 /// </summary>
-public abstract class RecordStoreContract : IAsyncLifetime
+public abstract partial class RecordStoreContract : IAsyncLifetime
 {
     private static readonly DateTimeOffset T0 = new(2024, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private IRecordStore? store;
@@ -50,8 +50,8 @@ public abstract class RecordStoreContract : IAsyncLifetime
     private static string Body(string type, string id, int version) =>
         $$$"""{"resourceType":"{{{type}}}","id":"{{{id}}}","meta":{"versionId":"{{{version}}}"},"text":{"div":"<div>v{{{version}}}</div>"}}""";
 
-    private static VersionWrite Version(string type, string id, int version, int minute, int? expected, params TokenIndexRow[] tokens) =>
-        new(type, id, version, At(minute), version == 1 ? "POST" : "PUT", Body(type, id, version), expected, tokens);
+    private static VersionWrite Version(string type, string id, int version, int minute, int? expected, params IndexRow[] rows) =>
+        new(type, id, version, At(minute), version == 1 ? "POST" : "PUT", Body(type, id, version), expected, rows);
 
     private static VersionWrite Tombstone(string type, string id, int version, int minute, int? expected) =>
         new(type, id, version, At(minute), "DELETE", null, expected, []);
@@ -81,6 +81,9 @@ public abstract class RecordStoreContract : IAsyncLifetime
     }
 
     private static TokenClause Token(params TokenMatch[] anyOf) => new("identifier", anyOf);
+
+    private static DateClause LastUpdated(Prefix prefix, DateTimeOffset low, DateTimeOffset high) =>
+        new("_lastUpdated", [new DateMatch(prefix, low.ToUnixTimeMilliseconds(), high.ToUnixTimeMilliseconds())]);
 
     /// <summary>Bodies are compared as JSON: a store may normalise the text (PostgreSQL's jsonb reorders keys).</summary>
     private static void AssertBody(string expected, string? actual)
@@ -356,9 +359,9 @@ public abstract class RecordStoreContract : IAsyncLifetime
     {
         await CommitAsync(Version("Patient", "p1", 1, 1, 0), Version("Patient", "p2", 1, 2, 0), Version("Patient", "p3", 1, 3, 0));
 
-        Assert.Equal(["p2"], Ids(await SearchAsync("Patient", new LastUpdatedClause(At(2), At(3)))));
-        Assert.Equal(["p2", "p3"], Ids(await SearchAsync("Patient", new LastUpdatedClause(At(2), null))));
-        Assert.Equal(["p1"], Ids(await SearchAsync("Patient", new LastUpdatedClause(null, At(2)))));
+        Assert.Equal(["p2"], Ids(await SearchAsync("Patient", LastUpdated(Prefix.Eq, At(2), At(3)))));
+        Assert.Equal(["p2", "p3"], Ids(await SearchAsync("Patient", LastUpdated(Prefix.Ge, At(2), At(2).AddMilliseconds(1)))));
+        Assert.Equal(["p1"], Ids(await SearchAsync("Patient", LastUpdated(Prefix.Eb, At(2), At(3)))));
     }
 
     [Fact]
@@ -372,7 +375,7 @@ public abstract class RecordStoreContract : IAsyncLifetime
 
         var page = await SearchAsync("Patient",
             Token(new TokenMatch("s", "x", false)),
-            new LastUpdatedClause(At(2), null),
+            LastUpdated(Prefix.Ge, At(2), At(2).AddMilliseconds(1)),
             new IdClause(["p1", "p2", "p3"]));
 
         Assert.Equal(["p2"], Ids(page));
@@ -389,10 +392,10 @@ public abstract class RecordStoreContract : IAsyncLifetime
         await CommitAsync(Version("Observation", "p035", 1, 1, 0));
 
         var first = await Store.SearchAsync(new StoreQuery("Patient", [], 3, CountTotal: true), Ct);
-        var second = await Store.SearchAsync(new StoreQuery("Patient", [], 3, AfterId: "p03", CountTotal: true), Ct);
-        var last = await Store.SearchAsync(new StoreQuery("Patient", [], 3, AfterId: "p06"), Ct);
-        var back = await Store.SearchAsync(new StoreQuery("Patient", [], 3, BeforeId: "p07"), Ct);
-        var backToStart = await Store.SearchAsync(new StoreQuery("Patient", [], 3, BeforeId: "p04"), Ct);
+        var second = await Store.SearchAsync(new StoreQuery("Patient", [], 3, After: first.NextCursor, CountTotal: true), Ct);
+        var last = await Store.SearchAsync(new StoreQuery("Patient", [], 3, After: second.NextCursor), Ct);
+        var back = await Store.SearchAsync(new StoreQuery("Patient", [], 3, Before: last.PreviousCursor), Ct);
+        var backToStart = await Store.SearchAsync(new StoreQuery("Patient", [], 3, Before: back.PreviousCursor), Ct);
 
         AssertPage(first, ["p01", "p02", "p03"], hasMore: true, hasPrevious: false, total: 7);
         AssertPage(second, ["p04", "p05", "p06"], hasMore: true, hasPrevious: true, total: 7);

@@ -1,0 +1,493 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Text;
+
+namespace CareHub.Storage;
+
+/// <summary>
+/// Search: query clauses become SQL over resource_current and the index tables (one per type of value), results are
+/// ordered by the sort keys and paged by keyset on (sort keys, type, id). The SQL is the same on both databases.
+/// </summary>
+public abstract partial class SqlRecordStore
+{
+    public async Task<SearchPage> SearchAsync(StoreQuery query, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await SearchCoreAsync(connection, null, query, cancellationToken);
+    }
+
+    private static async Task<SearchPage> SearchCoreAsync(DbConnection connection, DbTransaction? transaction, StoreQuery query, CancellationToken cancellationToken)
+    {
+        var sql = new SqlBuilder();
+        var filter = sql.Filter(query, "c");
+        var backwards = query.Before is not null;
+        var cursor = query.Before ?? query.After;
+        var keys = query.Sort;
+
+        // Sort keys are computed in a subquery so that the keyset and the order can name them.
+        var keyColumns = new StringBuilder();
+        for (var i = 0; i < keys.Count; i++)
+        {
+            keyColumns.Append(CultureInfo.InvariantCulture, $", {sql.SortExpression(keys[i], "c")} AS k{i}");
+        }
+
+        var order = new List<(string Expression, bool Descending, object? Cursor, bool Compare)>();
+        for (var i = 0; i < keys.Count; i++)
+        {
+            // Resources without a value sort last in either direction: first by "has no value", then by the value.
+            var value = cursor?.Keys.ElementAtOrDefault(i);
+            order.Add(($"(CASE WHEN q.k{i} IS NULL THEN 1 ELSE 0 END)", false, value is null ? 1 : 0, true));
+            order.Add(($"q.k{i}", keys[i].Descending, value is null ? null : Bind(keys[i].Source, value), value is not null));
+        }
+
+        order.Add(("q.type", false, cursor?.Type, true));
+        order.Add(("q.id", false, cursor?.Id, true));
+
+        var keyset = cursor is null ? string.Empty : " WHERE " + sql.Keyset(order, backwards);
+        var orderBy = string.Join(", ", order.Select(o => $"{o.Expression} {((o.Descending ^ backwards) ? "DESC" : "ASC")}"));
+        var limit = sql.Add(query.Count + 1);
+        var text = $"SELECT v.type, v.id, v.version, v.last_updated, v.method, v.body{string.Concat(Enumerable.Range(0, keys.Count).Select(i => $", q.k{i}"))} " +
+                   $"FROM (SELECT c.type, c.id, c.seq{keyColumns} FROM resource_current c WHERE {filter}) q JOIN resource_version v ON v.seq = q.seq" +
+                   $"{keyset} ORDER BY {orderBy} LIMIT {limit}";
+
+        var rows = new List<(StoredResource Resource, PageCursor Cursor)>();
+        await using (var command = Command(connection, transaction, text, [.. sql.Parameters]))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var resource = ReadVersion(reader);
+                var values = new object?[keys.Count];
+                for (var i = 0; i < keys.Count; i++)
+                {
+                    values[i] = reader.IsDBNull(6 + i) ? null : reader.GetValue(6 + i);
+                }
+
+                rows.Add((resource, new PageCursor(values, resource.Type, resource.Id)));
+            }
+        }
+
+        var more = rows.Count > query.Count;
+        if (more)
+        {
+            rows.RemoveAt(query.Count);
+        }
+
+        if (backwards)
+        {
+            rows.Reverse();
+        }
+
+        long? total = null;
+        if (query.CountTotal)
+        {
+            var count = new SqlBuilder();
+            var countFilter = count.Filter(query, "c");
+            total = Convert.ToInt64(await ScalarAsync(connection, transaction, $"SELECT COUNT(*) FROM resource_current c WHERE {countFilter}", cancellationToken, [.. count.Parameters]), CultureInfo.InvariantCulture);
+        }
+
+        // Going forwards, a previous page exists when we started after some row; going backwards, "more" means earlier pages.
+        var page = backwards
+            ? new SearchPage(rows.Select(r => r.Resource).ToList(), HasMore: true, HasPrevious: more, total)
+            : new SearchPage(rows.Select(r => r.Resource).ToList(), HasMore: more, HasPrevious: query.After is not null, total);
+        return page with
+        {
+            NextCursor = rows.Count > 0 ? rows[^1].Cursor : null,
+            PreviousCursor = rows.Count > 0 ? rows[0].Cursor : null,
+        };
+    }
+
+    /// <summary>A cursor value as the database type of its sort key (a cursor may have been through JSON).</summary>
+    private static object Bind(SortSource source, object value) => source switch
+    {
+        SortSource.Date or SortSource.LastUpdated => Convert.ToInt64(value, CultureInfo.InvariantCulture),
+        SortSource.Number or SortSource.Quantity => Convert.ToDouble(value, CultureInfo.InvariantCulture),
+        _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? string.Empty,
+    };
+
+    private static async Task<IReadOnlyList<string>> FindIdsCoreAsync(DbConnection connection, DbTransaction transaction, StoreQuery query, CancellationToken cancellationToken)
+    {
+        var sql = new SqlBuilder();
+        var filter = sql.Filter(query, "c");
+        var limit = sql.Add(query.Count);
+        await using var command = Command(connection, transaction, $"SELECT c.id FROM resource_current c WHERE {filter} ORDER BY c.id LIMIT {limit}", [.. sql.Parameters]);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var ids = new List<string>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            ids.Add(reader.GetString(0));
+        }
+
+        return ids;
+    }
+
+    internal static string TableName(IndexTable table) => table switch
+    {
+        IndexTable.Token => "search_token",
+        IndexTable.String => "search_string",
+        IndexTable.Date => "search_date",
+        IndexTable.Number => "search_number",
+        IndexTable.Quantity => "search_quantity",
+        IndexTable.Reference => "search_reference",
+        _ => "search_uri",
+    };
+
+    /// <summary>Builds one statement: its SQL text and parameters, with fresh aliases for nested subqueries.</summary>
+    private sealed class SqlBuilder
+    {
+        private int parameter;
+        private int alias;
+
+        public List<(string, object?)> Parameters { get; } = [];
+
+        public string Add(object? value)
+        {
+            var name = "@p" + parameter++.ToString(CultureInfo.InvariantCulture);
+            Parameters.Add((name, value));
+            return name;
+        }
+
+        private string Alias(string prefix) => prefix + alias++.ToString(CultureInfo.InvariantCulture);
+
+        private string List(IEnumerable<string> values) => string.Join(", ", values.Select(v => Add(v)));
+
+        public string Filter(StoreQuery query, string c)
+        {
+            var types = query.Types ?? [query.Type];
+            var parts = new List<string>
+            {
+                types.Count == 0 ? "1 = 0" : types.Count == 1 ? $"{c}.type = {Add(types[0])}" : $"{c}.type IN ({List(types)})",
+                $"{c}.deleted = 0",
+            };
+            parts.AddRange(query.Clauses.Select(clause => Predicate(clause, c, types)));
+            return string.Join(" AND ", parts);
+        }
+
+        /// <summary>
+        /// "The resource c (of one of <paramref name="types"/>) is among the rows the subquery selects." Written as an
+        /// uncorrelated IN over the index, so that both databases drive the search from the index rather than probing
+        /// the index once per candidate resource (SQLite does not turn a correlated EXISTS into a semi-join).
+        /// </summary>
+        private string Member(string c, IReadOnlyList<string> types, string typeColumn, string idColumn, string fromWhere, bool negate = false)
+        {
+            var not = negate ? "NOT " : string.Empty;
+            return types.Count == 1
+                ? $"{c}.id {not}IN (SELECT {idColumn} {fromWhere} AND {typeColumn} = {Add(types[0])})"
+                : $"({c}.type, {c}.id) {not}IN (SELECT {typeColumn}, {idColumn} {fromWhere} AND {typeColumn} IN ({List(types)}))";
+        }
+
+        private string Predicate(QueryClause clause, string c, IReadOnlyList<string> types)
+        {
+            switch (clause)
+            {
+                case IdClause ids:
+                    // "IN ()" is a syntax error in PostgreSQL; no ids matches nothing.
+                    return ids.Ids.Count == 0 ? "1 = 0" : $"{c}.id IN ({List(ids.Ids)})";
+                case DateClause { Param: "_lastUpdated" } date:
+                    return Or(date.AnyOf.Select(m => DateMatches(m, $"{c}.last_updated", $"({c}.last_updated + 1)")));
+                case ValueClause value:
+                {
+                    var x = Alias("x");
+                    var (table, row) = RowPredicate(value, x);
+                    return Member(c, types, $"{x}.type", $"{x}.id", $"FROM {table} {x} WHERE {x}.param = {Add(value.Param)} AND {row}",
+                        negate: value is TokenClause { Mode: TokenMode.Not });
+                }
+
+                case MissingClause missing:
+                {
+                    if (missing.Param is "_id" or "_lastUpdated")
+                    {
+                        return missing.Missing ? "1 = 0" : "1 = 1";
+                    }
+
+                    var x = Alias("x");
+                    return Member(c, types, $"{x}.type", $"{x}.id", $"FROM {TableName(missing.Table)} {x} WHERE {x}.param = {Add(missing.Param)}", negate: missing.Missing);
+                }
+
+                case CompositeClause composite:
+                    return Or(composite.AnyOf.Select(components => Composite(components, c, types)));
+                case ChainClause chain:
+                {
+                    var r = Alias("r");
+                    var t = Alias("c");
+                    return Member(c, types, $"{r}.type", $"{r}.id",
+                        $"FROM search_reference {r} JOIN resource_current {t} ON {t}.type = {r}.target_type AND {t}.id = {r}.target_id " +
+                        $"WHERE {r}.param = {Add(chain.Param)} AND {t}.deleted = 0 AND {t}.type IN ({List(chain.TargetTypes)}) AND {Predicate(chain.Inner, t, chain.TargetTypes)}");
+                }
+
+                case HasClause has:
+                {
+                    var r = Alias("r");
+                    var s = Alias("c");
+                    return Member(c, types, $"{r}.target_type", $"{r}.target_id",
+                        $"FROM search_reference {r} JOIN resource_current {s} ON {s}.type = {r}.type AND {s}.id = {r}.id " +
+                        $"WHERE {r}.type = {Add(has.SourceType)} AND {r}.param = {Add(has.Param)} AND {s}.deleted = 0 AND {Predicate(has.Inner, s, [has.SourceType])}");
+                }
+
+                case ListClause list:
+                {
+                    var r = Alias("r");
+                    var l = Alias("c");
+                    return Member(c, types, $"{r}.target_type", $"{r}.target_id",
+                        $"FROM search_reference {r} JOIN resource_current {l} ON {l}.type = {r}.type AND {l}.id = {r}.id " +
+                        $"WHERE {r}.type = 'List' AND {r}.id = {Add(list.ListId)} AND {r}.param = 'item' AND {l}.deleted = 0");
+                }
+
+                case AnyClause any:
+                    return Or(any.AnyOf.Select(inner => Predicate(inner, c, types)));
+                case CompartmentClause compartment:
+                {
+                    var r = Alias("r");
+                    var targetType = Add(compartment.TargetType);
+                    var targetId = Add(compartment.TargetId);
+                    var byType = Or(compartment.ParamsByType.Where(p => p.Value.Count > 0)
+                        .Select(p => $"({r}.type = {Add(p.Key)} AND {r}.param IN ({List(p.Value)}))"));
+                    return $"(({c}.type = {targetType} AND {c}.id = {targetId}) OR ({c}.type, {c}.id) IN (SELECT {r}.type, {r}.id FROM search_reference {r} " +
+                           $"WHERE {r}.target_type = {targetType} AND {r}.target_id = {targetId} AND {byType}))";
+                }
+
+                default:
+                    throw new ArgumentException($"Unsupported clause {clause.GetType().Name}", nameof(clause));
+            }
+        }
+
+        /// <summary>One composite value matches every component: component rows of one group (grp) on one resource.</summary>
+        private string Composite(IReadOnlyList<ValueClause> components, string c, IReadOnlyList<string> types)
+        {
+            if (components.Count == 0)
+            {
+                return "1 = 0";
+            }
+
+            var first = Alias("x");
+            var (firstTable, firstRow) = RowPredicate(components[0], first);
+            var where = new StringBuilder($"FROM {firstTable} {first} WHERE {first}.param = {Add(components[0].Param)} AND {firstRow}");
+            foreach (var component in components.Skip(1))
+            {
+                var x = Alias("x");
+                var (table, row) = RowPredicate(component, x);
+                where.Append(CultureInfo.InvariantCulture,
+                    $" AND EXISTS (SELECT 1 FROM {table} {x} WHERE {x}.type = {first}.type AND {x}.id = {first}.id AND {x}.grp = {first}.grp AND {x}.param = {Add(component.Param)} AND {row})");
+            }
+
+            return Member(c, types, $"{first}.type", $"{first}.id", where.ToString());
+        }
+
+        private (string Table, string Predicate) RowPredicate(ValueClause clause, string x) => clause switch
+        {
+            TokenClause token => ("search_token", Or(token.AnyOf.Select(m => TokenMatches(token.Mode, m, x)))),
+            StringClause text => ("search_string", Or(text.AnyOf.Select(v => text.Mode switch
+            {
+                StringMode.Exact => $"{x}.exact = {Add(v)}",
+                StringMode.Contains => $"{x}.norm LIKE {Add("%" + EscapeLike(v) + "%")} ESCAPE '\\'",
+                _ => $"{x}.norm LIKE {Add(EscapeLike(v) + "%")} ESCAPE '\\'",
+            }))),
+            DateClause date => ("search_date", Or(date.AnyOf.Select(m => DateMatches(m, $"{x}.low", $"{x}.high")))),
+            NumberClause number => ("search_number", Or(number.AnyOf.Select(m => NumberMatches(m, x)))),
+            QuantityClause quantity => ("search_quantity", Or(quantity.AnyOf.Select(m => QuantityMatches(m, x)))),
+            ReferenceClause reference => ("search_reference", Or(reference.AnyOf.Select(m => ReferenceMatches(m, x)))),
+            UriClause uri => ("search_uri", Or(uri.AnyOf.Select(v => uri.Mode switch
+            {
+                UriMode.Below => $"{x}.value LIKE {Add(EscapeLike(v) + "%")} ESCAPE '\\'",
+                UriMode.Above => $"substr({Add(v)}, 1, length({x}.value)) = {x}.value",
+                _ => $"{x}.value = {Add(v)}",
+            }))),
+            _ => throw new ArgumentException($"Unsupported clause {clause.GetType().Name}", nameof(clause)),
+        };
+
+        private string TokenMatches(TokenMode mode, TokenMatch match, string x)
+        {
+            var conditions = new List<string>();
+            switch (mode)
+            {
+                case TokenMode.Text:
+                    var text = EscapeLike(match.Code ?? string.Empty);
+                    return $"({x}.text LIKE {Add(text + "%")} ESCAPE '\\' OR {x}.text LIKE {Add("% " + text + "%")} ESCAPE '\\')";
+                case TokenMode.OfType:
+                    conditions.Add($"{x}.type_system = {Add(match.TypeSystem)}");
+                    conditions.Add($"{x}.type_code = {Add(match.TypeCode)}");
+                    break;
+            }
+
+            if (match.Code is not null)
+            {
+                conditions.Add($"{x}.code = {Add(match.Code)}");
+            }
+
+            if (!match.AnySystem)
+            {
+                conditions.Add(match.System is null ? $"{x}.system IS NULL" : $"{x}.system = {Add(match.System)}");
+            }
+
+            return conditions.Count == 0 ? "1 = 1" : "(" + string.Join(" AND ", conditions) + ")";
+        }
+
+        /// <summary>
+        /// A target range [lo, hi) against the searched range (search.html#prefix, for ranges): eq when the search range
+        /// contains the target, gt/lt when the target reaches beyond it, sa/eb when it starts after or ends before it, ap
+        /// when it overlaps the (already widened) searched range.
+        /// </summary>
+        private string DateMatches(DateMatch m, string lo, string hi)
+        {
+            var low = Add(m.Low);
+            var high = Add(m.High);
+            var eq = $"({lo} >= {low} AND {hi} <= {high})";
+            return m.Prefix switch
+            {
+                Prefix.Eq => eq,
+                Prefix.Ne => $"NOT {eq}",
+                Prefix.Gt => $"{hi} > {high}",
+                Prefix.Lt => $"{lo} < {low}",
+                Prefix.Ge => $"({hi} > {high} OR {eq})",
+                Prefix.Le => $"({lo} < {low} OR {eq})",
+                Prefix.Sa => $"{lo} >= {high}",
+                Prefix.Eb => $"{hi} <= {low}",
+                _ => $"({lo} < {high} AND {hi} > {low})",
+            };
+        }
+
+        /// <summary>
+        /// A number against the searched value (search.html#number): eq when the value lies in the range the searched
+        /// value's precision implies; a stored Range (no value) compares by its bounds.
+        /// </summary>
+        private string NumberMatches(NumberMatch m, string x)
+        {
+            var value = Add(m.Value);
+            var low = Add(m.Low);
+            var high = Add(m.High);
+            var eq = $"(({x}.value IS NOT NULL AND {x}.value >= {low} AND {x}.value < {high}) OR ({x}.value IS NULL AND {x}.low >= {low} AND {x}.high <= {high}))";
+            return m.Prefix switch
+            {
+                Prefix.Eq => eq,
+                Prefix.Ne => $"NOT {eq}",
+                Prefix.Gt => $"COALESCE({x}.value, {x}.high) > {value}",
+                Prefix.Lt => $"COALESCE({x}.value, {x}.low) < {value}",
+                Prefix.Ge => $"COALESCE({x}.value, {x}.high) >= {value}",
+                Prefix.Le => $"COALESCE({x}.value, {x}.low) <= {value}",
+                Prefix.Sa => $"COALESCE({x}.value, {x}.low) > {value}",
+                Prefix.Eb => $"COALESCE({x}.value, {x}.high) < {value}",
+                _ => $"(COALESCE({x}.value, {x}.high) >= {low} AND COALESCE({x}.value, {x}.low) <= {high})",
+            };
+        }
+
+        private string QuantityMatches(QuantityMatch m, string x)
+        {
+            var conditions = new List<string> { NumberMatches(m.Number, x) };
+            if (m.System is not null)
+            {
+                conditions.Add($"{x}.system = {Add(m.System)}");
+                if (m.Code is not null)
+                {
+                    conditions.Add($"{x}.code = {Add(m.Code)}");
+                }
+            }
+            else if (m.Code is not null)
+            {
+                // Without a system the code matches the coded unit or the human-readable one (search.html#quantity).
+                var code = Add(m.Code);
+                conditions.Add($"({x}.code = {code} OR {x}.unit = {code})");
+            }
+
+            return "(" + string.Join(" AND ", conditions) + ")";
+        }
+
+        private string ReferenceMatches(ReferenceMatch m, string x)
+        {
+            var conditions = new List<string>();
+            if (m.TargetType is not null)
+            {
+                conditions.Add($"{x}.target_type = {Add(m.TargetType)}");
+            }
+
+            if (m.TargetId is not null)
+            {
+                conditions.Add($"{x}.target_id = {Add(m.TargetId)}");
+            }
+
+            if (m.Url is not null)
+            {
+                conditions.Add($"{x}.url = {Add(m.Url)}");
+            }
+
+            if (m.IdentifierValue is not null)
+            {
+                conditions.Add($"{x}.id_value = {Add(m.IdentifierValue)}");
+                if (!m.AnyIdentifierSystem)
+                {
+                    conditions.Add(m.IdentifierSystem is null ? $"{x}.id_system IS NULL" : $"{x}.id_system = {Add(m.IdentifierSystem)}");
+                }
+            }
+            else if (m.IdentifierSystem is not null)
+            {
+                conditions.Add($"{x}.id_system = {Add(m.IdentifierSystem)}");
+            }
+
+            return conditions.Count == 0 ? "1 = 0" : "(" + string.Join(" AND ", conditions) + ")";
+        }
+
+        private static string Or(IEnumerable<string> alternatives)
+        {
+            var list = alternatives.ToList();
+            // No values matches nothing, and "()" is not SQL.
+            return list.Count switch
+            {
+                0 => "1 = 0",
+                1 => list[0],
+                _ => "(" + string.Join(" OR ", list) + ")",
+            };
+        }
+
+        private static string EscapeLike(string value) =>
+            value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal);
+
+        /// <summary>The value a resource sorts by for one key: the lowest of its values ascending, the highest descending.</summary>
+        public string SortExpression(SortBy key, string c)
+        {
+            var aggregate = key.Descending ? "MAX" : "MIN";
+            string Rows(string table, string column)
+            {
+                var x = Alias("s");
+                return $"(SELECT {aggregate}({column.Replace("$", x, StringComparison.Ordinal)}) FROM {table} {x} WHERE {x}.type = {c}.type AND {x}.id = {c}.id AND {x}.param = {Add(key.Param)})";
+            }
+
+            return key.Source switch
+            {
+                SortSource.Id => $"{c}.id",
+                SortSource.LastUpdated => $"{c}.last_updated",
+                SortSource.String => Rows("search_string", "$.norm"),
+                SortSource.Token => Rows("search_token", "$.code"),
+                SortSource.Date => Rows("search_date", key.Descending ? "$.high" : "$.low"),
+                SortSource.Number => Rows("search_number", key.Descending ? "COALESCE($.value, $.high)" : "COALESCE($.value, $.low)"),
+                SortSource.Quantity => Rows("search_quantity", key.Descending ? "COALESCE($.value, $.high)" : "COALESCE($.value, $.low)"),
+                SortSource.Reference => Rows("search_reference", "COALESCE($.target_type || '/' || $.target_id, $.url)"),
+                _ => Rows("search_uri", "$.value"),
+            };
+        }
+
+        /// <summary>
+        /// Rows strictly after the cursor in the order given (before it when going backwards): the lexicographic
+        /// comparison of (e1, e2, ...) written out, since row-value comparison cannot mix directions.
+        /// </summary>
+        public string Keyset(List<(string Expression, bool Descending, object? Cursor, bool Compare)> order, bool backwards)
+        {
+            var alternatives = new List<string>();
+            var equal = new List<string>();
+            foreach (var (expression, descending, cursor, compare) in order)
+            {
+                if (!compare)
+                {
+                    // The cursor row has no value for this key: rows tied with it on the "has no value" flag have none
+                    // either, so the key cannot tell them apart.
+                    continue;
+                }
+
+                var literal = cursor is int flag ? flag.ToString(CultureInfo.InvariantCulture) : Add(cursor);
+                var greater = descending ^ backwards ? "<" : ">";
+                alternatives.Add(string.Join(" AND ", equal.Append($"{expression} {greater} {literal}")));
+                equal.Add($"{expression} = {literal}");
+            }
+
+            return "(" + string.Join(" OR ", alternatives.Select(a => "(" + a + ")")) + ")";
+        }
+    }
+}
