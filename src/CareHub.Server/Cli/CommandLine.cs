@@ -13,6 +13,7 @@ public static class CommandLine
           carehub demo   [--urls URL] [--data DIR] [--patients N] [--mllp-port N]
           carehub import [--data DIR | --postgres CONNSTRING] PATH...
         {Messaging.MessagesCommand.Usage}
+          carehub reindex [--data DIR | --postgres CONNSTRING]
           carehub help
 
         serve   runs the server on the embedded store in DIR (default ./.data) or on PostgreSQL. Tokens come from the
@@ -24,6 +25,7 @@ public static class CommandLine
         import  loads FHIR Bundles (batch, transaction, collection), single resources (.json) and
                 NDJSON files (.ndjson), or folders of them, through the record's one door.
         messages lists, shows and reprocesses the message store's messages (docs/messaging.md).
+        reindex rebuilds the search index of every stored resource (after an upgrade that changed what is indexed).
         Settings can also come from appsettings.json or environment variables (CareHub__Storage__Postgres=...).
         """;
 
@@ -49,6 +51,7 @@ public static class CommandLine
                 "serve" => await ServeCommand.RunAsync(options, demo: false),
                 "demo" => await ServeCommand.RunAsync(options, demo: true),
                 "import" => await ImportCommand.RunAsync(options),
+                "reindex" => await ReindexCommand.RunAsync(options),
                 _ => Fail($"Unknown command '{args[0]}'. Run 'carehub help' for the commands."),
             };
         }

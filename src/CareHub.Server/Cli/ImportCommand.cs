@@ -43,25 +43,8 @@ public static class ImportCommand
             }
         }
 
-        // The same settings as the server: appsettings.json, environment variables, then the command line.
-        var configuration = new ConfigurationBuilder()
-            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
-            .AddEnvironmentVariables()
-            .AddInMemoryCollection(options.Settings())
-            .Build();
-        var storage = configuration.GetSection(StorageOptions.SectionName).Get<StorageOptions>() ?? new StorageOptions();
-        storage.Validate();
-        var mpi = configuration.GetSection(MpiOptions.SectionName).Get<MpiOptions>() ?? new MpiOptions();
-        mpi.Validate();
-        await using var store = CareHubHost.OpenStore(storage);
-        await store.MigrateAsync(CancellationToken.None);
-        await using var audit = new AuditTrail(store, TimeProvider.System, NullLogger<AuditTrail>.Instance);
-        // Imported Patients are matched like any other write (the MPI is a write hook of the one door).
-        var records = new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System)
-        {
-            BundlePatch = Fhir.FhirApi.PatchFrom,
-            WriteHooks = [new MpiWriteHook(mpi, new PersonMatcher(mpi.ToMatchSettings()), TimeProvider.System)],
-        };
+        await using var local = await LocalRecords.OpenAsync(options);
+        var records = local.Records;
         var context = new RequestContext(ServeCommand.Loader("carehub-import"), "urn:carehub:import", "import-" + Guid.NewGuid().ToString("N")[..8]) { Return = ReturnPreference.Minimal };
 
         var result = await ImportAsync(records, context, files, new ConsoleProgress(), CancellationToken.None);

@@ -1,0 +1,56 @@
+using CareHub.Governance;
+using CareHub.Identity;
+using CareHub.Identity.Matching;
+using CareHub.Records;
+using CareHub.Storage;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CareHub.Server.Cli;
+
+/// <summary>
+/// The record's one door opened by a command (import, reindex) without a web server: the same settings as the server
+/// (appsettings.json, environment variables, then the command line), the same store, the same write hooks.
+/// </summary>
+public sealed class LocalRecords : IAsyncDisposable
+{
+    private readonly IRecordStore store;
+    private readonly AuditTrail audit;
+
+    private LocalRecords(IRecordStore store, AuditTrail audit, RecordService records)
+    {
+        this.store = store;
+        this.audit = audit;
+        Records = records;
+    }
+
+    public RecordService Records { get; }
+
+    public static async Task<LocalRecords> OpenAsync(Options options)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
+            .AddEnvironmentVariables()
+            .AddInMemoryCollection(options.Settings())
+            .Build();
+        var storage = configuration.GetSection(StorageOptions.SectionName).Get<StorageOptions>() ?? new StorageOptions();
+        storage.Validate();
+        var mpi = configuration.GetSection(MpiOptions.SectionName).Get<MpiOptions>() ?? new MpiOptions();
+        mpi.Validate();
+        var store = CareHubHost.OpenStore(storage);
+        await store.MigrateAsync(CancellationToken.None);
+        var audit = new AuditTrail(store, TimeProvider.System, NullLogger<AuditTrail>.Instance);
+        // Patients written by a command are matched like any other write: the MPI is a write hook of the one door.
+        var records = new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System)
+        {
+            BundlePatch = Fhir.FhirApi.PatchFrom,
+            WriteHooks = [new MpiWriteHook(mpi, new PersonMatcher(mpi.ToMatchSettings()), TimeProvider.System)],
+        };
+        return new LocalRecords(store, audit, records);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await audit.DisposeAsync();
+        await store.DisposeAsync();
+    }
+}
