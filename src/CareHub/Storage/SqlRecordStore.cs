@@ -426,6 +426,9 @@ public abstract partial class SqlRecordStore : IRecordStore
                 }
             }
 
+            // The connection may be shared (SQLite's group commit hands it to the next session once this one commits), so
+            // everything this session made on it is released first.
+            await DisposeCommandsAsync();
             await scope.CommitAsync(cancellationToken);
         }
 
@@ -433,17 +436,23 @@ public abstract partial class SqlRecordStore : IRecordStore
         {
             try
             {
-                foreach (var insert in indexInserts)
-                {
-                    if (insert is not null)
-                    {
-                        await insert.DisposeAsync();
-                    }
-                }
+                await DisposeCommandsAsync();
             }
             finally
             {
                 await scope.DisposeAsync();
+            }
+        }
+
+        private async ValueTask DisposeCommandsAsync()
+        {
+            for (var i = 0; i < indexInserts.Length; i++)
+            {
+                if (indexInserts[i] is { } insert)
+                {
+                    indexInserts[i] = null;
+                    await insert.DisposeAsync();
+                }
             }
         }
     }
