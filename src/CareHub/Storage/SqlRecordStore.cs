@@ -105,56 +105,18 @@ public abstract partial class SqlRecordStore : IRecordStore
         }
     }
 
-    private async Task MigrateCoreAsync(DbConnection connection, CancellationToken cancellationToken)
-    {
-        await ExecuteAsync(connection, null, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL PRIMARY KEY, applied TEXT NOT NULL)", cancellationToken);
-        var current = Convert.ToInt32(await ScalarAsync(connection, null, "SELECT COALESCE(MAX(version), 0) FROM schema_version", cancellationToken), CultureInfo.InvariantCulture);
-        if (current > SchemaVersion)
-        {
-            throw new SchemaVersionException(
-                $"The {Backend} database is at schema version {current} but this build of CareHub knows only up to {SchemaVersion}. Upgrade CareHub, or point it at another database.");
-        }
-
-        foreach (var (version, sql) in Migrations().Where(m => m.Version > current))
-        {
-            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            await ExecuteAsync(connection, transaction, sql, cancellationToken);
-            await ExecuteAsync(connection, transaction, "INSERT INTO schema_version (version, applied) VALUES (@v, @t)", cancellationToken,
-                ("@v", version), ("@t", DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture)));
-            await transaction.CommitAsync(cancellationToken);
-        }
-    }
+    private Task MigrateCoreAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        SqlMigrations.ApplyAsync(connection, "schema_version", SchemaVersion,
+            SqlMigrations.Load(MigrationPrefix, problem => new SchemaVersionException($"The {Backend} record store's {problem}.")),
+            current => new SchemaVersionException(
+                $"The {Backend} database is at schema version {current} but this build of CareHub knows only up to {SchemaVersion}. Upgrade CareHub, or point it at another database."),
+            cancellationToken);
 
     /// <summary>Serialises concurrent migrations (PostgreSQL: an advisory lock); nothing by default.</summary>
     protected virtual Task PrepareForMigrationAsync(DbConnection connection, CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>Undoes <see cref="PrepareForMigrationAsync"/> (releases its lock), whether the migrations succeeded or not.</summary>
     protected virtual Task FinishMigrationAsync(DbConnection connection, CancellationToken cancellationToken) => Task.CompletedTask;
-
-    private IEnumerable<(int Version, string Sql)> Migrations()
-    {
-        var assembly = typeof(SqlRecordStore).Assembly;
-        var list = new List<(int, string)>();
-        foreach (var name in assembly.GetManifestResourceNames().Where(n => n.StartsWith(MigrationPrefix, StringComparison.Ordinal)))
-        {
-            var file = name[MigrationPrefix.Length..];
-            var number = int.Parse(file[..file.IndexOf('_', StringComparison.Ordinal)], CultureInfo.InvariantCulture);
-            using var stream = assembly.GetManifestResourceStream(name)!;
-            using var reader = new StreamReader(stream);
-            list.Add((number, reader.ReadToEnd()));
-        }
-
-        list.Sort((a, b) => a.Item1.CompareTo(b.Item1));
-        for (var i = 0; i < list.Count; i++)
-        {
-            if (list[i].Item1 != i + 1)
-            {
-                throw new SchemaVersionException($"Migrations of {Backend} are not numbered 1..N: found {list[i].Item1} at position {i + 1}.");
-            }
-        }
-
-        return list;
-    }
 
     public async Task<StoredResource?> ReadAsync(string type, string id, int? version, CancellationToken cancellationToken)
     {

@@ -45,53 +45,17 @@ public abstract partial class SqlMessageStore : IMessageStore
         await PrepareForMigrationAsync(connection, cancellationToken);
         try
         {
-            await ExecuteAsync(connection, null, "CREATE TABLE IF NOT EXISTS message_schema_version (version INTEGER NOT NULL PRIMARY KEY, applied TEXT NOT NULL)", cancellationToken);
-            var current = Convert.ToInt32(await ScalarAsync(connection, null, "SELECT COALESCE(MAX(version), 0) FROM message_schema_version", cancellationToken), CultureInfo.InvariantCulture);
-            if (current > SchemaVersion)
-            {
-                throw new MessageSchemaVersionException(
-                    $"The {Backend} message store is at schema version {current} but this build of CareHub knows only up to {SchemaVersion}. Upgrade CareHub, or point it at another database.");
-            }
-
-            foreach (var (version, sql) in Migrations().Where(m => m.Version > current))
-            {
-                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-                await ExecuteAsync(connection, transaction, sql, cancellationToken);
-                await ExecuteAsync(connection, transaction, "INSERT INTO message_schema_version (version, applied) VALUES (@v, @t)", cancellationToken,
-                    ("@v", version), ("@t", DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture)));
-                await transaction.CommitAsync(cancellationToken);
-            }
+            await SqlMigrations.ApplyAsync(connection, "message_schema_version", SchemaVersion,
+                SqlMigrations.Load(MigrationPrefix, problem => new MessageSchemaVersionException($"The {Backend} message store's {problem}.")),
+                current => new MessageSchemaVersionException(
+                    $"The {Backend} message store is at schema version {current} but this build of CareHub knows only up to {SchemaVersion}. Upgrade CareHub, or point it at another database."),
+                cancellationToken);
         }
         finally
         {
             // Not cancellable: a pooled connection must not go back to the pool still holding the migration lock.
             await FinishMigrationAsync(connection, CancellationToken.None);
         }
-    }
-
-    private List<(int Version, string Sql)> Migrations()
-    {
-        var assembly = typeof(SqlMessageStore).Assembly;
-        var list = new List<(int Version, string Sql)>();
-        foreach (var name in assembly.GetManifestResourceNames().Where(n => n.StartsWith(MigrationPrefix, StringComparison.Ordinal)))
-        {
-            var file = name[MigrationPrefix.Length..];
-            var number = int.Parse(file[..file.IndexOf('_', StringComparison.Ordinal)], CultureInfo.InvariantCulture);
-            using var stream = assembly.GetManifestResourceStream(name)!;
-            using var reader = new StreamReader(stream);
-            list.Add((number, reader.ReadToEnd()));
-        }
-
-        list.Sort((a, b) => a.Version.CompareTo(b.Version));
-        for (var i = 0; i < list.Count; i++)
-        {
-            if (list[i].Version != i + 1)
-            {
-                throw new MessageSchemaVersionException($"Message store migrations of {Backend} are not numbered 1..N: found {list[i].Version} at position {i + 1}.");
-            }
-        }
-
-        return list;
     }
 
     // ---- intake --------------------------------------------------------------------------------------------------
