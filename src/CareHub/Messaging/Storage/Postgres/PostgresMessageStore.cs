@@ -23,21 +23,8 @@ public sealed partial class PostgresMessageStore : SqlMessageStore
 
     public PostgresMessageStore(string connectionString, string? schema = null)
     {
-        ArgumentNullException.ThrowIfNull(connectionString);
-        var builder = new NpgsqlConnectionStringBuilder(connectionString);
-        if (schema is not null)
-        {
-            if (!SchemaName().IsMatch(schema))
-            {
-                throw new ArgumentException($"Schema name '{schema}' must be lower case letters, digits and underscores, starting with a letter or underscore (at most 63).", nameof(schema));
-            }
-
-            builder.SearchPath = schema;
-        }
-
+        (dataSource, lockScope) = CareHub.Storage.Postgres.PostgresConnections.Create(connectionString, schema);
         this.schema = schema;
-        lockScope = builder.SearchPath ?? "public";
-        dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
     }
 
     public override string Backend => "postgresql";
@@ -119,8 +106,6 @@ public sealed partial class PostgresMessageStore : SqlMessageStore
 
     public override ValueTask DisposeAsync() => dataSource.DisposeAsync();
 
-    [GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$", RegexOptions.CultureInvariant)]
-    private static partial Regex SchemaName();
 
     /// <summary>The route row's lock lives as long as this transaction; ending it  releases it.</summary>
     private sealed class RouteLease(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
