@@ -7,6 +7,9 @@ using FhirTask = Hl7.Fhir.Model.Task;
 
 namespace CareHub.Identity;
 
+/// <summary>What matching one Patient did: whether it joined another record's Person, and how many reviews it opened.</summary>
+internal readonly record struct LinkOutcome(bool Linked, int Reviews);
+
 /// <summary>
 /// Links Patients into Persons inside one write transaction. Every current, unmerged source Patient belongs to exactly one
 /// MPI Person (FHIR R4 Person, tagged <see cref="MpiCodes.ManagedTag"/>): <c>Person.link.target</c> is each source
@@ -17,6 +20,9 @@ namespace CareHub.Identity;
 internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, DateTimeOffset now)
 {
     private const int MaxDecisions = 1000;
+
+    /// <summary>Review tasks one Patient write may open at most.</summary>
+    public const int MaxReviewsPerWrite = 3;
 
     private IWriteSession Session => writer.Session;
 
@@ -39,15 +45,12 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
     /// Persons) and no member of that Person is a known non-match; every other link or review outcome is queued once.
     /// Links are not undone by a later update: a person unlinks.
     /// </summary>
-    /// <summary>Review tasks one Patient write may open at most.</summary>
-    public const int MaxReviewsPerWrite = 3;
-
-    public async Task OnPatientWrittenAsync(Patient patient, CancellationToken cancellationToken)
+    public async Task<LinkOutcome> OnPatientWrittenAsync(Patient patient, CancellationToken cancellationToken)
     {
         var id = patient.Id!;
         if (IsMerged(patient))
         {
-            return;
+            return new LinkOutcome(false, 0);
         }
 
         var me = Prepare(patient);
@@ -77,6 +80,8 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
         // A reviewer decides about people, not every pair: at most one review per other Person, and only the strongest few,
         // so a crowd of similar records cannot turn each write into hundreds of review tasks.
         var reviewed = new HashSet<string>(StringComparer.Ordinal);
+        var linked = false;
+        var reviews = 0;
         foreach (var (other, result) in results.OrderBy(r => r.Result.Outcome).ThenByDescending(r => r.Result.Weight))
         {
             var theirs = await PersonOfAsync(other, cancellationToken);
@@ -95,16 +100,19 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
 
                 person = theirs ?? NewPerson(Link(other, MpiCodes.Automatic, null));
                 person.Link.Add(Link(id, MpiCodes.Automatic, result));
+                linked = true;
                 continue;
             }
 
             if (reviewed.Count < MaxReviewsPerWrite && reviewed.Add(theirs?.Id ?? other) && decided.Add(MpiCodes.PairKey(id, other)))
             {
                 await writer.WriteAsync(ReviewTasks.ForReview(id, other, result, now), cancellationToken);
+                reviews++;
             }
         }
 
         await SaveAsync(person ?? NewPerson(Link(id, MpiCodes.Automatic, null)), cancellationToken);
+        return new LinkOutcome(linked, reviews);
     }
 
     /// <summary>A deleted Patient leaves its Person; a Person left with no one is deleted.</summary>

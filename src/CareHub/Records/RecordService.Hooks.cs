@@ -37,6 +37,11 @@ public sealed partial class RecordService
                 var patients = writer.Written.SelectMany(w => PatientsOf(w.Type, w.Id, w.Json)).ToHashSet(StringComparer.Ordinal);
                 await session.WriteAsync(audit.ToWrite(context, new AuditFacts(operation, AuditEvent.AuditEventAction.E, type,
                     writer.Written.Select(w => w.VersionedReference).ToList(), patients, true)), cancellationToken);
+            }
+
+            // Rebuilt index rows are no new version (nothing to audit), but they must commit all the same.
+            if (writer.Written.Count > 0 || writer.Reindexed)
+            {
                 await session.CommitAsync(cancellationToken);
             }
 
@@ -117,6 +122,21 @@ public sealed partial class RecordService
         public IWriteSession Session => session;
 
         public List<RecordResult> Written { get; } = [];
+
+        public bool Reindexed { get; private set; }
+
+        public async Task<Resource?> ReindexAsync(string type, string id, CancellationToken cancellationToken)
+        {
+            if (await session.ReadAsync(type, id, cancellationToken) is not { Json: { } json } current)
+            {
+                return null;
+            }
+
+            var resource = StoredJson.Parse(json);
+            await session.ReplaceIndexAsync(current.Type, current.Id, owner.WithHookRows(IndexRows(resource), resource), cancellationToken);
+            Reindexed = true;
+            return resource;
+        }
 
         public async Task<RecordResult> WriteAsync(Resource resource, CancellationToken cancellationToken)
         {

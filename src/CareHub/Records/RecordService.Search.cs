@@ -132,7 +132,9 @@ public sealed partial class RecordService
                     // Read again inside the transaction: a write since the page was read must not get stale rows.
                     if (await session.ReadAsync(listed.Type, listed.Id, cancellationToken) is { Json: { } json } current)
                     {
-                        await session.ReplaceIndexAsync(current.Type, current.Id, IndexRows(StoredJson.Parse(json)), cancellationToken);
+                        // The hooks' rows too: without them a reindex would drop, say, the MPI's Person links and blocking keys.
+                        var resource = StoredJson.Parse(json);
+                        await session.ReplaceIndexAsync(current.Type, current.Id, WithHookRows(IndexRows(resource), resource), cancellationToken);
                         count++;
                     }
                 }

@@ -52,4 +52,11 @@ public interface IRecordWriter
 
     /// <summary>Deletes the current version of a resource; deleting what is not there writes nothing.</summary>
     Task DeleteAsync(string type, string id, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Rebuilds the index rows of a resource's current version from its stored body, the hooks' rows included, without
+    /// writing a version (a bulk job that changes what a hook indexes, such as the MPI's rematch). Answers the resource,
+    /// or null when it is not there or deleted.
+    /// </summary>
+    Task<Resource?> ReindexAsync(string type, string id, CancellationToken cancellationToken);
 }
