@@ -15,6 +15,9 @@ public sealed partial class RecordService
     /// <summary>The hooks run on every version written (see <see cref="IWriteHook"/>), in this order.</summary>
     public IReadOnlyList<IWriteHook> WriteHooks { get; init; } = [];
 
+    /// <summary>Who knows a Patient's other records of the same person, for <c>$everything</c>'s opt-in parameter; none by default.</summary>
+    public IPatientLinks? PatientLinks { get; init; }
+
     /// <summary>
     /// Runs a write operation in one transaction: the caller must be allowed <paramref name="permission"/> on
     /// <paramref name="type"/>; <paramref name="work"/> writes through the <see cref="IRecordWriter"/> (hooks included),

@@ -60,3 +60,16 @@ public interface IRecordWriter
     /// </summary>
     Task<Resource?> ReindexAsync(string type, string id, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// An extension of <c>Patient/[id]/$everything</c>: the other Patient records that are the same person (a master person
+/// index's links), whose compartments a client may ask to have included with <see cref="Parameter"/>=true.
+/// </summary>
+public interface IPatientLinks
+{
+    /// <summary>The $everything parameter that asks for the linked records; its owner's prefix, like a hook's index rows.</summary>
+    string Parameter { get; }
+
+    /// <summary>The ids of the other Patients linked to <paramref name="patientId"/> (not itself); none when it is not linked.</summary>
+    Task<IReadOnlyList<string>> LinkedAsync(IRecordStore store, string patientId, CancellationToken cancellationToken);
+}
