@@ -115,6 +115,36 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
         return new LinkOutcome(linked, reviews);
     }
 
+    /// <summary>
+    /// A Patient written with a <c>replaced-by</c> link (R4 Patient.link), as an HL7 v2 A40 maps to: puts it in its
+    /// survivor's Person as a person's decision, as <see cref="MergeAsync"/> does. Nothing happens when the survivor is not
+    /// a current, unmerged Patient (the link then records the sender's merge, and a person can link the records), or when
+    /// the two already share a Person by a person's decision (the same merge sent again).
+    /// </summary>
+    public async Task OnPatientMergedAsync(string source, string survivor, CancellationToken cancellationToken)
+    {
+        if (source == survivor || !FhirIds.IsValidId(survivor)
+            || await Session.ReadAsync("Patient", survivor, cancellationToken) is not { Json: { } json }
+            || IsMerged((Patient)StoredJson.Parse(json)))
+        {
+            return;
+        }
+
+        if (await PersonOfAsync(source, cancellationToken) is { } person
+            && person.Link.Count(l => (TargetId(l) == source || TargetId(l) == survivor) && Origin(l) == MpiCodes.Manual) == 2)
+        {
+            return;
+        }
+
+        await LinkAsync(survivor, source, cancellationToken);
+    }
+
+    /// <summary>The id of the Patient this one was merged into (its <c>replaced-by</c> link), or null.</summary>
+    public static string? MergedInto(Patient patient) =>
+        patient.Link.FirstOrDefault(l => l.Type == Patient.LinkType.ReplacedBy)?.Other?.Reference is { } r && r.StartsWith("Patient/", StringComparison.Ordinal)
+            ? r["Patient/".Length..]
+            : null;
+
     /// <summary>A deleted Patient leaves its Person; a Person left with no one is deleted.</summary>
     public async Task OnPatientDeletedAsync(string id, CancellationToken cancellationToken)
     {
@@ -376,6 +406,8 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
 
     private static string? TargetId(Person.LinkComponent link) =>
         link.Target?.Reference is { } r && r.StartsWith("Patient/", StringComparison.Ordinal) ? r["Patient/".Length..] : null;
+
+    private static string? Origin(Person.LinkComponent link) => (link.GetExtension(MpiCodes.LinkOrigin)?.Value as Code)?.Value;
 
     private static Person NewPerson(Person.LinkComponent link) => new()
     {
