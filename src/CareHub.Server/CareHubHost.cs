@@ -43,6 +43,7 @@ public static class CareHubHost
         {
             BundlePatch = FhirApi.PatchFrom,
             WriteHooks = sp.GetServices<IWriteHook>().ToArray(),
+            PatientLinks = sp.GetService<IPatientLinks>(),
         });
         builder.Services.AddMpi(builder.Configuration);
         builder.Services.AddSingleton<CapabilityStatementFactory>();

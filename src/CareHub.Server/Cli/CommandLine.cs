@@ -14,6 +14,7 @@ public static class CommandLine
           carehub import [--data DIR | --postgres CONNSTRING] PATH...
         {Messaging.MessagesCommand.Usage}
           carehub reindex [--data DIR | --postgres CONNSTRING]
+          carehub mpi rematch [--data DIR | --postgres CONNSTRING]
           carehub help
 
         serve   runs the server on the embedded store in DIR (default ./.data) or on PostgreSQL. Tokens come from the
@@ -26,6 +27,8 @@ public static class CommandLine
                 NDJSON files (.ndjson), or folders of them, through the record's one door.
         messages lists, shows and reprocesses the message store's messages (docs/messaging.md).
         reindex rebuilds the search index of every stored resource (after an upgrade that changed what is indexed).
+        mpi rematch re-runs master person index matching for every stored Patient, oldest first, one transaction each
+                (after loading with CareHub__Mpi__Enabled=false, or changing the thresholds); see docs/mpi.md.
         Settings can also come from appsettings.json or environment variables (CareHub__Storage__Postgres=...).
         """;
 
@@ -52,6 +55,7 @@ public static class CommandLine
                 "demo" => await ServeCommand.RunAsync(options, demo: true),
                 "import" => await ImportCommand.RunAsync(options),
                 "reindex" => await ReindexCommand.RunAsync(options),
+                "mpi" => await MpiCommand.RunAsync(options),
                 _ => Fail($"Unknown command '{args[0]}'. Run 'carehub help' for the commands."),
             };
         }

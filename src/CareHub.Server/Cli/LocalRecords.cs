@@ -16,14 +16,18 @@ public sealed class LocalRecords : IAsyncDisposable
     private readonly IRecordStore store;
     private readonly AuditTrail audit;
 
-    private LocalRecords(IRecordStore store, AuditTrail audit, RecordService records)
+    private LocalRecords(IRecordStore store, AuditTrail audit, RecordService records, MasterPersonIndex mpi)
     {
         this.store = store;
         this.audit = audit;
         Records = records;
+        Mpi = mpi;
     }
 
     public RecordService Records { get; }
+
+    /// <summary>The MPI's operations over the same door and settings.</summary>
+    public MasterPersonIndex Mpi { get; }
 
     public static async Task<LocalRecords> OpenAsync(Options options)
     {
@@ -40,12 +44,13 @@ public sealed class LocalRecords : IAsyncDisposable
         await store.MigrateAsync(CancellationToken.None);
         var audit = new AuditTrail(store, TimeProvider.System, NullLogger<AuditTrail>.Instance);
         // Patients written by a command are matched like any other write: the MPI is a write hook of the one door.
+        var matcher = new PersonMatcher(mpi.ToMatchSettings());
         var records = new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System)
         {
             BundlePatch = Fhir.FhirApi.PatchFrom,
-            WriteHooks = [new MpiWriteHook(mpi, new PersonMatcher(mpi.ToMatchSettings()), TimeProvider.System)],
+            WriteHooks = [new MpiWriteHook(mpi, matcher, TimeProvider.System)],
         };
-        return new LocalRecords(store, audit, records);
+        return new LocalRecords(store, audit, records, new MasterPersonIndex(records, mpi, matcher, TimeProvider.System));
     }
 
     public async ValueTask DisposeAsync()

@@ -15,7 +15,7 @@ namespace CareHub.Server.Identity;
 /// </summary>
 public static class MpiApi
 {
-    /// <summary>Registers the MPI: options from <c>CareHub:Mpi</c> (validated now), the matcher, the write hook and the operations.</summary>
+    /// <summary>Registers the MPI: options from <c>CareHub:Mpi</c> (validated now), the matcher, the write hook, the operations and the linked records for $everything.</summary>
     public static IServiceCollection AddMpi(this IServiceCollection services, IConfiguration configuration)
     {
         var options = configuration.GetSection(MpiOptions.SectionName).Get<MpiOptions>() ?? new MpiOptions();
@@ -25,6 +25,7 @@ public static class MpiApi
         services.AddSingleton<MpiWriteHook>();
         services.AddSingleton<IWriteHook>(sp => sp.GetRequiredService<MpiWriteHook>());
         services.AddSingleton<MasterPersonIndex>();
+        services.AddSingleton<IPatientLinks, MpiPatientLinks>();
         return services;
     }
 

@@ -9,6 +9,9 @@ using FhirTask = Hl7.Fhir.Model.Task;
 
 namespace CareHub.Identity;
 
+/// <summary>What a rematch did: Patients matched, automatic links made, review tasks opened.</summary>
+public sealed record RematchSummary(int Patients, int Links, int Reviews);
+
 /// <summary>
 /// The master person index's operations, all through the one door: <c>Patient/$match</c>, the IHE PIXm cross-reference,
 /// link, unlink, merge and the review queue. Linking on every Patient write is <see cref="MpiWriteHook"/>'s job.
@@ -226,6 +229,50 @@ public sealed class MasterPersonIndex(RecordService records, MpiOptions options,
 
             return bundle;
         }, cancellationToken);
+    }
+
+    /// <summary>Patients one page of a rematch lists; each is then matched in its own transaction.</summary>
+    public const int RematchPage = 200;
+
+    /// <summary>
+    /// Re-runs matching for every stored Patient, oldest write first, as if each had just been written: its blocking keys
+    /// are indexed again and it is matched against the Patients before it, each Patient in its own transaction through the
+    /// one door, so no-link decisions, manual links and the review cap apply exactly as on a write. For a store loaded
+    /// with the MPI off, or after the thresholds or blocking rules change. Safe to run again: a Patient already linked is
+    /// not moved (an automatic link never merges established Persons) and a pair is queued once.
+    /// </summary>
+    public async Task<RematchSummary> RematchAsync(RequestContext context, IProgress<RematchSummary>? progress, CancellationToken cancellationToken)
+    {
+        RequireAdministrator(context);
+        if (!options.Enabled)
+        {
+            throw new InvalidOperationException($"The master person index is off ({MpiOptions.SectionName}:Enabled=false): turn it on to rematch.");
+        }
+
+        var summary = new RematchSummary(0, 0, 0);
+        PageCursor? after = null;
+        // Oldest write first, so each Patient meets the same earlier records the incremental path would have shown it.
+        var order = new SortBy("_lastUpdated", SortSource.LastUpdated, false);
+        do
+        {
+            var page = await records.Store.SearchAsync(new StoreQuery("Patient", [], RematchPage, After: after) { Sort = [order] }, cancellationToken);
+            foreach (var listed in page.Resources)
+            {
+                var outcome = await records.WriteOperationAsync(context, "operation $mpi-rematch", "Patient", FhirInteraction.Update, async writer =>
+                    // Read again inside the transaction: the page may be stale by now.
+                    await writer.ReindexAsync("Patient", listed.Id, cancellationToken) is Patient patient
+                        ? await Linker(writer).OnPatientWrittenAsync(patient, cancellationToken)
+                        : new LinkOutcome(false, 0),
+                    cancellationToken);
+                summary = new RematchSummary(summary.Patients + 1, summary.Links + (outcome.Linked ? 1 : 0), summary.Reviews + outcome.Reviews);
+            }
+
+            progress?.Report(summary);
+            after = page.HasMore ? page.NextCursor : null;
+        }
+        while (after is not null);
+
+        return summary;
     }
 
     private PersonLinker Linker(IRecordWriter writer) => new(writer, matcher, clock.GetUtcNow());

@@ -51,6 +51,9 @@ public static class MpiCodes
     /// <summary>Index row of an MPI Task: its status, so the review queue is one query.</summary>
     public const string StatusParam = "_mpi-status";
 
+    /// <summary>The <c>Patient/[id]/$everything</c> parameter that includes the records linked to the same Person.</summary>
+    public const string EverythingParam = "_mpi-linked";
+
     public const string Automatic = "automatic";
     public const string Manual = "manual";
 

@@ -75,6 +75,12 @@ public sealed class MpiWriteHook(MpiOptions options, PersonMatcher matcher, Time
         {
             await linker.OnPatientDeletedAsync(write.Id, cancellationToken);
         }
+        else if (!write.Internal && PersonLinker.MergedInto((Patient)write.Resource) is { } survivor)
+        {
+            // A merge written as resources (an HL7 v2 A40 through a channel, or a client's PUT) is a merge all the same:
+            // the Person side is the one Patient/$merge makes.
+            await linker.OnPatientMergedAsync(write.Id, survivor, cancellationToken);
+        }
         else if (!write.Internal)
         {
             await linker.OnPatientWrittenAsync((Patient)write.Resource, cancellationToken);

@@ -7,6 +7,9 @@ using FhirTask = Hl7.Fhir.Model.Task;
 
 namespace CareHub.Identity;
 
+/// <summary>What matching one Patient did: whether it joined another record's Person, and how many reviews it opened.</summary>
+internal readonly record struct LinkOutcome(bool Linked, int Reviews);
+
 /// <summary>
 /// Links Patients into Persons inside one write transaction. Every current, unmerged source Patient belongs to exactly one
 /// MPI Person (FHIR R4 Person, tagged <see cref="MpiCodes.ManagedTag"/>): <c>Person.link.target</c> is each source
@@ -17,6 +20,9 @@ namespace CareHub.Identity;
 internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, DateTimeOffset now)
 {
     private const int MaxDecisions = 1000;
+
+    /// <summary>Review tasks one Patient write may open at most.</summary>
+    public const int MaxReviewsPerWrite = 3;
 
     private IWriteSession Session => writer.Session;
 
@@ -39,15 +45,12 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
     /// Persons) and no member of that Person is a known non-match; every other link or review outcome is queued once.
     /// Links are not undone by a later update: a person unlinks.
     /// </summary>
-    /// <summary>Review tasks one Patient write may open at most.</summary>
-    public const int MaxReviewsPerWrite = 3;
-
-    public async Task OnPatientWrittenAsync(Patient patient, CancellationToken cancellationToken)
+    public async Task<LinkOutcome> OnPatientWrittenAsync(Patient patient, CancellationToken cancellationToken)
     {
         var id = patient.Id!;
         if (IsMerged(patient))
         {
-            return;
+            return new LinkOutcome(false, 0);
         }
 
         var me = Prepare(patient);
@@ -77,6 +80,8 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
         // A reviewer decides about people, not every pair: at most one review per other Person, and only the strongest few,
         // so a crowd of similar records cannot turn each write into hundreds of review tasks.
         var reviewed = new HashSet<string>(StringComparer.Ordinal);
+        var linked = false;
+        var reviews = 0;
         foreach (var (other, result) in results.OrderBy(r => r.Result.Outcome).ThenByDescending(r => r.Result.Weight))
         {
             var theirs = await PersonOfAsync(other, cancellationToken);
@@ -95,17 +100,50 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
 
                 person = theirs ?? NewPerson(Link(other, MpiCodes.Automatic, null));
                 person.Link.Add(Link(id, MpiCodes.Automatic, result));
+                linked = true;
                 continue;
             }
 
             if (reviewed.Count < MaxReviewsPerWrite && reviewed.Add(theirs?.Id ?? other) && decided.Add(MpiCodes.PairKey(id, other)))
             {
                 await writer.WriteAsync(ReviewTasks.ForReview(id, other, result, now), cancellationToken);
+                reviews++;
             }
         }
 
         await SaveAsync(person ?? NewPerson(Link(id, MpiCodes.Automatic, null)), cancellationToken);
+        return new LinkOutcome(linked, reviews);
     }
+
+    /// <summary>
+    /// A Patient written with a <c>replaced-by</c> link (R4 Patient.link), as an HL7 v2 A40 maps to: puts it in its
+    /// survivor's Person as a person's decision, as <see cref="MergeAsync"/> does. Nothing happens when the survivor is not
+    /// a current, unmerged Patient (the link then records the sender's merge, and a person can link the records), or when
+    /// the two already share a Person by a person's decision (the same merge sent again).
+    /// </summary>
+    public async Task OnPatientMergedAsync(string source, string survivor, CancellationToken cancellationToken)
+    {
+        if (source == survivor || !FhirIds.IsValidId(survivor)
+            || await Session.ReadAsync("Patient", survivor, cancellationToken) is not { Json: { } json }
+            || IsMerged((Patient)StoredJson.Parse(json)))
+        {
+            return;
+        }
+
+        if (await PersonOfAsync(source, cancellationToken) is { } person
+            && person.Link.Count(l => (TargetId(l) == source || TargetId(l) == survivor) && Origin(l) == MpiCodes.Manual) == 2)
+        {
+            return;
+        }
+
+        await LinkAsync(survivor, source, cancellationToken);
+    }
+
+    /// <summary>The id of the Patient this one was merged into (its <c>replaced-by</c> link), or null.</summary>
+    public static string? MergedInto(Patient patient) =>
+        patient.Link.FirstOrDefault(l => l.Type == Patient.LinkType.ReplacedBy)?.Other?.Reference is { } r && r.StartsWith("Patient/", StringComparison.Ordinal)
+            ? r["Patient/".Length..]
+            : null;
 
     /// <summary>A deleted Patient leaves its Person; a Person left with no one is deleted.</summary>
     public async Task OnPatientDeletedAsync(string id, CancellationToken cancellationToken)
@@ -368,6 +406,8 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
 
     private static string? TargetId(Person.LinkComponent link) =>
         link.Target?.Reference is { } r && r.StartsWith("Patient/", StringComparison.Ordinal) ? r["Patient/".Length..] : null;
+
+    private static string? Origin(Person.LinkComponent link) => (link.GetExtension(MpiCodes.LinkOrigin)?.Value as Code)?.Value;
 
     private static Person NewPerson(Person.LinkComponent link) => new()
     {

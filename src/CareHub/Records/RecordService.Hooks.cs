@@ -15,6 +15,9 @@ public sealed partial class RecordService
     /// <summary>The hooks run on every version written (see <see cref="IWriteHook"/>), in this order.</summary>
     public IReadOnlyList<IWriteHook> WriteHooks { get; init; } = [];
 
+    /// <summary>Who knows a Patient's other records of the same person, for <c>$everything</c>'s opt-in parameter; none by default.</summary>
+    public IPatientLinks? PatientLinks { get; init; }
+
     /// <summary>
     /// Runs a write operation in one transaction: the caller must be allowed <paramref name="permission"/> on
     /// <paramref name="type"/>; <paramref name="work"/> writes through the <see cref="IRecordWriter"/> (hooks included),
@@ -37,6 +40,11 @@ public sealed partial class RecordService
                 var patients = writer.Written.SelectMany(w => PatientsOf(w.Type, w.Id, w.Json)).ToHashSet(StringComparer.Ordinal);
                 await session.WriteAsync(audit.ToWrite(context, new AuditFacts(operation, AuditEvent.AuditEventAction.E, type,
                     writer.Written.Select(w => w.VersionedReference).ToList(), patients, true)), cancellationToken);
+            }
+
+            // Rebuilt index rows are no new version (nothing to audit), but they must commit all the same.
+            if (writer.Written.Count > 0 || writer.Reindexed)
+            {
                 await session.CommitAsync(cancellationToken);
             }
 
@@ -117,6 +125,21 @@ public sealed partial class RecordService
         public IWriteSession Session => session;
 
         public List<RecordResult> Written { get; } = [];
+
+        public bool Reindexed { get; private set; }
+
+        public async Task<Resource?> ReindexAsync(string type, string id, CancellationToken cancellationToken)
+        {
+            if (await session.ReadAsync(type, id, cancellationToken) is not { Json: { } json } current)
+            {
+                return null;
+            }
+
+            var resource = StoredJson.Parse(json);
+            await session.ReplaceIndexAsync(current.Type, current.Id, owner.WithHookRows(IndexRows(resource), resource), cancellationToken);
+            Reindexed = true;
+            return resource;
+        }
 
         public async Task<RecordResult> WriteAsync(Resource resource, CancellationToken cancellationToken)
         {

@@ -84,10 +84,19 @@ public sealed partial class RecordService
         }
 
         var criteria = new List<KeyValuePair<string, string>>();
+        var linked = false;
         foreach (var (name, value) in parameters)
         {
             switch (name)
             {
+                case var _ when PatientLinks is not null && name == PatientLinks.Parameter:
+                    linked = value switch
+                    {
+                        "true" => true,
+                        "false" => false,
+                        _ => throw FhirException.BadRequest($"{name} takes true or false, not '{value}'.", name),
+                    };
+                    break;
                 case "_since":
                     criteria.Add(new("_lastUpdated", "ge" + value));
                     break;
@@ -107,8 +116,21 @@ public sealed partial class RecordService
 
         var listed = TypesParameter(context, criteria);
         var types = listed ?? PermittedTypes(context, FhirInteraction.Search, PatientCompartment.ParamsByType.Keys.Where(t => t != "AuditEvent"));
-        var scope = new CompartmentClause("Patient", id, PatientCompartment.Searchable(types));
-        return await SearchCoreAsync(context, new SearchScope($"Patient/{id}/$everything", types, scope, "operation", IncludeReferenced: true, ListedTypes: listed is not null), criteria, cancellationToken);
+        var searchable = PatientCompartment.Searchable(types);
+        QueryClause scope = new CompartmentClause("Patient", id, searchable);
+        IReadOnlyList<KeyValuePair<string, string>> carried = [];
+        if (linked && PatientLinks is not null)
+        {
+            // The compartments of the person's other records (each one is in its own compartment, so it comes too).
+            var ids = (await PatientLinks.LinkedAsync(store, id, cancellationToken)).Prepend(id).Distinct(StringComparer.Ordinal).ToList();
+            scope = ids.Count == 1 ? scope : new AnyClause(ids.Select(p => (QueryClause)new CompartmentClause("Patient", p, searchable)).ToList());
+            carried = [new(PatientLinks.Parameter, "true")];
+        }
+
+        return await SearchCoreAsync(context, new SearchScope($"Patient/{id}/$everything", types, scope, "operation", IncludeReferenced: true, ListedTypes: listed is not null)
+        {
+            Carried = carried,
+        }, criteria, cancellationToken);
     }
 
     /// <summary>
@@ -132,7 +154,9 @@ public sealed partial class RecordService
                     // Read again inside the transaction: a write since the page was read must not get stale rows.
                     if (await session.ReadAsync(listed.Type, listed.Id, cancellationToken) is { Json: { } json } current)
                     {
-                        await session.ReplaceIndexAsync(current.Type, current.Id, IndexRows(StoredJson.Parse(json)), cancellationToken);
+                        // The hooks' rows too: without them a reindex would drop, say, the MPI's Person links and blocking keys.
+                        var resource = StoredJson.Parse(json);
+                        await session.ReplaceIndexAsync(current.Type, current.Id, WithHookRows(IndexRows(resource), resource), cancellationToken);
                         count++;
                     }
                 }
@@ -153,7 +177,11 @@ public sealed partial class RecordService
     /// Where a search looks: the link path, the types, a clause every match must meet, the audit subtype; whether to add
     /// what the matches refer to ($everything) and whether the types came from _type (and so belong in the links).
     /// </summary>
-    private sealed record SearchScope(string Path, IReadOnlyList<string> Types, QueryClause? Scope, string Interaction, bool IncludeReferenced = false, bool ListedTypes = false);
+    private sealed record SearchScope(string Path, IReadOnlyList<string> Types, QueryClause? Scope, string Interaction, bool IncludeReferenced = false, bool ListedTypes = false)
+    {
+        /// <summary>Parameters of the operation itself that the paging links must carry (they are no search parameters).</summary>
+        public IReadOnlyList<KeyValuePair<string, string>> Carried { get; init; } = [];
+    }
 
     private async Task<Bundle> SearchCoreAsync(RequestContext context, SearchScope scope, IReadOnlyList<KeyValuePair<string, string>> parameters, CancellationToken cancellationToken)
     {
@@ -186,8 +214,8 @@ public sealed partial class RecordService
             }
 
             IReadOnlyList<KeyValuePair<string, string>> applied = scope.ListedTypes
-                ? [new("_type", string.Join(",", scope.Types)), .. request.Applied]
-                : request.Applied;
+                ? [.. scope.Carried, new("_type", string.Join(",", scope.Types)), .. request.Applied]
+                : [.. scope.Carried, .. request.Applied];
             bundle.Link.Add(new Bundle.LinkComponent { Relation = "self", Url = Link(context, scope.Path, applied, null, null) });
             if (page.HasMore && page.NextCursor is { } next)
             {

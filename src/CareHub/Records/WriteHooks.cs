@@ -52,4 +52,24 @@ public interface IRecordWriter
 
     /// <summary>Deletes the current version of a resource; deleting what is not there writes nothing.</summary>
     Task DeleteAsync(string type, string id, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Rebuilds the index rows of a resource's current version from its stored body, the hooks' rows included, without
+    /// writing a version (a bulk job that changes what a hook indexes, such as the MPI's rematch). Answers the resource,
+    /// or null when it is not there or deleted.
+    /// </summary>
+    Task<Resource?> ReindexAsync(string type, string id, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// An extension of <c>Patient/[id]/$everything</c>: the other Patient records that are the same person (a master person
+/// index's links), whose compartments a client may ask to have included with <see cref="Parameter"/>=true.
+/// </summary>
+public interface IPatientLinks
+{
+    /// <summary>The $everything parameter that asks for the linked records; its owner's prefix, like a hook's index rows.</summary>
+    string Parameter { get; }
+
+    /// <summary>The ids of the other Patients linked to <paramref name="patientId"/> (not itself); none when it is not linked.</summary>
+    Task<IReadOnlyList<string>> LinkedAsync(IRecordStore store, string patientId, CancellationToken cancellationToken);
 }

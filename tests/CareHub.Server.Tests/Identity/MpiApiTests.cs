@@ -282,6 +282,66 @@ public abstract class MpiApiContract(ServerFixture server)
         Assert.Equal(version, merged.GetProperty("meta").GetProperty("versionId").GetString());
     }
 
+    // ---- $everything across linked records ---------------------------------------------------------------------------
+
+    private async Task<string> ObservationAsync(string patientId)
+    {
+        var (response, body) = await SendAsync(HttpMethod.Post, "/Observation",
+            $$$"""{"resourceType":"Observation","status":"final","code":{"text":"pulse"},"subject":{"reference":"Patient/{{{patientId}}}"}}""");
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return "Observation/" + body.GetProperty("id").GetString();
+    }
+
+    private async Task<List<string>> EverythingAsync(string path)
+    {
+        var found = new List<string>();
+        string? next = path;
+        while (next is not null)
+        {
+            var (response, body) = await SendAsync(HttpMethod.Get, next);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            if (body.TryGetProperty("entry", out var entries))
+            {
+                found.AddRange(entries.EnumerateArray().Select(e => e.GetProperty("resource")).Select(r => r.GetProperty("resourceType").GetString() + "/" + r.GetProperty("id").GetString()));
+            }
+
+            var link = body.GetProperty("link").EnumerateArray().FirstOrDefault(l => l.GetProperty("relation").GetString() == "next");
+            next = link.ValueKind == JsonValueKind.Undefined ? null : link.GetProperty("url").GetString()![server.FhirUrl.Length..];
+        }
+
+        return found;
+    }
+
+    [Fact]
+    public async Task everything_includes_the_linked_records_compartments_only_when_asked_for_the_person()
+    {
+        var someone = Someone.New();
+        var a = await CreateAsync(someone.Json(Pas, "pas-" + someone.Family));
+        var b = await CreateAsync(someone.Json(Gp, "gp-" + someone.Family));
+        var c = await CreateAsync(Someone.New().Json(Pas, "other"));
+        var ofA = await ObservationAsync(a);
+        var ofB = await ObservationAsync(b);
+        var ofC = await ObservationAsync(c);
+
+        // Off by default: the record's compartment, not the person's. (The MPI Person is in the record's compartment, and
+        // $everything adds what it refers to, so the other Patient resource itself comes along, but nothing of its own.)
+        var record = await EverythingAsync($"/Patient/{a}/$everything");
+        Assert.Contains("Patient/" + a, record);
+        Assert.Contains(ofA, record);
+        Assert.DoesNotContain(ofB, record);
+
+        // One resource a page, so the paging links must carry the parameter for the later pages to stay the person's.
+        var person = await EverythingAsync($"/Patient/{a}/$everything?{MpiCodes.EverythingParam}=true&_count=1");
+        Assert.Equal(new[] { "Patient/" + a, "Patient/" + b, ofA, ofB }.Order(StringComparer.Ordinal),
+            person.Where(r => !r.StartsWith("Person/", StringComparison.Ordinal)).Distinct().Order(StringComparer.Ordinal));
+        Assert.DoesNotContain(ofC, person);
+        Assert.DoesNotContain("Patient/" + c, person);
+
+        var (response, body) = await SendAsync(HttpMethod.Get, $"/Patient/{a}/$everything?{MpiCodes.EverythingParam}=yes");
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains(MpiCodes.EverythingParam, Diagnostics(body), StringComparison.Ordinal);
+    }
+
     // ---- the review queue ------------------------------------------------------------------------------------------
 
     [Fact]

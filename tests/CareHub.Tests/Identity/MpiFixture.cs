@@ -71,6 +71,17 @@ public sealed class MpiFixture : IAsyncDisposable
         return patient;
     }
 
+    /// <summary>The one door and the MPI over this fixture's store with other settings (a restart with new configuration).</summary>
+    public (RecordService Records, MasterPersonIndex Mpi) OpenWith(MpiOptions options)
+    {
+        var matcher = new PersonMatcher(options.ToMatchSettings());
+        var records = new RecordService(Store, new ScopeAccessPolicy(), Audit, TimeProvider.System)
+        {
+            WriteHooks = [new MpiWriteHook(options, matcher, TimeProvider.System)],
+        };
+        return (records, new MasterPersonIndex(records, options, matcher, TimeProvider.System));
+    }
+
     public async Task<string> CreateAsync(Patient patient, CancellationToken cancellationToken) =>
         (await Records.CreateAsync(Context, patient, null, cancellationToken)).Id;
 

@@ -271,7 +271,8 @@ public static partial class V2ToFhir
     /// <c>replaces</c> link to the prior one (MRG-1), and the prior patient is written inactive with a <c>replaced-by</c>
     /// link (R4 patient.html#links). Both are found by identifier; the prior record is rewritten with the survivor's
     /// demographics, since a merge says they are the same person. Moving the prior patient's encounters and results is
-    /// not done: the record cannot yet search them by patient.
+    /// not done: the record cannot yet search them by patient. With the master person index on, the door's MPI hook puts
+    /// the two in one Person when the prior record is written, as Patient/$merge does (docs/mpi.md).
     /// </summary>
     private static void MapMerge(MappingContext context)
     {
