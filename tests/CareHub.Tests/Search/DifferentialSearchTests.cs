@@ -38,6 +38,7 @@ public sealed class DifferentialSearchTests
     public async Task database_search_agrees_with_an_in_memory_fhirpath_evaluation_of_the_r4_examples_and_synthea()
     {
         var examples = R4Examples.Require();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var output = TestContext.Current.TestOutputHelper!;
         await using var fixture = await RecordsFixture.CreateAsync();
         var context = RecordsFixture.System();
@@ -51,6 +52,8 @@ public sealed class DifferentialSearchTests
         output.WriteLine($"R4 examples: {loaded} loaded, {refusedByParser} refused by the strict parser, {refusedByRecord} refused by the record, {tooLarge} files over {MaxExampleBytes / 1024} KB not loaded");
         var synthea = SharedData.Root is { } root && Directory.Exists(Path.Combine(root, "synthea")) ? await LoadSyntheaAsync(fixture.Records, context, Path.Combine(root, "synthea")) : -1;
         output.WriteLine(synthea < 0 ? "Synthea: ../shared/data/synthea absent, not loaded" : $"Synthea: {synthea} bundle entries loaded");
+
+        output.WriteLine($"Loaded in {clock.Elapsed.TotalSeconds:F1} s");
 
         // The oracle reads the resources back as stored (ids assigned, references rewritten by transactions).
         var history = await fixture.Store.HistoryAsync(new HistoryQuery(null, null, null, null, 1_000_000), Ct);
@@ -70,6 +73,7 @@ public sealed class DifferentialSearchTests
             output.WriteLine($"Excluded {key}: {reason}");
         }
 
+        output.WriteLine($"Planned in {clock.Elapsed.TotalSeconds:F1} s");
         var chosen = RoundRobin(planned, MaxSearches);
         var mismatches = new List<string>();
         foreach (var (probe, expected) in chosen)
@@ -89,7 +93,11 @@ public sealed class DifferentialSearchTests
             }
         }
 
+        output.WriteLine($"Searched in {clock.Elapsed.TotalSeconds:F1} s");
+        output.WriteLine("By kind: " + string.Join(", ", chosen.GroupBy(c => Kind(c.Probe)).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Count()}")));
+        output.WriteLine($"Searches the oracle expects to match something: {chosen.Count(c => c.Expected.Count > 0)}");
         output.WriteLine($"Searches compared: {chosen.Count} over {chosen.Select(c => c.Probe.Type + "." + c.Probe.Parameter).Distinct().Count()} parameters of {chosen.Select(c => c.Probe.Type).Distinct().Count()} types; mismatches: {mismatches.Count}");
+        Assert.True(crashed.Count == 0, "writes failed with a server error:\n" + string.Join("\n", crashed));
         Assert.True(chosen.Count > 500, $"only {chosen.Count} searches could be compared");
         Assert.True(mismatches.Count == 0, $"{mismatches.Count} of {chosen.Count} searches disagree with the oracle; the first 20:\n" + string.Join("\n", mismatches.Take(20)));
     }
@@ -230,13 +238,35 @@ public sealed class DifferentialSearchTests
         return (planned, undecided, excluded, engineFailures);
     }
 
+    // "date ge", "token :exact", ...: the parameter type with the modifier, or the prefix, the search used.
+    private static string Kind(Probe probe)
+    {
+        var type = ModelInfo.SearchParameters.First(p => p.Resource == probe.Type && p.Name == probe.Parameter).Type.ToString().ToLowerInvariant();
+        var colon = probe.Name.IndexOf(':', StringComparison.Ordinal);
+        if (colon >= 0)
+        {
+            return $"{type} {probe.Name[colon..]}";
+        }
+
+        return type is "date" or "number" or "quantity" ? $"{type} {probe.Value[..2]}" : type;
+    }
+
     private static Probe Missing(string type, string name, SearchParamType paramType, bool missing) =>
         new(type, name, name + ":missing", missing ? "true" : "false", values => SearchOracle.Present(paramType, values) is { } present ? present != missing : null);
 
-    // Round-robin over the parameters, so the cap keeps every parameter's first searches rather than the first types'.
+    // Round-robin over the kinds of search (date ge, token :missing, ...), and within a kind over the parameters, so the
+    // cap keeps every prefix and modifier rather than the first searches of the first types.
     private static List<(Probe Probe, HashSet<string> Expected)> RoundRobin(List<(Probe Probe, HashSet<string> Expected)> planned, int max)
     {
-        var queues = planned.GroupBy(p => p.Probe.Type + "." + p.Probe.Parameter).Select(g => new Queue<(Probe, HashSet<string>)>(g)).ToList();
+        var queues = planned
+            .GroupBy(p => Kind(p.Probe))
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => new Queue<(Probe, HashSet<string>)>(g
+                .GroupBy(p => p.Probe.Type + "." + p.Probe.Parameter)
+                .SelectMany(byParameter => byParameter.Select((p, rank) => (p, rank)))
+                .OrderBy(x => x.rank)
+                .Select(x => x.p)))
+            .ToList();
         var chosen = new List<(Probe, HashSet<string>)>();
         while (chosen.Count < max && queues.Any(q => q.Count > 0))
         {
