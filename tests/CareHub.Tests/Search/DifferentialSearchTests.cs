@@ -124,9 +124,10 @@ public sealed class DifferentialSearchTests
             {
                 resource = FhirSerialization.Parse(await File.ReadAllTextAsync(file, Ct), FhirFormat.Json);
             }
-            catch (FhirException)
+            catch (FhirException e)
             {
                 refusedByParser++;
+                TestContext.Current.TestOutputHelper?.WriteLine($"Refused by the strict parser: {name}: {Short(e)}");
                 continue;
             }
 
@@ -135,9 +136,10 @@ public sealed class DifferentialSearchTests
                 await records.UpdateAsync(context, resource.TypeName, resource.Id ?? throw FhirException.BadRequest("no id"), resource, null, Ct);
                 loaded++;
             }
-            catch (FhirException)
+            catch (FhirException e)
             {
                 refusedByRecord++;
+                TestContext.Current.TestOutputHelper?.WriteLine($"Refused by the record: {name}: {Short(e)}");
             }
             catch (InvalidOperationException e)
             {
@@ -147,6 +149,8 @@ public sealed class DifferentialSearchTests
 
         return (loaded, refusedByParser, refusedByRecord, tooLarge);
     }
+
+    private static string Short(FhirException e) => $"{(int)e.Status} {(e.Message.Length > 160 ? e.Message[..160] + "..." : e.Message)}";
 
     private static async Task<int> LoadSyntheaAsync(RecordService records, RequestContext context, string folder)
     {
