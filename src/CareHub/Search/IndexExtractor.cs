@@ -60,7 +60,9 @@ public static class IndexExtractor
                 }
 
                 node ??= resource.ToPocoNode();
-                context ??= new FhirEvaluationContext();
+                // %resource is set: some composite components read it (R4 MolecularSequence-chromosome-variant-coordinate:
+                // "%resource.referenceSeq.chromosome"), and the engine fails on an unset one.
+                context ??= new FhirEvaluationContext { Resource = node, RootResource = node };
                 foreach (var result in branch.Expression.Invoke([node], context))
                 {
                     if (parameter.Type == SearchParamType.Composite)

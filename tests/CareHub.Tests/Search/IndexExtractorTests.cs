@@ -32,6 +32,24 @@ public sealed class IndexExtractorTests
     private static List<string> Describe(IEnumerable<IndexRow> rows) => rows.Select(r => r.ToString()).Order(StringComparer.Ordinal).ToList();
 
     [Fact]
+    public void a_composite_whose_component_reads_percent_resource_is_indexed()
+    {
+        // R4 MolecularSequence-chromosome-variant-coordinate: "%resource.referenceSeq.chromosome" | start | end.
+        var sequence = new MolecularSequence
+        {
+            Id = "seq",
+            CoordinateSystem = 0,
+            ReferenceSeq = new MolecularSequence.ReferenceSeqComponent { Chromosome = new CodeableConcept("http://terminology.hl7.org/CodeSystem/chromosome-human", "1") },
+            Variant = [new MolecularSequence.VariantComponent { Start = 22125503, End = 22125504 }],
+        };
+
+        var rows = Describe(IndexExtractor.Extract(sequence, memberPaths: false)).Where(r => r.Contains("chromosome-variant-coordinate", StringComparison.Ordinal)).ToList();
+
+        Assert.Equal(3, rows.Count);
+        Assert.Contains(rows, r => r.Contains("chromosome-variant-coordinate$0", StringComparison.Ordinal) && r.Contains("chromosome-human", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void an_observation_yields_rows_in_every_table_its_values_need()
     {
         var observation = new Observation
