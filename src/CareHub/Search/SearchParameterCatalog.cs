@@ -98,6 +98,8 @@ public static partial class SearchParameterCatalog
     /// are kept. "x.where(resolve() is Patient)" needs a resolver the index does not have: it becomes "x" with the target
     /// type checked on the reference itself.
     /// </summary>
+    private static bool IsPlainPath(string text) => text.All(c => char.IsAsciiLetterOrDigit(c) || c == '.');
+
     private static List<Branch> Branches(string type, string expression)
     {
         var branches = new List<Branch>();
@@ -108,7 +110,16 @@ public static partial class SearchParameterCatalog
             var whole = bare.TrimEnd(')') == type;
             if (!whole && !bare.StartsWith(type + ".", StringComparison.Ordinal))
             {
-                continue;
+                var head = bare.Split('.', 2)[0];
+                if (head.Length == 0 || !char.IsAsciiLetterLower(head[0]) || !IsPlainPath(bare))
+                {
+                    // Another type's branch of a shared expression.
+                    continue;
+                }
+
+                // An unqualified path is relative to the resource itself (InsurancePlan.name is "name | alias").
+                text = type + "." + bare;
+                bare = text;
             }
 
             string? resolveType = null;

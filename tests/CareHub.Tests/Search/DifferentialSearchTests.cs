@@ -26,7 +26,6 @@ public sealed class DifferentialSearchTests
     /// </summary>
     private static readonly Dictionary<string, string> Exclusions = new(StringComparer.Ordinal)
     {
-        ["InsurancePlan.name"] = "search bug: the R4 registry's expression is 'name | alias' (no type prefix), which SearchParameterCatalog.Branches drops, so the parameter is unknown and ignored",
     };
 
     // AuditEvent is left out as a type: the audit trail writes its own AuditEvents into the same store while the test runs.

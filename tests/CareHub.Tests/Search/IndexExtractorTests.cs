@@ -50,6 +50,18 @@ public sealed class IndexExtractorTests
     }
 
     [Fact]
+    public void a_parameter_whose_expression_has_no_type_prefix_is_indexed()
+    {
+        // R4 InsurancePlan-name: "name | alias", relative to the resource (found by the differential test).
+        var plan = new InsurancePlan { Id = "plan", Name = "Acme Gold", Alias = ["Gold Plan"] };
+
+        var rows = Describe(IndexExtractor.Extract(plan)).Where(r => r.Contains("name", StringComparison.Ordinal)).ToList();
+
+        Assert.Contains(rows, r => r.Contains("acme gold", StringComparison.OrdinalIgnoreCase));
+        Assert.Contains(rows, r => r.Contains("gold plan", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
     public void an_observation_yields_rows_in_every_table_its_values_need()
     {
         var observation = new Observation
