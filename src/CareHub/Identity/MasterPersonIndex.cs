@@ -81,7 +81,7 @@ public sealed class MasterPersonIndex(RecordService records, MpiOptions options,
                 .Take(count)
                 .ToList();
 
-            var bundle = new Bundle { Type = Bundle.BundleType.Searchset, Id = FhirIds.NewId(), Total = ranked.Count, Meta = new Meta { LastUpdated = clock.GetUtcNow() } };
+            var bundle = new Bundle { Type = Bundle.BundleType.Searchset, Id = FhirIds.NewId(), Total = ranked.Count, Meta = new Meta { LastUpdated = DateTimeOffset.FromUnixTimeMilliseconds(clock.GetUtcNow().ToUnixTimeMilliseconds()) } };
             foreach (var (stored, patient, result) in ranked)
             {
                 reader.Disclose(stored);
@@ -215,7 +215,7 @@ public sealed class MasterPersonIndex(RecordService records, MpiOptions options,
             var tasks = await reader.SearchAsync(
                 PersonLinker.ByToken("Task", MpiCodes.StatusParam, ReviewTasks.StatusKey(MpiCodes.ReviewCode, FhirTask.TaskStatus.Requested), Math.Min(count, MaxQueuePage)),
                 cancellationToken);
-            var bundle = new Bundle { Type = Bundle.BundleType.Searchset, Id = FhirIds.NewId(), Total = tasks.Count, Meta = new Meta { LastUpdated = clock.GetUtcNow() } };
+            var bundle = new Bundle { Type = Bundle.BundleType.Searchset, Id = FhirIds.NewId(), Total = tasks.Count, Meta = new Meta { LastUpdated = DateTimeOffset.FromUnixTimeMilliseconds(clock.GetUtcNow().ToUnixTimeMilliseconds()) } };
             foreach (var stored in tasks)
             {
                 reader.Disclose(stored);
