@@ -33,8 +33,11 @@ public static partial class V2ToFhir
         MapClinicalSegments(context, AdtSegments);
     }
 
-    /// <summary>OBX, AL1 and DG1 found anywhere in the message, and a warning for each segment type nobody maps.</summary>
-    private static void MapClinicalSegments(MappingContext context, HashSet<string> mapped)
+    /// <summary>
+    /// OBX (with its NTE), DG1 and, when <paramref name="allergies"/>, AL1 found anywhere in the message, and a warning for
+    /// each segment type nobody maps.
+    /// </summary>
+    private static void MapClinicalSegments(MappingContext context, HashSet<string> mapped, bool allergies = true)
     {
         Observation? last = null;
         foreach (var segment in Body(context))
@@ -47,7 +50,7 @@ public static partial class V2ToFhir
                 case "NTE" when last is not null:
                     AddNote(context, last.Note, segment);
                     break;
-                case "AL1":
+                case "AL1" when allergies:
                     last = null;
                     MapAllergy(context, segment);
                     break;

@@ -116,31 +116,8 @@ public static partial class V2ToFhir
             }
         }
 
-        Observation? last = null;
-        foreach (var segment in Body(context))
-        {
-            switch (segment.Id)
-            {
-                case "OBX":
-                    last = MapStandaloneObservation(context, segment);
-                    break;
-                case "NTE" when last is not null:
-                    AddNote(context, last.Note, segment);
-                    break;
-                case "DG1":
-                    last = null;
-                    MapDiagnosis(context, segment);
-                    break;
-                default:
-                    last = null;
-                    if (!ScheduleSegments.Contains(segment.Id))
-                    {
-                        context.Unmapped(segment);
-                    }
-
-                    break;
-            }
-        }
+        // SIU carries no allergies (AL1 is not part of its structure): it stays an unmapped-segment warning.
+        MapClinicalSegments(context, ScheduleSegments, allergies: false);
     }
 
     /// <summary>SCH-25 (table 0278, filler status) to Appointment.status; an S12 without one is a booking.</summary>
