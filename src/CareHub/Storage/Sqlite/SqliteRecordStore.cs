@@ -18,19 +18,7 @@ public sealed class SqliteRecordStore : SqlRecordStore
 
     public SqliteRecordStore(string path, bool fullSync = false)
     {
-        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (!string.IsNullOrEmpty(directory))
-        {
-            Directory.CreateDirectory(directory);
-        }
-
-        connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = true,
-            DefaultTimeout = 30,
-        }.ToString();
+        connectionString = CareHub.Storage.Sqlite.SqliteFiles.ConnectionString(path);
         syncPragmas = $"PRAGMA synchronous = {(fullSync ? "FULL" : "NORMAL")}; PRAGMA busy_timeout = 30000;";
         DatabasePath = path;
     }

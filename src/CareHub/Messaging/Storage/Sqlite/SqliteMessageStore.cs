@@ -20,19 +20,7 @@ public sealed class SqliteMessageStore : SqlMessageStore
 
     public SqliteMessageStore(string path, bool fullSync = false)
     {
-        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (!string.IsNullOrEmpty(directory))
-        {
-            Directory.CreateDirectory(directory);
-        }
-
-        connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = true,
-            DefaultTimeout = 30,
-        }.ToString();
+        connectionString = CareHub.Storage.Sqlite.SqliteFiles.ConnectionString(path);
         this.fullSync = fullSync;
         DatabasePath = path;
     }
