@@ -17,7 +17,7 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public string BaseUrl { get; }
 
-    public static async Task<ServerProcess> StartAsync(string dataDirectory, CancellationToken cancellationToken)
+    public static async Task<ServerProcess> StartAsync(string dataDirectory, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? environment = null)
     {
         var port = FreePort();
         var baseUrl = $"http://127.0.0.1:{port}";
@@ -34,6 +34,10 @@ public sealed class ServerProcess : IAsyncDisposable
         start.Environment["CareHub__Auth__DevTokens__Clients__0__Secret"] = "test-secret";
         start.Environment["CareHub__Auth__DevTokens__Clients__0__Scopes"] = "system/*.cruds";
         start.Environment["Logging__LogLevel__Default"] = "Warning";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
         var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
@@ -83,7 +87,7 @@ public sealed class ServerProcess : IAsyncDisposable
         await process.WaitForExitAsync();
     }
 
-    private static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using System.Net.Sockets;
 using CareHub.Hl7v2;
 using CareHub.Hl7v2.Mllp;
@@ -23,7 +21,7 @@ public sealed class KillTests
     {
         var data = Path.Combine(Path.GetTempPath(), "carehub-msgkill-" + Guid.NewGuid().ToString("N"));
         var outbox = Path.Combine(data, "delivered");
-        var port = FreePort();
+        var port = ServerProcess.FreePort();
         var acknowledged = new ConcurrentBag<string>();
         try
         {
@@ -100,83 +98,19 @@ public sealed class KillTests
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static async Task<KilledServer> StartAsync(string data, string outbox, int mllpPort)
-    {
-        var httpPort = FreePort();
-        var start = new ProcessStartInfo("dotnet")
+    /// <summary>
+    /// The real server binary with one inbound MLLP channel to a folder. It answers HTTP only once its hosted services,
+    /// the MLLP listener among them, have started.
+    /// </summary>
+    private static Task<ServerProcess> StartAsync(string data, string outbox, int mllpPort) =>
+        ServerProcess.StartAsync(data, Ct, new Dictionary<string, string>
         {
-            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "CareHub.Server.dll"), "serve", "--urls", $"http://127.0.0.1:{httpPort}", "--data", data },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.Environment["Logging__LogLevel__Default"] = "Warning";
-        start.Environment["CareHub__Auth__DevTokens__Enabled"] = "true";
-        start.Environment["CareHub__Auth__DevTokens__Audience"] = "carehub";
-        start.Environment["CareHub__Auth__DevTokens__Clients__0__ClientId"] = "test-system";
-        start.Environment["CareHub__Auth__DevTokens__Clients__0__Secret"] = "test-secret";
-        start.Environment["CareHub__Auth__DevTokens__Clients__0__Scopes"] = "system/*.cruds";
-        start.Environment["CareHub__Messaging__PollInterval"] = "00:00:00.200";
-        start.Environment["CareHub__Channels__0__Name"] = "adt-in";
-        start.Environment["CareHub__Channels__0__Source__Type"] = "mllp";
-        start.Environment["CareHub__Channels__0__Source__Port"] = mllpPort.ToString(CultureInfo.InvariantCulture);
-        start.Environment["CareHub__Channels__0__Transformer"] = "pass-through";
-        start.Environment["CareHub__Channels__0__Destinations__0__Type"] = "folder";
-        start.Environment["CareHub__Channels__0__Destinations__0__Path"] = outbox;
-        var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        var server = new KilledServer(process);
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            Assert.False(process.HasExited, $"CareHub exited with {(process.HasExited ? process.ExitCode : 0)} while starting");
-            try
-            {
-                using var probe = new TcpClient();
-                await probe.ConnectAsync("127.0.0.1", mllpPort, Ct);
-                return server;
-            }
-            catch (SocketException)
-            {
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                await server.DisposeAsync();
-                Assert.Fail("CareHub's MLLP listener did not open within 60 s");
-            }
-
-            await Task.Delay(50, Ct);
-        }
-    }
-
-    private sealed class KilledServer(Process process) : IAsyncDisposable
-    {
-        /// <summary>SIGKILL: no shutdown, no flushing; what was acknowledged must already be durable.</summary>
-        public async Task KillAsync()
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-
-            await process.WaitForExitAsync();
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await KillAsync();
-            process.Dispose();
-        }
-    }
+            ["CareHub__Messaging__PollInterval"] = "00:00:00.200",
+            ["CareHub__Channels__0__Name"] = "adt-in",
+            ["CareHub__Channels__0__Source__Type"] = "mllp",
+            ["CareHub__Channels__0__Source__Port"] = mllpPort.ToString(CultureInfo.InvariantCulture),
+            ["CareHub__Channels__0__Transformer"] = "pass-through",
+            ["CareHub__Channels__0__Destinations__0__Type"] = "folder",
+            ["CareHub__Channels__0__Destinations__0__Path"] = outbox,
+        });
 }
