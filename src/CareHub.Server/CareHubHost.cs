@@ -36,7 +36,10 @@ public static class CareHubHost
         builder.Services.AddSingleton(new ServerLimits(storage.MaxBodyBytes));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<IRecordStore>(_ => OpenStore(storage));
-        builder.Services.AddSingleton<IAccessPolicy, ScopeAccessPolicy>();
+        // Information governance (docs/governance.md): the policy file, or the default one CareHub ships with.
+        builder.Services.AddSingleton<IAccessPolicy>(sp => new GovernancePolicy(
+            builder.Configuration["CareHub:Governance:PolicyFile"] is { Length: > 0 } policyFile ? PolicyDocument.Load(policyFile) : PolicyDocument.Default,
+            sp.GetRequiredService<IRecordStore>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<AuditTrail>();
         builder.Services.AddSingleton(sp => new RecordService(
             sp.GetRequiredService<IRecordStore>(), sp.GetRequiredService<IAccessPolicy>(), sp.GetRequiredService<AuditTrail>(), sp.GetRequiredService<TimeProvider>())

@@ -63,16 +63,46 @@ public static class ServeCommand
         return 0;
     }
 
-    /// <summary>The demo's development token endpoint and its one system client.</summary>
-    public static IEnumerable<KeyValuePair<string, string?>> DemoSettings() =>
+    /// <summary>The password of every demo login (development only).</summary>
+    public const string DemoPassword = "demo";
+
+    /// <summary>The demo logins: user name, job role (the access policy's role code), organisation (ODS), fhirUser.</summary>
+    public static IReadOnlyList<(string UserName, string Role, string? Organisation, string? FhirUser)> DemoLogins { get; } =
     [
-        new("CareHub:Auth:DevTokens:Enabled", "true"),
-        new("CareHub:Auth:DevTokens:Audience", "carehub"),
-        new("CareHub:Auth:DevTokens:Clients:0:ClientId", DemoClientId),
-        new("CareHub:Auth:DevTokens:Clients:0:Secret", DemoClientSecret),
-        new("CareHub:Auth:DevTokens:Clients:0:Scopes", "system/*.cruds"),
-        new("CareHub:Auth:DevTokens:Clients:0:Kind", "system"),
+        .. DemoCommunity.Users.Select(u => (u.UserName, u.RoleCode, (string?)u.OrganizationId, (string?)$"Practitioner/{u.PractitionerId}")),
+        ("ig.lead", "ig-officer", "QU9", null),
+        ("admin", "system-admin", null, null),
     ];
+
+    /// <summary>
+    /// The demo's development token endpoint: its system client, the password grant for the demo users through that
+    /// client, and citizen logins (citizen:&lt;NHS number&gt;), all with the password <see cref="DemoPassword"/>.
+    /// </summary>
+    public static IEnumerable<KeyValuePair<string, string?>> DemoSettings()
+    {
+        List<KeyValuePair<string, string?>> settings =
+        [
+            new("CareHub:Auth:DevTokens:Enabled", "true"),
+            new("CareHub:Auth:DevTokens:Audience", "carehub"),
+            new("CareHub:Auth:DevTokens:Clients:0:ClientId", DemoClientId),
+            new("CareHub:Auth:DevTokens:Clients:0:Secret", DemoClientSecret),
+            new("CareHub:Auth:DevTokens:Clients:0:Scopes", "system/*.cruds"),
+            new("CareHub:Auth:DevTokens:Clients:0:Kind", "system"),
+            new("CareHub:Auth:DevTokens:CitizenPassword", DemoPassword),
+        ];
+        for (var i = 0; i < DemoLogins.Count; i++)
+        {
+            var (userName, role, organisation, fhirUser) = DemoLogins[i];
+            var prefix = $"CareHub:Auth:DevTokens:Users:{i}:";
+            settings.Add(new(prefix + "UserName", userName));
+            settings.Add(new(prefix + "Password", DemoPassword));
+            settings.Add(new(prefix + "Role", role));
+            settings.Add(new(prefix + "Organisation", organisation));
+            settings.Add(new(prefix + "FhirUser", fhirUser));
+        }
+
+        return settings;
+    }
 
     private static async Task LoadDemoAsync(WebApplication app, string baseUrl, int patients, CancellationToken cancellationToken)
     {

@@ -109,7 +109,36 @@ public static class FhirHttp
                 : prefer.Contains("return=OperationOutcome", StringComparison.OrdinalIgnoreCase) ? ReturnPreference.OperationOutcome
                 : ReturnPreference.Representation,
             StrictHandling = prefer.Contains("handling=strict", StringComparison.OrdinalIgnoreCase),
+            Purpose = Purpose(http, principal),
         };
+    }
+
+    /// <summary>
+    /// The purpose of use asserted for this request: the <c>X-Purpose-Of-Use</c> header (a v3 ActReason code) with
+    /// <c>X-Break-Glass-Reason</c>, or the token's <c>purpose_of_use</c> and <c>break_glass_reason</c> claims; treatment
+    /// when neither says.
+    /// </summary>
+    private static AccessPurpose Purpose(HttpContext http, Principal principal)
+    {
+        var code = http.Request.Headers["X-Purpose-Of-Use"].ToString().Trim();
+        var reason = http.Request.Headers["X-Break-Glass-Reason"].ToString().Trim();
+        if (code.Length == 0)
+        {
+            code = principal.PurposeOfUse ?? AccessPurpose.Treatment;
+            reason = reason.Length > 0 ? reason : principal.BreakGlassReason ?? string.Empty;
+        }
+
+        if (code is not (AccessPurpose.Treatment or AccessPurpose.EmergencyTreatment))
+        {
+            throw FhirException.BadRequest($"X-Purpose-Of-Use must be {AccessPurpose.Treatment} or {AccessPurpose.EmergencyTreatment} (HL7 v3 ActReason), not '{(code.Length > 20 ? code[..20] : code)}'.");
+        }
+
+        if (reason.Length > 500)
+        {
+            throw FhirException.BadRequest("X-Break-Glass-Reason is longer than 500 characters.");
+        }
+
+        return new AccessPurpose(code, reason.Length == 0 ? null : reason);
     }
 
     public static string BaseUrl(HttpContext http) => $"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}/fhir";

@@ -171,6 +171,18 @@ public sealed record DevTokenOptions
     /// <summary>The clients that may ask for tokens.</summary>
     public List<DevClient> Clients { get; init; } = [];
 
+    /// <summary>Users who may sign in with the OAuth2 password grant (RFC 6749 section 4.3) through a client: demo only.</summary>
+    public List<DevUser> Users { get; init; } = [];
+
+    /// <summary>
+    /// When set, a citizen signs in as <c>citizen:&lt;NHS number&gt;</c> with this password and gets a token for the
+    /// Patient carrying that NHS Number (demo only).
+    /// </summary>
+    public string? CitizenPassword { get; init; }
+
+    /// <summary>The scopes a citizen's token carries.</summary>
+    public string CitizenScopes { get; init; } = "patient/*.rs patient/Consent.cu";
+
     internal void Validate(string path, List<string> problems)
     {
         if (string.IsNullOrWhiteSpace(Issuer))
@@ -208,6 +220,29 @@ public sealed record DevTokenOptions
             }
         }
     }
+}
+
+/// <summary>A user of the development token endpoint's password grant (demo users such as gp.smith).</summary>
+public sealed record DevUser
+{
+    public string UserName { get; init; } = "";
+
+    public string Password { get; init; } = "";
+
+    /// <summary>The job role code (the access policy's role), the token's <c>role</c> claim.</summary>
+    public string Role { get; init; } = "";
+
+    /// <summary>The ODS code of the user's organisation, the token's <c>organisation</c> claim.</summary>
+    public string? Organisation { get; init; }
+
+    /// <summary>The token's <c>fhirUser</c> claim, e.g. <c>Practitioner/gp-smith</c>.</summary>
+    public string? FhirUser { get; init; }
+
+    /// <summary>Display name for the token's <c>name</c> claim.</summary>
+    public string? Name { get; init; }
+
+    /// <summary>The scopes the user's token carries (the access policy narrows them by role).</summary>
+    public string Scopes { get; init; } = "user/*.cruds";
 }
 
 /// <summary>A client of the development token endpoint.</summary>

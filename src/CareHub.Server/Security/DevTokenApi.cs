@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Serialization;
 using CareHub.Governance;
+using CareHub.Storage;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 
@@ -15,6 +16,8 @@ namespace CareHub.Server.Security;
 public static class DevTokenApi
 {
     private const string ClientCredentialsGrant = "client_credentials";
+    private const string PasswordGrant = "password";
+    private const string CitizenPrefix = "citizen:";
 
     /// <summary>A token request is a few hundred bytes; refuse large bodies before reading them.</summary>
     private const long MaximumBodyBytes = 16 * 1024;
@@ -87,12 +90,69 @@ public static class DevTokenApi
             return failure!;
         }
 
-        // Each grant builds the subject it is for; a password grant for demo users fits beside this one.
+        // Each grant builds the subject it is for.
         return grantType switch
         {
             ClientCredentialsGrant => ClientCredentials(client, form, issuer),
-            _ => Error("unsupported_grant_type", "Only the client_credentials grant is supported"),
+            PasswordGrant when issuer.Options.Users.Count > 0 || issuer.Options.CitizenPassword is not null => await PasswordAsync(client, form, issuer, context.RequestServices.GetService<IRecordStore>(), context.RequestAborted),
+            _ => Error("unsupported_grant_type", "This endpoint supports the client_credentials grant" + (issuer.Options.Users.Count > 0 ? " and the password grant" : string.Empty)),
         };
+    }
+
+    /// <summary>
+    /// The resource owner password grant (RFC 6749 section 4.3) for demo users and citizens, through an authenticated
+    /// client. Development only: real deployments sign users in at their identity provider (NHS CIS2, NHS login).
+    /// </summary>
+    private static async Task<IResult> PasswordAsync(DevClient client, IFormCollection form, DevTokenIssuer issuer, IRecordStore? store, CancellationToken cancellationToken)
+    {
+        var userName = Value(form, "username");
+        var password = Value(form, "password");
+        if (userName is null || password is null)
+        {
+            return Error("invalid_request", "The password grant needs username and password");
+        }
+
+        var options = issuer.Options;
+        if (userName.StartsWith(CitizenPrefix, StringComparison.Ordinal) && options.CitizenPassword is { } citizenPassword && store is not null)
+        {
+            if (!SecretsMatch(citizenPassword, password) || !CareHub.Identity.NhsNumber.TryParse(userName[CitizenPrefix.Length..], out var nhsNumber))
+            {
+                return Error("invalid_grant", "The user name or password is not right");
+            }
+
+            var page = await store.SearchAsync(new StoreQuery("Patient", [new TokenClause("identifier", [new TokenMatch(CareHub.Identity.NhsNumber.IdentifierSystem, nhsNumber.Value, AnySystem: false)])], 1), cancellationToken);
+            if (page.Resources.Count == 0)
+            {
+                return Error("invalid_grant", "No patient record carries that NHS Number");
+            }
+
+            var patientId = page.Resources[0].Id;
+            var citizen = new DevTokenSubject("citizen-" + patientId, client.ClientId, PrincipalKind.Patient) { PatientId = patientId, FhirUser = "Patient/" + patientId };
+            return TokenFor(issuer, citizen, ScopeSet.Parse(options.CitizenScopes));
+        }
+
+        var user = options.Users.FirstOrDefault(u => string.Equals(u.UserName, userName, StringComparison.Ordinal));
+        // Compare a password even for an unknown user, so timing does not tell which user names exist.
+        var matches = SecretsMatch(user?.Password ?? string.Empty, password);
+        if (user is null || !matches)
+        {
+            return Error("invalid_grant", "The user name or password is not right");
+        }
+
+        var subject = new DevTokenSubject(user.UserName, client.ClientId, PrincipalKind.User)
+        {
+            Name = user.Name,
+            Organisation = user.Organisation,
+            FhirUser = user.FhirUser,
+            Role = user.Role,
+        };
+        return TokenFor(issuer, subject, ScopeSet.Parse(user.Scopes));
+    }
+
+    private static IResult TokenFor(DevTokenIssuer issuer, DevTokenSubject subject, ScopeSet scopes)
+    {
+        var token = issuer.Issue(subject, scopes);
+        return Results.Json(new TokenResponse(token.AccessToken, "Bearer", (long)token.ExpiresIn.TotalSeconds, token.Scopes.ToString()));
     }
 
     private static IResult ClientCredentials(DevClient client, IFormCollection form, DevTokenIssuer issuer)

@@ -121,6 +121,8 @@ internal static class TokenClaims
             Role = One(Role),
             PatientId = patientId,
             Scopes = scopes,
+            PurposeOfUse = One("purpose_of_use"),
+            BreakGlassReason = One("break_glass_reason"),
         };
         return (principal, null);
     }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using CareHub.Governance;
 using CareHub.Identity;
 using Hl7.Fhir.Model;
 using static CareHub.Demo.DemoCatalogue;
@@ -9,6 +10,9 @@ public static partial class DemoCommunity
 {
     private const string ObservationCategorySystem = "http://terminology.hl7.org/CodeSystem/observation-category";
     private const string ActCodeSystem = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
+
+    /// <summary>Marks social care episodes and visits, the access policy's social-care category (default-policy.json).</summary>
+    private static readonly CodeableConcept SocialCareSetting = new("https://carehub.local/fhir/CodeSystem/care-setting", "social-care", "Adult social care", null);
 
     /// <summary>Writes one patient's transaction Bundle: the Patient and a plausible few years of history.</summary>
     private sealed class PatientWriter
@@ -24,6 +28,9 @@ public static partial class DemoCommunity
         private AdministrativeGender _gender;
         private string _usualGp = GpSmithId;
 
+        /// <summary>The organisation the records being written come from (their meta.source).</summary>
+        private string _source = GpPracticeId;
+
         public PatientWriter(DemoCommunityOptions options, DemoPatient plan)
         {
             _rng = DemoRandom.For(options.Seed, "patient", plan.Index);
@@ -36,25 +43,31 @@ public static partial class DemoCommunity
 
         public Bundle Write()
         {
+            _source = _plan.Practice;
             WritePatient();
             WriteAllergy();
             var gpVisits = WriteGeneralPractice();
             WriteProblems(gpVisits);
             if (_plan.AcuteCare)
             {
+                _source = AcuteTrustId;
                 WriteHospitalCare();
             }
 
             if (_plan.CommunityCare)
             {
+                _source = CommunityTrustId;
                 WriteCommunityNursing();
             }
 
             if (_plan.SocialCare)
             {
+                _source = CouncilId;
                 WriteSocialCare();
             }
 
+            _source = _plan.Practice;
+            WriteConsents();
             return _bundle;
         }
 
@@ -125,8 +138,9 @@ public static partial class DemoCommunity
                 Gender = _gender,
                 BirthDate = Date(_born),
                 Address = [address],
-                GeneralPractitioner = [OrganizationReference(GpPracticeId), PractitionerReference(_usualGp)],
-                ManagingOrganization = OrganizationReference(GpPracticeId),
+                GeneralPractitioner = _plan.Practice == GpPracticeId ? [OrganizationReference(GpPracticeId), PractitionerReference(_usualGp)] : [OrganizationReference(_plan.Practice)],
+                ManagingOrganization = OrganizationReference(_plan.Practice),
+                Meta = new Meta { Source = OrganisationSource.For(_source) },
             };
             _bundle.Entry.Add(new Bundle.EntryComponent
             {
@@ -209,7 +223,7 @@ public static partial class DemoCommunity
                 var when = At(days[v]);
                 var gp = _rng.Chance(0.7) ? _usualGp : _rng.Pick([GpSmithId, GpKhanId, GpOConnorId]);
                 var encounter = AddEncounter(Encounter.EncounterStatus.Finished, "AMB", "ambulatory", Concept(Consultation), gp,
-                    GpPracticeId, when, when.AddMinutes(10), location: null, episodeOfCare: null);
+                    _plan.Practice, when, when.AddMinutes(10), location: null, episodeOfCare: null);
 
                 if (Adult)
                 {
@@ -259,6 +273,8 @@ public static partial class DemoCommunity
                 var (conditionUrl, identifier) = NewIdentity();
                 Add(conditionUrl, new Condition
                 {
+                    // Mental health problems carry the v3 PSY sensitivity label: roles that may not see them do not.
+                    Meta = code == Depression || code == Anxiety ? new Meta { Security = [new Coding(ActCodeSystem, "PSY", "psychiatry disorder information sensitivity")] } : null,
                     Identifier = [identifier],
                     ClinicalStatus = new CodeableConcept("http://terminology.hl7.org/CodeSystem/condition-clinical", "active", "Active", text: null),
                     VerificationStatus = new CodeableConcept("http://terminology.hl7.org/CodeSystem/condition-ver-status", "confirmed", "Confirmed", text: null),
@@ -424,8 +440,8 @@ public static partial class DemoCommunity
                     new CareTeam.ParticipantComponent
                     {
                         Role = [Concept(GeneralPractitionerOccupation)],
-                        Member = PractitionerReference(_usualGp),
-                        OnBehalfOf = OrganizationReference(GpPracticeId),
+                        Member = _plan.Practice == GpPracticeId ? PractitionerReference(_usualGp) : OrganizationReference(_plan.Practice),
+                        OnBehalfOf = OrganizationReference(_plan.Practice),
                     },
                 ],
                 ManagingOrganization = [OrganizationReference(CouncilId)],
@@ -436,7 +452,7 @@ public static partial class DemoCommunity
             {
                 Identifier = [episodeIdentifier],
                 Status = EpisodeOfCare.EpisodeOfCareStatus.Active,
-                Type = [new CodeableConcept("http://terminology.hl7.org/CodeSystem/episodeofcare-type", "hacc", "Home and Community Care", "Adult social care")],
+                Type = [new CodeableConcept("http://terminology.hl7.org/CodeSystem/episodeofcare-type", "hacc", "Home and Community Care", "Adult social care"), SocialCareSetting],
                 Patient = _patient,
                 ManagingOrganization = OrganizationReference(CouncilId),
                 Period = new Period { StartElement = new FhirDateTime(Date(start)) },
@@ -445,7 +461,7 @@ public static partial class DemoCommunity
             });
 
             var when = At(start.AddDays(_rng.Next(0, 14)) > _today ? _today : start.AddDays(_rng.Next(0, 14)));
-            AddEncounter(Encounter.EncounterStatus.Finished, "HH", "home health", new CodeableConcept { Text = "Social care needs assessment" },
+            AddEncounter(Encounter.EncounterStatus.Finished, "HH", "home health", new CodeableConcept { Coding = SocialCareSetting.Coding, Text = "Social care needs assessment" },
                 SwPatelId, CouncilId, when, when.AddMinutes(75), location: null, episodeUrl);
         }
 
@@ -554,7 +570,49 @@ public static partial class DemoCommunity
             return (fullUrl, new Identifier(UriIdentifierSystem, fullUrl));
         }
 
-        private void Add(string fullUrl, Resource resource) => _bundle.Entry.Add(new Bundle.EntryComponent
+        private void Add(string fullUrl, Resource resource)
+        {
+            resource.Meta ??= new Meta();
+            resource.Meta.Source = OrganisationSource.For(_source);
+            AddEntry(fullUrl, resource);
+        }
+
+        /// <summary>The consents the plan asks for: an opt-out, and explicit consent to share with adult social care.</summary>
+        private void WriteConsents()
+        {
+            if (_plan.OptedOut)
+            {
+                AddConsent(Consent.ConsentProvisionType.Deny, actor: null, "Patient asked not to share their record beyond the organisations that hold it");
+            }
+
+            if (_plan.SocialCare && _plan.SocialCareConsent)
+            {
+                _source = CouncilId;
+                AddConsent(Consent.ConsentProvisionType.Permit, OrganizationReference(CouncilId), "Consent to share with adult social care");
+            }
+        }
+
+        private void AddConsent(Consent.ConsentProvisionType effect, ResourceReference? actor, string text)
+        {
+            var (fullUrl, identifier) = NewIdentity();
+            Add(fullUrl, new Consent
+            {
+                Identifier = [identifier],
+                Status = Consent.ConsentState.Active,
+                Scope = new CodeableConcept("http://terminology.hl7.org/CodeSystem/consentscope", "patient-privacy", "Privacy Consent", text),
+                Category = [new CodeableConcept("http://loinc.org", "59284-0", "Patient Consent", null)],
+                Patient = _patient,
+                DateTime = At(PastDate(10, 400)).ToString("yyyy-MM-ddTHH:mm:sszzz", CultureInfo.InvariantCulture),
+                Policy = [new Consent.PolicyComponent { Uri = "https://www.england.nhs.uk/ig/" }],
+                Provision = new Consent.provisionComponent
+                {
+                    Type = effect,
+                    Actor = actor is null ? [] : [new Consent.provisionActorComponent { Role = new CodeableConcept("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "IRCP", "information recipient", null), Reference = actor }],
+                },
+            });
+        }
+
+        private void AddEntry(string fullUrl, Resource resource) => _bundle.Entry.Add(new Bundle.EntryComponent
         {
             FullUrl = fullUrl,
             Resource = resource,

@@ -5,18 +5,29 @@ using static CareHub.Demo.DemoCatalogue;
 namespace CareHub.Demo;
 
 /// <summary>A demo login and the directory entries behind it.</summary>
-public sealed record DemoUser(string UserName, string PractitionerId, string PractitionerRoleId, string OrganizationId, string Role);
+public sealed record DemoUser(string UserName, string PractitionerId, string PractitionerRoleId, string OrganizationId, string Role, string RoleCode);
 
 /// <summary>
 /// One generated patient and the organisations that have a care relationship with them, so that access
-/// rules can be shown allowing and denying. Every patient is registered with the GP practice.
+/// rules can be shown allowing and denying. One patient in ten is registered with another practice
+/// (<see cref="DemoCommunity.OtherPracticeId"/>), one in twenty has opted out of sharing, and a quarter of
+/// those in social care have not recorded consent to share with the council.
 /// </summary>
 public sealed record DemoPatient(int Index, string NhsNumber, string FullUrl, bool AcuteCare, bool CommunityCare, bool SocialCare)
 {
+    /// <summary>The GP practice the patient is registered with.</summary>
+    public string Practice { get; init; } = DemoCommunity.GpPracticeId;
+
+    /// <summary>The patient has a Consent denying sharing (a local opt-out).</summary>
+    public bool OptedOut { get; init; }
+
+    /// <summary>The patient in social care has recorded explicit consent to share with the council.</summary>
+    public bool SocialCareConsent { get; init; }
+
     /// <summary>Organisation ids (= ODS codes) with a relationship to the patient, the GP practice first.</summary>
     public IReadOnlyList<string> OrganizationIds =>
     [
-        DemoCommunity.GpPracticeId,
+        Practice,
         .. AcuteCare ? [DemoCommunity.AcuteTrustId] : Array.Empty<string>(),
         .. CommunityCare ? [DemoCommunity.CommunityTrustId] : Array.Empty<string>(),
         .. SocialCare ? [DemoCommunity.CouncilId] : Array.Empty<string>(),
@@ -44,6 +55,7 @@ public static partial class DemoCommunity
     public const string AcuteTrustId = "RTH";
     public const string CommunityTrustId = "RYG";
     public const string CouncilId = "00K";
+    public const string OtherPracticeId = "A81002";
 
     public const string GpSmithId = "gp-smith";
     public const string GpKhanId = "gp-khan";
@@ -60,10 +72,10 @@ public static partial class DemoCommunity
     /// <summary>The demo logins: each is a practitioner in one role at one organisation.</summary>
     public static IReadOnlyList<DemoUser> Users { get; } =
     [
-        new("gp.smith", GpSmithId, RoleId(GpSmithId), GpPracticeId, "General practitioner"),
-        new("dr.ahmed", DrAhmedId, RoleId(DrAhmedId), AcuteTrustId, "Hospital doctor"),
-        new("nurse.jones", NurseJonesId, RoleId(NurseJonesId), CommunityTrustId, "Community nurse"),
-        new("sw.patel", SwPatelId, RoleId(SwPatelId), CouncilId, "Social worker"),
+        new("gp.smith", GpSmithId, RoleId(GpSmithId), GpPracticeId, "General practitioner", "gp"),
+        new("dr.ahmed", DrAhmedId, RoleId(DrAhmedId), AcuteTrustId, "Hospital doctor", "hospital-doctor"),
+        new("nurse.jones", NurseJonesId, RoleId(NurseJonesId), CommunityTrustId, "Community nurse", "community-nurse"),
+        new("sw.patel", SwPatelId, RoleId(SwPatelId), CouncilId, "Social worker", "social-worker"),
     ];
 
     /// <summary>The PractitionerRole id of a practitioner (each has exactly one role in the demo).</summary>
@@ -115,7 +127,12 @@ public static partial class DemoCommunity
             _ => (true, false, true),
         };
         var fullUrl = $"urn:uuid:{DemoRandom.For(options.Seed, "patient-fullurl", index).NextGuid()}";
-        return new DemoPatient(index, number.Value, fullUrl, acute, community, social);
+        return new DemoPatient(index, number.Value, fullUrl, acute, community, social)
+        {
+            Practice = index % 10 == 9 ? OtherPracticeId : GpPracticeId,
+            OptedOut = index % 20 == 7,
+            SocialCareConsent = social && index % 4 != 1,
+        };
     }
 
     private static Bundle Directory()
@@ -131,6 +148,8 @@ public static partial class DemoCommunity
 
         Put(Org(GpPracticeId, "The Densham Surgery", "prov", "Healthcare Provider", "GP practice", "01632 960000",
             ["The Health Centre", "Lawson Street"], "Stockton-on-Tees", "Cleveland", "TS18 1HU"));
+        Put(Org(OtherPracticeId, "Marsh Lane Surgery", "prov", "Healthcare Provider", "GP practice", "01632 960004",
+            ["Marsh Lane"], "Stockton-on-Tees", "Cleveland", "TS18 2AB"));
         Put(Org(AcuteTrustId, "Oxford University Hospitals NHS Foundation Trust", "prov", "Healthcare Provider", "NHS Trust (acute)",
             "01632 960001", ["John Radcliffe Hospital", "Headley Way", "Headington"], "Oxford", "Oxfordshire", "OX3 9DU"));
         Put(Org(CommunityTrustId, "Coventry and Warwickshire Partnership NHS Trust", "prov", "Healthcare Provider",
@@ -168,6 +187,11 @@ public static partial class DemoCommunity
                 Location = staff.LocationId is null ? [] : [new ResourceReference($"Location/{staff.LocationId}")],
                 Telecom = [new ContactPoint(ContactPoint.ContactPointSystem.Phone, ContactPoint.ContactPointUse.Work, staff.Phone)],
             });
+        }
+
+        foreach (var agreement in Agreements())
+        {
+            Put(agreement);
         }
 
         return bundle;
@@ -227,6 +251,7 @@ public static partial class DemoCommunity
     internal static ResourceReference OrganizationReference(string id) => new($"Organization/{id}", id switch
     {
         GpPracticeId => "The Densham Surgery",
+        OtherPracticeId => "Marsh Lane Surgery",
         AcuteTrustId => "Oxford University Hospitals NHS Foundation Trust",
         CommunityTrustId => "Coventry and Warwickshire Partnership NHS Trust",
         _ => "Stockton-on-Tees Borough Council Adult Social Care",

@@ -52,6 +52,12 @@ public sealed record Principal
 
     public ScopeSet Scopes { get; init; } = ScopeSet.Empty;
 
+    /// <summary>A purpose of use the token asserts for every request (<c>purpose_of_use</c> claim), if any.</summary>
+    public string? PurposeOfUse { get; init; }
+
+    /// <summary>The break-glass reason the token carries (<c>break_glass_reason</c> claim). Free text: never log it.</summary>
+    public string? BreakGlassReason { get; init; }
+
     /// <summary>
     /// The one scope context that applies to this caller: a system uses <c>system/</c> scopes, a user
     /// <c>user/</c> scopes and a citizen <c>patient/</c> scopes. A scope for another context is ignored

@@ -15,7 +15,8 @@ public sealed record AuditFacts(
     IReadOnlyCollection<string> Patients,
     bool Success,
     string? Failure = null,
-    string? Query = null);
+    string? Query = null,
+    string? Rule = null);
 
 /// <summary>
 /// Every interaction, allowed or denied, leaves an AuditEvent (FHIR R4 AuditEvent, shaped after IHE BALP's RESTful
@@ -27,6 +28,14 @@ public sealed record AuditFacts(
 public sealed partial class AuditTrail : IAsyncDisposable
 {
     public const string SourceSystem = "https://carehub.local/fhir";
+
+    /// <summary>The AuditEvent subtypes CareHub adds to the RESTful interaction: break-glass and denied accesses are listed by them.</summary>
+    public const string SubtypeSystem = "https://carehub.local/fhir/CodeSystem/audit-subtype";
+
+    private static readonly HashSet<string> IndexedParams = new(StringComparer.Ordinal)
+    {
+        "patient", "date", "subtype", "type", "agent", "agent-role", "altid", "outcome", "action", "entity", "policy",
+    };
 
     private readonly IRecordStore store;
     private readonly TimeProvider clock;
@@ -48,8 +57,10 @@ public sealed partial class AuditTrail : IAsyncDisposable
     {
         var now = DateTimeOffset.FromUnixTimeMilliseconds(clock.GetUtcNow().ToUnixTimeMilliseconds());
         var audit = Build(context, facts, now);
-        // A fresh time-ordered id cannot exist yet: no version check (the unique version key still guards it).
-        return new VersionWrite("AuditEvent", audit.Id!, 1, now, "POST", FhirSerialization.ToJson(audit), null, [], ChangeEvent: false);
+        // A fresh time-ordered id cannot exist yet: no version check (the unique version key still guards it). Indexed on
+        // the parameters the IG officer and citizens search by (patient, date, subtype, agent, outcome...), no more.
+        var index = Search.IndexExtractor.Extract(audit).Where(r => IndexedParams.Contains(r.Param)).ToList();
+        return new VersionWrite("AuditEvent", audit.Id!, 1, now, "POST", FhirSerialization.ToJson(audit), null, index, ChangeEvent: false);
     }
 
     /// <summary>Queues an audit record written shortly after, in a batch (reads, searches, denials, failures).</summary>
@@ -132,6 +143,19 @@ public sealed partial class AuditTrail : IAsyncDisposable
             },
         };
 
+        if (context.Purpose.BreakGlass)
+        {
+            audit.Subtype.Add(new Coding(SubtypeSystem, "break-glass", "Break-glass access"));
+        }
+
+        if (facts.Rule is { } rule && !facts.Success)
+        {
+            audit.Subtype.Add(new Coding(SubtypeSystem, "denied", "Refused by the access policy"));
+            audit.OutcomeDesc = $"[{rule}] {facts.Failure}";
+        }
+
+        audit.PurposeOfEvent = [new CodeableConcept(Governance.AccessPurpose.ActReasonSystem, context.Purpose.Code) { Text = context.Purpose.Reason }];
+
         var user = new AuditEvent.AgentComponent
         {
             Requestor = true,
@@ -148,7 +172,22 @@ public sealed partial class AuditTrail : IAsyncDisposable
             user.Role = [new CodeableConcept("https://fhir.nhs.uk/CodeSystem/NHSJobRoleCode", role)];
         }
 
+        if (context.Purpose.BreakGlass)
+        {
+            user.PurposeOfUse = [new CodeableConcept(Governance.AccessPurpose.ActReasonSystem, context.Purpose.Code) { Text = context.Purpose.Reason }];
+        }
+
         audit.Agent.Add(user);
+        if (principal.Organisation is { } ods)
+        {
+            // The organisation the user acted for: the data controller accountable for the access.
+            audit.Agent.Add(new AuditEvent.AgentComponent
+            {
+                Requestor = false,
+                Type = new CodeableConcept("http://terminology.hl7.org/CodeSystem/v3-RoleClass", "PROV", "healthcare provider", null),
+                Who = new ResourceReference { Identifier = new Identifier(Governance.OrganisationSource.OdsSystem, ods) },
+            });
+        }
 
         foreach (var patient in facts.Patients)
         {

@@ -285,18 +285,18 @@ public sealed partial class RecordService
                 break;
             case Bundle.HTTPVerb.PUT:
                 plan.Resource!.Id = plan.AssignedId;
-                plan.Done = await UpdateCoreAsync(session, plan.Type, plan.AssignedId!, plan.Resource, ifMatch, cancellationToken);
+                plan.Done = await UpdateCoreAsync(session, context, plan.Type, plan.AssignedId!, plan.Resource, ifMatch, cancellationToken);
                 break;
             case Bundle.HTTPVerb.PATCH:
                 var id = plan.Id ?? (await FindOneAsync(session, context, plan.Type, plan.Criteria!, "conditional patch", cancellationToken))?.Id
                     ?? throw FhirException.NotFound($"No {plan.Type} matches the conditional patch criteria.");
-                plan.Done = await PatchCoreAsync(session, plan.Type, id, PatchFor(plan), ifMatch, cancellationToken);
+                plan.Done = await PatchCoreAsync(session, context, plan.Type, id, PatchFor(plan), ifMatch, cancellationToken);
                 break;
             case Bundle.HTTPVerb.DELETE:
                 var target = plan.Id ?? (await FindOneAsync(session, context, plan.Type, plan.Criteria!, "conditional delete", cancellationToken))?.Id;
                 plan.Done = target is null
                     ? new RecordResult(HttpStatusCode.NoContent, plan.Type, string.Empty, 0, clock.GetUtcNow(), null)
-                    : await DeleteCoreAsync(session, plan.Type, target, ifMatch, cancellationToken);
+                    : await DeleteCoreAsync(session, context, plan.Type, target, ifMatch, cancellationToken);
                 break;
             default:
                 if (plan.Id is not null)

@@ -66,7 +66,7 @@ public sealed partial class RecordService
         ArgumentNullException.ThrowIfNull(work);
         EnsureType(type);
         Authorize(context, FhirInteraction.Search, type, operation, AuditEvent.AuditEventAction.E, type);
-        var reader = new OperationReader(this);
+        var reader = new OperationReader(this, context);
         try
         {
             var result = await work(reader);
@@ -148,7 +148,7 @@ public sealed partial class RecordService
             EnsureWritableType(type);
             var id = string.IsNullOrEmpty(resource.Id) ? FhirIds.NewId() : resource.Id;
             var current = string.IsNullOrEmpty(resource.Id) ? null : await session.ReadAsync(type, id, cancellationToken);
-            var result = await owner.WriteVersionAsync(session, resource, type, id, current, current is null || current.Deleted ? "POST" : "PUT", cancellationToken, internalWrite: true);
+            var result = await owner.WriteVersionAsync(session, null, resource, type, id, current, current is null || current.Deleted ? "POST" : "PUT", cancellationToken, internalWrite: true);
             Written.Add(result);
             return result;
         }
@@ -178,15 +178,21 @@ public sealed partial class RecordService
     }
 
     /// <summary>Reads for an operation, recording what it disclosed for the audit.</summary>
-    private sealed class OperationReader(RecordService owner) : IRecordReader
+    /// <remarks>Reads and searches go through the access policy: an operation cannot disclose what a search would hide.</remarks>
+    private sealed class OperationReader(RecordService owner, RequestContext context) : IRecordReader
     {
         public List<StoredResource> Disclosed { get; } = [];
 
         public async Task<IReadOnlyList<StoredResource>> SearchAsync(StoreQuery query, CancellationToken cancellationToken) =>
-            (await owner.Store.SearchAsync(query, cancellationToken)).Resources;
+            (await owner.Store.SearchAsync(await owner.VisibleAsync(context, query, FhirInteraction.Search, cancellationToken), cancellationToken)).Resources;
 
-        public async Task<StoredResource?> ReadAsync(string type, string id, CancellationToken cancellationToken) =>
-            FhirIds.IsValidId(id) ? await owner.Store.ReadAsync(type, id, null, cancellationToken) : null;
+        public async Task<StoredResource?> ReadAsync(string type, string id, CancellationToken cancellationToken)
+        {
+            var stored = FhirIds.IsValidId(id) ? await owner.Store.ReadAsync(type, id, null, cancellationToken) : null;
+            return stored is { Deleted: false } && await owner.CheckRecordAsync(owner.FindInStore(cancellationToken), context, type, id, FhirInteraction.Read, cancellationToken) is not null
+                ? null
+                : stored;
+        }
 
         public void Disclose(StoredResource resource) => Disclosed.Add(resource);
     }

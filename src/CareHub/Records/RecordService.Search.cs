@@ -83,6 +83,11 @@ public sealed partial class RecordService
             throw FhirException.NotFound($"Patient/{id} is not known.");
         }
 
+        if (await CheckRecordAsync(FindInStore(cancellationToken), context, "Patient", id, FhirInteraction.Read, cancellationToken) is { } refusal)
+        {
+            throw Refuse(context, refusal, "operation", AuditEvent.AuditEventAction.E, "Patient", $"Patient/{id}", [$"Patient/{id}"]);
+        }
+
         var criteria = new List<KeyValuePair<string, string>>();
         var linked = false;
         foreach (var (name, value) in parameters)
@@ -200,10 +205,22 @@ public sealed partial class RecordService
             }
 
             var request = SearchRequest.Parse(scope.Types, parameters, context.StrictHandling, context.BaseUrl, clock);
+            // The policy's clause goes into the query itself, so paging and _total count only what the caller may see.
+            var clauses = new List<QueryClause>(request.Clauses);
+            if (scope.Scope is not null)
+            {
+                clauses.Add(scope.Scope);
+            }
+
+            if (await VisibleClauseAsync(context, scope.Types, FhirInteraction.Search, cancellationToken) is { } visible)
+            {
+                clauses.Add(visible);
+            }
+
             var storeQuery = request.ToStoreQuery() with
             {
                 Count = request.SummaryCount ? 0 : request.Count,
-                Clauses = scope.Scope is null ? request.Clauses : [.. request.Clauses, scope.Scope],
+                Clauses = clauses,
                 Types = scope.Types.Count == 1 ? null : scope.Types,
             };
             var page = await store.SearchAsync(storeQuery, cancellationToken);
@@ -300,7 +317,8 @@ public sealed partial class RecordService
                     continue;
                 }
 
-                var page = await store.SearchAsync(query, cancellationToken);
+                // Included resources are filtered by the same policy as matches: an include must not reveal what a search would hide.
+                var page = await store.SearchAsync(await VisibleAsync(context, query, FhirInteraction.Read, cancellationToken), cancellationToken);
                 foreach (var found in page.Resources)
                 {
                     if (seen.Add((found.Type, found.Id)))
@@ -434,6 +452,7 @@ public sealed partial class RecordService
                 throw FhirException.NotFound($"{type}/{id} is not known.");
             }
 
+            await CheckHistoryAsync(context, type, id, interaction, cancellationToken);
             var page = await store.HistoryAsync(new HistoryQuery(type, id, since, before, count), cancellationToken);
             if (id is not null && page.Total == 0)
             {
@@ -478,10 +497,38 @@ public sealed partial class RecordService
             audit.Record(context, new AuditFacts(interaction, AuditEvent.AuditEventAction.R, type, page.Versions.Select(v => $"{v.Type}/{v.Id}/_history/{FhirIds.FormatVersion(v.Version)}").ToList(), patients, true));
             return bundle;
         }
-        catch (FhirException e)
+        catch (FhirException e) when (NotYetAudited(e))
         {
             audit.Record(context, new AuditFacts(interaction, AuditEvent.AuditEventAction.R, type, [], [], false, e.Message));
             throw;
+        }
+    }
+
+    /// <summary>
+    /// History shows every version, including ones the policy would hide now, so a caller under record-level rules gets
+    /// a record's own history only when they may read the record; whole-type and whole-server history is for callers
+    /// the policy does not restrict (system clients).
+    /// </summary>
+    private async Task CheckHistoryAsync(RequestContext context, string? type, string? id, string interaction, CancellationToken cancellationToken)
+    {
+        if (type is not null && id is not null)
+        {
+            if (await store.ReadAsync(type, id, null, cancellationToken) is { Deleted: false }
+                && await CheckRecordAsync(FindInStore(cancellationToken), context, type, id, FhirInteraction.Read, cancellationToken) is { } refusal)
+            {
+                throw Refuse(context, refusal, interaction, AuditEvent.AuditEventAction.R, type, $"{type}/{id}", []);
+            }
+
+            return;
+        }
+
+        var restricted = type is null
+            ? context.Principal.Kind != PrincipalKind.System
+            : (await RulesAsync(context, type, FhirInteraction.Read, cancellationToken)).Rules.Count > 0;
+        if (restricted)
+        {
+            throw Refuse(context, AccessDecision.Deny("History of a whole type or of the whole server would show records the access policy hides from you; search instead, or read one record's history.", "history"),
+                interaction, AuditEvent.AuditEventAction.R, type ?? "*", type ?? "*", []);
         }
     }
 

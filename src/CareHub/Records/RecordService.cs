@@ -35,7 +35,7 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
             }
         }
 
-        return await WriteVersionAsync(session, resource, type, assignedId ?? FhirIds.NewId(), null, "POST", cancellationToken, freshId: true);
+        return await WriteVersionAsync(session, context, resource, type, assignedId ?? FhirIds.NewId(), null, "POST", cancellationToken, freshId: true);
     }
 
     // ---- read ----------------------------------------------------------------------------------------------------
@@ -49,10 +49,15 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
         {
             var stored = FhirIds.IsValidId(id) ? await store.ReadAsync(type, id, version, cancellationToken) : null;
             var result = ReadResult(type, id, version, stored);
+            if (await CheckRecordAsync(FindInStore(cancellationToken), context, type, id, FhirInteraction.Read, cancellationToken) is { } refusal)
+            {
+                throw Refuse(context, refusal, interaction, AuditEvent.AuditEventAction.R, type, $"{type}/{id}", PatientsOf(type, id, result.Json));
+            }
+
             audit.Record(context, new AuditFacts(interaction, AuditEvent.AuditEventAction.R, type, [result.VersionedReference], PatientsOf(type, id, result.Json), true));
             return result;
         }
-        catch (FhirException e)
+        catch (FhirException e) when (NotYetAudited(e))
         {
             audit.Record(context, new AuditFacts(interaction, AuditEvent.AuditEventAction.R, type, [$"{type}/{id}"], [], false, e.Message));
             throw;
@@ -81,7 +86,7 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
 
     public Task<RecordResult> UpdateAsync(RequestContext context, string type, string id, Resource resource, int? ifMatch, CancellationToken cancellationToken) =>
         WriteOneAsync(context, "update", AuditEvent.AuditEventAction.U, type, FhirInteraction.Update,
-            session => UpdateCoreAsync(session, type, id, resource, ifMatch, cancellationToken), cancellationToken);
+            session => UpdateCoreAsync(session, context, type, id, resource, ifMatch, cancellationToken), cancellationToken);
 
     /// <summary>Conditional update (R4 http.html#cond-update): no match creates, one match updates, several is 412.</summary>
     public Task<RecordResult> ConditionalUpdateAsync(RequestContext context, string type, string criteria, Resource resource, int? ifMatch, CancellationToken cancellationToken) =>
@@ -97,10 +102,10 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
             if (resource.Id is { } given && !string.IsNullOrEmpty(given))
             {
                 // The client chose the id of the resource to create.
-                return await UpdateCoreAsync(session, type, given, resource, ifMatch, cancellationToken);
+                return await UpdateCoreAsync(session, context, type, given, resource, ifMatch, cancellationToken);
             }
 
-            return await WriteVersionAsync(session, resource, type, FhirIds.NewId(), null, "PUT", cancellationToken);
+            return await WriteVersionAsync(session, context, resource, type, FhirIds.NewId(), null, "PUT", cancellationToken);
         }
 
         if (resource.Id is { Length: > 0 } id && id != match.Id)
@@ -109,10 +114,10 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
         }
 
         resource.Id = match.Id;
-        return await UpdateCoreAsync(session, type, match.Id, resource, ifMatch, cancellationToken);
+        return await UpdateCoreAsync(session, context, type, match.Id, resource, ifMatch, cancellationToken);
     }
 
-    private async Task<RecordResult> UpdateCoreAsync(IWriteSession session, string type, string id, Resource resource, int? ifMatch, CancellationToken cancellationToken)
+    private async Task<RecordResult> UpdateCoreAsync(IWriteSession session, RequestContext? context, string type, string id, Resource resource, int? ifMatch, CancellationToken cancellationToken)
     {
         EnsureWritableType(type);
         if (resource.TypeName != type)
@@ -143,7 +148,7 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
                 : $"If-Match asked for version {FhirIds.FormatVersion(expected)} of {type}/{id}, but the current version is {FhirIds.FormatVersion(current.Version)}.");
         }
 
-        return await WriteVersionAsync(session, resource, type, id, current, "PUT", cancellationToken);
+        return await WriteVersionAsync(session, context, resource, type, id, current, "PUT", cancellationToken);
     }
 
     // ---- patch ---------------------------------------------------------------------------------------------------
@@ -151,17 +156,17 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
     /// <summary>PATCH (R4 http.html#patch): the format-specific <paramref name="apply"/> turns the current resource into the new one.</summary>
     public Task<RecordResult> PatchAsync(RequestContext context, string type, string id, Func<Resource, Resource> apply, int? ifMatch, CancellationToken cancellationToken) =>
         WriteOneAsync(context, "patch", AuditEvent.AuditEventAction.U, type, FhirInteraction.Update,
-            session => PatchCoreAsync(session, type, id, apply, ifMatch, cancellationToken), cancellationToken);
+            session => PatchCoreAsync(session, context, type, id, apply, ifMatch, cancellationToken), cancellationToken);
 
     public Task<RecordResult> ConditionalPatchAsync(RequestContext context, string type, string criteria, Func<Resource, Resource> apply, int? ifMatch, CancellationToken cancellationToken) =>
         WriteOneAsync(context, "patch", AuditEvent.AuditEventAction.U, type, FhirInteraction.Update, async session =>
         {
             var match = await FindOneAsync(session, context, type, criteria, "conditional patch", cancellationToken)
                 ?? throw FhirException.NotFound($"No {type} matches the conditional patch criteria.");
-            return await PatchCoreAsync(session, type, match.Id, apply, ifMatch, cancellationToken);
+            return await PatchCoreAsync(session, context, type, match.Id, apply, ifMatch, cancellationToken);
         }, cancellationToken);
 
-    private async Task<RecordResult> PatchCoreAsync(IWriteSession session, string type, string id, Func<Resource, Resource> apply, int? ifMatch, CancellationToken cancellationToken)
+    private async Task<RecordResult> PatchCoreAsync(IWriteSession session, RequestContext? context, string type, string id, Func<Resource, Resource> apply, int? ifMatch, CancellationToken cancellationToken)
     {
         EnsureWritableType(type);
         var current = await session.ReadAsync(type, id, cancellationToken);
@@ -186,14 +191,14 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
             throw new FhirException(HttpStatusCode.UnprocessableEntity, e.Issues);
         }
 
-        return await WriteVersionAsync(session, patched, type, id, current, "PATCH", cancellationToken);
+        return await WriteVersionAsync(session, context, patched, type, id, current, "PATCH", cancellationToken);
     }
 
     // ---- delete --------------------------------------------------------------------------------------------------
 
     public Task<RecordResult> DeleteAsync(RequestContext context, string type, string id, int? ifMatch, CancellationToken cancellationToken) =>
         WriteOneAsync(context, "delete", AuditEvent.AuditEventAction.D, type, FhirInteraction.Delete,
-            session => DeleteCoreAsync(session, type, id, ifMatch, cancellationToken), cancellationToken);
+            session => DeleteCoreAsync(session, context, type, id, ifMatch, cancellationToken), cancellationToken);
 
     /// <summary>Conditional delete (R4 http.html#cdelete): deletes the one match; several matches is 412.</summary>
     public Task<RecordResult> ConditionalDeleteAsync(RequestContext context, string type, string criteria, CancellationToken cancellationToken) =>
@@ -203,10 +208,10 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
             var match = await FindOneAsync(session, context, type, criteria, "conditional delete", cancellationToken);
             return match is null
                 ? new RecordResult(HttpStatusCode.NoContent, type, string.Empty, 0, clock.GetUtcNow(), null, Information($"No {type} matched; nothing was deleted."))
-                : await DeleteCoreAsync(session, type, match.Id, null, cancellationToken);
+                : await DeleteCoreAsync(session, context, type, match.Id, null, cancellationToken);
         }, cancellationToken);
 
-    private async Task<RecordResult> DeleteCoreAsync(IWriteSession session, string type, string id, int? ifMatch, CancellationToken cancellationToken)
+    private async Task<RecordResult> DeleteCoreAsync(IWriteSession session, RequestContext? context, string type, string id, int? ifMatch, CancellationToken cancellationToken)
     {
         EnsureWritableType(type);
         var current = FhirIds.IsValidId(id) ? await session.ReadAsync(type, id, cancellationToken) : null;
@@ -222,6 +227,7 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
                 Information($"{type}/{id} did not exist or was already deleted."));
         }
 
+        await CheckWriteAsync(session, context, type, id, FhirInteraction.Delete, after: false, cancellationToken);
         var now = NextTimestamp(current);
         var version = current.Version + 1;
         await session.WriteAsync(new VersionWrite(type, id, version, now, "DELETE", null, current.Version, []), cancellationToken);
@@ -233,9 +239,16 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
 
     /// <param name="freshId">The server just made the id up (a time-ordered UUID), so no current version can exist and the
     /// version check is skipped; the store's unique version key still refuses a duplicate.</param>
-    private async Task<RecordResult> WriteVersionAsync(IWriteSession session, Resource resource, string type, string id, StoredResource? current, string method, CancellationToken cancellationToken, bool internalWrite = false, bool freshId = false)
+    private async Task<RecordResult> WriteVersionAsync(IWriteSession session, RequestContext? context, Resource resource, string type, string id, StoredResource? current, string method, CancellationToken cancellationToken, bool internalWrite = false, bool freshId = false)
     {
         resource.Id = id;
+        var created = current is null || current.Deleted;
+        if (!created)
+        {
+            await CheckWriteAsync(session, context, type, id, FhirInteraction.Update, after: false, cancellationToken);
+        }
+
+        StampSource(context, resource);
         var hooks = await BeforeHooksAsync(session, resource, type, id, current, internalWrite, cancellationToken);
         var version = (current?.Version ?? 0) + 1;
         var now = NextTimestamp(current);
@@ -257,12 +270,17 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
             await hooks.AfterAsync(new WriteHookContext(hooks, type, id, resource, current, internalWrite), cancellationToken);
         }
 
-        var created = current is null || current.Deleted;
+        await CheckWriteAsync(session, context, type, id, created ? FhirInteraction.Create : FhirInteraction.Update, after: true, cancellationToken);
         return new RecordResult(created ? HttpStatusCode.Created : HttpStatusCode.OK, type, id, version, now, json);
     }
 
     /// <summary>The search index rows of every R4 search parameter of the resource's type, written in the same transaction.</summary>
-    private static List<IndexRow> IndexRows(Resource resource) => Search.IndexExtractor.Extract(resource);
+    private static List<IndexRow> IndexRows(Resource resource)
+    {
+        var rows = Search.IndexExtractor.Extract(resource);
+        rows.AddRange(GovernanceIndex.Rows(resource));
+        return rows;
+    }
 
     /// <summary>Now, to the millisecond (FHIR instants carry milliseconds).</summary>
     private DateTimeOffset Now() => DateTimeOffset.FromUnixTimeMilliseconds(clock.GetUtcNow().ToUnixTimeMilliseconds());
@@ -288,6 +306,7 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
             {
                 await session.WriteAsync(audit.ToWrite(context, new AuditFacts(interaction, action, type, [result.VersionedReference], PatientsOf(type, result.Id, result.Json), true)), cancellationToken);
                 await session.CommitAsync(cancellationToken);
+                policy.Changed(type);
             }
             else
             {
@@ -308,9 +327,14 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
     private void Authorize(RequestContext context, FhirInteraction permission, string type, string interaction, AuditEvent.AuditEventAction action, string what)
     {
         var decision = policy.Decide(context.Principal, permission, type);
+        if (decision.Allowed)
+        {
+            decision = policy.CheckPurpose(context.Principal, context.Purpose);
+        }
+
         if (!decision.Allowed)
         {
-            audit.Record(context, new AuditFacts(interaction, action, type, [what], [], false, decision.Reason));
+            audit.Record(context, new AuditFacts(interaction, action, type, [what], [], false, decision.Reason, Rule: decision.Rule));
             throw new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden, decision.Reason);
         }
     }

@@ -13,6 +13,9 @@ public sealed record RequestContext(Principal Principal, string BaseUrl, string 
 
     /// <summary>Prefer: handling=strict makes unknown search parameters an error.</summary>
     public bool StrictHandling { get; init; }
+
+    /// <summary>Why the caller asks (treatment by default; ETREAT with a reason is break-glass), for the policy and the audit.</summary>
+    public AccessPurpose Purpose { get; init; } = AccessPurpose.Default;
 }
 
 public enum ReturnPreference

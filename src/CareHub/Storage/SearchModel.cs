@@ -160,6 +160,18 @@ public sealed record ListClause(string ListId) : QueryClause;
 /// <summary>Some of the clauses hold.</summary>
 public sealed record AnyClause(IReadOnlyList<QueryClause> AnyOf) : QueryClause;
 
+/// <summary>Every one of the clauses holds (an empty list always holds).</summary>
+public sealed record AllClause(IReadOnlyList<QueryClause> AllOf) : QueryClause;
+
+/// <summary>The clause does not hold.</summary>
+public sealed record NotClause(QueryClause Inner) : QueryClause;
+
+/// <summary>
+/// The resource is of one of <see cref="Types"/> and meets <see cref="Inner"/> (null: any resource of those types), for
+/// conditions that differ by type in a search over several types (the access policy's rules, for one).
+/// </summary>
+public sealed record TypesClause(IReadOnlyList<string> Types, QueryClause? Inner) : QueryClause;
+
 /// <summary>
 /// Membership of a compartment (compartmentdefinition.html): the resource refers to <see cref="TargetType"/>/<see
 /// cref="TargetId"/> through one of the parameters its type has in the compartment, or is that resource itself.

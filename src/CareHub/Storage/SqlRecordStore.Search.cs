@@ -235,6 +235,21 @@ public abstract partial class SqlRecordStore
 
                 case AnyClause any:
                     return Or(any.AnyOf.Select(inner => Predicate(inner, c, types)));
+                case AllClause all:
+                    return all.AllOf.Count == 0 ? "1 = 1" : "(" + string.Join(" AND ", all.AllOf.Select(inner => Predicate(inner, c, types))) + ")";
+                case NotClause not:
+                    return $"NOT ({Predicate(not.Inner, c, types)})";
+                case TypesClause typed:
+                {
+                    var narrowed = typed.Types.Where(types.Contains).ToList();
+                    if (narrowed.Count == 0)
+                    {
+                        return "1 = 0";
+                    }
+
+                    var typeTest = narrowed.Count == types.Count ? "1 = 1" : narrowed.Count == 1 ? $"{c}.type = {Add(narrowed[0])}" : $"{c}.type IN ({List(narrowed)})";
+                    return typed.Inner is null ? $"({typeTest})" : $"({typeTest} AND {Predicate(typed.Inner, c, narrowed)})";
+                }
                 case CompartmentClause compartment:
                 {
                     var r = Alias("r");

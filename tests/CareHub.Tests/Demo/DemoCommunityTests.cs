@@ -136,7 +136,7 @@ public class DemoCommunityTests
         });
 
         var organizations = entries.Select(e => e.Resource).OfType<Organization>().ToList();
-        Assert.Equal(["A81001", "RTH", "RYG", "00K"], organizations.Select(o => o.Id));
+        Assert.Equal(["A81001", "A81002", "RTH", "RYG", "00K"], organizations.Select(o => o.Id));
         Assert.All(organizations, o => Assert.Equal(o.Id, Assert.Single(o.Identifier, i => i.System == "https://fhir.nhs.uk/Id/ods-organization-code").Value));
         Assert.Equal("The Densham Surgery", organizations[0].Name);
         Assert.Equal("TS18 1HU", organizations[0].Address[0].PostalCode);
@@ -230,7 +230,9 @@ public class DemoCommunityTests
 
         Assert.All(patients.SelectMany(p => p.Telecom), t => Assert.Matches(@"^(01632 960\d{3}|07700 900\d{3})$", t.Value));
         Assert.All(patients, p => Assert.Matches(@"^(TS(17|18|19|20|21|23)|OX[1-4]|CV[1-6]) [1-9][A-Z]{2}$", p.Address[0].PostalCode));
-        Assert.All(patients, p => Assert.Equal(["Organization/A81001"], p.GeneralPractitioner.Take(1).Select(r => r.Reference)));
+        // One patient in ten is registered at the other practice, so the GP's access can be shown denied.
+        Assert.All(patients, p => Assert.Contains(p.GeneralPractitioner[0].Reference, (string[])["Organization/A81001", "Organization/A81002"]));
+        Assert.Equal(24, patients.Count(p => p.GeneralPractitioner[0].Reference == "Organization/A81002"));
         Assert.True(patients.Select(p => p.Name[0].Family).Distinct().Count() > 40);
         Assert.Contains(patients, p => p.Gender == AdministrativeGender.Female);
         Assert.Contains(patients, p => p.Gender == AdministrativeGender.Male);

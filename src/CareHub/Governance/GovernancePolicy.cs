@@ -1,0 +1,396 @@
+using System.Collections.Concurrent;
+using CareHub.Search;
+using CareHub.Storage;
+
+namespace CareHub.Governance;
+
+/// <summary>
+/// The information governance policy (docs/governance.md), applied by the one door to every read, search and write:
+/// <list type="number">
+/// <item>scopes: the token must grant the interaction on the type;</item>
+/// <item>role: the user's job role must be allowed the interaction on the record's data category (policy file);</item>
+/// <item>sensitivity: records labelled with a sensitive <c>meta.security</c> label the role may not see are hidden;</item>
+/// <item>data sharing agreements: a record from another organisation is visible only under an agreement in force;</item>
+/// <item>legitimate relationship: the user's organisation (or the user) must be the patient's registered practice or
+/// custodian, hold a current or recent Encounter or EpisodeOfCare, be on a CareTeam, or have a referral;</item>
+/// <item>consent: a patient's opt-out (Consent deny) is honoured; roles with the explicit consent model need a Consent
+/// permit.</item>
+/// </list>
+/// Break-glass (purpose ETREAT with a reason) lifts the relationship and explicit-consent rules for roles that may use
+/// it. A citizen sees their own compartment; a system client is bounded by its scopes only (it acts under the
+/// connection agreement that issued its credentials). Every rule is a query clause, so searches filter in the database
+/// and a read is decided by the same clauses.
+/// </summary>
+public sealed class GovernancePolicy(PolicyDocument document, IRecordStore store, TimeProvider clock) : IAccessPolicy
+{
+    private static readonly TimeSpan CacheLifetime = TimeSpan.FromSeconds(30);
+
+    private readonly ConcurrentDictionary<string, (DateTimeOffset Until, IReadOnlyList<string> Ids)> organisations = new(StringComparer.Ordinal);
+    private (DateTimeOffset Until, IReadOnlyList<DataSharingAgreement> Agreements)? agreements;
+
+    public PolicyDocument Document => document;
+
+    public AccessDecision Decide(Principal principal, FhirInteraction interaction, string resourceType)
+    {
+        var verb = interaction.ToString().ToLowerInvariant();
+        if (!principal.Allows(resourceType, interaction))
+        {
+            return AccessDecision.Deny($"The access token's scopes do not allow {verb} on {resourceType}.");
+        }
+
+        var role = RoleOf(principal);
+        switch (principal.Kind)
+        {
+            case PrincipalKind.System:
+                return AccessDecision.Permit("granted by scope");
+            case PrincipalKind.User when role is null:
+                return AccessDecision.Deny(principal.Role is null
+                    ? "The access token does not say which job role the user is acting in (role claim), so the access policy cannot allow anything."
+                    : $"The job role '{principal.Role}' is not in the access policy; ask the information governance lead to add it.", "role");
+        }
+
+        return Entries(resourceType).Any(e => role!.Allows(e.Category.Code, interaction))
+            ? AccessDecision.Permit("granted by role")
+            : AccessDecision.Deny($"The {role!.Display} role may not {verb} {resourceType} records under the access policy.", "role");
+    }
+
+    public AccessDecision CheckPurpose(Principal principal, AccessPurpose purpose)
+    {
+        if (!purpose.BreakGlass)
+        {
+            return AccessDecision.Permit("treatment");
+        }
+
+        if (principal.Kind != PrincipalKind.User || RoleOf(principal) is not { BreakGlass: true })
+        {
+            return AccessDecision.Deny(principal.Kind == PrincipalKind.User
+                ? $"The {RoleOf(principal)?.Display ?? principal.Role} role may not use break-glass under the access policy."
+                : "Break-glass is for clinicians in an emergency, not for system or citizen access.", "break-glass");
+        }
+
+        return string.IsNullOrWhiteSpace(purpose.Reason)
+            ? AccessDecision.Deny("Break-glass needs a reason: send X-Break-Glass-Reason with the emergency it is for.", "break-glass")
+            : AccessDecision.Permit("break-glass");
+    }
+
+    public async ValueTask<RecordRules> RulesAsync(Principal principal, AccessPurpose purpose, string resourceType, FhirInteraction interaction, CancellationToken cancellationToken)
+    {
+        switch (principal.Kind)
+        {
+            case PrincipalKind.System:
+                return RecordRules.None;
+            case PrincipalKind.Patient:
+                return CitizenRules(principal, resourceType, interaction);
+        }
+
+        var role = RoleOf(principal);
+        if (role is null)
+        {
+            return new RecordRules([new AccessRule("role", Nothing, "The job role is not in the access policy.")]);
+        }
+
+        var rules = new List<AccessRule>();
+        var entries = Entries(resourceType);
+        var verb = interaction.ToString().ToLowerInvariant();
+        if (entries.Any(e => !role.Allows(e.Category.Code, interaction)))
+        {
+            var allowed = entries.Where(e => role.Allows(e.Category.Code, interaction)).Select(e => e.Category.Code).ToHashSet(StringComparer.Ordinal);
+            var refused = string.Join(", ", entries.Select(e => e.Category.Code).Where(c => !allowed.Contains(c)).Distinct(StringComparer.Ordinal));
+            rules.Add(new AccessRule("role", InCategories(resourceType, allowed),
+                $"The {role.Display} role may not {verb} {refused} records under the access policy. Ask the information governance lead if your role needs this access."));
+        }
+
+        var hidden = document.SensitiveLabels.Except(role.SensitiveLabels, StringComparer.Ordinal).Select(Token).ToList();
+        if (hidden.Count > 0)
+        {
+            rules.Add(new AccessRule("sensitivity", new NotClause(new TokenClause("_security", hidden)),
+                $"{resourceType} is not known.") { Hidden = true });
+        }
+
+        var patientData = entries.Count > 0 && entries[0].Category.PatientData;
+        var ods = principal.Organisation;
+        var orgMatches = ods is null ? [] : await OrganisationMatchesAsync(ods, cancellationToken);
+        if (patientData && ods is not null)
+        {
+            rules.Add(new AccessRule("data-sharing-agreement", await AgreementClauseAsync(resourceType, ods, purpose, cancellationToken),
+                $"No data sharing agreement in force lets {ods} see this kind of record from the organisation that recorded it. The information governance officer can record one."));
+        }
+
+        if (patientData && IsPatientScoped(resourceType))
+        {
+            var userMatches = UserMatches(principal);
+            var ownSource = ods is null ? Nothing : OwnSource(ods);
+            if (!purpose.BreakGlass)
+            {
+                rules.Add(new AccessRule("relationship", PatientScoped(resourceType, Relationship(orgMatches, userMatches)),
+                    $"You have no legitimate relationship with this patient: {ods ?? "your organisation"} is not their registered practice and holds no current encounter, episode of care, care team membership or referral for them. " +
+                    "Record the relationship, or in an emergency use break-glass (headers X-Purpose-Of-Use: ETREAT and X-Break-Glass-Reason)."));
+            }
+
+            if (!(purpose.BreakGlass && document.BreakGlassOverridesOptOut))
+            {
+                rules.Add(new AccessRule("consent-opt-out", new AnyClause([ownSource, PatientScoped(resourceType, new NotClause(Consent("deny", ActorKeys(orgMatches, ods, principal), resourceType, purpose)))]),
+                    $"The patient has opted out of sharing this record with {ods ?? "you"} (a Consent with provision.type deny). Only the organisation that recorded it can see it."));
+            }
+
+            if (role.ExplicitConsent && !purpose.BreakGlass)
+            {
+                rules.Add(new AccessRule("consent-explicit", new AnyClause([ownSource, PatientScoped(resourceType, Consent("permit", ActorKeys(orgMatches, ods, principal), resourceType, purpose))]),
+                    $"The {role.Display} role works under explicit consent, and the patient has recorded no consent to share this record with {ods ?? "you"}. Record it as a Consent (provision.type permit, provision.actor your organisation) first."));
+            }
+        }
+
+        return new RecordRules(rules);
+    }
+
+    public void Changed(string resourceType)
+    {
+        if (resourceType == "Organization")
+        {
+            organisations.Clear();
+        }
+        else if (resourceType == "Contract")
+        {
+            agreements = null;
+        }
+    }
+
+    // ---- citizens --------------------------------------------------------------------------------------------------
+
+    private RecordRules CitizenRules(Principal principal, string resourceType, FhirInteraction interaction)
+    {
+        var rules = new List<AccessRule>();
+        var entries = Entries(resourceType);
+        var allowed = entries.Where(e => document.Citizen.Allows(e.Category.Code, interaction)).Select(e => e.Category.Code).ToHashSet(StringComparer.Ordinal);
+        if (allowed.Count < entries.Select(e => e.Category.Code).Distinct(StringComparer.Ordinal).Count())
+        {
+            rules.Add(new AccessRule("role", InCategories(resourceType, allowed), $"Citizens may not {interaction.ToString().ToLowerInvariant()} these {resourceType} records."));
+        }
+
+        if (resourceType == "Patient" || PatientCompartment.ParamsByType.ContainsKey(resourceType))
+        {
+            var own = principal.PatientId ?? string.Empty;
+            rules.Add(new AccessRule("own-record", new CompartmentClause("Patient", own, PatientCompartment.Searchable([resourceType])),
+                "A citizen can see and change only their own record."));
+        }
+
+        return new RecordRules(rules);
+    }
+
+    // ---- categories ------------------------------------------------------------------------------------------------
+
+    private sealed record Entry(DataCategory Category, CategoryMatch Match);
+
+    /// <summary>The category matches that apply to a type, in policy order, up to the first that takes every resource of it.</summary>
+    private List<Entry> Entries(string resourceType)
+    {
+        var entries = new List<Entry>();
+        foreach (var category in document.Categories)
+        {
+            foreach (var match in category.Match.Where(m => m.Type == resourceType || m.Type == "*"))
+            {
+                entries.Add(new Entry(category, match));
+                if (match.Param is null)
+                {
+                    return entries;
+                }
+            }
+        }
+
+        return entries;
+    }
+
+    /// <summary>The resource belongs to one of the categories: it meets that category's match and no earlier one.</summary>
+    private QueryClause InCategories(string resourceType, IReadOnlySet<string> categories)
+    {
+        var entries = Entries(resourceType);
+        var alternatives = new List<QueryClause>();
+        for (var i = 0; i < entries.Count; i++)
+        {
+            if (!categories.Contains(entries[i].Category.Code))
+            {
+                continue;
+            }
+
+            var parts = entries.Take(i).Where(e => e.Match.Param is not null).Select(e => (QueryClause)new NotClause(Meets(e.Match))).ToList();
+            if (entries[i].Match.Param is not null)
+            {
+                parts.Add(Meets(entries[i].Match));
+            }
+
+            alternatives.Add(parts.Count == 0 ? Everything : new AllClause(parts));
+        }
+
+        return alternatives.Count == 0 ? Nothing : new AnyClause(alternatives);
+    }
+
+    private static TokenClause Meets(CategoryMatch match) => new(match.Param!, match.Codes.Select(Token).ToList());
+
+    private static TokenMatch Token(string systemAndCode)
+    {
+        var bar = systemAndCode.IndexOf('|', StringComparison.Ordinal);
+        return new TokenMatch(systemAndCode[..bar], systemAndCode[(bar + 1)..], AnySystem: false);
+    }
+
+    private static readonly QueryClause Everything = new AllClause([]);
+    private static readonly QueryClause Nothing = new AnyClause([]);
+
+    // ---- patients --------------------------------------------------------------------------------------------------
+
+    private static bool IsPatientScoped(string resourceType) =>
+        resourceType == "Patient" || (PatientCompartment.ParamsByType.TryGetValue(resourceType, out var p) && p.Count > 0);
+
+    /// <summary>The resource is the patient, or is in the compartment of a patient meeting <paramref name="patient"/>.</summary>
+    private static QueryClause PatientScoped(string resourceType, QueryClause patient)
+    {
+        if (resourceType == "Patient")
+        {
+            return patient;
+        }
+
+        var parameters = PatientCompartment.Searchable([resourceType]).GetValueOrDefault(resourceType) ?? [];
+        return parameters.Count == 0 ? Nothing : new AnyClause(parameters.Select(p => (QueryClause)new ChainClause(p, ["Patient"], patient)).ToList());
+    }
+
+    private QueryClause Relationship(IReadOnlyList<ReferenceMatch> organisation, IReadOnlyList<ReferenceMatch> user)
+    {
+        var both = organisation.Concat(user).ToList();
+        var cutoff = clock.GetUtcNow().AddDays(-document.RelationshipDays).ToUnixTimeMilliseconds();
+        QueryClause recent(string param) => new AnyClause([new MissingClause(param, IndexTable.Date, true), new DateClause(param, [new DateMatch(Prefix.Ge, cutoff, cutoff + 1)])]);
+        var alternatives = new List<QueryClause>();
+        if (both.Count > 0)
+        {
+            alternatives.Add(new ReferenceClause("general-practitioner", both));
+            alternatives.Add(new HasClause("CareTeam", "patient", new ReferenceClause("participant", both)));
+            alternatives.Add(new HasClause("ServiceRequest", "patient", new ReferenceClause("performer", both)));
+        }
+
+        if (organisation.Count > 0)
+        {
+            alternatives.Add(new ReferenceClause("organization", organisation));
+            alternatives.Add(new HasClause("Encounter", "patient", new AllClause([new ReferenceClause("service-provider", organisation), recent("date")])));
+            alternatives.Add(new HasClause("EpisodeOfCare", "patient", new AllClause([new ReferenceClause("organization", organisation), recent("date")])));
+        }
+
+        return alternatives.Count == 0 ? Nothing : new AnyClause(alternatives);
+    }
+
+    /// <summary>The patient has a Consent in force, with the effect, naming the caller (or everyone), for this type and purpose.</summary>
+    private QueryClause Consent(string effect, IReadOnlyList<string> actors, string resourceType, AccessPurpose purpose)
+    {
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        return new HasClause("Consent", "patient", new AllClause(
+        [
+            new TokenClause("status", [new TokenMatch(null, "active", AnySystem: true)]),
+            new TokenClause(GovernanceIndex.ConsentParam, actors.Prepend("*").Select(a => new TokenMatch(effect, a, AnySystem: false)).ToList()),
+            new AnyClause([new MissingClause("period", IndexTable.Date, true), new AllClause([new DateClause("period", [new DateMatch(Prefix.Le, now, now + 1)]), new DateClause("period", [new DateMatch(Prefix.Ge, now, now + 1)])])]),
+            new AnyClause([new MissingClause(GovernanceIndex.ConsentClassParam, IndexTable.Token, true), new TokenClause(GovernanceIndex.ConsentClassParam, [new TokenMatch(GovernanceIndex.ResourceTypesSystem, resourceType, AnySystem: false)])]),
+            new AnyClause([new MissingClause("purpose", IndexTable.Token, true), new TokenClause("purpose", [new TokenMatch(AccessPurpose.ActReasonSystem, purpose.Code, AnySystem: false)])]),
+        ]));
+    }
+
+    private static List<string> ActorKeys(IReadOnlyList<ReferenceMatch> organisation, string? ods, Principal principal)
+    {
+        var keys = organisation.Where(m => m.TargetType is not null).Select(m => $"{m.TargetType}/{m.TargetId}").ToList();
+        if (ods is not null)
+        {
+            keys.Add("ods:" + ods);
+        }
+
+        if (principal.FhirUser is { } user)
+        {
+            keys.Add(user);
+        }
+
+        return keys;
+    }
+
+    private static List<ReferenceMatch> UserMatches(Principal principal)
+    {
+        if (principal.FhirUser is not { } user || user.Split('/') is not [var type, var id])
+        {
+            return [];
+        }
+
+        return [new ReferenceMatch(type, id)];
+    }
+
+    /// <summary>The caller's organisation as references: the Organization resources carrying its ODS code, and logical references by that code.</summary>
+    private async ValueTask<IReadOnlyList<ReferenceMatch>> OrganisationMatchesAsync(string ods, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        if (!organisations.TryGetValue(ods, out var cached) || cached.Until < now)
+        {
+            var page = await store.SearchAsync(new StoreQuery("Organization", [new TokenClause("identifier", [new TokenMatch(OrganisationSource.OdsSystem, ods, AnySystem: false)])], 20), cancellationToken);
+            cached = (now + CacheLifetime, page.Resources.Select(r => r.Id).ToList());
+            organisations[ods] = cached;
+        }
+
+        return [.. cached.Ids.Select(id => new ReferenceMatch("Organization", id)), new ReferenceMatch(null, null, IdentifierSystem: OrganisationSource.OdsSystem, IdentifierValue: ods)];
+    }
+
+    // ---- data sharing agreements -----------------------------------------------------------------------------------
+
+    private static QueryClause OwnSource(string ods) =>
+        new TokenClause(GovernanceIndex.SourceParam, [new TokenMatch(OrganisationSource.OdsSystem, ods, AnySystem: false)]);
+
+    /// <summary>
+    /// The record has no recorded source (the hub's own shared record), or came from the caller's organisation, or from
+    /// an organisation that shares records of its category with the caller's under an agreement in force for the purpose.
+    /// </summary>
+    private async ValueTask<QueryClause> AgreementClauseAsync(string resourceType, string ods, AccessPurpose purpose, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        var inForce = (await AgreementsAsync(cancellationToken)).Where(a => a.InForce(now) && a.Recipients.Contains(ods) && a.Covers(purpose.Code)).ToList();
+        var alternatives = new List<QueryClause>
+        {
+            new MissingClause(GovernanceIndex.SourceParam, IndexTable.Token, true),
+            OwnSource(ods),
+        };
+        foreach (var category in Entries(resourceType).Select(e => e.Category.Code).Distinct(StringComparer.Ordinal))
+        {
+            var sources = inForce.Where(a => a.Categories.Count == 0 || a.Categories.Contains(category)).SelectMany(a => a.Sources).Distinct(StringComparer.Ordinal).ToList();
+            if (sources.Count > 0)
+            {
+                alternatives.Add(new AllClause([InCategories(resourceType, new HashSet<string>([category], StringComparer.Ordinal)),
+                    new TokenClause(GovernanceIndex.SourceParam, sources.Select(s => new TokenMatch(OrganisationSource.OdsSystem, s, AnySystem: false)).ToList())]));
+            }
+        }
+
+        return new AnyClause(alternatives);
+    }
+
+    private async ValueTask<IReadOnlyList<DataSharingAgreement>> AgreementsAsync(CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        if (agreements is { } cached && cached.Until >= now)
+        {
+            return cached.Agreements;
+        }
+
+        var list = new List<DataSharingAgreement>();
+        PageCursor? after = null;
+        while (true)
+        {
+            // R4 has no search parameter on Contract.type: read the Contracts and keep the agreements (there are few).
+            var page = await store.SearchAsync(new StoreQuery("Contract", [], 200, After: after), cancellationToken);
+            list.AddRange(page.Resources.Select(r => DataSharingAgreement.Parse(r.Json!)).OfType<DataSharingAgreement>());
+            if (!page.HasMore || page.NextCursor is null)
+            {
+                break;
+            }
+
+            after = page.NextCursor;
+        }
+
+        agreements = (now + CacheLifetime, list);
+        return list;
+    }
+
+    private RolePolicy? RoleOf(Principal principal) => principal.Kind switch
+    {
+        PrincipalKind.Patient => document.Citizen,
+        PrincipalKind.User => document.Role(principal.Role),
+        _ => null,
+    };
+}

@@ -1,0 +1,124 @@
+using System.Net;
+using CareHub.Fhir;
+using CareHub.Governance;
+using CareHub.Storage;
+using Hl7.Fhir.Model;
+
+namespace CareHub.Records;
+
+/// <summary>
+/// Record-level access: the policy's rules are query clauses, added to every search (so pages and totals hold only what
+/// the caller may see) and run against the one resource of a read or write (so a read is decided exactly as a search
+/// would decide it). A refusal names the rule and what to do; a record hidden by a sensitivity label reads as absent.
+/// </summary>
+public sealed partial class RecordService
+{
+    private ValueTask<RecordRules> RulesAsync(RequestContext context, string type, FhirInteraction interaction, CancellationToken cancellationToken) =>
+        policy.RulesAsync(context.Principal, context.Purpose, type, interaction, cancellationToken);
+
+    /// <summary>The clause that keeps a search over <paramref name="types"/> to what the caller may see; null when nothing is restricted.</summary>
+    private async ValueTask<QueryClause?> VisibleClauseAsync(RequestContext context, IReadOnlyList<string> types, FhirInteraction interaction, CancellationToken cancellationToken)
+    {
+        if (types.Count == 1)
+        {
+            return (await RulesAsync(context, types[0], interaction, cancellationToken)).Clause;
+        }
+
+        var branches = new List<QueryClause>(types.Count);
+        var restricted = false;
+        foreach (var type in types)
+        {
+            var clause = (await RulesAsync(context, type, interaction, cancellationToken)).Clause;
+            restricted |= clause is not null;
+            branches.Add(new TypesClause([type], clause));
+        }
+
+        return restricted ? new AnyClause(branches) : null;
+    }
+
+    /// <summary>A query restricted to what the caller may see.</summary>
+    private async ValueTask<StoreQuery> VisibleAsync(RequestContext context, StoreQuery query, FhirInteraction interaction, CancellationToken cancellationToken)
+    {
+        var clause = await VisibleClauseAsync(context, query.Types ?? [query.Type], interaction, cancellationToken);
+        return clause is null ? query : query with { Clauses = [.. query.Clauses, clause] };
+    }
+
+    /// <summary>
+    /// Null when the caller may do <paramref name="interaction"/> on the resource as it stands in the store (or the
+    /// session); otherwise the refusal, from the first rule the resource does not meet.
+    /// </summary>
+    private async ValueTask<AccessDecision?> CheckRecordAsync(Func<StoreQuery, Task<IReadOnlyList<string>>> find, RequestContext context, string type, string id, FhirInteraction interaction, CancellationToken cancellationToken)
+    {
+        var rules = await RulesAsync(context, type, interaction, cancellationToken);
+        if (rules.Rules.Count == 0 || (await find(new StoreQuery(type, [new IdClause([id]), rules.Clause!], 1))).Count > 0)
+        {
+            return null;
+        }
+
+        foreach (var rule in rules.Rules)
+        {
+            if ((await find(new StoreQuery(type, [new IdClause([id]), rule.Clause], 1))).Count == 0)
+            {
+                return AccessDecision.Deny(rule.Denial, rule.Name) with { Hidden = rule.Hidden };
+            }
+        }
+
+        return AccessDecision.Deny("The access policy does not allow this record.", "policy");
+    }
+
+    private Func<StoreQuery, Task<IReadOnlyList<string>>> FindInStore(CancellationToken cancellationToken) =>
+        async query => (await store.SearchAsync(query, cancellationToken)).Resources.Select(r => r.Id).ToList();
+
+    private static Func<StoreQuery, Task<IReadOnlyList<string>>> FindInSession(IWriteSession session, CancellationToken cancellationToken) =>
+        query => session.FindIdsAsync(query, cancellationToken);
+
+    /// <summary>Audits the refusal and throws it: 404 for a hidden record, 403 with the rule's explanation otherwise.</summary>
+    private FhirException Refuse(RequestContext context, AccessDecision decision, string interaction, AuditEvent.AuditEventAction action, string type, string what, IReadOnlyCollection<string> patients)
+    {
+        audit.Record(context, new AuditFacts(interaction, action, type, [what], patients, false, decision.Reason, Rule: decision.Rule));
+        var refusal = decision.Hidden
+            ? FhirException.NotFound($"{what} is not known.")
+            : new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden, decision.Reason);
+        refusal.Data[AuditedKey] = true;
+        return refusal;
+    }
+
+    private const string AuditedKey = "carehub.audited";
+
+    /// <summary>Whether the failure still needs its audit record (a refusal is audited where it is made, with its rule).</summary>
+    private static bool NotYetAudited(FhirException e) => !e.Data.Contains(AuditedKey);
+
+    /// <summary>
+    /// Inside a write: the caller must be allowed to change the resource as it was (update, delete) and to see it as it
+    /// is after the write, so nobody writes into a record they could not read. Internal writes (hooks, operations the
+    /// caller was already allowed) are not checked again.
+    /// </summary>
+    private async Task CheckWriteAsync(IWriteSession session, RequestContext? context, string type, string id, FhirInteraction interaction, bool after, CancellationToken cancellationToken)
+    {
+        if (context is null)
+        {
+            return;
+        }
+
+        if (await CheckRecordAsync(FindInSession(session, cancellationToken), context, type, id, interaction, cancellationToken) is { } refusal)
+        {
+            // The write's own failure audit records the refusal (the write path audits every failed write).
+            throw after
+                ? new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden,
+                    $"The access policy does not let you write this {type} ({refusal.Rule}): {refusal.Reason}")
+                : refusal.Hidden
+                    ? FhirException.NotFound($"{type}/{id} is not known.")
+                    : new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden, $"{refusal.Reason} (rule: {refusal.Rule})");
+        }
+    }
+
+    /// <summary>Stamps where a record came from when the writer acts for an organisation and did not say (data sharing agreements use it).</summary>
+    private static void StampSource(RequestContext? context, Resource resource)
+    {
+        if (context?.Principal.Organisation is { Length: > 0 } ods && string.IsNullOrEmpty(resource.Meta?.Source))
+        {
+            resource.Meta ??= new Meta();
+            resource.Meta.Source = OrganisationSource.For(ods);
+        }
+    }
+}
