@@ -15,6 +15,8 @@ public static class CommandLine
         {Messaging.MessagesCommand.Usage}
           carehub reindex [--data DIR | --postgres CONNSTRING]
           carehub mpi rematch [--data DIR | --postgres CONNSTRING]
+          carehub audit verify [--data DIR | --postgres CONNSTRING]
+          carehub purge [--dry-run] [--as-of DATE] [--data DIR | --postgres CONNSTRING]
           carehub help
 
         serve   runs the server on the embedded store in DIR (default ./.data) or on PostgreSQL. Tokens come from the
@@ -29,6 +31,11 @@ public static class CommandLine
         reindex rebuilds the search index of every stored resource (after an upgrade that changed what is indexed).
         mpi rematch re-runs master person index matching for every stored Patient, oldest first, one transaction each
                 (after loading with CareHub__Mpi__Enabled=false, or changing the thresholds); see docs/mpi.md.
+        audit verify walks the tamper-evident audit chain and prints the entries verified, or the first break (exit 1);
+                see docs/decisions/audit.md.
+        purge   removes the resources whose retention under CareHub:Retention ended by DATE (default: now), with
+                their history, index rows and change-feed events, one audited transaction each; --dry-run lists what
+                would go and changes nothing. See docs/lifecycle.md.
         Settings can also come from appsettings.json or environment variables (CareHub__Storage__Postgres=...).
         """;
 
@@ -56,6 +63,8 @@ public static class CommandLine
                 "import" => await ImportCommand.RunAsync(options),
                 "reindex" => await ReindexCommand.RunAsync(options),
                 "mpi" => await MpiCommand.RunAsync(options),
+                "audit" => await AuditCommand.RunAsync(options),
+                "purge" => await PurgeCommand.RunAsync(options),
                 _ => Fail($"Unknown command '{args[0]}'. Run 'carehub help' for the commands."),
             };
         }
@@ -92,11 +101,19 @@ public sealed record Options(string? Urls, string? Data, string? Postgres, int? 
     /// <summary>Messaging: the demo's MLLP port (--mllp-port).</summary>
     public int? MllpPort { get; init; }
 
+    /// <summary>Lifecycle: purge lists what would go and changes nothing (--dry-run).</summary>
+    public bool DryRun { get; init; }
+
+    /// <summary>Lifecycle: the date purge judges retention at (--as-of), instead of now.</summary>
+    public DateTimeOffset? AsOf { get; init; }
+
     public static Options Parse(string[] args)
     {
         string? urls = null, data = null, postgres = null;
         int? patients = null, mllpPort = null;
         var devTokens = false;
+        var dryRun = false;
+        DateTimeOffset? asOf = null;
         var paths = new List<string>();
         for (var i = 0; i < args.Length; i++)
         {
@@ -114,6 +131,14 @@ public sealed record Options(string? Urls, string? Data, string? Postgres, int? 
                     break;
                 case "--dev-tokens":
                     devTokens = true;
+                    break;
+                case "--dry-run":
+                    dryRun = true;
+                    break;
+                case "--as-of":
+                    asOf = DateTimeOffset.TryParse(Value(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at)
+                        ? at
+                        : throw new UsageException("--as-of needs a date (2031-01-01) or a date and time (2031-01-01T00:00:00Z).");
                     break;
                 case "--patients":
                     patients = int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new UsageException("--patients needs a positive whole number.");
@@ -137,7 +162,7 @@ public sealed record Options(string? Urls, string? Data, string? Postgres, int? 
             throw new UsageException("Give --data or --postgres, not both.");
         }
 
-        return new Options(urls, data, postgres, patients, paths, devTokens) { MllpPort = mllpPort };
+        return new Options(urls, data, postgres, patients, paths, devTokens) { MllpPort = mllpPort, DryRun = dryRun, AsOf = asOf };
     }
 
     public List<KeyValuePair<string, string?>> Settings()

@@ -29,19 +29,40 @@ public sealed class LocalRecords : IAsyncDisposable
     /// <summary>The MPI's operations over the same door and settings.</summary>
     public MasterPersonIndex Mpi { get; }
 
+    /// <summary>The server's settings: appsettings.json, environment variables, then the command line.</summary>
+    public static IConfiguration Configuration(Options options) => new ConfigurationBuilder()
+        .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
+        .AddEnvironmentVariables()
+        .AddInMemoryCollection(options.Settings())
+        .Build();
+
+    /// <summary>
+    /// The store alone, migrated, for commands that work below the door on the store's own terms (audit verify reads the
+    /// chain; purge removes expired records with their audit records, which no interaction of the door can do).
+    /// </summary>
+    public static async Task<IRecordStore> OpenStoreAsync(Options options)
+    {
+        var storage = Configuration(options).GetSection(StorageOptions.SectionName).Get<StorageOptions>() ?? new StorageOptions();
+        storage.Validate();
+        var store = CareHubHost.OpenStore(storage);
+        try
+        {
+            await store.MigrateAsync(CancellationToken.None);
+            return store;
+        }
+        catch
+        {
+            await store.DisposeAsync();
+            throw;
+        }
+    }
+
     public static async Task<LocalRecords> OpenAsync(Options options)
     {
-        var configuration = new ConfigurationBuilder()
-            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
-            .AddEnvironmentVariables()
-            .AddInMemoryCollection(options.Settings())
-            .Build();
-        var storage = configuration.GetSection(StorageOptions.SectionName).Get<StorageOptions>() ?? new StorageOptions();
-        storage.Validate();
+        var configuration = Configuration(options);
         var mpi = configuration.GetSection(MpiOptions.SectionName).Get<MpiOptions>() ?? new MpiOptions();
         mpi.Validate();
-        var store = CareHubHost.OpenStore(storage);
-        await store.MigrateAsync(CancellationToken.None);
+        var store = await OpenStoreAsync(options);
         var audit = new AuditTrail(store, TimeProvider.System, NullLogger<AuditTrail>.Instance);
         // Patients written by a command are matched like any other write: the MPI is a write hook of the one door.
         var matcher = new PersonMatcher(mpi.ToMatchSettings());

@@ -6,11 +6,13 @@ namespace CareHub.Storage;
 /// <summary>
 /// Numbered SQL migrations embedded in the assembly (<c>NNN_name.sql</c> under a resource prefix), applied in order, each
 /// in its own transaction with its row in a version table. Shared by the record store and the message store, which keep
-/// separate version tables so each can evolve on its own.
+/// separate version tables so each can evolve on its own. Numbers need not be contiguous: migrations written side by side
+/// on different branches may land in either order, so a database gets every migration it has not recorded, not only
+/// those above its highest number.
 /// </summary>
 public static class SqlMigrations
 {
-    /// <summary>The scripts under <paramref name="prefix"/>, which must be numbered 1..N.</summary>
+    /// <summary>The scripts under <paramref name="prefix"/> in ascending order; numbers must be positive and distinct.</summary>
     public static IReadOnlyList<(int Version, string Sql)> Load(string prefix, Func<string, Exception> invalid)
     {
         var assembly = typeof(SqlMigrations).Assembly;
@@ -27,9 +29,9 @@ public static class SqlMigrations
         list.Sort((a, b) => a.Version.CompareTo(b.Version));
         for (var i = 0; i < list.Count; i++)
         {
-            if (list[i].Version != i + 1)
+            if (list[i].Version < 1 || (i > 0 && list[i].Version == list[i - 1].Version))
             {
-                throw invalid($"migrations are not numbered 1..N: found {list[i].Version} at position {i + 1}");
+                throw invalid($"migrations must have distinct positive numbers: found {list[i].Version} twice or below 1");
             }
         }
 
@@ -44,13 +46,23 @@ public static class SqlMigrations
         Func<int, Exception> tooNew, CancellationToken cancellationToken)
     {
         await SqlCommands.ExecuteAsync(connection, null, $"CREATE TABLE IF NOT EXISTS {versionTable} (version INTEGER NOT NULL PRIMARY KEY, applied TEXT NOT NULL)", cancellationToken);
-        var current = Convert.ToInt32(await SqlCommands.ScalarAsync(connection, null, $"SELECT COALESCE(MAX(version), 0) FROM {versionTable}", cancellationToken), CultureInfo.InvariantCulture);
+        var applied = new HashSet<int>();
+        await using (var command = SqlCommands.Command(connection, null, $"SELECT version FROM {versionTable}"))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                applied.Add(Convert.ToInt32(reader.GetValue(0), CultureInfo.InvariantCulture));
+            }
+        }
+
+        var current = applied.Count == 0 ? 0 : applied.Max();
         if (current > known)
         {
             throw tooNew(current);
         }
 
-        foreach (var (version, sql) in migrations.Where(m => m.Version > current))
+        foreach (var (version, sql) in migrations.Where(m => !applied.Contains(m.Version)))
         {
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             await SqlCommands.ExecuteAsync(connection, transaction, sql, cancellationToken);

@@ -11,7 +11,7 @@ public abstract partial class SqlRecordStore : IRecordStore
 {
 
     /// <summary>The schema version this build writes and reads; migrations 1..N are embedded resources.</summary>
-    public const int SchemaVersion = 2;
+    public const int SchemaVersion = 4;
 
     public abstract string Backend { get; }
 
@@ -81,6 +81,12 @@ public abstract partial class SqlRecordStore : IRecordStore
 
     /// <summary>Called inside the transaction just before its change events are written, so positions follow commit order.</summary>
     protected virtual Task BeforeChangeEventsAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// Called inside the transaction just before its audit records are chained, so the chain follows commit order; SQLite's
+    /// single writer already serialises commits, so nothing by default.
+    /// </summary>
+    protected virtual Task BeforeAuditChainAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>Turns a provider exception into a domain exception where one applies, or returns null.</summary>
     protected abstract Exception? Translate(DbException exception, VersionWrite write);
@@ -254,7 +260,7 @@ public abstract partial class SqlRecordStore : IRecordStore
         return new WriteSession(this, await BeginWriteScopeAsync(cancellationToken));
     }
 
-    private sealed class WriteSession(SqlRecordStore store, WriteScope scope) : IWriteSession
+    private sealed partial class WriteSession(SqlRecordStore store, WriteScope scope) : IWriteSession
     {
         private readonly DbConnection connection = scope.Connection;
         private readonly DbTransaction transaction = scope.Transaction;
@@ -312,12 +318,25 @@ public abstract partial class SqlRecordStore : IRecordStore
             }
 
             var lastUpdated = write.LastUpdated.ToUnixTimeMilliseconds();
+            var audit = write.Type == AuditType;
             long seq;
+            // An audit record is chained over its bytes as stored (PostgreSQL's jsonb normalises the text), so its insert
+            // returns the body too.
             await using (var insert = Command(connection, transaction,
-                $"INSERT INTO resource_version (type, id, version, last_updated, method, body) VALUES (@type, @id, @version, @lu, @method, {store.JsonParameter("@body")}) RETURNING seq",
+                $"INSERT INTO resource_version (type, id, version, last_updated, method, body) VALUES (@type, @id, @version, @lu, @method, {store.JsonParameter("@body")}) RETURNING seq{(audit ? ", body" : string.Empty)}",
                 ("@type", write.Type), ("@id", write.Id), ("@version", write.Version), ("@lu", lastUpdated), ("@method", write.Method), ("@body", write.Json)))
             {
-                seq = Convert.ToInt64(await insert.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+                if (audit)
+                {
+                    await using var reader = await insert.ExecuteReaderAsync(cancellationToken);
+                    await reader.ReadAsync(cancellationToken);
+                    seq = reader.GetInt64(0);
+                    chain.Add(new PendingLink(seq, write.Id, reader.IsDBNull(1) ? null : reader.GetString(1)));
+                }
+                else
+                {
+                    seq = Convert.ToInt64(await insert.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+                }
             }
 
             await using (var upsert = Command(connection, transaction,
@@ -387,6 +406,8 @@ public abstract partial class SqlRecordStore : IRecordStore
                     await outbox.ExecuteNonQueryAsync(cancellationToken);
                 }
             }
+
+            await ChainAuditAsync(cancellationToken);
 
             // The connection may be shared (SQLite's group commit hands it to the next session once this one commits), so
             // everything this session made on it is released first.

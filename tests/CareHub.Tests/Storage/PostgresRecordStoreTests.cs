@@ -42,6 +42,8 @@ public sealed class PostgresRecordStoreTests : RecordStoreContract
         await command.ExecuteNonQueryAsync(Ct);
     }
 
+    protected override string HexLiteral(byte[] bytes) => $"'\\x{Convert.ToHexString(bytes)}'::bytea";
+
     protected override async Task<long> ScalarSqlAsync(string sql)
     {
         await using var command = Admin.CreateCommand(sql);
@@ -63,7 +65,7 @@ public sealed class PostgresRecordStoreTests : RecordStoreContract
         {
             await Task.WhenAll(nodes.Select(node => Task.Run(() => node.MigrateAsync(Ct), Ct)));
 
-            Assert.Equal(SqlRecordStore.SchemaVersion, await ScalarSqlAsync($"SELECT COUNT(*) FROM \"{nodeSchema}\".schema_version"));
+            Assert.Equal(MigrationCount("postgresql"), await ScalarSqlAsync($"SELECT COUNT(*) FROM \"{nodeSchema}\".schema_version"));
             Assert.Equal(1, await ScalarSqlAsync($"SELECT COUNT(*) FROM pg_namespace WHERE nspname = '{nodeSchema}'"));
         }
         finally

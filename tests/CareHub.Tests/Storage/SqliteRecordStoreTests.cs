@@ -19,6 +19,8 @@ public sealed class SqliteRecordStoreTests : RecordStoreContract
         await command.ExecuteNonQueryAsync(Ct);
     }
 
+    protected override string HexLiteral(byte[] bytes) => $"X'{Convert.ToHexString(bytes)}'";
+
     protected override async Task<long> ScalarSqlAsync(string sql)
     {
         await using var connection = await OpenAsync();

@@ -19,6 +19,7 @@ public sealed partial class PostgresRecordStore : SqlRecordStore
     private const int MigrationLockClass = 0x43480001;
     private const int ChangeFeedLockClass = 0x43480002;
     private const int CriteriaLockClass = 0x43480003;
+    private const int AuditChainLockClass = 0x43480004;
 
     private readonly NpgsqlDataSource dataSource;
     private readonly string? schema;
@@ -69,6 +70,15 @@ public sealed partial class PostgresRecordStore : SqlRecordStore
     protected override Task BeforeChangeEventsAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
         ExecuteAsync(connection, transaction, "SELECT pg_advisory_xact_lock(@class, hashtext(@scope))", cancellationToken,
             ("@class", ChangeFeedLockClass), ("@scope", lockScope));
+
+    /// <summary>
+    /// Serialises the audit-chain links of concurrent commits: each link hashes the one before, so the head is read and
+    /// extended under a lock held until the transaction ends. Audit records are the last rows a write transaction inserts,
+    /// so the lock is held only for those inserts and the commit.
+    /// </summary>
+    protected override Task BeforeAuditChainAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, transaction, "SELECT pg_advisory_xact_lock(@class, hashtext(@scope))", cancellationToken,
+            ("@class", AuditChainLockClass), ("@scope", lockScope));
 
     protected override Task LockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken cancellationToken) =>
         ExecuteAsync(connection, transaction, "SELECT pg_advisory_xact_lock(@class, hashtext(@scope || ':' || @key))", cancellationToken,
