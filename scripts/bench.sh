@@ -16,6 +16,10 @@ case "${1:-}" in
     # Person matching quality through the one door (issue: the master person index).
     exec dotnet run -c Release --project "$root/bench/CareHub.Mpi.Bench" -- "$@"
     ;;
+  policy)
+    # What the access policy costs on reads and searches (issue: information governance).
+    exec dotnet run -c Release --project "$root/bench/CareHub.Governance.Bench" -- "$@"
+    ;;
   hl7-parse)
     shift
     exec dotnet run -c Release --project "$root/bench/CareHub.Hl7v2.Bench" -- "$@"
