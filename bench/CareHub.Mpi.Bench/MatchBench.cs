@@ -13,7 +13,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace CareHub.Mpi.Bench;
 
 /// <summary>
-/// <c>mpi-match [--patients N] [--quick] [--queries Q] [--creates C] [--data DIR]</c>: the MPI at scale, on a SQLite store.
+/// <c>mpi-match [--patients N] [--quick] [--queries Q] [--creates C] [--concurrency K] [--data DIR]</c>: the MPI at scale, on a SQLite store.
 /// <list type="number">
 /// <item>Loads N synthetic UK patients (<see cref="SyntheticPatients"/>) through the one door in transaction bundles, with
 /// the MPI's own write hook giving each its blocking keys and NHS Number check, but not matching them (that is what a load
@@ -22,7 +22,8 @@ namespace CareHub.Mpi.Bench;
 /// <item>Times Q <c>Patient/$match</c> calls through <see cref="MasterPersonIndex.MatchAsync"/>, the code the HTTP API calls,
 /// each with a perturbed copy of a loaded person, and prints p50/p95/p99 and how often the person was found.</item>
 /// <item>Times C Patient creates with matching on (half of them perturbed copies of loaded people, half new people), one
-/// after another as a feed sends them, and the same number with matching off, for the door's own cost.</item>
+/// after another as a feed sends them and from <c>--concurrency</c> writers (default 4) as a server meets them, and the
+/// same with matching off, for the door's own cost.</item>
 /// </list>
 /// </summary>
 internal static class MatchBench
@@ -38,6 +39,7 @@ internal static class MatchBench
         var patients = Option("--patients", quick ? 20_000 : 1_000_000);
         var queries = Option("--queries", quick ? 200 : 1_000);
         var creates = Option("--creates", quick ? 500 : 2_000);
+        var concurrency = Option("--concurrency", 4);
         var keep = args.Zip(args.Skip(1)).Where(p => p.First == "--data").Select(p => p.Second).LastOrDefault();
         var directory = keep ?? Path.Combine(Path.GetTempPath(), "carehub-mpi-match-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
@@ -58,9 +60,9 @@ internal static class MatchBench
             await LoadAsync(store, audit, context, options, matcher, people, patients, directory);
 
             var index = new MasterPersonIndex(new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System), options, matcher, TimeProvider.System);
-            await MatchAsync(index, context, people, patients, queries);
+            await MatchAsync(index, store, context, patients, queries);
 
-            await CreateAsync(store, audit, context, options, matcher, people, patients, creates);
+            await CreateAsync(store, audit, context, options, matcher, people, patients, creates, concurrency);
         }
         finally
         {
@@ -122,7 +124,15 @@ internal static class MatchBench
             $"load: {patients - loaded:N0} patients in {clock.Elapsed.TotalSeconds:F0} s ({(patients - loaded) / clock.Elapsed.TotalSeconds:F0}/s), transaction bundles of {BundleSize}"));
     }
 
-    private static async Task MatchAsync(MasterPersonIndex index, RequestContext context, SyntheticPatients people, int patients, int queries)
+    /// <summary>Loaded person <paramref name="i"/> as stored (read by its local number, outside any timing).</summary>
+    private static async Task<Patient> StoredAsync(IRecordStore store, int i)
+    {
+        var page = await store.SearchAsync(new StoreQuery("Patient",
+            [new TokenClause("identifier", [new TokenMatch(SyntheticPatients.LocalSystem, "P" + i.ToString(CultureInfo.InvariantCulture), false)])], 1), CancellationToken.None);
+        return (Patient)StoredJson.Parse(page.Resources.Single().Json!);
+    }
+
+    private static async Task MatchAsync(MasterPersonIndex index, IRecordStore store, RequestContext context, int patients, int queries)
     {
         var random = new Random(Seed + 1);
         var timings = new List<double>(queries);
@@ -135,7 +145,7 @@ internal static class MatchBench
         {
             var who = random.Next(patients);
             var parameters = new Parameters();
-            parameters.Parameter.Add(new Parameters.ParameterComponent { Name = "resource", Resource = people.Perturbed(who, random) });
+            parameters.Parameter.Add(new Parameters.ParameterComponent { Name = "resource", Resource = SyntheticPatients.Perturbed(await StoredAsync(store, who), random) });
             var clock = Stopwatch.StartNew();
             var bundle = await index.MatchAsync(context, parameters, CancellationToken.None);
             var ms = clock.Elapsed.TotalMilliseconds;
@@ -163,36 +173,44 @@ internal static class MatchBench
     }
 
     private static async Task CreateAsync(SqliteRecordStore store, AuditTrail audit, RequestContext context, MpiOptions options, PersonMatcher matcher,
-        SyntheticPatients people, int patients, int creates)
+        SyntheticPatients people, int patients, int creates, int concurrency)
     {
-        foreach (var enabled in new[] { true, false })
+        // New people start at a random point past the loaded ones, so a rerun on a kept store makes new people again.
+        var next = patients + (Random.Shared.Next(1, 50) * 100_000);
+        foreach (var (enabled, writers) in new[] { (true, 1), (true, concurrency), (false, 1), (false, concurrency) })
         {
             var mpi = options with { Enabled = enabled };
             var records = new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System)
             {
                 WriteHooks = [new MpiWriteHook(mpi, matcher, TimeProvider.System)],
             };
-            var random = new Random(Seed + (enabled ? 2 : 3));
-            var next = patients + (enabled ? 0 : creates);
-            var warm = Math.Min(50, creates);
-            var clock = new Stopwatch();
-            var cpu = TimeSpan.Zero;
-            for (var c = -warm; c < creates; c++)
+            var random = new Random(Seed + next);
+            // Half are another system's copy of a loaded person, half new people; made before the clock starts.
+            var batch = new List<Patient>();
+            for (var c = 0; c < creates + 50; c++)
             {
-                var patient = random.Next(2) == 0 ? people.Perturbed(random.Next(patients), random) : people.Person(next++);
-                if (c == 0)
-                {
-                    clock.Start();
-                    cpu = Process.GetCurrentProcess().TotalProcessorTime;
-                }
+                batch.Add(random.Next(2) == 0 ? SyntheticPatients.Perturbed(await StoredAsync(store, random.Next(patients)), random) : people.Person(next++));
+            }
 
+            foreach (var patient in batch.Take(50))
+            {
                 await records.CreateAsync(context, patient, null, CancellationToken.None);
             }
 
+            var queue = new System.Collections.Concurrent.ConcurrentQueue<Patient>(batch.Skip(50));
+            var clock = Stopwatch.StartNew();
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            await System.Threading.Tasks.Task.WhenAll(Enumerable.Range(0, writers).Select(_ => System.Threading.Tasks.Task.Run(async () =>
+            {
+                while (queue.TryDequeue(out var patient))
+                {
+                    await records.CreateAsync(context, patient, null, CancellationToken.None);
+                }
+            })));
             var seconds = clock.Elapsed.TotalSeconds;
             var cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"create, matching {(enabled ? "on " : "off")}: {creates} Patients one after another over {patients:N0}: {creates / seconds:F0}/s, {1000 * seconds / creates:F2} ms each, CPU {cpuMs / creates:F2} ms each"));
+                $"create, matching {(enabled ? "on " : "off")}, {writers} writer{(writers == 1 ? " " : "s")}: {creates} Patients over {patients:N0}: {creates / seconds:F0}/s, CPU {cpuMs / creates:F2} ms each"));
         }
     }
 

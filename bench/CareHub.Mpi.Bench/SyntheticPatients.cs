@@ -72,7 +72,8 @@ internal sealed class SyntheticPatients(int seed)
     /// <summary>Person <paramref name="i"/> as its home system would send it.</summary>
     public Patient Person(int i)
     {
-        var random = new Random(HashCode.Combine(seed, i));
+        // Not HashCode.Combine: it is seeded per process, and person i must be the same person in every run.
+        var random = new Random(unchecked((seed * 1_000_003) + i));
         var female = random.Next(2) == 0;
         var given = Forename(random, female);
         var family = random.NextDouble() < 0.75 ? Pick(random, Surnames, 25) : Invented(random);
@@ -115,15 +116,18 @@ internal sealed class SyntheticPatients(int seed)
     }
 
     /// <summary>
-    /// Person <paramref name="i"/> as another system might hold it: one to three changes of the kind record linkage meets
-    /// (a typo in a name, day and month swapped, a year off by one, a missing NHS Number, a move of house, a lost phone).
+    /// A person as another system might hold them: one to three changes of the kind record linkage meets (a typo in a name,
+    /// day and month swapped, a year off by one, a missing NHS Number, a move of house, a lost phone).
     /// </summary>
-    public Patient Perturbed(int i, Random random)
+    public static Patient Perturbed(Patient person, Random random)
     {
+        ArgumentNullException.ThrowIfNull(person);
         ArgumentNullException.ThrowIfNull(random);
-        var patient = Person(i);
+        var patient = (Patient)person.DeepCopy();
+        patient.Id = null;
+        patient.Meta = null;
         patient.Identifier.RemoveAll(id => id.System == LocalSystem);
-        patient.Identifier.Add(new Identifier("https://carehub.local/bench/other-system", "Q" + i.ToString(CultureInfo.InvariantCulture)));
+        patient.Identifier.Add(new Identifier("https://carehub.local/bench/other-system", "Q" + random.Next().ToString(CultureInfo.InvariantCulture)));
         var changes = 1 + random.Next(3);
         for (var c = 0; c < changes; c++)
         {

@@ -50,7 +50,7 @@ public sealed record MpiOptions
     /// The most candidates one write or one <c>$match</c> compares, those sharing the most blocking keys first (see
     /// <see cref="CandidateBlocks"/>): it bounds the cost of a write however large the record grows.
     /// </summary>
-    public int MaxCandidates { get; init; } = 200;
+    public int MaxCandidates { get; init; } = 50;
 
     /// <summary>
     /// Stored Patients kept prepared for comparison in memory (about 1 KB each), so a frequent candidate is not parsed
