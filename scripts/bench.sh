@@ -12,8 +12,9 @@ if ! log=$(dotnet build "$root/src/CareHub.Server/CareHub.Server.csproj" -c Rele
 fi
 
 case "${1:-}" in
-  mpi-quality)
-    # Person matching quality through the one door (issue: the master person index).
+  mpi-quality|mpi-match)
+    # Person matching quality through the one door, and $match latency and create throughput at scale (issue: the
+    # master person index).
     exec dotnet run -c Release --project "$root/bench/CareHub.Mpi.Bench" -- "$@"
     ;;
   policy)

@@ -8,6 +8,13 @@ using CareHub.Tests.Identity.Matching;
 // Usage: dotnet run -c Release --project bench/CareHub.Mpi.Bench [path to shared/data/mpi] [repeats]
 //        dotnet run -c Release --project bench/CareHub.Mpi.Bench -- mpi-quality --input FILE [--input FILE...]
 //          loads the records as Patients through the one door with the MPI on and scores Persons and the review queue.
+//        dotnet run -c Release --project bench/CareHub.Mpi.Bench -- mpi-match [--patients N] [--quick] [--queries Q] [--creates C] [--data DIR]
+//          $match latency and create throughput with matching over N synthetic patients (default 1,000,000).
+if (args.Length > 0 && args[0] == "mpi-match")
+{
+    return await CareHub.Mpi.Bench.MatchBench.RunAsync(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "mpi-quality")
 {
     var inputs = args.Zip(args.Skip(1)).Where(p => p.First == "--input").Select(p => p.Second).ToList();

@@ -24,6 +24,8 @@ public sealed class MasterPersonIndex(RecordService records, MpiOptions options,
     /// <summary>The most review tasks one page of the queue lists.</summary>
     public const int MaxQueuePage = 500;
 
+    private readonly PreparedPatients prepared = new(options.CandidateCacheSize);
+
     /// <summary>
     /// FHIR R4 Patient $match (patient-operation-match): the Patients that may be the person described by
     /// <c>resource</c>, best first, as a searchset Bundle whose entries carry <c>search.score</c> (the match probability)
@@ -57,33 +59,36 @@ public sealed class MasterPersonIndex(RecordService records, MpiOptions options,
         var me = PersonLinker.Prepare(probe);
         return records.ReadOperationAsync(context, "operation $match", "Patient", async reader =>
         {
-            var candidates = new Dictionary<string, StoredResource>(StringComparer.Ordinal);
+            var max = matcher.Settings.Blocking.MaxBlockSize;
+            var rows = new Dictionary<string, StoredResource>(StringComparer.Ordinal);
+            var blocks = new List<IReadOnlyList<string>>();
             foreach (var key in Blocking.KeysFor(me, matcher.Settings.Blocking.Rules).Distinct(StringComparer.Ordinal))
             {
-                var found = await reader.SearchAsync(PersonLinker.ByToken("Patient", MpiCodes.BlockParam, key, matcher.Settings.Blocking.MaxBlockSize + 1), cancellationToken);
-                if (found.Count <= matcher.Settings.Blocking.MaxBlockSize)
+                var found = await reader.SearchAsync(PersonLinker.ByToken("Patient", MpiCodes.BlockParam, key, max + 1), cancellationToken);
+                blocks.Add(found.Select(f => f.Id).ToList());
+                foreach (var stored in found)
                 {
-                    foreach (var stored in found)
-                    {
-                        candidates.TryAdd(stored.Id, stored);
-                    }
+                    rows.TryAdd(stored.Id, stored);
                 }
             }
 
-            var ranked = candidates.Values
-                .Select(s => (Stored: s, Patient: (Patient)StoredJson.Parse(s.Json!)))
-                .Where(c => !PersonLinker.IsMerged(c.Patient))
-                .Select(c => (c.Stored, c.Patient, Result: matcher.Compare(me, PersonLinker.Prepare(c.Patient))))
+            // Only the chosen candidates are compared, from their prepared form; only those answered are parsed in full.
+            var ranked = CandidateBlocks.Choose(blocks, null, max, options.MaxCandidates)
+                .Select(id => (Stored: rows[id], Prepared: prepared.Get(rows[id])))
+                .Where(c => !c.Prepared.Merged)
+                .Select(c => (c.Stored, Result: matcher.Compare(me, c.Prepared.Person)))
                 .Where(c => c.Result.Grade is MatchGrade.Certain or MatchGrade.Probable or MatchGrade.Possible)
                 .Where(c => !onlyCertain || c.Result.Grade == MatchGrade.Certain)
                 .OrderBy(c => c.Result.Grade)
                 .ThenByDescending(c => c.Result.Weight)
+                .ThenBy(c => c.Stored.Id, StringComparer.Ordinal)
                 .Take(count)
                 .ToList();
 
             var bundle = new Bundle { Type = Bundle.BundleType.Searchset, Id = FhirIds.NewId(), Total = ranked.Count, Meta = new Meta { LastUpdated = DateTimeOffset.FromUnixTimeMilliseconds(clock.GetUtcNow().ToUnixTimeMilliseconds()) } };
-            foreach (var (stored, patient, result) in ranked)
+            foreach (var (stored, result) in ranked)
             {
+                var patient = StoredJson.Parse(stored.Json!);
                 reader.Disclose(stored);
                 var search = new Bundle.SearchComponent { Mode = Bundle.SearchEntryMode.Match, Score = decimal.Round((decimal)result.Probability, 4) };
                 search.Extension.Add(new Extension(MpiCodes.MatchGrade, new Code(ReviewTasks.GradeCode(result.Grade!.Value))));
@@ -261,7 +266,7 @@ public sealed class MasterPersonIndex(RecordService records, MpiOptions options,
                 var outcome = await records.WriteOperationAsync(context, "operation $mpi-rematch", "Patient", FhirInteraction.Update, async writer =>
                     // Read again inside the transaction: the page may be stale by now.
                     await writer.ReindexAsync("Patient", listed.Id, cancellationToken) is Patient patient
-                        ? await Linker(writer).OnPatientWrittenAsync(patient, cancellationToken)
+                        ? await Linker(writer).OnPatientWrittenAsync(patient, created: false, cancellationToken)
                         : new LinkOutcome(false, 0),
                     cancellationToken);
                 summary = new RematchSummary(summary.Patients + 1, summary.Links + (outcome.Linked ? 1 : 0), summary.Reviews + outcome.Reviews);
@@ -275,7 +280,7 @@ public sealed class MasterPersonIndex(RecordService records, MpiOptions options,
         return summary;
     }
 
-    private PersonLinker Linker(IRecordWriter writer) => new(writer, matcher, clock.GetUtcNow());
+    private PersonLinker Linker(IRecordWriter writer) => new(writer, matcher, clock.GetUtcNow(), prepared, options.MaxCandidates);
 
     /// <summary>
     /// Link, unlink, merge and review decisions change who a record belongs to: they are for backend systems (system

@@ -46,6 +46,18 @@ public sealed record MpiOptions
     /// </summary>
     public int MaxBlockSize { get; init; } = BlockingOptions.Default.MaxBlockSize;
 
+    /// <summary>
+    /// The most candidates one write or one <c>$match</c> compares, those sharing the most blocking keys first (see
+    /// <see cref="CandidateBlocks"/>): it bounds the cost of a write however large the record grows.
+    /// </summary>
+    public int MaxCandidates { get; init; } = 50;
+
+    /// <summary>
+    /// Stored Patients kept prepared for comparison in memory (about 1 KB each), so a frequent candidate is not parsed
+    /// again on every write; 0 turns the cache off.
+    /// </summary>
+    public int CandidateCacheSize { get; init; } = 50_000;
+
     /// <summary>The most records <c>$match</c> returns when the request gives no <c>count</c>.</summary>
     public int DefaultMatchCount { get; init; } = 10;
 
@@ -68,6 +80,16 @@ public sealed record MpiOptions
         catch (ArgumentException e)
         {
             throw new InvalidOperationException($"{SectionName}: {e.Message}", e);
+        }
+
+        if (MaxCandidates < 1)
+        {
+            throw new InvalidOperationException($"{SectionName}:MaxCandidates must be at least 1 (it is {MaxCandidates}).");
+        }
+
+        if (CandidateCacheSize < 0)
+        {
+            throw new InvalidOperationException($"{SectionName}:CandidateCacheSize must not be negative (it is {CandidateCacheSize}).");
         }
 
         if (DefaultMatchCount < 1)

@@ -14,6 +14,8 @@ namespace CareHub.Identity;
 /// </summary>
 public sealed class MpiWriteHook(MpiOptions options, PersonMatcher matcher, TimeProvider clock) : IWriteHook
 {
+    private readonly PreparedPatients prepared = new(options.CandidateCacheSize);
+
     public IEnumerable<TokenIndexRow> IndexRows(Resource resource)
     {
         ArgumentNullException.ThrowIfNull(resource);
@@ -70,7 +72,7 @@ public sealed class MpiWriteHook(MpiOptions options, PersonMatcher matcher, Time
             return;
         }
 
-        var linker = new PersonLinker(write.Writer, matcher, clock.GetUtcNow());
+        var linker = new PersonLinker(write.Writer, matcher, clock.GetUtcNow(), prepared, options.MaxCandidates);
         if (write.Resource is null)
         {
             await linker.OnPatientDeletedAsync(write.Id, cancellationToken);
@@ -83,7 +85,7 @@ public sealed class MpiWriteHook(MpiOptions options, PersonMatcher matcher, Time
         }
         else if (!write.Internal)
         {
-            await linker.OnPatientWrittenAsync((Patient)write.Resource, cancellationToken);
+            await linker.OnPatientWrittenAsync((Patient)write.Resource, created: write.Previous is null, cancellationToken);
         }
     }
 

@@ -17,12 +17,15 @@ internal readonly record struct LinkOutcome(bool Linked, int Reviews);
 /// link and level4 for a person's decision. The Person's own name, birth date, sex, address and telecom are the golden
 /// record: those of the member written most recently; its identifiers are every member's identifiers.
 /// </summary>
-internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, DateTimeOffset now)
+internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, DateTimeOffset now, PreparedPatients prepared, int maxCandidates)
 {
     private const int MaxDecisions = 1000;
 
     /// <summary>Review tasks one Patient write may open at most.</summary>
     public const int MaxReviewsPerWrite = 3;
+
+    // The stored JSON of the Persons read by this linker, so saving one does not read it again to see what changed.
+    private readonly Dictionary<string, string> personJson = new(StringComparer.Ordinal);
 
     private IWriteSession Session => writer.Session;
 
@@ -45,7 +48,8 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
     /// Persons) and no member of that Person is a known non-match; every other link or review outcome is queued once.
     /// Links are not undone by a later update: a person unlinks.
     /// </summary>
-    public async Task<LinkOutcome> OnPatientWrittenAsync(Patient patient, CancellationToken cancellationToken)
+    /// <param name="created">The Patient had no version before this one, so it has no Person and no decisions yet.</param>
+    public async Task<LinkOutcome> OnPatientWrittenAsync(Patient patient, bool created, CancellationToken cancellationToken)
     {
         var id = patient.Id!;
         if (IsMerged(patient))
@@ -62,18 +66,18 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
             await Session.LockAsync("mpi:" + key, cancellationToken);
         }
 
-        var person = await PersonOfAsync(id, cancellationToken);
-        var decisions = await DecisionsAsync(id, cancellationToken);
+        var person = created ? null : await PersonOfAsync(id, cancellationToken);
+        var decisions = created ? [] : await DecisionsAsync(id, cancellationToken);
         var noLink = NoLinks(decisions, id);
         var decided = decisions.Select(t => ReviewTasks.Pair(t)).OfType<(string A, string B)>().Select(p => MpiCodes.PairKey(p.A, p.B)).ToHashSet(StringComparer.Ordinal);
 
         var results = new List<(string Id, MatchResult Result)>();
-        foreach (var candidate in await CandidatesAsync(keys, id, cancellationToken))
+        foreach (var (other, candidate) in await CandidatesAsync(keys, id, cancellationToken))
         {
-            var result = matcher.Compare(me, Prepare(candidate));
-            if (result.Outcome != MatchOutcome.NoMatch && !noLink.Contains(candidate.Id!))
+            var result = matcher.Compare(me, candidate);
+            if (result.Outcome != MatchOutcome.NoMatch && !noLink.Contains(other))
             {
-                results.Add((candidate.Id!, result));
+                results.Add((other, result));
             }
         }
 
@@ -111,7 +115,7 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
             }
         }
 
-        await SaveAsync(person ?? NewPerson(Link(id, MpiCodes.Automatic, null)), cancellationToken);
+        await SaveAsync(person ?? NewPerson(Link(id, MpiCodes.Automatic, null)), cancellationToken, patient);
         return new LinkOutcome(linked, reviews);
     }
 
@@ -337,9 +341,9 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
                 continue;
             }
 
-            var stored = await Session.ReadAsync("Patient", member, cancellationToken);
-            if (stored?.Json is { } json && StoredJson.Parse(json) is Patient other && !IsMerged(other)
-                && matcher.Compare(me, Prepare(other)).Grade == MatchGrade.CertainlyNot)
+            if (await Session.ReadAsync("Patient", member, cancellationToken) is { Json: not null } stored
+                && prepared.Get(stored) is { Merged: false } other
+                && matcher.Compare(me, other.Person).Grade == MatchGrade.CertainlyNot)
             {
                 return false;
             }
@@ -348,37 +352,38 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
         return true;
     }
 
-    private async Task<List<Patient>> CandidatesAsync(IReadOnlyList<string> keys, string self, CancellationToken cancellationToken)
+    /// <summary>The current, unmerged Patients sharing a blocking key, prepared for comparison (see <see cref="CandidateBlocks"/>).</summary>
+    private async Task<List<(string Id, PreparedPerson Person)>> CandidatesAsync(IReadOnlyList<string> keys, string self, CancellationToken cancellationToken)
     {
-        var ids = new SortedSet<string>(StringComparer.Ordinal);
         var max = matcher.Settings.Blocking.MaxBlockSize;
+        var blocks = new List<IReadOnlyList<string>>(keys.Count);
         foreach (var key in keys)
         {
-            var found = await Session.FindIdsAsync(ByToken("Patient", MpiCodes.BlockParam, key, max + 2), cancellationToken);
-            // A block larger than the cap (itself excluded) is skipped, as in the bulk linkage (Blocking.CandidatePairs).
-            if (found.Count(f => f != self) <= max)
-            {
-                ids.UnionWith(found);
-            }
+            blocks.Add(await Session.FindIdsAsync(ByToken("Patient", MpiCodes.BlockParam, key, max + 2), cancellationToken));
         }
 
-        ids.Remove(self);
-        var patients = new List<Patient>(ids.Count);
-        foreach (var id in ids)
+        var candidates = new List<(string, PreparedPerson)>();
+        foreach (var id in CandidateBlocks.Choose(blocks, self, max, maxCandidates))
         {
-            if (await Session.ReadAsync("Patient", id, cancellationToken) is { Json: { } json } && StoredJson.Parse(json) is Patient p && !IsMerged(p))
+            if (await Session.ReadAsync("Patient", id, cancellationToken) is { Json: not null } stored && prepared.Get(stored) is { Merged: false } candidate)
             {
-                patients.Add(p);
+                candidates.Add((id, candidate.Person));
             }
         }
 
-        return patients;
+        return candidates;
     }
 
     private async Task<Person?> PersonOfAsync(string patientId, CancellationToken cancellationToken)
     {
         var ids = await Session.FindIdsAsync(ByToken("Person", MpiCodes.LinkParam, patientId, 1), cancellationToken);
-        return ids.Count == 1 && await Session.ReadAsync("Person", ids[0], cancellationToken) is { Json: { } json } ? (Person)StoredJson.Parse(json) : null;
+        if (ids.Count != 1 || await Session.ReadAsync("Person", ids[0], cancellationToken) is not { Json: { } json })
+        {
+            return null;
+        }
+
+        personJson[ids[0]] = json;
+        return (Person)StoredJson.Parse(json);
     }
 
     private async Task<List<FhirTask>> DecisionsAsync(string patientId, CancellationToken cancellationToken)
@@ -452,19 +457,26 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
     }
 
     /// <summary>Refreshes the golden record from the members and writes the Person if anything changed.</summary>
-    private async Task<Person> SaveAsync(Person person, CancellationToken cancellationToken)
+    /// <param name="written">The Patient this write just stored, if it is a member: used as it is rather than read back.</param>
+    private async Task<Person> SaveAsync(Person person, CancellationToken cancellationToken, Patient? written = null)
     {
-        var before = string.IsNullOrEmpty(person.Id) ? null : await Session.ReadAsync("Person", person.Id, cancellationToken);
-        var members = new List<(StoredResource Stored, Patient Patient)>();
+        var before = string.IsNullOrEmpty(person.Id) ? null
+            : personJson.TryGetValue(person.Id, out var read) ? read
+            : (await Session.ReadAsync("Person", person.Id, cancellationToken))?.Json;
+        var members = new List<(DateTimeOffset LastUpdated, Patient Patient)>();
         foreach (var id in Members(person))
         {
-            if (await Session.ReadAsync("Patient", id, cancellationToken) is { Json: { } json } stored)
+            if (written is { Meta.LastUpdated: { } writtenAt } && written.Id == id)
             {
-                members.Add((stored, (Patient)StoredJson.Parse(json)));
+                members.Add((writtenAt, written));
+            }
+            else if (await Session.ReadAsync("Patient", id, cancellationToken) is { Json: { } json } stored)
+            {
+                members.Add((stored.LastUpdated, (Patient)StoredJson.Parse(json)));
             }
         }
 
-        var latest = members.Where(m => !IsMerged(m.Patient)).OrderByDescending(m => m.Stored.LastUpdated).Select(m => m.Patient).FirstOrDefault()
+        var latest = members.Where(m => !IsMerged(m.Patient)).OrderByDescending(m => m.LastUpdated).Select(m => m.Patient).FirstOrDefault()
             ?? members.Select(m => m.Patient).FirstOrDefault();
         if (latest is not null)
         {
@@ -483,13 +495,14 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
             .OrderBy(i => i.System == NhsNumber.IdentifierSystem && NhsNumber.IsValid(i.Value) ? 0 : 1)
             .ToList();
 
-        if (before?.Json is { } old && Comparable(old) == Comparable(FhirSerialization.ToJson(person)))
+        if (before is { } old && Comparable(old) == Comparable(FhirSerialization.ToJson(person)))
         {
             return person;
         }
 
-        var written = await writer.WriteAsync(person, cancellationToken);
-        return (Person)StoredJson.Parse(written.Json!);
+        var saved = await writer.WriteAsync(person, cancellationToken);
+        personJson[saved.Id] = saved.Json!;
+        return (Person)StoredJson.Parse(saved.Json!);
     }
 
     // The stored JSON without meta (version and time differ), to tell whether a rewrite would change anything.
