@@ -50,8 +50,8 @@ public sealed record RecordRules(IReadOnlyList<AccessRule> Rules)
     public QueryClause? Clause => Rules.Count switch
     {
         0 => null,
-        1 => Rules[0].Clause,
-        _ => new AllClause(Rules.Select(r => r.Clause).ToList()),
+        1 => new CorrelatedClause(Rules[0].Clause),
+        _ => new CorrelatedClause(new AllClause(Rules.Select(r => r.Clause).ToList())),
     };
 }
 

@@ -57,7 +57,7 @@ public sealed partial class RecordService
 
         foreach (var rule in rules.Rules)
         {
-            if ((await find(new StoreQuery(type, [new IdClause([id]), rule.Clause], 1))).Count == 0)
+            if ((await find(new StoreQuery(type, [new IdClause([id]), new CorrelatedClause(rule.Clause)], 1))).Count == 0)
             {
                 return AccessDecision.Deny(rule.Denial, rule.Name) with { Hidden = rule.Hidden };
             }

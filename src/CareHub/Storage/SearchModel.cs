@@ -163,6 +163,14 @@ public sealed record AnyClause(IReadOnlyList<QueryClause> AnyOf) : QueryClause;
 /// <summary>Every one of the clauses holds (an empty list always holds).</summary>
 public sealed record AllClause(IReadOnlyList<QueryClause> AllOf) : QueryClause;
 
+/// <summary>
+/// <see cref="Inner"/>, evaluated per candidate resource (correlated EXISTS) rather than as a set computed once (IN over
+/// an uncorrelated subquery). For conditions that hold for many resources but are tested on few, such as the access
+/// policy's rules on a search the caller has already narrowed: the set form would materialise every patient a trust
+/// has a relationship with on each query.
+/// </summary>
+public sealed record CorrelatedClause(QueryClause Inner) : QueryClause;
+
 /// <summary>The clause does not hold.</summary>
 public sealed record NotClause(QueryClause Inner) : QueryClause;
 

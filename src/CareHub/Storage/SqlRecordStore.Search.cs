@@ -140,12 +140,24 @@ public abstract partial class SqlRecordStore
 
         public List<(string, object?)> Parameters { get; } = [];
 
+        /// <summary>Inside a <see cref="CorrelatedClause"/>: membership tests become correlated EXISTS.</summary>
+        private int correlated;
+
         public string Add(object? value)
         {
             var name = "@p" + parameter++.ToString(CultureInfo.InvariantCulture);
             Parameters.Add((name, value));
             return name;
         }
+
+        /// <summary>
+        /// The row's parameter test. Inside a correlated probe it is written so that no value index can use it
+        /// (<c>param || ''</c>): the probe must go by the resource's own rows ((type, id) index), not scan every row with
+        /// a common value (every record of an organisation) and filter by id, which is what a planner without statistics
+        /// picks when the value index matches more equality columns.
+        /// </summary>
+        private string ParamIs(string x, string param) =>
+            correlated > 0 ? $"({x}.param || '') = {Add(param)}" : $"{x}.param = {Add(param)}";
 
         private string Alias(string prefix) => prefix + alias++.ToString(CultureInfo.InvariantCulture);
 
@@ -171,6 +183,12 @@ public abstract partial class SqlRecordStore
         private string Member(string c, IReadOnlyList<string> types, string typeColumn, string idColumn, string fromWhere, bool negate = false)
         {
             var not = negate ? "NOT " : string.Empty;
+            if (correlated > 0)
+            {
+                // Per candidate: an index probe on the resource's own rows (every index table has (type, id)).
+                return $"{not}EXISTS (SELECT 1 {fromWhere} AND {idColumn} = {c}.id AND {typeColumn} = {c}.type)";
+            }
+
             return types.Count == 1
                 ? $"{c}.id {not}IN (SELECT {idColumn} {fromWhere} AND {typeColumn} = {Add(types[0])})"
                 : $"({c}.type, {c}.id) {not}IN (SELECT {typeColumn}, {idColumn} {fromWhere} AND {typeColumn} IN ({List(types)}))";
@@ -189,7 +207,7 @@ public abstract partial class SqlRecordStore
                 {
                     var x = Alias("x");
                     var (table, row) = RowPredicate(value, x);
-                    return Member(c, types, $"{x}.type", $"{x}.id", $"FROM {table} {x} WHERE {x}.param = {Add(value.Param)} AND {row}",
+                    return Member(c, types, $"{x}.type", $"{x}.id", $"FROM {table} {x} WHERE {ParamIs(x, value.Param)} AND {row}",
                         negate: value is TokenClause { Mode: TokenMode.Not });
                 }
 
@@ -201,7 +219,7 @@ public abstract partial class SqlRecordStore
                     }
 
                     var x = Alias("x");
-                    return Member(c, types, $"{x}.type", $"{x}.id", $"FROM {TableName(missing.Table)} {x} WHERE {x}.param = {Add(missing.Param)}", negate: missing.Missing);
+                    return Member(c, types, $"{x}.type", $"{x}.id", $"FROM {TableName(missing.Table)} {x} WHERE {ParamIs(x, missing.Param)}", negate: missing.Missing);
                 }
 
                 case CompositeClause composite:
@@ -237,6 +255,19 @@ public abstract partial class SqlRecordStore
                     return Or(any.AnyOf.Select(inner => Predicate(inner, c, types)));
                 case AllClause all:
                     return all.AllOf.Count == 0 ? "1 = 1" : "(" + string.Join(" AND ", all.AllOf.Select(inner => Predicate(inner, c, types))) + ")";
+                case CorrelatedClause inner:
+                {
+                    correlated++;
+                    try
+                    {
+                        return Predicate(inner.Inner, c, types);
+                    }
+                    finally
+                    {
+                        correlated--;
+                    }
+                }
+
                 case NotClause not:
                     return $"NOT ({Predicate(not.Inner, c, types)})";
                 case TypesClause typed:
@@ -276,13 +307,13 @@ public abstract partial class SqlRecordStore
 
             var first = Alias("x");
             var (firstTable, firstRow) = RowPredicate(components[0], first);
-            var where = new StringBuilder($"FROM {firstTable} {first} WHERE {first}.param = {Add(components[0].Param)} AND {firstRow}");
+            var where = new StringBuilder($"FROM {firstTable} {first} WHERE {ParamIs(first, components[0].Param)} AND {firstRow}");
             foreach (var component in components.Skip(1))
             {
                 var x = Alias("x");
                 var (table, row) = RowPredicate(component, x);
                 where.Append(CultureInfo.InvariantCulture,
-                    $" AND EXISTS (SELECT 1 FROM {table} {x} WHERE {x}.type = {first}.type AND {x}.id = {first}.id AND {x}.grp = {first}.grp AND {x}.param = {Add(component.Param)} AND {row})");
+                    $" AND EXISTS (SELECT 1 FROM {table} {x} WHERE {x}.type = {first}.type AND {x}.id = {first}.id AND {x}.grp = {first}.grp AND ({x}.param || '') = {Add(component.Param)} AND {row})");
             }
 
             return Member(c, types, $"{first}.type", $"{first}.id", where.ToString());
