@@ -1,0 +1,310 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace CareHub.Server.Tests.Governance;
+
+public enum Interaction
+{
+    ReadPatient,
+    SearchObservations,
+    Everything,
+    ReadMentalHealthCondition,
+    CreateObservation,
+    CreateEncounter,
+    CreateConsent,
+}
+
+/// <summary>
+/// The information governance contract over HTTP with real tokens (issue 6, "Tests"): every demo user x kinds of patient x
+/// read, search, $everything and writes, with and without break-glass. Each cell asks the oracle
+/// (<see cref="PolicyOracle"/>) what the policy should decide for the record as it stands, sends the request, and checks
+/// the status, what came back, and the request's audit record. Run against SQLite and PostgreSQL.
+/// </summary>
+public abstract partial class GovernanceContract(GovernanceServer server)
+{
+    public static IEnumerable<TheoryDataRow<string, PatientKind, Interaction, bool>> Cells()
+    {
+        foreach (var user in TestUsers.Staff.Append(TestUsers.Citizen))
+        {
+            foreach (var kind in Enum.GetValues<PatientKind>())
+            {
+                foreach (var interaction in Enum.GetValues<Interaction>())
+                {
+                    // Only the sensitive patient has a mental health Condition to read.
+                    if (interaction == Interaction.ReadMentalHealthCondition && kind != PatientKind.Sensitive)
+                    {
+                        continue;
+                    }
+
+                    foreach (var breakGlass in new[] { false, true })
+                    {
+                        yield return new TheoryDataRow<string, PatientKind, Interaction, bool>(user, kind, interaction, breakGlass)
+                        {
+                            TestDisplayName = $"policy matrix: {user} | {kind} | {interaction}{(breakGlass ? " | break-glass" : "")}",
+                        };
+                    }
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Cells), MemberType = typeof(GovernanceContract))]
+    public async Task policy_matrix_cell_decides_as_the_policy_says_and_audits_it(string user, PatientKind kind, Interaction interaction, bool breakGlass)
+    {
+        server.EnsureAvailable();
+        var actor = TestUsers.Actor(user, server.Citizen.Id);
+        // The facts the decisions rest on (registration, care, consents, labels) are as loaded: the matrix's own writes are
+        // chosen not to change them. What a search or $everything returns is compared with the record as it is now.
+        var record = server.Patients[kind];
+        var now = DateTimeOffset.UtcNow;
+        var cell = interaction switch
+        {
+            Interaction.ReadPatient => await ReadAsync(actor, record, record.Patient, breakGlass, now),
+            Interaction.ReadMentalHealthCondition => await ReadAsync(actor, record,
+                record.Resources.Single(r => Json.Type(r) == "Condition" && Json.Id(r) == record.MentalHealthConditions[0]), breakGlass, now),
+            Interaction.SearchObservations => await SearchObservationsAsync(actor, record, breakGlass, now),
+            Interaction.Everything => await EverythingAsync(actor, record, breakGlass, now),
+            _ => await CreateAsync(actor, record, interaction, breakGlass, now),
+        };
+
+        await AssertAuditAsync(actor, record, cell, breakGlass);
+    }
+
+    /// <summary>What one cell expected and got, for the audit check.</summary>
+    private sealed record Cell(Reply Reply, string? Rule, bool PatientKnown, bool RuleInAudit = true);
+
+    private async Task<Cell> ReadAsync(Actor actor, PatientRecord record, JsonElement resource, bool breakGlass, DateTimeOffset now)
+    {
+        var type = Json.Type(resource);
+        var gate = PolicyOracle.Gate(actor, Verb.Read, type, breakGlass);
+        var rule = gate ?? PolicyOracle.Refusal(actor, Verb.Read, resource, record, breakGlass, now);
+        var reply = await server.GetAsync(actor.Name, "/" + Json.Key(resource), breakGlass);
+        AssertDecision(rule, HttpStatusCode.OK, reply);
+        if (rule is null)
+        {
+            Assert.Equal(Json.Key(resource), Json.Key(reply.Body));
+        }
+
+        // A refusal at the gate happens before the record is read: the audit names the resource asked for, which for a
+        // Patient is the patient itself.
+        return new Cell(reply, rule, type == "Patient" || gate is null);
+    }
+
+    private async Task<Cell> SearchObservationsAsync(Actor actor, PatientRecord record, bool breakGlass, DateTimeOffset now)
+    {
+        var rule = PolicyOracle.Gate(actor, Verb.Search, "Observation", breakGlass);
+        var reply = await server.GetAsync(actor.Name, $"/Observation?subject={record.Reference}&_count=1000", breakGlass);
+        AssertDecision(rule, HttpStatusCode.OK, reply);
+        if (rule is not null)
+        {
+            return new Cell(reply, rule, PatientKnown: false);
+        }
+
+        Assert.Null(GovernanceServer.Link(reply.Body, "next"));
+        var all = await server.GetAsync("system", $"/Observation?subject={record.Reference}&_count=1000");
+        var expected = GovernanceServer.Entries(all.Body)
+            .Where(o => PolicyOracle.Refusal(actor, Verb.Search, o, record, breakGlass, now) is null).Select(Json.Key).Order(StringComparer.Ordinal).ToList();
+        var got = GovernanceServer.Entries(reply.Body).Select(Json.Key).Order(StringComparer.Ordinal).ToList();
+        AssertSameSet(expected, got, $"Observations of {record.Reference} visible to {actor.Name}");
+        return new Cell(reply, null, PatientKnown: expected.Count > 0);
+    }
+
+    private async Task<Cell> EverythingAsync(Actor actor, PatientRecord record, bool breakGlass, DateTimeOffset now)
+    {
+        var rule = PolicyOracle.Gate(actor, Verb.Read, "Patient", breakGlass)
+            ?? PolicyOracle.Refusal(actor, Verb.Read, record.Patient, record, breakGlass, now);
+        var reply = await server.GetAsync(actor.Name, $"/Patient/{record.Id}/$everything?_count=1000", breakGlass);
+        AssertDecision(rule, HttpStatusCode.OK, reply);
+        if (rule is not null)
+        {
+            return new Cell(reply, rule, PatientKnown: true);
+        }
+
+        Assert.Null(GovernanceServer.Link(reply.Body, "next"));
+        var current = await server.RecordAsync(record.Id);
+        var expected = current.Resources
+            .Where(r => PolicyOracle.Gate(actor, Verb.Search, Json.Type(r), breakGlass) is null && PolicyOracle.Refusal(actor, Verb.Search, r, record, breakGlass, now) is null)
+            .Select(Json.Key).Order(StringComparer.Ordinal).ToList();
+        var got = GovernanceServer.Entries(reply.Body).Select(Json.Key).Order(StringComparer.Ordinal).ToList();
+        AssertSameSet(expected, got, $"$everything of {record.Reference} for {actor.Name}");
+        Assert.Contains(record.Reference, got);
+        foreach (var included in GovernanceServer.Entries(reply.Body, "include"))
+        {
+            Assert.True(PolicyOracle.Refusal(actor, Verb.Read, included, record, breakGlass, now) is null,
+                $"$everything of {record.Reference} for {actor.Name} included {Json.Key(included)}, which the policy hides from them.");
+        }
+
+        return new Cell(reply, null, PatientKnown: true);
+    }
+
+    private async Task<Cell> CreateAsync(Actor actor, PatientRecord record, Interaction interaction, bool breakGlass, DateTimeOffset now)
+    {
+        var body = interaction switch
+        {
+            Interaction.CreateObservation => HeartRate(record.Reference),
+            Interaction.CreateEncounter => PastEncounter(record.Reference, actor.Organisation),
+            _ => DraftConsent(record.Reference, actor.Organisation),
+        };
+        var type = body["resourceType"]!.GetValue<string>();
+
+        // As stored: CareHub stamps the writer's organisation as the source (meta.source) when the writer did not say.
+        var stored = body.DeepClone();
+        if (actor.Organisation is { } ods)
+        {
+            stored["meta"] = new JsonObject { ["source"] = Json.SourcePrefix + ods };
+        }
+
+        var gate = PolicyOracle.Gate(actor, Verb.Create, type, breakGlass);
+        var rule = gate ?? PolicyOracle.Refusal(actor, Verb.Create, JsonDocument.Parse(stored.ToJsonString()).RootElement, record, breakGlass, now);
+        var reply = await server.PostAsync(actor.Name, "/" + type, body.ToJsonString(), breakGlass);
+        AssertDecision(rule, HttpStatusCode.Created, reply);
+        if (rule is null)
+        {
+            Assert.Equal(type, Json.Type(reply.Body));
+        }
+
+        // A write refused after the fact (the new resource is one the writer could not see) is audited by the write path;
+        // whether that record names the rule and the patient is checked on its own (a_refused_write_is_audited_...).
+        return new Cell(reply, rule, PatientKnown: rule is null, RuleInAudit: gate is not null || rule is null);
+    }
+
+    private static JsonObject HeartRate(string patient) => (JsonObject)JsonNode.Parse($$$"""
+        {"resourceType":"Observation","status":"final",
+         "category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],
+         "code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}]},
+         "subject":{"reference":"{{{patient}}}"},"effectiveDateTime":"2026-11-20T10:00:00Z",
+         "valueQuantity":{"value":72,"unit":"beats/minute","system":"http://unitsofmeasure.org","code":"/min"}}
+        """)!;
+
+    /// <summary>An encounter long past: it records care without making a relationship (which needs one within 90 days).</summary>
+    private static JsonObject PastEncounter(string patient, string? organisation)
+    {
+        var encounter = (JsonObject)JsonNode.Parse($$$"""
+            {"resourceType":"Encounter","status":"finished",
+             "class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},
+             "subject":{"reference":"{{{patient}}}"},
+             "period":{"start":"2020-01-06T09:00:00Z","end":"2020-01-06T09:20:00Z"}}
+            """)!;
+        if (organisation is not null)
+        {
+            encounter["serviceProvider"] = new JsonObject { ["reference"] = "Organization/" + organisation };
+        }
+
+        return encounter;
+    }
+
+    /// <summary>A draft consent: a real write to the record that changes no decision (only active consents count).</summary>
+    private static JsonObject DraftConsent(string patient, string? organisation)
+    {
+        var consent = (JsonObject)JsonNode.Parse($$$"""
+            {"resourceType":"Consent","status":"draft",
+             "scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},
+             "category":[{"coding":[{"system":"http://loinc.org","code":"59284-0"}]}],
+             "patient":{"reference":"{{{patient}}}"},
+             "policy":[{"uri":"https://www.england.nhs.uk/ig/"}],
+             "provision":{"type":"permit"}}
+            """)!;
+        if (organisation is not null)
+        {
+            consent["provision"]!["actor"] = new JsonArray(new JsonObject
+            {
+                ["role"] = new JsonObject { ["coding"] = new JsonArray(new JsonObject { ["system"] = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", ["code"] = "IRCP" }) },
+                ["reference"] = new JsonObject { ["reference"] = "Organization/" + organisation },
+            });
+        }
+
+        return consent;
+    }
+
+    /// <summary>Allowed: the success status. Hidden by a sensitivity label: 404 that says nothing more. Otherwise 403 saying what to do.</summary>
+    private static void AssertDecision(string? rule, HttpStatusCode allowed, Reply reply)
+    {
+        switch (rule)
+        {
+            case null:
+                Assert.True(reply.Status == allowed, $"Expected {(int)allowed}, the policy allows it; got {reply}");
+                break;
+            case "sensitivity":
+                Assert.True(reply.Status == HttpStatusCode.NotFound, $"Expected 404, hidden by a sensitivity label; got {reply}");
+                Assert.DoesNotContain("sensitiv", reply.Diagnostics, StringComparison.OrdinalIgnoreCase);
+                Assert.DoesNotContain("PSY", reply.Diagnostics, StringComparison.Ordinal);
+                break;
+            default:
+                Assert.True(reply.Status == HttpStatusCode.Forbidden, $"Expected 403 by rule {rule}; got {reply}");
+                Assert.Equal("OperationOutcome", Json.Type(reply.Body));
+                Assert.True(reply.Diagnostics.Contains(PolicyOracle.Remedy(rule), StringComparison.OrdinalIgnoreCase),
+                    $"The refusal by rule {rule} should say how to proceed (mention '{PolicyOracle.Remedy(rule)}'): {reply.Diagnostics}");
+                break;
+        }
+    }
+
+    private static void AssertSameSet(List<string> expected, List<string> got, string what)
+    {
+        var leaked = got.Except(expected).ToList();
+        var missing = expected.Except(got).ToList();
+        Assert.True(leaked.Count == 0 && missing.Count == 0,
+            $"{what}: {leaked.Count} returned that the policy hides ({string.Join(", ", leaked.Take(8))}); {missing.Count} missing that it allows ({string.Join(", ", missing.Take(8))}).");
+    }
+
+    private async Task AssertAuditAsync(Actor actor, PatientRecord record, Cell cell, bool breakGlass)
+    {
+        var events = await server.AuditOfAsync(cell.Reply.RequestId);
+        var audit = Assert.Single(events);
+        AssertAuditEvent(actor, audit, cell.Rule is null, breakGlass);
+        if (cell.Rule is not null && cell.RuleInAudit)
+        {
+            Assert.Contains($"{AuditSubtypes}|denied", Json.Codings(audit, "subtype"));
+            Assert.StartsWith($"[{cell.Rule}]", audit.GetProperty("outcomeDesc").GetString());
+        }
+
+        if (cell.PatientKnown)
+        {
+            Assert.Contains(record.Reference, Entities(audit));
+        }
+    }
+
+    public const string AuditSubtypes = "https://carehub.local/fhir/CodeSystem/audit-subtype";
+
+    /// <summary>Outcome, who (role, organisation, or the citizen), and the purpose of use with break-glass marked.</summary>
+    internal static void AssertAuditEvent(Actor actor, JsonElement audit, bool success, bool breakGlass)
+    {
+        Assert.Equal(success ? "0" : "4", audit.GetProperty("outcome").GetString());
+        var agents = audit.GetProperty("agent").EnumerateArray().ToList();
+        var requestor = Assert.Single(agents, a => a.TryGetProperty("requestor", out var r) && r.GetBoolean());
+        if (actor.IsCitizen)
+        {
+            Assert.Equal("Patient/" + actor.OwnPatient, requestor.GetProperty("who").GetProperty("reference").GetString());
+        }
+        else
+        {
+            Assert.Contains($"https://fhir.nhs.uk/CodeSystem/NHSJobRoleCode|{actor.Role}", Json.Codes(requestor, "role"));
+        }
+
+        if (actor.Organisation is { } ods)
+        {
+            Assert.Contains(agents, a => a.TryGetProperty("who", out var who) && who.TryGetProperty("identifier", out var id)
+                && id.GetProperty("system").GetString() == PatientRecord.OdsSystem && id.GetProperty("value").GetString() == ods);
+        }
+
+        var subtypes = Json.Codings(audit, "subtype");
+        var purposes = Json.Codes(audit, "purposeOfEvent");
+        if (breakGlass)
+        {
+            Assert.Contains($"{AuditSubtypes}|break-glass", subtypes);
+            Assert.Contains("http://terminology.hl7.org/CodeSystem/v3-ActReason|ETREAT", purposes);
+        }
+        else
+        {
+            Assert.DoesNotContain($"{AuditSubtypes}|break-glass", subtypes);
+            Assert.Contains("http://terminology.hl7.org/CodeSystem/v3-ActReason|TREAT", purposes);
+        }
+    }
+
+    internal static List<string> Entities(JsonElement audit) =>
+        audit.TryGetProperty("entity", out var entities)
+            ? entities.EnumerateArray().Where(e => e.TryGetProperty("what", out var w) && w.TryGetProperty("reference", out _))
+                .Select(e => e.GetProperty("what").GetProperty("reference").GetString()!).ToList()
+            : [];
+}
