@@ -105,17 +105,37 @@ public abstract class GovernanceServer : IAsyncLifetime
             tokens[user] = await TokenAsync([new("grant_type", "password"), new("username", user), new("password", ServeCommand.DemoPassword)]);
         }
 
-        var loaded = new Dictionary<string, PatientRecord>(StringComparer.Ordinal);
-        foreach (var nhsNumber in DemoCommunity.NhsNumbers(new DemoCommunityOptions { Patients = PatientCount }))
+        Records = await LoadedRecordsAsync();
+        Patients = PatientKinds.Choose(Records.Values, DateTimeOffset.UtcNow);
+        tokens[TestUsers.Citizen] = await TokenAsync([new("grant_type", "password"), new("username", "citizen:" + Citizen.NhsNumber), new("password", ServeCommand.DemoPassword)]);
+    }
+
+    /// <summary>
+    /// Every patient's record as loaded, read type by type as the system client (a few searches rather than one
+    /// $everything per patient): the types the demo writes about a patient, grouped by the patient they are about.
+    /// </summary>
+    private async Task<IReadOnlyDictionary<string, PatientRecord>> LoadedRecordsAsync()
+    {
+        var byPatient = new Dictionary<string, List<JsonElement>>(StringComparer.Ordinal);
+        foreach (var type in new[] { "Patient", "Encounter", "EpisodeOfCare", "CareTeam", "Consent", "Condition", "Observation", "AllergyIntolerance", "MedicationRequest", "MedicationStatement" })
         {
-            var found = await GetAsync("system", $"/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|{nhsNumber}");
-            var id = Entries(found.Body).Single().GetProperty("id").GetString()!;
-            loaded[id] = await RecordAsync(id);
+            await foreach (var entry in PagesAsync("system", $"/{type}?_count=1000"))
+            {
+                var resource = entry.GetProperty("resource");
+                var patient = type == "Patient"
+                    ? Json.Id(resource)
+                    : Json.References(resource, "subject").Concat(Json.References(resource, "patient")).Single()["Patient/".Length..];
+                if (!byPatient.TryGetValue(patient, out var list))
+                {
+                    byPatient[patient] = list = [];
+                }
+
+                list.Add(resource);
+            }
         }
 
-        Records = loaded;
-        Patients = PatientKinds.Choose(loaded.Values, DateTimeOffset.UtcNow);
-        tokens[TestUsers.Citizen] = await TokenAsync([new("grant_type", "password"), new("username", "citizen:" + Citizen.NhsNumber), new("password", ServeCommand.DemoPassword)]);
+        Assert.Equal(PatientCount, byPatient.Count);
+        return byPatient.ToDictionary(p => p.Key, p => new PatientRecord(p.Key, p.Value), StringComparer.Ordinal);
     }
 
     private async Task<string> TokenAsync(List<KeyValuePair<string, string>> form)
@@ -146,13 +166,15 @@ public abstract class GovernanceServer : IAsyncLifetime
     public async Task<PatientRecord> RecordAsync(string patientId)
     {
         var resources = new List<JsonElement>();
-        var included = new List<JsonElement>();
         await foreach (var entry in PagesAsync("system", $"/Patient/{patientId}/$everything?_count=1000"))
         {
-            (Mode(entry) == "match" ? resources : included).Add(entry.GetProperty("resource"));
+            if (Mode(entry) == "match")
+            {
+                resources.Add(entry.GetProperty("resource"));
+            }
         }
 
-        return new PatientRecord(patientId, resources, included);
+        return new PatientRecord(patientId, resources);
     }
 
     public Task<Reply> GetAsync(string user, string path, bool breakGlass = false, string? reason = BreakGlassReason) =>

@@ -4,11 +4,10 @@ using System.Text.Json;
 namespace CareHub.Server.Tests.Governance;
 
 /// <summary>
-/// A patient's record as the system client sees it (unfiltered): the resources of the patient's compartment and what they
-/// refer to. The oracle reads the facts the policy depends on from it: registration, encounters and episodes with their
+/// A patient's record as the system client sees it (unfiltered): the resources of the patient's compartment. The oracle reads the facts the policy depends on from it: registration, encounters and episodes with their
 /// organisations and periods, care teams, referrals, consents and sensitivity labels.
 /// </summary>
-public sealed record PatientRecord(string Id, IReadOnlyList<JsonElement> Resources, IReadOnlyList<JsonElement> Referenced)
+public sealed record PatientRecord(string Id, IReadOnlyList<JsonElement> Resources)
 {
     public const string ActCode = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
     public const string OdsSystem = "https://fhir.nhs.uk/Id/ods-organization-code";

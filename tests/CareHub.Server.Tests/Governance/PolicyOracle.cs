@@ -314,7 +314,7 @@ public static class PolicyOracle
     /// <summary>What a refusal by the rule must tell the caller to do (issue 6, item 7: "which rule denied it and how to proceed").</summary>
     public static string Remedy(string rule) => rule switch
     {
-        "role" => "information governance",
+        "role" => "information governance lead",
         "relationship" => "break-glass",
         "consent-explicit" => "Consent",
         "consent-opt-out" => "opted out",
