@@ -303,3 +303,32 @@ public sealed class PostgresGovernanceServer : GovernanceServer
         new("CareHub:Storage:PostgresSchema", "gov_" + Guid.NewGuid().ToString("N")[..12]),
     ];
 }
+
+/// <summary>The governance tests on SQLite share one server and run one after another (the scenarios add and remove agreements).</summary>
+[CollectionDefinition(Name)]
+public sealed class SqliteGovernanceCollection : ICollectionFixture<SqliteGovernanceServer>
+{
+    public const string Name = "governance on SQLite";
+}
+
+/// <summary>The governance tests on PostgreSQL: the matrix but its $everything cells, and the scenarios.</summary>
+[CollectionDefinition(Name)]
+public sealed class PostgresGovernanceCollection : ICollectionFixture<PostgresGovernanceServer>
+{
+    public const string Name = "governance on PostgreSQL";
+}
+
+[Collection(SqliteGovernanceCollection.Name)]
+public sealed class PolicyMatrixOnSqliteTests(SqliteGovernanceServer server) : PolicyMatrix(server);
+
+[Collection(SqliteGovernanceCollection.Name)]
+public sealed class EverythingMatrixOnSqliteTests(SqliteGovernanceServer server) : EverythingMatrix(server);
+
+[Collection(SqliteGovernanceCollection.Name)]
+public sealed class GovernanceScenariosOnSqliteTests(SqliteGovernanceServer server) : GovernanceScenarios(server);
+
+[Collection(PostgresGovernanceCollection.Name)]
+public sealed class PolicyMatrixOnPostgresTests(PostgresGovernanceServer server) : PolicyMatrix(server);
+
+[Collection(PostgresGovernanceCollection.Name)]
+public sealed class GovernanceScenariosOnPostgresTests(PostgresGovernanceServer server) : GovernanceScenarios(server);

@@ -4,11 +4,8 @@ using System.Text.Json;
 namespace CareHub.Server.Tests.Governance;
 
 /// <summary>The governance cases the matrix does not reach: totals, includes, agreements coming into force, citizens' and the IG officer's audit views, break-glass edges.</summary>
-public abstract partial class GovernanceContract
+public abstract class GovernanceScenarios(GovernanceServer server)
 {
-    private const string BreakGlassSubtype = AuditSubtypes + "|break-glass";
-    private const string DeniedSubtype = AuditSubtypes + "|denied";
-
     private PatientRecord Kind(PatientKind kind) => server.Patients[kind];
 
     private static int Total(Reply reply) => reply.Body.GetProperty("total").GetInt32();
@@ -84,7 +81,7 @@ public abstract partial class GovernanceContract
         Assert.NotEmpty(matches);
         Assert.All(matches, o => Assert.Equal(holder, Json.Source(o)));
         Assert.Empty(GovernanceServer.Entries(reply.Body, "include"));
-        AssertAuditEvent(TestUsers.Actor(user), Assert.Single(await server.AuditOfAsync(reply.RequestId)), success: true, breakGlass: true);
+        AuditChecks.AssertAuditEvent(TestUsers.Actor(user), Assert.Single(await server.AuditOfAsync(reply.RequestId)), success: true, breakGlass: true);
     }
 
     [Fact]
@@ -181,7 +178,7 @@ public abstract partial class GovernanceContract
             recorded.Add(await RecordAgreementAsync(Agreement("00K", "RYG", "consent", "2025-01-01", null)));
             var shared = await server.GetAsync(nurse.Name, path);
             Assert.True(shared.Status == HttpStatusCode.OK, shared.ToString());
-            AssertAuditEvent(nurse, Assert.Single(await server.AuditOfAsync(shared.RequestId)), success: true, breakGlass: false);
+            AuditChecks.AssertAuditEvent(nurse, Assert.Single(await server.AuditOfAsync(shared.RequestId)), success: true, breakGlass: false);
         }
         finally
         {
@@ -257,11 +254,11 @@ public abstract partial class GovernanceContract
             log.Add(entry.GetProperty("resource"));
         }
 
-        var access = Assert.Single(log, a => Policies(a).Contains(byGp.RequestId));
+        var access = Assert.Single(log, a => AuditChecks.Policies(a).Contains(byGp.RequestId));
         var requestor = access.GetProperty("agent").EnumerateArray().Single(a => a.GetProperty("requestor").GetBoolean());
         Assert.Equal("Practitioner/gp-smith", requestor.GetProperty("who").GetProperty("reference").GetString());
         // Each names the citizen as the patient: the record accessed, or the citizen themself acting (R4 AuditEvent "patient").
-        Assert.All(log, a => Assert.True(NamesPatient(a, own.Reference), $"{Json.Key(a)} is not about {own.Reference}."));
+        Assert.All(log, a => Assert.True(AuditChecks.NamesPatient(a, own.Reference), $"{Json.Key(a)} is not about {own.Reference}."));
 
         // Another patient's access log is not theirs to see: refused, or only what the citizen did themself (such as the
         // refused read above), never the GP's access.
@@ -270,20 +267,14 @@ public abstract partial class GovernanceContract
         await server.AuditOfAsync(byGpElsewhere.RequestId);
         var elsewhere = await server.GetAsync(TestUsers.Citizen, $"/AuditEvent?patient={other.Reference}&_count=1000");
         Assert.True(elsewhere.Status is HttpStatusCode.OK or HttpStatusCode.Forbidden or HttpStatusCode.NotFound, elsewhere.ToString());
-        Assert.All(GovernanceServer.Entries(elsewhere.Body), a => Assert.True(NamesPatient(a, own.Reference), $"{Json.Key(a)} is not about {own.Reference}."));
-        Assert.DoesNotContain(GovernanceServer.Entries(elsewhere.Body), a => Policies(a).Contains(byGpElsewhere.RequestId));
+        Assert.All(GovernanceServer.Entries(elsewhere.Body), a => Assert.True(AuditChecks.NamesPatient(a, own.Reference), $"{Json.Key(a)} is not about {own.Reference}."));
+        Assert.DoesNotContain(GovernanceServer.Entries(elsewhere.Body), a => AuditChecks.Policies(a).Contains(byGpElsewhere.RequestId));
         var unfiltered = await server.GetAsync(TestUsers.Citizen, "/AuditEvent?_count=1000");
         Assert.True(unfiltered.Status == HttpStatusCode.OK, unfiltered.ToString());
-        Assert.All(GovernanceServer.Entries(unfiltered.Body), a => Assert.True(NamesPatient(a, own.Reference), $"{Json.Key(a)} is not about {own.Reference}."));
+        Assert.All(GovernanceServer.Entries(unfiltered.Body), a => Assert.True(AuditChecks.NamesPatient(a, own.Reference), $"{Json.Key(a)} is not about {own.Reference}."));
     }
 
-    private static bool NamesPatient(JsonElement audit, string patient) =>
-        Entities(audit).Contains(patient)
-        || audit.GetProperty("agent").EnumerateArray().Any(a => a.TryGetProperty("who", out var who) && who.TryGetProperty("reference", out var r) && r.GetString() == patient);
 
-    private static List<string> Policies(JsonElement audit) =>
-        audit.GetProperty("agent").EnumerateArray().Where(a => a.TryGetProperty("policy", out _))
-            .SelectMany(a => a.GetProperty("policy").EnumerateArray().Select(p => p.GetString()!)).ToList();
 
     [Fact]
     public async Task the_ig_officer_lists_break_glass_and_denied_accesses()
@@ -297,24 +288,24 @@ public abstract partial class GovernanceContract
         await server.AuditOfAsync(refused.RequestId);
 
         var breakGlass = new List<JsonElement>();
-        await foreach (var entry in server.PagesAsync("ig.lead", $"/AuditEvent?subtype={Uri.EscapeDataString(BreakGlassSubtype)}&_count=1000"))
+        await foreach (var entry in server.PagesAsync("ig.lead", $"/AuditEvent?subtype={Uri.EscapeDataString(AuditChecks.BreakGlassSubtype)}&_count=1000"))
         {
             breakGlass.Add(entry.GetProperty("resource"));
         }
 
-        Assert.All(breakGlass, a => Assert.Contains(BreakGlassSubtype, Json.Codings(a, "subtype")));
-        var listed = Assert.Single(breakGlass, a => Policies(a).Contains(emergency.RequestId));
+        Assert.All(breakGlass, a => Assert.Contains(AuditChecks.BreakGlassSubtype, Json.Codings(a, "subtype")));
+        var listed = Assert.Single(breakGlass, a => AuditChecks.Policies(a).Contains(emergency.RequestId));
         Assert.Equal(GovernanceServer.BreakGlassReason, listed.GetProperty("purposeOfEvent")[0].GetProperty("text").GetString());
-        Assert.Contains(patient.Reference, Entities(listed));
-        Assert.DoesNotContain(breakGlass, a => Policies(a).Contains(refused.RequestId));
+        Assert.Contains(patient.Reference, AuditChecks.Entities(listed));
+        Assert.DoesNotContain(breakGlass, a => AuditChecks.Policies(a).Contains(refused.RequestId));
 
         var denied = new List<JsonElement>();
-        await foreach (var entry in server.PagesAsync("ig.lead", $"/AuditEvent?subtype={Uri.EscapeDataString(DeniedSubtype)}&_count=1000"))
+        await foreach (var entry in server.PagesAsync("ig.lead", $"/AuditEvent?subtype={Uri.EscapeDataString(AuditChecks.DeniedSubtype)}&_count=1000"))
         {
             denied.Add(entry.GetProperty("resource"));
         }
 
-        Assert.Contains(denied, a => Policies(a).Contains(refused.RequestId));
+        Assert.Contains(denied, a => AuditChecks.Policies(a).Contains(refused.RequestId));
         Assert.All(denied, a => Assert.Equal("4", a.GetProperty("outcome").GetString()));
     }
 
@@ -327,8 +318,8 @@ public abstract partial class GovernanceContract
         Assert.True(reply.Status == HttpStatusCode.Forbidden, reply.ToString());
         Assert.Contains("X-Break-Glass-Reason", reply.Diagnostics, StringComparison.Ordinal);
         var audit = Assert.Single(await server.AuditOfAsync(reply.RequestId));
-        AssertAuditEvent(TestUsers.Actor("dr.ahmed"), audit, success: false, breakGlass: true);
-        Assert.Contains(DeniedSubtype, Json.Codings(audit, "subtype"));
+        AuditChecks.AssertAuditEvent(TestUsers.Actor("dr.ahmed"), audit, success: false, breakGlass: true);
+        Assert.Contains(AuditChecks.DeniedSubtype, Json.Codings(audit, "subtype"));
         Assert.StartsWith("[break-glass]", audit.GetProperty("outcomeDesc").GetString());
     }
 
@@ -341,7 +332,7 @@ public abstract partial class GovernanceContract
         var reply = await server.GetAsync("sw.patel", "/Patient/" + patient.Id, breakGlass: true);
         Assert.True(reply.Status == HttpStatusCode.Forbidden, reply.ToString());
         var audit = Assert.Single(await server.AuditOfAsync(reply.RequestId));
-        AssertAuditEvent(TestUsers.Actor("sw.patel"), audit, success: false, breakGlass: true);
+        AuditChecks.AssertAuditEvent(TestUsers.Actor("sw.patel"), audit, success: false, breakGlass: true);
         Assert.StartsWith("[break-glass]", audit.GetProperty("outcomeDesc").GetString());
     }
 
@@ -356,7 +347,7 @@ public abstract partial class GovernanceContract
             Assert.True(reply.Status == HttpStatusCode.Forbidden, $"{user}: {reply}");
             Assert.Contains("opted out", reply.Diagnostics, StringComparison.Ordinal);
             var audit = Assert.Single(await server.AuditOfAsync(reply.RequestId));
-            AssertAuditEvent(TestUsers.Actor(user), audit, success: false, breakGlass: true);
+            AuditChecks.AssertAuditEvent(TestUsers.Actor(user), audit, success: false, breakGlass: true);
             Assert.StartsWith("[consent-opt-out]", audit.GetProperty("outcomeDesc").GetString());
         }
 
@@ -370,15 +361,15 @@ public abstract partial class GovernanceContract
     {
         server.EnsureAvailable();
         var patient = Kind(PatientKind.RegisteredOnly);
-        var reply = await server.PostAsync("nurse.jones", "/Observation", HeartRate(patient.Reference).ToJsonString());
+        var reply = await server.PostAsync("nurse.jones", "/Observation", Writes.HeartRate(patient.Reference).ToJsonString());
         Assert.True(reply.Status == HttpStatusCode.Forbidden, reply.ToString());
         Assert.Contains("break-glass", reply.Diagnostics, StringComparison.Ordinal);
 
         var audit = Assert.Single(await server.AuditOfAsync(reply.RequestId));
-        AssertAuditEvent(TestUsers.Actor("nurse.jones"), audit, success: false, breakGlass: false);
-        Assert.Contains(DeniedSubtype, Json.Codings(audit, "subtype"));
+        AuditChecks.AssertAuditEvent(TestUsers.Actor("nurse.jones"), audit, success: false, breakGlass: false);
+        Assert.Contains(AuditChecks.DeniedSubtype, Json.Codings(audit, "subtype"));
         Assert.StartsWith("[relationship]", audit.GetProperty("outcomeDesc").GetString());
-        Assert.Contains(patient.Reference, Entities(audit));
+        Assert.Contains(patient.Reference, AuditChecks.Entities(audit));
     }
 
     [Fact]
@@ -401,7 +392,3 @@ public abstract partial class GovernanceContract
         Assert.True(reply.Status == HttpStatusCode.OK, reply.ToString());
     }
 }
-
-public sealed class GovernanceOnSqliteTests(SqliteGovernanceServer server) : GovernanceContract(server), IClassFixture<SqliteGovernanceServer>;
-
-public sealed class GovernanceOnPostgresTests(PostgresGovernanceServer server) : GovernanceContract(server), IClassFixture<PostgresGovernanceServer>;

@@ -21,20 +21,9 @@ public enum Interaction
 /// (<see cref="PolicyOracle"/>) what the policy should decide for the record as it stands, sends the request, and checks
 /// the status, what came back, and the request's audit record. Run against SQLite and PostgreSQL.
 /// </summary>
-public abstract partial class GovernanceContract(GovernanceServer server)
+public abstract class PolicyMatrixBase(GovernanceServer server)
 {
-    /// <summary>Every cell but $everything: user x kind of patient x interaction x break-glass or not.</summary>
-    public static IEnumerable<TheoryDataRow<string, PatientKind, Interaction, bool>> Cells() =>
-        AllCells().Where(c => c.Data.Item3 != Interaction.Everything);
-
-    /// <summary>
-    /// The $everything cells, a theory of their own: each compares the whole record returned with what the policy allows,
-    /// and a policy-filtered $everything is far slower than the rest of the matrix, so it can be run (or left) on its own.
-    /// </summary>
-    public static IEnumerable<TheoryDataRow<string, PatientKind, Interaction, bool>> EverythingCells() =>
-        AllCells().Where(c => c.Data.Item3 == Interaction.Everything);
-
-    private static IEnumerable<TheoryDataRow<string, PatientKind, Interaction, bool>> AllCells()
+    protected static IEnumerable<TheoryDataRow<string, PatientKind, Interaction, bool>> AllCells()
     {
         foreach (var user in TestUsers.Staff.Append(TestUsers.Citizen))
         {
@@ -60,17 +49,7 @@ public abstract partial class GovernanceContract(GovernanceServer server)
         }
     }
 
-    [Theory]
-    [MemberData(nameof(Cells), MemberType = typeof(GovernanceContract))]
-    public Task policy_matrix_cell_decides_as_the_policy_says_and_audits_it(string user, PatientKind kind, Interaction interaction, bool breakGlass) =>
-        RunCellAsync(user, kind, interaction, breakGlass);
-
-    [Theory]
-    [MemberData(nameof(EverythingCells), MemberType = typeof(GovernanceContract))]
-    public Task policy_matrix_everything_cell_returns_exactly_what_the_policy_allows_and_audits_it(string user, PatientKind kind, Interaction interaction, bool breakGlass) =>
-        RunCellAsync(user, kind, interaction, breakGlass);
-
-    private async Task RunCellAsync(string user, PatientKind kind, Interaction interaction, bool breakGlass)
+    protected async Task RunCellAsync(string user, PatientKind kind, Interaction interaction, bool breakGlass)
     {
         server.EnsureAvailable();
         var actor = TestUsers.Actor(user, server.Citizen.Id);
@@ -162,9 +141,9 @@ public abstract partial class GovernanceContract(GovernanceServer server)
     {
         var body = interaction switch
         {
-            Interaction.CreateObservation => HeartRate(record.Reference),
-            Interaction.CreateEncounter => PastEncounter(record.Reference, actor.Organisation),
-            _ => DraftConsent(record.Reference, actor.Organisation),
+            Interaction.CreateObservation => Writes.HeartRate(record.Reference),
+            Interaction.CreateEncounter => Writes.PastEncounter(record.Reference, actor.Organisation),
+            _ => Writes.DraftConsent(record.Reference, actor.Organisation),
         };
         var type = body["resourceType"]!.GetValue<string>();
 
@@ -187,54 +166,6 @@ public abstract partial class GovernanceContract(GovernanceServer server)
         // A write refused after the fact (the new resource is one the writer could not see) is audited by the write path;
         // whether that record names the rule and the patient is checked on its own (a_refused_write_is_audited_...).
         return new Cell(reply, rule, PatientKnown: rule is null, RuleInAudit: gate is not null || rule is null);
-    }
-
-    private static JsonObject HeartRate(string patient) => (JsonObject)JsonNode.Parse($$$"""
-        {"resourceType":"Observation","status":"final",
-         "category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],
-         "code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}]},
-         "subject":{"reference":"{{{patient}}}"},"effectiveDateTime":"2026-11-20T10:00:00Z",
-         "valueQuantity":{"value":72,"unit":"beats/minute","system":"http://unitsofmeasure.org","code":"/min"}}
-        """)!;
-
-    /// <summary>An encounter long past: it records care without making a relationship (which needs one within 90 days).</summary>
-    private static JsonObject PastEncounter(string patient, string? organisation)
-    {
-        var encounter = (JsonObject)JsonNode.Parse($$$"""
-            {"resourceType":"Encounter","status":"finished",
-             "class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},
-             "subject":{"reference":"{{{patient}}}"},
-             "period":{"start":"2020-01-06T09:00:00Z","end":"2020-01-06T09:20:00Z"}}
-            """)!;
-        if (organisation is not null)
-        {
-            encounter["serviceProvider"] = new JsonObject { ["reference"] = "Organization/" + organisation };
-        }
-
-        return encounter;
-    }
-
-    /// <summary>A draft consent: a real write to the record that changes no decision (only active consents count).</summary>
-    private static JsonObject DraftConsent(string patient, string? organisation)
-    {
-        var consent = (JsonObject)JsonNode.Parse($$$"""
-            {"resourceType":"Consent","status":"draft",
-             "scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},
-             "category":[{"coding":[{"system":"http://loinc.org","code":"59284-0"}]}],
-             "patient":{"reference":"{{{patient}}}"},
-             "policy":[{"uri":"https://www.england.nhs.uk/ig/"}],
-             "provision":{"type":"permit"}}
-            """)!;
-        if (organisation is not null)
-        {
-            consent["provision"]!["actor"] = new JsonArray(new JsonObject
-            {
-                ["role"] = new JsonObject { ["coding"] = new JsonArray(new JsonObject { ["system"] = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", ["code"] = "IRCP" }) },
-                ["reference"] = new JsonObject { ["reference"] = "Organization/" + organisation },
-            });
-        }
-
-        return consent;
     }
 
     /// <summary>Allowed: the success status. Hidden by a sensitivity label: 404 that says nothing more. Otherwise 403 saying what to do.</summary>
@@ -271,59 +202,45 @@ public abstract partial class GovernanceContract(GovernanceServer server)
     {
         var events = await server.AuditOfAsync(cell.Reply.RequestId);
         var audit = Assert.Single(events);
-        AssertAuditEvent(actor, audit, cell.Rule is null, breakGlass);
+        AuditChecks.AssertAuditEvent(actor, audit, cell.Rule is null, breakGlass);
         if (cell.Rule is not null && cell.RuleInAudit)
         {
-            Assert.Contains($"{AuditSubtypes}|denied", Json.Codings(audit, "subtype"));
+            Assert.Contains(AuditChecks.DeniedSubtype, Json.Codings(audit, "subtype"));
             Assert.StartsWith($"[{cell.Rule}]", audit.GetProperty("outcomeDesc").GetString());
         }
 
         if (cell.PatientKnown)
         {
-            Assert.Contains(record.Reference, Entities(audit));
+            Assert.Contains(record.Reference, AuditChecks.Entities(audit));
         }
     }
+}
 
-    public const string AuditSubtypes = "https://carehub.local/fhir/CodeSystem/audit-subtype";
+/// <summary>The matrix's cells but $everything, on the server it is given.</summary>
+public abstract class PolicyMatrix(GovernanceServer server) : PolicyMatrixBase(server)
+{
+    /// <summary>Every cell but $everything: user x kind of patient x interaction x break-glass or not.</summary>
+    public static IEnumerable<TheoryDataRow<string, PatientKind, Interaction, bool>> Cells() =>
+        AllCells().Where(c => c.Data.Item3 != Interaction.Everything);
 
-    /// <summary>Outcome, who (role, organisation, or the citizen), and the purpose of use with break-glass marked.</summary>
-    internal static void AssertAuditEvent(Actor actor, JsonElement audit, bool success, bool breakGlass)
-    {
-        Assert.Equal(success ? "0" : "4", audit.GetProperty("outcome").GetString());
-        var agents = audit.GetProperty("agent").EnumerateArray().ToList();
-        var requestor = Assert.Single(agents, a => a.TryGetProperty("requestor", out var r) && r.GetBoolean());
-        if (actor.IsCitizen)
-        {
-            Assert.Equal("Patient/" + actor.OwnPatient, requestor.GetProperty("who").GetProperty("reference").GetString());
-        }
-        else
-        {
-            Assert.Contains($"https://fhir.nhs.uk/CodeSystem/NHSJobRoleCode|{actor.Role}", Json.Codes(requestor, "role"));
-        }
+    [Theory]
+    [MemberData(nameof(Cells), MemberType = typeof(PolicyMatrix))]
+    public Task policy_matrix_cell_decides_as_the_policy_says_and_audits_it(string user, PatientKind kind, Interaction interaction, bool breakGlass) =>
+        RunCellAsync(user, kind, interaction, breakGlass);
+}
 
-        if (actor.Organisation is { } ods)
-        {
-            Assert.Contains(agents, a => a.TryGetProperty("who", out var who) && who.TryGetProperty("identifier", out var id)
-                && id.GetProperty("system").GetString() == PatientRecord.OdsSystem && id.GetProperty("value").GetString() == ods);
-        }
+/// <summary>
+/// The matrix's $everything cells: each compares the whole record returned with what the policy allows. A policy-filtered
+/// $everything is far slower than the rest of the matrix, so these are a class of their own, run on SQLite.
+/// </summary>
+public abstract class EverythingMatrix(GovernanceServer server) : PolicyMatrixBase(server)
+{
+    /// <summary>The $everything cells: user x kind of patient x break-glass or not.</summary>
+    public static IEnumerable<TheoryDataRow<string, PatientKind, Interaction, bool>> EverythingCells() =>
+        AllCells().Where(c => c.Data.Item3 == Interaction.Everything);
 
-        var subtypes = Json.Codings(audit, "subtype");
-        var purposes = Json.Codes(audit, "purposeOfEvent");
-        if (breakGlass)
-        {
-            Assert.Contains($"{AuditSubtypes}|break-glass", subtypes);
-            Assert.Contains("http://terminology.hl7.org/CodeSystem/v3-ActReason|ETREAT", purposes);
-        }
-        else
-        {
-            Assert.DoesNotContain($"{AuditSubtypes}|break-glass", subtypes);
-            Assert.Contains("http://terminology.hl7.org/CodeSystem/v3-ActReason|TREAT", purposes);
-        }
-    }
-
-    internal static List<string> Entities(JsonElement audit) =>
-        audit.TryGetProperty("entity", out var entities)
-            ? entities.EnumerateArray().Where(e => e.TryGetProperty("what", out var w) && w.TryGetProperty("reference", out _))
-                .Select(e => e.GetProperty("what").GetProperty("reference").GetString()!).ToList()
-            : [];
+    [Theory]
+    [MemberData(nameof(EverythingCells), MemberType = typeof(EverythingMatrix))]
+    public Task policy_matrix_everything_cell_returns_exactly_what_the_policy_allows_and_audits_it(string user, PatientKind kind, Interaction interaction, bool breakGlass) =>
+        RunCellAsync(user, kind, interaction, breakGlass);
 }
