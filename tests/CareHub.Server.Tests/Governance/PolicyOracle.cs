@@ -163,7 +163,7 @@ public static class PolicyOracle
     // ---- the gate: scopes and role for the interaction on the type, then the purpose -----------------------------------
 
     /// <summary>The rule refusing the interaction on the type before any record is looked at, or null.</summary>
-    public static string? Gate(Actor actor, Verb verb, string type, bool breakGlass, bool reason = true)
+    public static string? Gate(Actor actor, Verb verb, string type, bool breakGlass)
     {
         if (actor.IsCitizen)
         {
@@ -182,7 +182,8 @@ public static class PolicyOracle
             return "role";
         }
 
-        return breakGlass && (!role.BreakGlass || !reason) ? "break-glass" : null;
+        // The matrix always gives a reason with break-glass; break-glass without one is a scenario of its own.
+        return breakGlass && !role.BreakGlass ? "break-glass" : null;
     }
 
     // ---- the record rules ----------------------------------------------------------------------------------------------
