@@ -69,6 +69,18 @@ public interface IAccessPolicy
     ValueTask<RecordRules> RulesAsync(Principal principal, AccessPurpose purpose, string resourceType, FhirInteraction interaction, CancellationToken cancellationToken) =>
         ValueTask.FromResult(RecordRules.None);
 
+    /// <summary>The rules for several types; a rule shared by several types is one instance, so callers can state it once.</summary>
+    async ValueTask<IReadOnlyDictionary<string, RecordRules>> RulesForTypesAsync(Principal principal, AccessPurpose purpose, IReadOnlyList<string> resourceTypes, FhirInteraction interaction, CancellationToken cancellationToken)
+    {
+        var rules = new Dictionary<string, RecordRules>(StringComparer.Ordinal);
+        foreach (var type in resourceTypes)
+        {
+            rules[type] = await RulesAsync(principal, purpose, type, interaction, cancellationToken);
+        }
+
+        return rules;
+    }
+
     /// <summary>Whether the purpose asserted is one this caller may assert.</summary>
     AccessDecision CheckPurpose(Principal principal, AccessPurpose purpose) =>
         purpose.BreakGlass ? AccessDecision.Deny("Break-glass is not enabled.", "break-glass") : AccessDecision.Permit("treatment");

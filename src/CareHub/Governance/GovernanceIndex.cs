@@ -23,8 +23,29 @@ public static class GovernanceIndex
     public const string ConsentClassParam = "_carehub-consent-class";
     public const string ResourceTypesSystem = "http://hl7.org/fhir/resource-types";
 
-    public static IEnumerable<IndexRow> Rows(Resource resource)
+    /// <summary>
+    /// The patients a resource belongs to: itself for a Patient, otherwise each Patient its Patient-compartment
+    /// parameters refer to (compartmentdefinition-patient.html). One parameter for every type, so the access policy's
+    /// patient rules are the same clause whatever the type searched.
+    /// </summary>
+    public const string PatientParam = "_carehub-patient";
+
+    public static IEnumerable<IndexRow> Rows(Resource resource, IReadOnlyList<IndexRow> extracted)
     {
+        if (resource is Patient && resource.Id is { Length: > 0 } self)
+        {
+            yield return new ReferenceIndexRow(PatientParam, "Patient", self, null);
+        }
+        else if (Search.PatientCompartment.ParamsByType.TryGetValue(resource.TypeName, out var parameters) && parameters.Count > 0)
+        {
+            foreach (var patient in extracted.OfType<ReferenceIndexRow>()
+                .Where(r => r.TargetType == "Patient" && r.TargetId is not null && parameters.Contains(r.Param))
+                .Select(r => r.TargetId!).Distinct(StringComparer.Ordinal))
+            {
+                yield return new ReferenceIndexRow(PatientParam, "Patient", patient, null);
+            }
+        }
+
         if (OrganisationSource.Parse(resource.Meta?.Source) is { } ods)
         {
             yield return new TokenIndexRow(SourceParam, OrganisationSource.OdsSystem, ods);

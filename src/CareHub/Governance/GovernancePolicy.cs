@@ -51,7 +51,7 @@ public sealed class GovernancePolicy(PolicyDocument document, IRecordStore store
 
         return Entries(resourceType).Any(e => role!.Allows(e.Category.Code, interaction))
             ? AccessDecision.Permit("granted by role")
-            : AccessDecision.Deny($"The {role!.Display} role may not {verb} {resourceType} records under the access policy.", "role");
+            : AccessDecision.Deny($"The {role!.Display} role may not {verb} {resourceType} records under the access policy. Ask the information governance lead if your role needs this access.", "role");
     }
 
     public AccessDecision CheckPurpose(Principal principal, AccessPurpose purpose)
@@ -73,75 +73,131 @@ public sealed class GovernancePolicy(PolicyDocument document, IRecordStore store
             : AccessDecision.Permit("break-glass");
     }
 
-    public async ValueTask<RecordRules> RulesAsync(Principal principal, AccessPurpose purpose, string resourceType, FhirInteraction interaction, CancellationToken cancellationToken)
+    public async ValueTask<RecordRules> RulesAsync(Principal principal, AccessPurpose purpose, string resourceType, FhirInteraction interaction, CancellationToken cancellationToken) =>
+        (await RulesForTypesAsync(principal, purpose, [resourceType], interaction, cancellationToken))[resourceType];
+
+    /// <summary>
+    /// The rules for several types at once. A rule that is the same for several types is the same instance, so a search
+    /// over many types ($everything, compartments) states each distinct rule once rather than once per type.
+    /// </summary>
+    public async ValueTask<IReadOnlyDictionary<string, RecordRules>> RulesForTypesAsync(Principal principal, AccessPurpose purpose, IReadOnlyList<string> resourceTypes, FhirInteraction interaction, CancellationToken cancellationToken)
     {
+        var result = new Dictionary<string, RecordRules>(StringComparer.Ordinal);
         switch (principal.Kind)
         {
             case PrincipalKind.System:
-                return RecordRules.None;
+                foreach (var type in resourceTypes)
+                {
+                    result[type] = RecordRules.None;
+                }
+
+                return result;
             case PrincipalKind.Patient:
-                return CitizenRules(principal, resourceType, interaction);
+                foreach (var type in resourceTypes)
+                {
+                    result[type] = CitizenRules(principal, type, interaction);
+                }
+
+                return result;
         }
 
         var role = RoleOf(principal);
         if (role is null)
         {
-            return new RecordRules([new AccessRule("role", Nothing, "The job role is not in the access policy.")]);
+            var refused = new RecordRules([new AccessRule("role", Nothing, "The job role is not in the access policy.")]);
+            foreach (var type in resourceTypes)
+            {
+                result[type] = refused;
+            }
+
+            return result;
         }
 
-        var rules = new List<AccessRule>();
-        var entries = Entries(resourceType);
         var verb = interaction.ToString().ToLowerInvariant();
-        if (entries.Any(e => !role.Allows(e.Category.Code, interaction)))
-        {
-            var allowed = entries.Where(e => role.Allows(e.Category.Code, interaction)).Select(e => e.Category.Code).ToHashSet(StringComparer.Ordinal);
-            var refused = string.Join(", ", entries.Select(e => e.Category.Code).Where(c => !allowed.Contains(c)).Distinct(StringComparer.Ordinal));
-            rules.Add(new AccessRule("role", InCategories(resourceType, allowed),
-                $"The {role.Display} role may not {verb} {refused} records under the access policy. Ask the information governance lead if your role needs this access."));
-        }
-
-        var hidden = document.SensitiveLabels.Except(role.SensitiveLabels, StringComparer.Ordinal).Select(Token).ToList();
-        if (hidden.Count > 0)
-        {
-            rules.Add(new AccessRule("sensitivity", new NotClause(new TokenClause("_security", hidden)),
-                $"{resourceType} is not known.") { Hidden = true });
-        }
-
-        var patientData = entries.Count > 0 && entries[0].Category.PatientData;
         var ods = principal.Organisation;
         var orgMatches = ods is null ? [] : await OrganisationMatchesAsync(ods, cancellationToken);
-        if (patientData && ods is not null)
+        var inForce = ods is null ? [] : await AgreementsInForceAsync(ods, purpose, cancellationToken);
+
+        // The rules that do not depend on the type, made once.
+        var hidden = document.SensitiveLabels.Except(role.SensitiveLabels, StringComparer.Ordinal).Select(Token).ToList();
+        var sensitivity = hidden.Count == 0 ? null : new AccessRule("sensitivity", new NotClause(new TokenClause("_security", hidden)), "The record is not known.") { Hidden = true };
+        var patientRules = new List<AccessRule>();
+        var userMatches = UserMatches(principal);
+        var ownSource = ods is null ? Nothing : OwnSource(ods);
+        var actors = ActorKeys(orgMatches, ods, principal);
+        if (!purpose.BreakGlass)
         {
-            rules.Add(new AccessRule("data-sharing-agreement", await AgreementClauseAsync(resourceType, ods, purpose, cancellationToken),
-                $"No data sharing agreement in force lets {ods} see this kind of record from the organisation that recorded it. The information governance officer can record one."));
+            patientRules.Add(new AccessRule("relationship", PatientScoped(Relationship(orgMatches, userMatches)),
+                $"You have no legitimate relationship with this patient: {ods ?? "your organisation"} is not their registered practice and holds no current encounter, episode of care, care team membership or referral for them. " +
+                "Record the relationship, or in an emergency use break-glass (headers X-Purpose-Of-Use: ETREAT and X-Break-Glass-Reason)."));
         }
 
-        if (patientData && IsPatientScoped(resourceType))
+        if (!(purpose.BreakGlass && document.BreakGlassOverridesOptOut))
         {
-            var userMatches = UserMatches(principal);
-            var ownSource = ods is null ? Nothing : OwnSource(ods);
-            if (!purpose.BreakGlass)
-            {
-                rules.Add(new AccessRule("relationship", PatientScoped(resourceType, Relationship(orgMatches, userMatches)),
-                    $"You have no legitimate relationship with this patient: {ods ?? "your organisation"} is not their registered practice and holds no current encounter, episode of care, care team membership or referral for them. " +
-                    "Record the relationship, or in an emergency use break-glass (headers X-Purpose-Of-Use: ETREAT and X-Break-Glass-Reason)."));
-            }
-
-            if (!(purpose.BreakGlass && document.BreakGlassOverridesOptOut))
-            {
-                rules.Add(new AccessRule("consent-opt-out", new AnyClause([ownSource, PatientScoped(resourceType, new NotClause(Consent("deny", ActorKeys(orgMatches, ods, principal), resourceType, purpose)))]),
-                    $"The patient has opted out of sharing this record with {ods ?? "you"} (a Consent with provision.type deny). Only the organisation that recorded it can see it."));
-            }
-
-            if (role.ExplicitConsent && !purpose.BreakGlass)
-            {
-                rules.Add(new AccessRule("consent-explicit", new AnyClause([ownSource, PatientScoped(resourceType, Consent("permit", ActorKeys(orgMatches, ods, principal), resourceType, purpose))]),
-                    $"The {role.Display} role works under explicit consent, and the patient has recorded no consent to share this record with {ods ?? "you"}. Record it as a Consent (provision.type permit, provision.actor your organisation) first."));
-            }
+            patientRules.Add(new AccessRule("consent-opt-out", new AnyClause([ownSource, PatientScoped(new NotClause(Consent("deny", actors, purpose)))]),
+                $"The patient has opted out of sharing this record with {ods ?? "you"} (a Consent with provision.type deny). Only the organisation that recorded it can see it."));
         }
 
-        return new RecordRules(rules);
+        if (role.ExplicitConsent && !purpose.BreakGlass)
+        {
+            patientRules.Add(new AccessRule("consent-explicit", new AnyClause([ownSource, PatientScoped(Consent("permit", actors, purpose))]),
+                $"The {role.Display} role works under explicit consent, and the patient has recorded no consent to share this record with {ods ?? "you"}. Record it as a Consent (provision.type permit, provision.actor your organisation) first."));
+        }
+
+        // Type-dependent rules, shared between types whose categories are stated alike.
+        var roleRules = new Dictionary<string, AccessRule>(StringComparer.Ordinal);
+        var agreementRules = new Dictionary<string, AccessRule>(StringComparer.Ordinal);
+        foreach (var type in resourceTypes)
+        {
+            var rules = new List<AccessRule>();
+            var entries = Entries(type);
+            var shape = Shape(entries);
+            if (entries.Any(e => !role.Allows(e.Category.Code, interaction)))
+            {
+                if (!roleRules.TryGetValue(shape, out var roleRule))
+                {
+                    var allowed = entries.Where(e => role.Allows(e.Category.Code, interaction)).Select(e => e.Category.Code).ToHashSet(StringComparer.Ordinal);
+                    var refused = string.Join(", ", entries.Select(e => e.Category.Code).Where(c => !allowed.Contains(c)).Distinct(StringComparer.Ordinal));
+                    roleRule = new AccessRule("role", InCategories(entries, allowed),
+                        $"The {role.Display} role may not {verb} {refused} records under the access policy. Ask the information governance lead if your role needs this access.");
+                    roleRules[shape] = roleRule;
+                }
+
+                rules.Add(roleRule);
+            }
+
+            if (sensitivity is not null)
+            {
+                rules.Add(sensitivity);
+            }
+
+            var patientData = entries.Count > 0 && entries[0].Category.PatientData;
+            if (patientData && ods is not null)
+            {
+                if (!agreementRules.TryGetValue(shape, out var agreementRule))
+                {
+                    agreementRule = new AccessRule("data-sharing-agreement", AgreementClause(entries, ods, inForce),
+                        $"No data sharing agreement in force lets {ods} see this kind of record from the organisation that recorded it. The information governance officer can record one.");
+                    agreementRules[shape] = agreementRule;
+                }
+
+                rules.Add(agreementRule);
+            }
+
+            if (patientData && IsPatientScoped(type))
+            {
+                rules.AddRange(patientRules);
+            }
+
+            result[type] = new RecordRules(rules);
+        }
+
+        return result;
     }
+
+    /// <summary>A key for how a type's categories are stated: types with the same key get the same category-dependent rules.</summary>
+    private static string Shape(List<Entry> entries) =>
+        string.Join(";", entries.Select(e => $"{e.Category.Code}:{e.Match.Param}:{string.Join(",", e.Match.Codes)}"));
 
     public void Changed(string resourceType)
     {
@@ -201,9 +257,10 @@ public sealed class GovernancePolicy(PolicyDocument document, IRecordStore store
     }
 
     /// <summary>The resource belongs to one of the categories: it meets that category's match and no earlier one.</summary>
-    private QueryClause InCategories(string resourceType, IReadOnlySet<string> categories)
+    private QueryClause InCategories(string resourceType, IReadOnlySet<string> categories) => InCategories(Entries(resourceType), categories);
+
+    private static QueryClause InCategories(List<Entry> entries, IReadOnlySet<string> categories)
     {
-        var entries = Entries(resourceType);
         var alternatives = new List<QueryClause>();
         for (var i = 0; i < entries.Count; i++)
         {
@@ -240,17 +297,11 @@ public sealed class GovernancePolicy(PolicyDocument document, IRecordStore store
     private static bool IsPatientScoped(string resourceType) =>
         resourceType == "Patient" || (PatientCompartment.ParamsByType.TryGetValue(resourceType, out var p) && p.Count > 0);
 
-    /// <summary>The resource is the patient, or is in the compartment of a patient meeting <paramref name="patient"/>.</summary>
-    private static QueryClause PatientScoped(string resourceType, QueryClause patient)
-    {
-        if (resourceType == "Patient")
-        {
-            return patient;
-        }
-
-        var parameters = PatientCompartment.Searchable([resourceType]).GetValueOrDefault(resourceType) ?? [];
-        return parameters.Count == 0 ? Nothing : new AnyClause(parameters.Select(p => (QueryClause)new ChainClause(p, ["Patient"], patient)).ToList());
-    }
+    /// <summary>
+    /// The resource is the patient, or is in the compartment of a patient meeting <paramref name="patient"/>: through the
+    /// governance index's patient rows, one parameter for every type.
+    /// </summary>
+    private static QueryClause PatientScoped(QueryClause patient) => new ChainClause(GovernanceIndex.PatientParam, ["Patient"], patient);
 
     private QueryClause Relationship(IReadOnlyList<ReferenceMatch> organisation, IReadOnlyList<ReferenceMatch> user)
     {
@@ -276,7 +327,7 @@ public sealed class GovernancePolicy(PolicyDocument document, IRecordStore store
     }
 
     /// <summary>The patient has a Consent in force, with the effect, naming the caller (or everyone), for this type and purpose.</summary>
-    private QueryClause Consent(string effect, IReadOnlyList<string> actors, string resourceType, AccessPurpose purpose)
+    private QueryClause Consent(string effect, IReadOnlyList<string> actors, AccessPurpose purpose)
     {
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         return new HasClause("Consent", "patient", new AllClause(
@@ -284,7 +335,7 @@ public sealed class GovernancePolicy(PolicyDocument document, IRecordStore store
             new TokenClause("status", [new TokenMatch(null, "active", AnySystem: true)]),
             new TokenClause(GovernanceIndex.ConsentParam, actors.Prepend("*").Select(a => new TokenMatch(effect, a, AnySystem: false)).ToList()),
             new AnyClause([new MissingClause("period", IndexTable.Date, true), new AllClause([new DateClause("period", [new DateMatch(Prefix.Le, now, now + 1)]), new DateClause("period", [new DateMatch(Prefix.Ge, now, now + 1)])])]),
-            new AnyClause([new MissingClause(GovernanceIndex.ConsentClassParam, IndexTable.Token, true), new TokenClause(GovernanceIndex.ConsentClassParam, [new TokenMatch(GovernanceIndex.ResourceTypesSystem, resourceType, AnySystem: false)])]),
+            new AnyClause([new MissingClause(GovernanceIndex.ConsentClassParam, IndexTable.Token, true), new SubjectTypeTokenClause(GovernanceIndex.ConsentClassParam, GovernanceIndex.ResourceTypesSystem)]),
             new AnyClause([new MissingClause("purpose", IndexTable.Token, true), new TokenClause("purpose", [new TokenMatch(AccessPurpose.ActReasonSystem, purpose.Code, AnySystem: false)])]),
         ]));
     }
@@ -338,26 +389,43 @@ public sealed class GovernancePolicy(PolicyDocument document, IRecordStore store
     /// The record has no recorded source (the hub's own shared record), or came from the caller's organisation, or from
     /// an organisation that shares records of its category with the caller's under an agreement in force for the purpose.
     /// </summary>
-    private async ValueTask<QueryClause> AgreementClauseAsync(string resourceType, string ods, AccessPurpose purpose, CancellationToken cancellationToken)
+    private static QueryClause AgreementClause(List<Entry> entries, string ods, IReadOnlyList<DataSharingAgreement> inForce)
     {
-        var now = clock.GetUtcNow();
-        var inForce = (await AgreementsAsync(cancellationToken)).Where(a => a.InForce(now) && a.Recipients.Contains(ods) && a.Covers(purpose.Code)).ToList();
         var alternatives = new List<QueryClause>
         {
             new MissingClause(GovernanceIndex.SourceParam, IndexTable.Token, true),
             OwnSource(ods),
         };
-        foreach (var category in Entries(resourceType).Select(e => e.Category.Code).Distinct(StringComparer.Ordinal))
+        var byCategory = entries.Select(e => e.Category.Code).Distinct(StringComparer.Ordinal)
+            .Select(category => (Category: category, Sources: inForce.Where(a => a.Categories.Count == 0 || a.Categories.Contains(category)).SelectMany(a => a.Sources).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList()))
+            .ToList();
+        if (byCategory.Count > 0 && byCategory.All(c => c.Sources.SequenceEqual(byCategory[0].Sources, StringComparer.Ordinal)))
         {
-            var sources = inForce.Where(a => a.Categories.Count == 0 || a.Categories.Contains(category)).SelectMany(a => a.Sources).Distinct(StringComparer.Ordinal).ToList();
-            if (sources.Count > 0)
+            // Every category of the type is shared by the same organisations: no need to tell the categories apart.
+            if (byCategory[0].Sources.Count > 0)
             {
-                alternatives.Add(new AllClause([InCategories(resourceType, new HashSet<string>([category], StringComparer.Ordinal)),
-                    new TokenClause(GovernanceIndex.SourceParam, sources.Select(s => new TokenMatch(OrganisationSource.OdsSystem, s, AnySystem: false)).ToList())]));
+                alternatives.Add(SourceIn(byCategory[0].Sources));
+            }
+        }
+        else
+        {
+            foreach (var (category, sources) in byCategory.Where(c => c.Sources.Count > 0))
+            {
+                alternatives.Add(new AllClause([InCategories(entries, new HashSet<string>([category], StringComparer.Ordinal)), SourceIn(sources)]));
             }
         }
 
         return new AnyClause(alternatives);
+    }
+
+    private static TokenClause SourceIn(IEnumerable<string> sources) =>
+        new(GovernanceIndex.SourceParam, sources.Select(s => new TokenMatch(OrganisationSource.OdsSystem, s, AnySystem: false)).ToList());
+
+    /// <summary>The agreements in force now that share with the organisation for the purpose.</summary>
+    private async ValueTask<List<DataSharingAgreement>> AgreementsInForceAsync(string ods, AccessPurpose purpose, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        return (await AgreementsAsync(cancellationToken)).Where(a => a.InForce(now) && a.Recipients.Contains(ods) && a.Covers(purpose.Code)).ToList();
     }
 
     private async ValueTask<IReadOnlyList<DataSharingAgreement>> AgreementsAsync(CancellationToken cancellationToken)

@@ -16,7 +16,11 @@ public sealed partial class RecordService
     private ValueTask<RecordRules> RulesAsync(RequestContext context, string type, FhirInteraction interaction, CancellationToken cancellationToken) =>
         policy.RulesAsync(context.Principal, context.Purpose, type, interaction, cancellationToken);
 
-    /// <summary>The clause that keeps a search over <paramref name="types"/> to what the caller may see; null when nothing is restricted.</summary>
+    /// <summary>
+    /// The clause that keeps a search over <paramref name="types"/> to what the caller may see; null when nothing is
+    /// restricted. Over several types each distinct rule is stated once, for the types it applies to: a resource of type
+    /// T must meet every rule of T, which is the same as meeting, for every rule, "not one of its types, or the rule".
+    /// </summary>
     private async ValueTask<QueryClause?> VisibleClauseAsync(RequestContext context, IReadOnlyList<string> types, FhirInteraction interaction, CancellationToken cancellationToken)
     {
         if (types.Count == 1)
@@ -24,16 +28,33 @@ public sealed partial class RecordService
             return (await RulesAsync(context, types[0], interaction, cancellationToken)).Clause;
         }
 
-        var branches = new List<QueryClause>(types.Count);
-        var restricted = false;
+        var byType = await policy.RulesForTypesAsync(context.Principal, context.Purpose, types, interaction, cancellationToken);
+        var rules = new List<(AccessRule Rule, List<string> Types)>();
         foreach (var type in types)
         {
-            var clause = (await RulesAsync(context, type, interaction, cancellationToken)).Clause;
-            restricted |= clause is not null;
-            branches.Add(new TypesClause([type], clause));
+            foreach (var rule in byType[type].Rules)
+            {
+                var index = rules.FindIndex(r => ReferenceEquals(r.Rule, rule));
+                if (index < 0)
+                {
+                    rules.Add((rule, [type]));
+                }
+                else
+                {
+                    rules[index].Types.Add(type);
+                }
+            }
         }
 
-        return restricted ? new AnyClause(branches) : null;
+        if (rules.Count == 0)
+        {
+            return null;
+        }
+
+        var parts = rules.Select(r => r.Types.Count == types.Count
+            ? r.Rule.Clause
+            : new AnyClause([new TypesClause(types.Except(r.Types, StringComparer.Ordinal).ToList(), null), new TypesClause(r.Types, r.Rule.Clause)])).ToList();
+        return new CorrelatedClause(parts.Count == 1 ? parts[0] : new AllClause(parts));
     }
 
     /// <summary>A query restricted to what the caller may see.</summary>
@@ -102,15 +123,27 @@ public sealed partial class RecordService
 
         if (await CheckRecordAsync(FindInSession(session, cancellationToken), context, type, id, interaction, cancellationToken) is { } refusal)
         {
-            // The write's own failure audit records the refusal (the write path audits every failed write).
-            throw after
+            // The write's own failure audit records the refusal (the write path audits every failed write), with the rule
+            // and the patient the write was about.
+            var stored = await session.ReadAsync(type, id, cancellationToken);
+            var failure = after
                 ? new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden,
                     $"The access policy does not let you write this {type} ({refusal.Rule}): {refusal.Reason}")
                 : refusal.Hidden
                     ? FhirException.NotFound($"{type}/{id} is not known.")
                     : new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden, $"{refusal.Reason} (rule: {refusal.Rule})");
+            failure.Data[RuleKey] = refusal.Rule;
+            failure.Data[PatientsKey] = PatientsOf(type, id, stored?.Json).ToArray();
+            throw failure;
         }
     }
+
+    private const string RuleKey = "carehub.rule";
+    private const string PatientsKey = "carehub.patients";
+
+    /// <summary>The rule and patients a refused write carries for its failure audit.</summary>
+    private static (string? Rule, IReadOnlyCollection<string> Patients) RefusalOf(FhirException e) =>
+        (e.Data[RuleKey] as string, e.Data[PatientsKey] as string[] ?? []);
 
     /// <summary>Stamps where a record came from when the writer acts for an organisation and did not say (data sharing agreements use it).</summary>
     private static void StampSource(RequestContext? context, Resource resource)

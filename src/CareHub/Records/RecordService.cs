@@ -278,7 +278,7 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
     private static List<IndexRow> IndexRows(Resource resource)
     {
         var rows = Search.IndexExtractor.Extract(resource);
-        rows.AddRange(GovernanceIndex.Rows(resource));
+        rows.AddRange(GovernanceIndex.Rows(resource, rows).ToList());
         return rows;
     }
 
@@ -317,7 +317,8 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
         }
         catch (FhirException e)
         {
-            audit.Record(context, new AuditFacts(interaction, action, type, [], [], false, e.Message));
+            var (rule, patients) = RefusalOf(e);
+            audit.Record(context, new AuditFacts(interaction, action, type, [], patients, false, e.Message, Rule: rule));
             throw;
         }
     }

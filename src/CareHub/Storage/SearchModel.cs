@@ -171,6 +171,13 @@ public sealed record AllClause(IReadOnlyList<QueryClause> AllOf) : QueryClause;
 /// </summary>
 public sealed record CorrelatedClause(QueryClause Inner) : QueryClause;
 
+/// <summary>
+/// A token row of <see cref="Param"/> with system <see cref="System"/> whose code is the type of the resource the
+/// enclosing <see cref="CorrelatedClause"/> is deciding (the access policy's consents limited to resource types).
+/// Only meaningful inside a <see cref="CorrelatedClause"/>.
+/// </summary>
+public sealed record SubjectTypeTokenClause(string Param, string System) : QueryClause;
+
 /// <summary>The clause does not hold.</summary>
 public sealed record NotClause(QueryClause Inner) : QueryClause;
 

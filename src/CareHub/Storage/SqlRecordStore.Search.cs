@@ -143,6 +143,9 @@ public abstract partial class SqlRecordStore
         /// <summary>Inside a <see cref="CorrelatedClause"/>: membership tests become correlated EXISTS.</summary>
         private int correlated;
 
+        /// <summary>The alias of the resource the outermost correlated clause is deciding.</summary>
+        private string? subject;
+
         public string Add(object? value)
         {
             var name = "@p" + parameter++.ToString(CultureInfo.InvariantCulture);
@@ -257,7 +260,11 @@ public abstract partial class SqlRecordStore
                     return all.AllOf.Count == 0 ? "1 = 1" : "(" + string.Join(" AND ", all.AllOf.Select(inner => Predicate(inner, c, types))) + ")";
                 case CorrelatedClause inner:
                 {
-                    correlated++;
+                    if (correlated++ == 0)
+                    {
+                        subject = c;
+                    }
+
                     try
                     {
                         return Predicate(inner.Inner, c, types);
@@ -266,6 +273,18 @@ public abstract partial class SqlRecordStore
                     {
                         correlated--;
                     }
+                }
+
+                case SubjectTypeTokenClause subjectType:
+                {
+                    if (subject is null)
+                    {
+                        throw new ArgumentException("A subject-type clause must be inside a correlated clause.", nameof(clause));
+                    }
+
+                    var x = Alias("x");
+                    return Member(c, types, $"{x}.type", $"{x}.id",
+                        $"FROM search_token {x} WHERE {ParamIs(x, subjectType.Param)} AND {x}.system = {Add(subjectType.System)} AND {x}.code = {subject}.type");
                 }
 
                 case NotClause not:
