@@ -140,9 +140,10 @@ public class DemoCommunityTests
         Assert.All(organizations, o => Assert.Equal(o.Id, Assert.Single(o.Identifier, i => i.System == "https://fhir.nhs.uk/Id/ods-organization-code").Value));
         Assert.Equal("The Densham Surgery", organizations[0].Name);
         Assert.Equal("TS18 1HU", organizations[0].Address[0].PostalCode);
-        Assert.Equal("Oxford University Hospitals NHS Foundation Trust", organizations[1].Name);
-        Assert.Equal("Coventry and Warwickshire Partnership NHS Trust", organizations[2].Name);
-        Assert.Equal("Local Authority", organizations[3].Type[0].Text);
+        Assert.Equal("Marsh Lane Surgery", organizations[1].Name);
+        Assert.Equal("Oxford University Hospitals NHS Foundation Trust", organizations[2].Name);
+        Assert.Equal("Coventry and Warwickshire Partnership NHS Trust", organizations[3].Name);
+        Assert.Equal("Local Authority", organizations[4].Type[0].Text);
 
         Assert.All(entries.Select(e => e.Resource).OfType<Practitioner>(), p =>
             Assert.Matches(@"^\d{12}$", Assert.Single(p.Identifier, i => i.System == "https://fhir.nhs.uk/Id/sds-user-id").Value));
