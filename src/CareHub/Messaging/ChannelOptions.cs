@@ -58,6 +58,12 @@ public sealed partial record ChannelOptions
     /// <summary>The SMART scopes of the channel's principal when it writes to or reads from the record. Default <c>system/*.cruds</c>.</summary>
     public string RecordScopes { get; init; } = "system/*.cruds";
 
+    /// <summary>
+    /// The ODS code of the organisation whose system sends on this channel: records the channel writes carry it as their
+    /// source organisation (<c>meta.source</c>, for data sharing agreements) unless the message's mapping set one.
+    /// </summary>
+    public string? Organisation { get; init; }
+
     /// <summary>Checks the channel; <paramref name="at"/> is its configuration path, for messages.</summary>
     public void Validate(string at, IReadOnlyCollection<string> transformers)
     {

@@ -87,6 +87,7 @@ public sealed partial class MessageBroker : IAsyncDisposable
             ClientId = "channel:" + channel.Name,
             Issuer = "carehub-messaging",
             Scopes = ScopeSet.Parse(channel.RecordScopes),
+            Organisation = channel.Organisation,
         };
     }
 
