@@ -43,6 +43,16 @@ public static class Stages
         var json = new string[count];
         Time("serialise (FhirSerialization.ToJson)", count, i => json[i] = FhirSerialization.ToJson(parsed[i]));
 
+        // The MPI prepares every blocking candidate it has not seen before from its stored JSON (PreparedPatients).
+        var patients = json.Where((_, i) => parsed[i] is Patient).ToArray();
+        if (patients.Length > 0)
+        {
+            Time("MPI candidate: StoredJson.Parse + PatientMapper + prepare", count, i =>
+                CareHub.Identity.Matching.PreparedPerson.From(CareHub.Identity.Matching.PatientMapper.ToPersonRecord((Patient)StoredJson.Parse(patients[i % patients.Length]), "carehub")));
+            Time("MPI candidate: PatientJsonMapper (stored JSON) + prepare", count, i =>
+                CareHub.Identity.Matching.PreparedPerson.From(CareHub.Identity.Matching.PatientJsonMapper.Read(patients[i % patients.Length], "carehub").Person));
+        }
+
         var folder = Path.Combine(Path.GetTempPath(), $"carehub-bench-stages-{Guid.NewGuid():N}");
         try
         {
