@@ -43,6 +43,16 @@ public static class Stages
         var json = new string[count];
         Time("serialise (FhirSerialization.ToJson)", count, i => json[i] = FhirSerialization.ToJson(parsed[i]));
 
+        // The MPI prepares every blocking candidate it has not seen before from its stored JSON (PreparedPatients).
+        var patients = json.Where((_, i) => parsed[i] is Patient).ToArray();
+        if (patients.Length > 0)
+        {
+            Time("MPI candidate: StoredJson.Parse + PatientMapper + prepare", count, i =>
+                CareHub.Identity.Matching.PreparedPerson.From(CareHub.Identity.Matching.PatientMapper.ToPersonRecord((Patient)StoredJson.Parse(patients[i % patients.Length]), "carehub")));
+            Time("MPI candidate: PatientJsonMapper (stored JSON) + prepare", count, i =>
+                CareHub.Identity.Matching.PreparedPerson.From(CareHub.Identity.Matching.PatientJsonMapper.Read(patients[i % patients.Length], "carehub").Person));
+        }
+
         var folder = Path.Combine(Path.GetTempPath(), $"carehub-bench-stages-{Guid.NewGuid():N}");
         try
         {
@@ -56,7 +66,19 @@ public static class Stages
             // RecordService.PatientsOf (internal) parses the stored JSON again to find the audit's patient.
             Time("re-parse of the stored JSON (as RecordService.PatientsOf)", count, i => System.Text.Json.JsonDocument.Parse(json[i]).Dispose());
 
-            VersionWrite Write(int i) => new(parsed[i].TypeName, FhirIds.NewId(), 1, DateTimeOffset.UtcNow, "POST", json[i], 0, []);
+            // The index rows the door writes with each version (RecordService.IndexRows: the search parameters and the
+            // governance rows), extracted once here so the store stages time the store alone.
+            var indexes = new List<IndexRow>[count];
+            Time("index rows (IndexExtractor.Extract + GovernanceIndex.Rows)", count, i =>
+            {
+                var rows = CareHub.Search.IndexExtractor.Extract(parsed[i]);
+                rows.AddRange(GovernanceIndex.Rows(parsed[i]));
+                indexes[i] = rows;
+            });
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  (index rows a create: {indexes.Average(r => r.Count):0.0}; an audit record: {audits.Average(a => a.Index.Count):0.0})"));
+
+            VersionWrite Write(int i) => new(parsed[i].TypeName, FhirIds.NewId(), 1, DateTimeOffset.UtcNow, "POST", json[i], null, indexes[i]);
             await TimeAsync("store: 1 create + its audit per transaction", count, async i =>
             {
                 await using var session = await store.BeginWriteAsync(cancellationToken);
@@ -64,10 +86,10 @@ public static class Stages
                 await session.WriteAsync(audits[i], cancellationToken);
                 await session.CommitAsync(cancellationToken);
             });
-            await TimeAsync("store: 1 create, no audit, no expected-version read", count, async i =>
+            await TimeAsync("store: 1 create, no audit", count, async i =>
             {
                 await using var session = await store.BeginWriteAsync(cancellationToken);
-                await session.WriteAsync(Write(i) with { ExpectedVersion = null }, cancellationToken);
+                await session.WriteAsync(Write(i), cancellationToken);
                 await session.CommitAsync(cancellationToken);
             });
             const int group = 16;
@@ -87,6 +109,7 @@ public static class Stages
             foreach (var callers in new[] { 1, options.Clients })
             {
                 var next = -1;
+                var groupsBefore = store.GroupCommits;
                 var started = Stopwatch.GetTimestamp();
                 await Task.WhenAll(Enumerable.Range(0, callers).Select(_ => Task.Run(async () =>
                 {
@@ -98,8 +121,10 @@ public static class Stages
                     }
                 }, cancellationToken)));
                 var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+                var groups = store.GroupCommits;
+                var sessionsPerGroup = (double)(groups.Sessions - groupsBefore.Sessions) / Math.Max(1, groups.Groups - groupsBefore.Groups);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  {$"RecordService.CreateAsync incl. parse, {callers} caller(s)",-62} {seconds * 1e6 / count,8:0} us   {Count(count / seconds)} creates/s"));
+                    $"  {$"RecordService.CreateAsync incl. parse, {callers} caller(s)",-62} {seconds * 1e6 / count,8:0} us   {Count(count / seconds)} creates/s, {sessionsPerGroup:0.0} per group commit"));
             }
         }
         finally

@@ -29,7 +29,10 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
 
     private IWriteSession Session => writer.Session;
 
-    public static PreparedPerson Prepare(Patient patient) => PreparedPerson.From(PatientMapper.ToPersonRecord(patient, "carehub"));
+    /// <summary>The source system a stored Patient is read as, for matching.</summary>
+    internal const string SourceSystem = "carehub";
+
+    public static PreparedPerson Prepare(Patient patient) => PreparedPerson.From(PatientMapper.ToPersonRecord(patient, SourceSystem));
 
     /// <summary>True when the Patient was merged into another (it carries a <c>replaced-by</c> link, R4 Patient.link).</summary>
     public static bool IsMerged(Patient patient) => patient.Link.Any(l => l.Type == Patient.LinkType.ReplacedBy);

@@ -76,7 +76,9 @@ public interface IWriteSession : IAsyncDisposable
 
     /// <summary>
     /// Writes a version with its index rows and, when <see cref="VersionWrite.ChangeEvent"/> is set, its change-feed event.
-    /// Throws <see cref="VersionConflictException"/> when the resource's current version is not the expected one.
+    /// Throws <see cref="VersionConflictException"/> when the resource's current version is not the expected one. A write
+    /// with no expected version may be held until the session's next read, lock or commit (so the caller's work in between
+    /// runs outside the database transaction); a clash with a stored version then throws from that call.
     /// </summary>
     Task WriteAsync(VersionWrite write, CancellationToken cancellationToken);
 

@@ -30,7 +30,7 @@ public abstract partial class SqlRecordStore
             await store.BeforeAuditChainAsync(connection, transaction, cancellationToken);
             long sequence = 0;
             var previous = AuditChain.Genesis;
-            await using (var head = Command(connection, transaction, "SELECT sequence, hash FROM audit_chain ORDER BY sequence DESC LIMIT 1"))
+            var head = Reusable("SELECT sequence, hash FROM audit_chain ORDER BY sequence DESC LIMIT 1");
             await using (var reader = await head.ExecuteReaderAsync(cancellationToken))
             {
                 if (await reader.ReadAsync(cancellationToken))
@@ -40,19 +40,13 @@ public abstract partial class SqlRecordStore
                 }
             }
 
-            await using var insert = Command(connection, transaction,
-                "INSERT INTO audit_chain (sequence, audit_id, version_seq, body_hash, hash) VALUES (@sequence, @id, @row, @body_hash, @hash)",
-                ("@sequence", null), ("@id", null), ("@row", null), ("@body_hash", null), ("@hash", null));
+            var insert = Reusable("INSERT INTO audit_chain (sequence, audit_id, version_seq, body_hash, hash) VALUES (@sequence, @id, @row, @body_hash, @hash)",
+                "@sequence", "@id", "@row", "@body_hash", "@hash");
             foreach (var link in chain)
             {
                 sequence++;
                 var hash = AuditChain.Link(previous, link.Body, link.Id, sequence);
-                insert.Parameters["@sequence"].Value = sequence;
-                insert.Parameters["@id"].Value = link.Id;
-                insert.Parameters["@row"].Value = link.VersionSequence;
-                insert.Parameters["@body_hash"].Value = AuditChain.BodyHash(link.Body);
-                insert.Parameters["@hash"].Value = hash;
-                await insert.ExecuteNonQueryAsync(cancellationToken);
+                await With(insert, sequence, link.Id, link.VersionSequence, AuditChain.BodyHash(link.Body), hash).ExecuteNonQueryAsync(cancellationToken);
                 previous = hash;
             }
 

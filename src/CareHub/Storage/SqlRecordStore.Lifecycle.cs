@@ -66,6 +66,7 @@ public abstract partial class SqlRecordStore
                 throw new InvalidOperationException("AuditEvents cannot be purged: they are links of the tamper-evident audit chain.");
             }
 
+            await EnsureStartedAsync(cancellationToken);
             var current = await store.ReadCoreAsync(connection, transaction, type, id, null, true, cancellationToken);
             if (current is null || current.Version != expectedVersion)
             {

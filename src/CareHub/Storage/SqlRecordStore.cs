@@ -32,6 +32,57 @@ public abstract partial class SqlRecordStore : IRecordStore
 
         /// <summary>Undoes the work unless it was committed, and releases what the scope holds.</summary>
         public abstract ValueTask DisposeAsync();
+
+        /// <summary>
+        /// Commands kept, by SQL text, for as long as the scope's connection lives (SQLite's one writer connection), so the
+        /// statements of the write path are compiled once rather than once per write; null when the connection is not
+        /// long-lived, and the session then keeps its commands only until it ends.
+        /// </summary>
+        public virtual CommandCache? Commands => null;
+    }
+
+    /// <summary>
+    /// Prepared commands by SQL text on one connection. A command is handed out with the caller's transaction set and its
+    /// parameters to be given values; the cache owns it (the caller does not dispose it).
+    /// </summary>
+    protected sealed class CommandCache : IAsyncDisposable
+    {
+        private readonly Dictionary<string, DbCommand> commands = new(StringComparer.Ordinal);
+
+        public DbCommand Get(DbConnection connection, DbTransaction transaction, string sql, params string[] parameterNames)
+        {
+            if (!commands.TryGetValue(sql, out var command))
+            {
+                // Microsoft.Data.Sqlite compiles a command's statements on its first execution and keeps them while the
+                // command lives, so a kept command is compiled once.
+                command = Command(connection, transaction, sql, [.. parameterNames.Select(n => (n, (object?)null))]);
+                commands[sql] = command;
+            }
+
+            command.Transaction = transaction;
+            return command;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var command in commands.Values)
+            {
+                await command.DisposeAsync();
+            }
+
+            commands.Clear();
+        }
+    }
+
+    /// <summary>Sets a command's parameters, in the order they were named, to the given values (null as DBNull).</summary>
+    protected static DbCommand With(DbCommand command, params object?[] values)
+    {
+        for (var i = 0; i < values.Length; i++)
+        {
+            command.Parameters[i].Value = values[i] ?? DBNull.Value;
+        }
+
+        return command;
     }
 
     /// <summary>A plain database transaction on its own connection.</summary>
@@ -255,44 +306,100 @@ public abstract partial class SqlRecordStore : IRecordStore
         await session.CommitAsync(cancellationToken);
     }
 
-    public async Task<IWriteSession> BeginWriteAsync(CancellationToken cancellationToken)
-    {
-        return new WriteSession(this, await BeginWriteScopeAsync(cancellationToken));
-    }
+    public Task<IWriteSession> BeginWriteAsync(CancellationToken cancellationToken) =>
+        Task.FromResult<IWriteSession>(new WriteSession(this));
 
-    private sealed partial class WriteSession(SqlRecordStore store, WriteScope scope) : IWriteSession
+    /// <summary>
+    /// A write transaction, opened on first need. Writes that need no check against the stored version (a server-assigned
+    /// id, a server-written audit record) are held in memory until the session first reads, locks or commits, and written
+    /// then, in order. So the work a caller does between its writes (serialising, extracting index rows, building the
+    /// audit record) runs before the provider's write transaction starts: on SQLite, outside the single writer, where
+    /// every caller's CPU work would otherwise queue behind the others'.
+    /// </summary>
+    private sealed partial class WriteSession(SqlRecordStore store) : IWriteSession
     {
-        private readonly DbConnection connection = scope.Connection;
-        private readonly DbTransaction transaction = scope.Transaction;
+        private WriteScope? scope;
+        private DbConnection connection = null!;
+        private DbTransaction transaction = null!;
+        private readonly List<VersionWrite> deferred = [];
 
         private readonly List<VersionWrite> changes = [];
-        private readonly DbCommand?[] indexInserts = new DbCommand?[Enum.GetValues<IndexTable>().Length];
 
-        /// <summary>The insert statement of an index table, prepared once per session.</summary>
-        private DbCommand IndexInsert(IndexTable table)
+        /// <summary>This session's own commands, when the provider keeps none across sessions.</summary>
+        private CommandCache? ownCommands;
+
+        /// <summary>A prepared command of the write path, reused for every write of the session (and beyond, see <see cref="WriteScope.Commands"/>).</summary>
+        private DbCommand Reusable(string sql, params string[] parameterNames) =>
+            (scope!.Commands ?? (ownCommands ??= new CommandCache())).Get(connection, transaction, sql, parameterNames);
+
+        private static readonly string[] IndexInsertSql = [.. Enum.GetValues<IndexTable>().Select(table =>
         {
-            if (indexInserts[(int)table] is not { } command)
+            var columns = IndexColumns(table);
+            return $"INSERT INTO {TableName(table)} (type, id, param, grp, {string.Join(", ", columns)}) VALUES (@type, @id, @param, @grp, {string.Join(", ", columns.Select(c => "@" + c))})";
+        })];
+
+        private static readonly string[][] IndexInsertParameters = [.. Enum.GetValues<IndexTable>().Select(table =>
+            (string[])["@type", "@id", "@param", "@grp", .. IndexColumns(table).Select(c => "@" + c)])];
+
+        /// <summary>The insert statement of an index table.</summary>
+        private DbCommand IndexInsert(IndexTable table) => Reusable(IndexInsertSql[(int)table], IndexInsertParameters[(int)table]);
+
+        /// <summary>Starts the provider's write transaction unless it has started, then writes what was deferred.</summary>
+        private async Task EnsureStartedAsync(CancellationToken cancellationToken)
+        {
+            if (scope is null)
             {
-                var columns = IndexColumns(table);
-                command = Command(connection, transaction,
-                    $"INSERT INTO {TableName(table)} (type, id, param, grp, {string.Join(", ", columns)}) VALUES (@type, @id, @param, @grp, {string.Join(", ", columns.Select(c => "@" + c))})",
-                    [("@type", null), ("@id", null), ("@param", null), ("@grp", null), .. columns.Select(c => ("@" + c, (object?)null))]);
-                indexInserts[(int)table] = command;
+                scope = await store.BeginWriteScopeAsync(cancellationToken);
+                connection = scope.Connection;
+                transaction = scope.Transaction;
             }
 
-            return command;
+            if (deferred.Count > 0)
+            {
+                var pending = deferred.ToArray();
+                deferred.Clear();
+                foreach (var write in pending)
+                {
+                    await WriteTranslatedAsync(write, cancellationToken);
+                }
+            }
         }
 
-        public Task<StoredResource?> ReadAsync(string type, string id, CancellationToken cancellationToken) =>
-            store.ReadCoreAsync(connection, transaction, type, id, null, true, cancellationToken);
+        public async Task<StoredResource?> ReadAsync(string type, string id, CancellationToken cancellationToken)
+        {
+            await EnsureStartedAsync(cancellationToken);
+            return await store.ReadCoreAsync(connection, transaction, type, id, null, true, cancellationToken);
+        }
 
-        public Task LockAsync(string key, CancellationToken cancellationToken) =>
-            store.LockKeyAsync(connection, transaction, key, cancellationToken);
+        public async Task LockAsync(string key, CancellationToken cancellationToken)
+        {
+            await EnsureStartedAsync(cancellationToken);
+            await store.LockKeyAsync(connection, transaction, key, cancellationToken);
+        }
 
-        public Task<IReadOnlyList<string>> FindIdsAsync(StoreQuery query, CancellationToken cancellationToken) =>
-            FindIdsCoreAsync(connection, transaction, query, cancellationToken);
+        public async Task<IReadOnlyList<string>> FindIdsAsync(StoreQuery query, CancellationToken cancellationToken)
+        {
+            await EnsureStartedAsync(cancellationToken);
+            return await FindIdsCoreAsync(connection, transaction, query, cancellationToken);
+        }
 
+        /// <remarks>
+        /// A write without an expected version may be deferred (see the class): a clash with a stored version then throws
+        /// <see cref="VersionConflictException"/> from the read, lock or commit that writes it.
+        /// </remarks>
         public async Task WriteAsync(VersionWrite write, CancellationToken cancellationToken)
+        {
+            if (scope is null && write.ExpectedVersion is null)
+            {
+                deferred.Add(write);
+                return;
+            }
+
+            await EnsureStartedAsync(cancellationToken);
+            await WriteTranslatedAsync(write, cancellationToken);
+        }
+
+        private async Task WriteTranslatedAsync(VersionWrite write, CancellationToken cancellationToken)
         {
             try
             {
@@ -320,32 +427,22 @@ public abstract partial class SqlRecordStore : IRecordStore
             var lastUpdated = write.LastUpdated.ToUnixTimeMilliseconds();
             var audit = write.Type == AuditType;
             long seq;
-            // An audit record is chained over its bytes as stored (PostgreSQL's jsonb normalises the text), so its insert
-            // returns the body too.
-            await using (var insert = Command(connection, transaction,
-                $"INSERT INTO resource_version (type, id, version, last_updated, method, body) VALUES (@type, @id, @version, @lu, @method, {store.JsonParameter("@body")}) RETURNING seq{(audit ? ", body" : string.Empty)}",
-                ("@type", write.Type), ("@id", write.Id), ("@version", write.Version), ("@lu", lastUpdated), ("@method", write.Method), ("@body", write.Json)))
+            var insert = With(Reusable(audit ? store.InsertAuditVersionSql : store.InsertVersionSql, VersionParameters),
+                write.Type, write.Id, write.Version, lastUpdated, write.Method, write.Json);
+            if (audit)
             {
-                if (audit)
-                {
-                    await using var reader = await insert.ExecuteReaderAsync(cancellationToken);
-                    await reader.ReadAsync(cancellationToken);
-                    seq = reader.GetInt64(0);
-                    chain.Add(new PendingLink(seq, write.Id, reader.IsDBNull(1) ? null : reader.GetString(1)));
-                }
-                else
-                {
-                    seq = Convert.ToInt64(await insert.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
-                }
+                await using var reader = await insert.ExecuteReaderAsync(cancellationToken);
+                await reader.ReadAsync(cancellationToken);
+                seq = reader.GetInt64(0);
+                chain.Add(new PendingLink(seq, write.Id, reader.IsDBNull(1) ? null : reader.GetString(1)));
+            }
+            else
+            {
+                seq = Convert.ToInt64(await insert.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
             }
 
-            await using (var upsert = Command(connection, transaction,
-                "INSERT INTO resource_current (type, id, version, seq, deleted, last_updated) VALUES (@type, @id, @version, @seq, @deleted, @lu) " +
-                "ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, seq = excluded.seq, deleted = excluded.deleted, last_updated = excluded.last_updated",
-                ("@type", write.Type), ("@id", write.Id), ("@version", write.Version), ("@seq", seq), ("@deleted", write.Json is null ? 1 : 0), ("@lu", lastUpdated)))
-            {
-                await upsert.ExecuteNonQueryAsync(cancellationToken);
-            }
+            await With(Reusable(UpsertCurrentSql, "@type", "@id", "@version", "@seq", "@deleted", "@lu"),
+                write.Type, write.Id, write.Version, seq, write.Json is null ? 1 : 0, lastUpdated).ExecuteNonQueryAsync(cancellationToken);
 
             // An update or deletion replaces every index row of the resource; a first version has none to replace.
             await WriteIndexAsync(write.Type, write.Id, write.Index, write.Version > 1, cancellationToken);
@@ -356,15 +453,17 @@ public abstract partial class SqlRecordStore : IRecordStore
             }
         }
 
-        public Task ReplaceIndexAsync(string type, string id, IReadOnlyList<IndexRow> index, CancellationToken cancellationToken) =>
-            WriteIndexAsync(type, id, index, replace: true, cancellationToken);
+        public async Task ReplaceIndexAsync(string type, string id, IReadOnlyList<IndexRow> index, CancellationToken cancellationToken)
+        {
+            await EnsureStartedAsync(cancellationToken);
+            await WriteIndexAsync(type, id, index, replace: true, cancellationToken);
+        }
 
         private async Task WriteIndexAsync(string type, string id, IReadOnlyList<IndexRow> index, bool replace, CancellationToken cancellationToken)
         {
             if (replace)
             {
-                await using var clear = Command(connection, transaction, ClearIndex, ("@type", type), ("@id", id));
-                await clear.ExecuteNonQueryAsync(cancellationToken);
+                await With(Reusable(ClearIndex, "@type", "@id"), type, id).ExecuteNonQueryAsync(cancellationToken);
             }
 
             foreach (var row in index.Distinct())
@@ -390,33 +489,41 @@ public abstract partial class SqlRecordStore : IRecordStore
 
         public async Task CommitAsync(CancellationToken cancellationToken)
         {
+            if (scope is null && deferred.Count == 0)
+            {
+                // Nothing was read, locked or written: there is no transaction to commit.
+                return;
+            }
+
+            await EnsureStartedAsync(cancellationToken);
             if (changes.Count > 0)
             {
                 await store.BeforeChangeEventsAsync(connection, transaction, cancellationToken);
-                await using var outbox = Command(connection, transaction,
-                    "INSERT INTO outbox (type, id, version, method, time) VALUES (@type, @id, @version, @method, @time)",
-                    ("@type", null), ("@id", null), ("@version", null), ("@method", null), ("@time", null));
+                var outbox = Reusable("INSERT INTO outbox (type, id, version, method, time) VALUES (@type, @id, @version, @method, @time)",
+                    "@type", "@id", "@version", "@method", "@time");
                 foreach (var change in changes)
                 {
-                    outbox.Parameters["@type"].Value = change.Type;
-                    outbox.Parameters["@id"].Value = change.Id;
-                    outbox.Parameters["@version"].Value = change.Version;
-                    outbox.Parameters["@method"].Value = change.Method;
-                    outbox.Parameters["@time"].Value = change.LastUpdated.ToUnixTimeMilliseconds();
-                    await outbox.ExecuteNonQueryAsync(cancellationToken);
+                    await With(outbox, change.Type, change.Id, change.Version, change.Method, change.LastUpdated.ToUnixTimeMilliseconds())
+                        .ExecuteNonQueryAsync(cancellationToken);
                 }
             }
 
             await ChainAuditAsync(cancellationToken);
 
-            // The connection may be shared (SQLite's group commit hands it to the next session once this one commits), so
-            // everything this session made on it is released first.
+            // Commands this session made for itself are released before its connection goes back; those the provider keeps
+            // (SQLite's writer connection, shared by the sessions of a group) stay with the connection.
             await DisposeCommandsAsync();
-            await scope.CommitAsync(cancellationToken);
+            await scope!.CommitAsync(cancellationToken);
         }
 
         public async ValueTask DisposeAsync()
         {
+            deferred.Clear();
+            if (scope is null)
+            {
+                return;
+            }
+
             try
             {
                 await DisposeCommandsAsync();
@@ -429,16 +536,29 @@ public abstract partial class SqlRecordStore : IRecordStore
 
         private async ValueTask DisposeCommandsAsync()
         {
-            for (var i = 0; i < indexInserts.Length; i++)
+            if (ownCommands is not null)
             {
-                if (indexInserts[i] is { } insert)
-                {
-                    indexInserts[i] = null;
-                    await insert.DisposeAsync();
-                }
+                await ownCommands.DisposeAsync();
+                ownCommands = null;
             }
         }
     }
+
+    private static readonly string[] VersionParameters = ["@type", "@id", "@version", "@lu", "@method", "@body"];
+
+    private string InsertVersionSql => insertVersionSql ??=
+        $"INSERT INTO resource_version (type, id, version, last_updated, method, body) VALUES (@type, @id, @version, @lu, @method, {JsonParameter("@body")}) RETURNING seq";
+
+    // An audit record is chained over its bytes as stored (PostgreSQL's jsonb normalises the text), so its insert returns
+    // the body too.
+    private string InsertAuditVersionSql => insertAuditVersionSql ??= InsertVersionSql + ", body";
+
+    private string? insertVersionSql;
+    private string? insertAuditVersionSql;
+
+    private const string UpsertCurrentSql =
+        "INSERT INTO resource_current (type, id, version, seq, deleted, last_updated) VALUES (@type, @id, @version, @seq, @deleted, @lu) " +
+        "ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, seq = excluded.seq, deleted = excluded.deleted, last_updated = excluded.last_updated";
 
     /// <summary>The value columns of each index table, in the order <see cref="IndexValues"/> gives them.</summary>
     private static string[] IndexColumns(IndexTable table) => table switch
