@@ -171,15 +171,5 @@ public sealed record RolePolicy
 
     /// <summary>Whether the role may do <paramref name="interaction"/> on records of the category.</summary>
     public bool Allows(string category, FhirInteraction interaction) =>
-        Access.TryGetValue(category, out var letters) && letters.Contains(Letter(interaction), StringComparison.Ordinal);
-
-    private static char Letter(FhirInteraction interaction) => interaction switch
-    {
-        FhirInteraction.Create => 'c',
-        FhirInteraction.Read => 'r',
-        FhirInteraction.Update => 'u',
-        FhirInteraction.Delete => 'd',
-        FhirInteraction.Search => 's',
-        _ => throw new ArgumentOutOfRangeException(nameof(interaction), interaction, "Unknown interaction."),
-    };
+        Access.TryGetValue(category, out var letters) && letters.Contains(SmartScope.Letter(interaction), StringComparison.Ordinal);
 }

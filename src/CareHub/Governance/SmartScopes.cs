@@ -110,7 +110,8 @@ public sealed record SmartScope
 
     public override string ToString() => Value;
 
-    private static char Letter(FhirInteraction interaction) => interaction switch
+    /// <summary>The SMART v2 permission letter of an interaction (c r u d s), as scopes and the access policy file write it.</summary>
+    internal static char Letter(FhirInteraction interaction) => interaction switch
     {
         FhirInteraction.Create => 'c',
         FhirInteraction.Read => 'r',
