@@ -42,6 +42,7 @@ public sealed class LocalRecords : IAsyncDisposable
         mpi.Validate();
         var store = CareHubHost.OpenStore(storage);
         await store.MigrateAsync(CancellationToken.None);
+        await CareHub.Search.CustomSearchParameters.LoadAsync(store, CancellationToken.None);
         var audit = new AuditTrail(store, TimeProvider.System, NullLogger<AuditTrail>.Instance);
         // Patients written by a command are matched like any other write: the MPI is a write hook of the one door.
         var matcher = new PersonMatcher(mpi.ToMatchSettings());
