@@ -87,7 +87,8 @@ public sealed record SearchRequest(
         Parse([type], parameters, strict, null, TimeProvider.System);
 
     /// <summary>Parses a search over one or several types (a parameter must mean the same on every one).</summary>
-    public static SearchRequest Parse(IReadOnlyList<string> types, IEnumerable<KeyValuePair<string, string>> parameters, bool strict, string? baseUrl, TimeProvider clock)
+    /// <param name="terminology">What the token modifiers :in, :not-in, :below and :above need; null refuses them.</param>
+    public static SearchRequest Parse(IReadOnlyList<string> types, IEnumerable<KeyValuePair<string, string>> parameters, bool strict, string? baseUrl, TimeProvider clock, SearchTerminology? terminology = null)
     {
         var clauses = new List<QueryClause>();
         var applied = new List<KeyValuePair<string, string>>();
@@ -198,7 +199,7 @@ public sealed record SearchRequest(
                     applied.Add(new(rawName, value));
                     break;
                 default:
-                    var clause = SearchCriteria.Parse(types, rawName, value, baseUrl, clock);
+                    var clause = SearchCriteria.Parse(types, rawName, value, baseUrl, clock, terminology);
                     if (clause is null)
                     {
                         Ignore(rawName, $"The search parameter '{rawName}' is not supported for {string.Join(", ", types)}.");

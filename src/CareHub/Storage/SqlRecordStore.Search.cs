@@ -275,7 +275,7 @@ public abstract partial class SqlRecordStore
 
         private (string Table, string Predicate) RowPredicate(ValueClause clause, string x) => clause switch
         {
-            TokenClause token => ("search_token", Or(token.AnyOf.Select(m => TokenMatches(token.Mode, m, x)))),
+            TokenClause token => ("search_token", TokenPredicate(token, x)),
             StringClause text => ("search_string", Or(text.AnyOf.Select(v => text.Mode switch
             {
                 StringMode.Exact => $"{x}.exact = {Add(v)}",
@@ -294,6 +294,28 @@ public abstract partial class SqlRecordStore
             }))),
             _ => throw new ArgumentException($"Unsupported clause {clause.GetType().Name}", nameof(clause)),
         };
+
+        /// <summary>
+        /// Any of the token's values. Codes of one system are asked as "system = s AND code IN (...)": the terminology
+        /// modifiers (:in, :below, ...) turn into lists of thousands of codes, which as thousands of ORs cost far more to
+        /// plan than to run.
+        /// </summary>
+        private string TokenPredicate(TokenClause token, string x)
+        {
+            if (token.Mode is not (TokenMode.Code or TokenMode.Not) || token.AnyOf.Count < 4)
+            {
+                return Or(token.AnyOf.Select(m => TokenMatches(token.Mode, m, x)));
+            }
+
+            var plain = token.AnyOf.Where(m => m is { AnySystem: false, System: not null, Code: not null, TypeSystem: null }).ToList();
+            var alternatives = token.AnyOf.Except(plain).Select(m => TokenMatches(token.Mode, m, x)).ToList();
+            foreach (var system in plain.GroupBy(m => m.System!, StringComparer.Ordinal))
+            {
+                alternatives.Add($"({x}.system = {Add(system.Key)} AND {x}.code IN ({List(system.Select(m => m.Code!).Distinct(StringComparer.Ordinal))}))");
+            }
+
+            return Or(alternatives);
+        }
 
         private string TokenMatches(TokenMode mode, TokenMatch match, string x)
         {
