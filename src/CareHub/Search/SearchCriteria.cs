@@ -322,9 +322,21 @@ public static class SearchCriteria
         }
 
         var number = Number(rawName, parts[0]);
-        return parts.Count == 1
-            ? new QuantityMatch(number, null, null)
-            : new QuantityMatch(number, parts[1].Length == 0 ? null : Unescape(parts[1]), parts[2].Length == 0 ? null : Unescape(parts[2]));
+        if (parts.Count == 1)
+        {
+            return new QuantityMatch(number, null, null);
+        }
+
+        var system = parts[1].Length == 0 ? null : Unescape(parts[1]);
+        var code = parts[2].Length == 0 ? null : Unescape(parts[2]);
+        // A UCUM unit is compared in canonical units, so 1 g matches 1000 mg (search.html#quantity).
+        return system == Ucum.System && Ucum.Canonical(code) is { } canonical
+            ? new QuantityMatch(number, system, code)
+            {
+                CanonicalCode = canonical.Code,
+                CanonicalNumber = new NumberMatch(number.Prefix, number.Value * canonical.Factor, number.Low * canonical.Factor, number.High * canonical.Factor),
+            }
+            : new QuantityMatch(number, system, code);
     }
 
     private static ReferenceClause Reference(SearchParameter parameter, string rawName, string? modifier, List<string> values, string? baseUrl)

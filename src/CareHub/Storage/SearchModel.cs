@@ -26,8 +26,20 @@ public sealed record DateIndexRow(string Param, long Low, long High) : IndexRow(
 /// <summary>A number: its value (null for a Range) and the range its precision implies (search.html#number).</summary>
 public sealed record NumberIndexRow(string Param, double? Value, double Low, double High) : IndexRow(Param);
 
-/// <summary>A Quantity (or Money, or Range): value, system, code and unit, and the range its precision implies.</summary>
-public sealed record QuantityIndexRow(string Param, string? System, string? Code, string? Unit, double? Value, double Low, double High) : IndexRow(Param);
+/// <summary>
+/// A Quantity (or Money, or Range): value, system, code and unit, and the range its precision implies; for a UCUM unit
+/// with a canonical form (<see cref="Search.Ucum"/>) also the value and range in canonical units and the canonical code.
+/// </summary>
+public sealed record QuantityIndexRow(string Param, string? System, string? Code, string? Unit, double? Value, double Low, double High) : IndexRow(Param)
+{
+    public string? CanonicalCode { get; init; }
+
+    public double? CanonicalValue { get; init; }
+
+    public double? CanonicalLow { get; init; }
+
+    public double? CanonicalHigh { get; init; }
+}
 
 /// <summary>
 /// A reference: a relative one as <see cref="TargetType"/>/<see cref="TargetId"/>, an absolute or canonical one as
@@ -113,8 +125,17 @@ public sealed record NumberMatch(Prefix Prefix, double Value, double Low, double
 
 public sealed record NumberClause(string Param, IReadOnlyList<NumberMatch> AnyOf) : ValueClause(Param);
 
-/// <summary>A searched quantity; a null system or code matches any (a code without system also matches the unit).</summary>
-public sealed record QuantityMatch(NumberMatch Number, string? System, string? Code);
+/// <summary>
+/// A searched quantity; a null system or code matches any (a code without system also matches the unit). A UCUM code
+/// with a canonical form carries the searched number in canonical units and the canonical code, which are matched
+/// against the rows' canonical columns (and, for rows written before those existed, the code as written).
+/// </summary>
+public sealed record QuantityMatch(NumberMatch Number, string? System, string? Code)
+{
+    public NumberMatch? CanonicalNumber { get; init; }
+
+    public string? CanonicalCode { get; init; }
+}
 
 public sealed record QuantityClause(string Param, IReadOnlyList<QuantityMatch> AnyOf) : ValueClause(Param);
 

@@ -372,28 +372,39 @@ public abstract partial class SqlRecordStore
         /// A number against the searched value (search.html#number): eq when the value lies in the range the searched
         /// value's precision implies; a stored Range (no value) compares by its bounds.
         /// </summary>
-        private string NumberMatches(NumberMatch m, string x)
+        private string NumberMatches(NumberMatch m, string x) => NumberMatches(m, $"{x}.value", $"{x}.low", $"{x}.high");
+
+        private string NumberMatches(NumberMatch m, string valueColumn, string lowColumn, string highColumn)
         {
             var value = Add(m.Value);
             var low = Add(m.Low);
             var high = Add(m.High);
-            var eq = $"(({x}.value IS NOT NULL AND {x}.value >= {low} AND {x}.value < {high}) OR ({x}.value IS NULL AND {x}.low >= {low} AND {x}.high <= {high}))";
+            var eq = $"(({valueColumn} IS NOT NULL AND {valueColumn} >= {low} AND {valueColumn} < {high}) OR ({valueColumn} IS NULL AND {lowColumn} >= {low} AND {highColumn} <= {high}))";
             return m.Prefix switch
             {
                 Prefix.Eq => eq,
                 Prefix.Ne => $"NOT {eq}",
-                Prefix.Gt => $"COALESCE({x}.value, {x}.high) > {value}",
-                Prefix.Lt => $"COALESCE({x}.value, {x}.low) < {value}",
-                Prefix.Ge => $"COALESCE({x}.value, {x}.high) >= {value}",
-                Prefix.Le => $"COALESCE({x}.value, {x}.low) <= {value}",
-                Prefix.Sa => $"COALESCE({x}.value, {x}.low) > {value}",
-                Prefix.Eb => $"COALESCE({x}.value, {x}.high) < {value}",
-                _ => $"(COALESCE({x}.value, {x}.high) >= {low} AND COALESCE({x}.value, {x}.low) <= {high})",
+                Prefix.Gt => $"COALESCE({valueColumn}, {highColumn}) > {value}",
+                Prefix.Lt => $"COALESCE({valueColumn}, {lowColumn}) < {value}",
+                Prefix.Ge => $"COALESCE({valueColumn}, {highColumn}) >= {value}",
+                Prefix.Le => $"COALESCE({valueColumn}, {lowColumn}) <= {value}",
+                Prefix.Sa => $"COALESCE({valueColumn}, {lowColumn}) > {value}",
+                Prefix.Eb => $"COALESCE({valueColumn}, {highColumn}) < {value}",
+                _ => $"(COALESCE({valueColumn}, {highColumn}) >= {low} AND COALESCE({valueColumn}, {lowColumn}) <= {high})",
             };
         }
 
         private string QuantityMatches(QuantityMatch m, string x)
         {
+            if (m is { CanonicalCode: { } canonicalCode, CanonicalNumber: { } canonicalNumber })
+            {
+                // UCUM: rows with a canonical form compare in canonical units; rows written before migration 3 (no canonical
+                // columns until a reindex) are compared as written.
+                var canonical = $"({x}.canonical_code = {Add(canonicalCode)} AND {NumberMatches(canonicalNumber, $"{x}.canonical_value", $"{x}.canonical_low", $"{x}.canonical_high")})";
+                var asWritten = $"({x}.canonical_code IS NULL AND {x}.system = {Add(m.System)} AND {x}.code = {Add(m.Code)} AND {NumberMatches(m.Number, x)})";
+                return $"({canonical} OR {asWritten})";
+            }
+
             var conditions = new List<string> { NumberMatches(m.Number, x) };
             if (m.System is not null)
             {
