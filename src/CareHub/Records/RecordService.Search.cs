@@ -213,7 +213,7 @@ public sealed partial class RecordService
                 throw FhirException.BadRequest("No resource type to search: _type is empty or names types the access token does not allow searching.");
             }
 
-            var request = SearchRequest.Parse(scope.Types, parameters, context.StrictHandling, context.BaseUrl, clock, await SearchTerminology.LoadAsync(store, parameters, cancellationToken));
+            var request = SearchRequest.Parse(scope.Types, parameters, context.StrictHandling, context.BaseUrl, clock, await SearchLookups.LoadAsync(store, parameters, cancellationToken));
             var storeQuery = request.ToStoreQuery() with
             {
                 Count = request.SummaryCount ? 0 : request.Count,

@@ -77,6 +77,14 @@ public static class IndexExtractor
             }
         }
 
+        if (resource is Location { Position: { Latitude: { } latitude, Longitude: { } longitude } })
+        {
+            // near (location.html#positional) has no FHIRPath of its own: the position as two number rows.
+            rows.Add(new NumberIndexRow(SearchLookups.LatitudeParam, (double)latitude, (double)latitude, (double)latitude));
+            rows.Add(new NumberIndexRow(SearchLookups.LongitudeParam, (double)longitude, (double)longitude, (double)longitude));
+        }
+
+        TextSearch.AddRows(rows, resource);
         return rows;
     }
 

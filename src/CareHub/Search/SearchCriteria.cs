@@ -17,8 +17,8 @@ public static class SearchCriteria
     /// <param name="types">The resource types searched; a parameter must mean the same on all of them.</param>
     /// <param name="baseUrl">The server's base URL: absolute references to it are matched as relative ones.</param>
     /// <param name="terminology">The stored ValueSets and CodeSystems the token modifiers :in, :not-in, :below and :above
-    /// need (<see cref="SearchTerminology.LoadAsync"/>); without it those modifiers are refused.</param>
-    public static QueryClause? Parse(IReadOnlyList<string> types, string rawName, string value, string? baseUrl, TimeProvider clock, SearchTerminology? terminology = null)
+    /// need (<see cref="SearchLookups.LoadAsync"/>); without it those modifiers are refused.</param>
+    public static QueryClause? Parse(IReadOnlyList<string> types, string rawName, string value, string? baseUrl, TimeProvider clock, SearchLookups? terminology = null)
     {
         terminology ??= NoTerminology;
         if (rawName.StartsWith("_has:", StringComparison.Ordinal))
@@ -31,6 +31,21 @@ public static class SearchCriteria
         var colon = head.IndexOf(':', StringComparison.Ordinal);
         var name = colon < 0 ? head : head[..colon];
         var modifier = colon < 0 ? null : head[(colon + 1)..];
+        if (name == SearchLookups.NearParameter && types is ["Location"])
+        {
+            if (modifier is not null || dot >= 0)
+            {
+                throw FhirException.BadRequest($"near takes no modifier or chain.", rawName);
+            }
+
+            return new IdClause(SplitEscaped(value, ',').SelectMany(v => terminology.NearIds(rawName, v)).Distinct(StringComparer.Ordinal).ToList());
+        }
+
+        if (TextSearch.IsTextParameter(name))
+        {
+            return TextSearch.Parse(rawName, name, modifier, dot >= 0, value);
+        }
+
         var parameter = Lookup(types, name);
         if (parameter is null)
         {
@@ -107,9 +122,9 @@ public static class SearchCriteria
 
     // ---- chaining (search.html#chaining) and reverse chaining (search.html#has) ------------------------------------
 
-    private static readonly SearchTerminology NoTerminology = SearchTerminology.Unavailable("the terminology modifiers (:in, :not-in, :below, :above) cannot be used here.");
+    private static readonly SearchLookups NoTerminology = SearchLookups.Unavailable("the terminology modifiers (:in, :not-in, :below, :above) cannot be used here.");
 
-    private static ChainClause ParseChain(SearchParameter parameter, string? modifier, string rawName, string rest, string value, string? baseUrl, TimeProvider clock, SearchTerminology terminology)
+    private static ChainClause ParseChain(SearchParameter parameter, string? modifier, string rawName, string rest, string value, string? baseUrl, TimeProvider clock, SearchLookups terminology)
     {
         if (parameter.Type != SearchParamType.Reference)
         {
@@ -139,7 +154,7 @@ public static class SearchCriteria
         return new ChainClause(parameter.Name, candidates, inner);
     }
 
-    private static HasClause ParseHas(IReadOnlyList<string> types, string rawName, string value, string? baseUrl, TimeProvider clock, SearchTerminology terminology)
+    private static HasClause ParseHas(IReadOnlyList<string> types, string rawName, string value, string? baseUrl, TimeProvider clock, SearchLookups terminology)
     {
         var parts = rawName.Split(':', 4);
         if (parts.Length < 4 || parts[3].Length == 0)
@@ -171,7 +186,7 @@ public static class SearchCriteria
 
     // ---- parameter types ---------------------------------------------------------------------------------------
 
-    private static QueryClause Token(SearchParameter parameter, string rawName, string? modifier, List<string> values, SearchTerminology terminology)
+    private static QueryClause Token(SearchParameter parameter, string rawName, string? modifier, List<string> values, SearchLookups terminology)
     {
         if (parameter.Name == "_id")
         {
@@ -192,7 +207,7 @@ public static class SearchCriteria
         };
     }
 
-    private static List<TokenMatch> Subsumption(string rawName, string value, bool below, SearchTerminology terminology)
+    private static List<TokenMatch> Subsumption(string rawName, string value, bool below, SearchLookups terminology)
     {
         var token = TokenValue(rawName, value);
         if (token.System is null || token.Code is null)

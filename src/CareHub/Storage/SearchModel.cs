@@ -181,6 +181,9 @@ public sealed record ListClause(string ListId) : QueryClause;
 /// <summary>Some of the clauses hold.</summary>
 public sealed record AnyClause(IReadOnlyList<QueryClause> AnyOf) : QueryClause;
 
+/// <summary>Every one of the clauses holds (the words of _text and _content).</summary>
+public sealed record AllClause(IReadOnlyList<QueryClause> AllOf) : QueryClause;
+
 /// <summary>
 /// Membership of a compartment (compartmentdefinition.html): the resource refers to <see cref="TargetType"/>/<see
 /// cref="TargetId"/> through one of the parameters its type has in the compartment, or is that resource itself.

@@ -235,6 +235,8 @@ public abstract partial class SqlRecordStore
 
                 case AnyClause any:
                     return Or(any.AnyOf.Select(inner => Predicate(inner, c, types)));
+                case AllClause all:
+                    return all.AllOf.Count == 0 ? "1 = 1" : "(" + string.Join(" AND ", all.AllOf.Select(inner => Predicate(inner, c, types))) + ")";
                 case CompartmentClause compartment:
                 {
                     var r = Alias("r");

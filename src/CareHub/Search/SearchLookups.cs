@@ -6,10 +6,11 @@ using Hl7.Fhir.Model;
 namespace CareHub.Search;
 
 /// <summary>
-/// The terminology behind the token modifiers :in, :not-in, :below and :above (R4 search.html#token), answered from the
-/// ValueSet and CodeSystem resources stored in the record, not from an external terminology service. What a search
-/// needs is loaded before it is parsed (<see cref="LoadAsync"/>), so that parsing stays synchronous and each modifier
-/// becomes an ordinary token clause over a list of codes:
+/// What parsing a search needs to look up in the record, loaded before it is parsed (<see cref="LoadAsync"/>) so that
+/// parsing stays synchronous: the Locations near a point (<c>near</c>, R4 location.html#positional), and the terminology
+/// behind the token modifiers :in, :not-in, :below and :above (R4 search.html#token), answered from the ValueSet and
+/// CodeSystem resources stored in the record, not from an external terminology service. Each becomes an ordinary
+/// clause (a list of ids, a list of codes):
 /// <list type="bullet">
 /// <item>a ValueSet's expansion.contains when it has one; otherwise its compose (valueset.html#compose): included concept
 /// lists, whole code systems and is-a / descendent-of / is-not-a / = filters over a stored CodeSystem's hierarchy,
@@ -18,7 +19,7 @@ namespace CareHub.Search;
 /// </list>
 /// A ValueSet or hierarchy the record does not hold is a 400 naming the parameter.
 /// </summary>
-public sealed class SearchTerminology
+public sealed class SearchLookups
 {
     /// <summary>The most codes one modifier may expand to: beyond it the query would be a poor way to ask.</summary>
     public const int MaxCodes = 10_000;
@@ -28,31 +29,46 @@ public sealed class SearchTerminology
     private readonly Dictionary<string, ValueSet> valueSets = new(StringComparer.Ordinal);
     private readonly Dictionary<string, CodeSystem> codeSystems = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Hierarchy> hierarchies = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<string>> near = new(StringComparer.Ordinal);
     private readonly string? unavailable;
 
-    private SearchTerminology(string? unavailable) => this.unavailable = unavailable;
+    private SearchLookups(string? unavailable) => this.unavailable = unavailable;
 
     /// <summary>No terminology at all: each of the modifiers is refused with <paramref name="why"/>.</summary>
-    public static SearchTerminology Unavailable(string why) => new(why);
+    public static SearchLookups Unavailable(string why) => new(why);
 
     /// <summary>The terminology for a search that uses none of the modifiers.</summary>
-    public static SearchTerminology Empty { get; } = new(null);
+    public static SearchLookups Empty { get; } = new(null);
 
     private static readonly string[] Modifiers = ["in", "not-in", "below", "above"];
 
     /// <summary>Loads the ValueSets and CodeSystems the parameters' :in, :not-in, :below and :above values name.</summary>
-    public static async Task<SearchTerminology> LoadAsync(IRecordStore store, IEnumerable<KeyValuePair<string, string>> parameters, CancellationToken cancellationToken)
+    public static async Task<SearchLookups> LoadAsync(IRecordStore store, IEnumerable<KeyValuePair<string, string>> parameters, CancellationToken cancellationToken)
     {
-        SearchTerminology? terminology = null;
+        SearchLookups? terminology = null;
         foreach (var (name, value) in parameters)
         {
+            if (name == NearParameter)
+            {
+                terminology ??= new SearchLookups(null);
+                foreach (var item in SearchCriteria.SplitEscaped(value, ','))
+                {
+                    if (!terminology.near.ContainsKey(item) && Near(item) is { } point)
+                    {
+                        terminology.near[item] = await NearAsync(store, point, cancellationToken);
+                    }
+                }
+
+                continue;
+            }
+
             var modifier = ModifierOf(name);
             if (modifier is null)
             {
                 continue;
             }
 
-            terminology ??= new SearchTerminology(null);
+            terminology ??= new SearchLookups(null);
             foreach (var item in SearchCriteria.SplitEscaped(value, ','))
             {
                 var text = SearchCriteria.Unescape(item);
@@ -81,6 +97,158 @@ public sealed class SearchTerminology
         var colon = last.LastIndexOf(':');
         var modifier = colon < 0 ? null : last[(colon + 1)..];
         return modifier is not null && Modifiers.Contains(modifier) ? modifier : null;
+    }
+
+    // ---- near (location.html#positional) ---------------------------------------------------------------------------
+
+    /// <summary>The special parameter of Location (R4 location.html#search): near=[latitude]|[longitude]|[distance]|[units].</summary>
+    public const string NearParameter = "near";
+
+    /// <summary>The index rows of Location.position that near searches (number rows, degrees).</summary>
+    public const string LatitudeParam = "near$latitude";
+
+    public const string LongitudeParam = "near$longitude";
+
+    /// <summary>The distance when near gives none ("the server can use its own discretion").</summary>
+    public const double DefaultNearKm = 10;
+
+    /// <summary>The most Locations a near search may consider inside its bounding box.</summary>
+    public const int MaxNearCandidates = 10_000;
+
+    private const double EarthRadiusKm = 6371.0088;
+
+    /// <summary>A near value as a point and a distance in km; null when it is malformed (the parser says why).</summary>
+    public static (double Latitude, double Longitude, double Km)? Near(string value)
+    {
+        var parts = SearchCriteria.SplitEscaped(value, '|').Select(SearchCriteria.Unescape).ToList();
+        if (parts.Count is < 2 or > 4
+            || !double.TryParse(parts[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var latitude) || Math.Abs(latitude) > 90
+            || !double.TryParse(parts[1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var longitude) || Math.Abs(longitude) > 180)
+        {
+            return null;
+        }
+
+        var distance = DefaultNearKm;
+        if (parts.Count >= 3 && parts[2].Length > 0)
+        {
+            if (!double.TryParse(parts[2], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out distance) || distance < 0 || !double.IsFinite(distance))
+            {
+                return null;
+            }
+
+            // Units are UCUM; km when absent (location.html#positional).
+            var scale = parts.Count < 4 || parts[3].Length == 0 ? 1 : parts[3] switch
+            {
+                "km" => 1,
+                "m" => 0.001,
+                "mi" or "[mi_i]" => 1.609344,
+                _ => double.NaN,
+            };
+            if (double.IsNaN(scale))
+            {
+                return null;
+            }
+
+            distance *= scale;
+        }
+
+        return (latitude, longitude, distance);
+    }
+
+    /// <summary>The ids of the Locations within the distance of the point, found through the near index rows.</summary>
+    public List<string> NearIds(string rawName, string value)
+    {
+        if (unavailable is not null)
+        {
+            throw FhirException.BadRequest($"{rawName}: near cannot be used here.", rawName);
+        }
+
+        return near.TryGetValue(value, out var ids) ? ids : throw FhirException.BadRequest(
+            $"{rawName} takes [latitude]|[longitude]|[distance]|[units] with units km, m or mi, not '{value}'.", rawName);
+    }
+
+    /// <summary>
+    /// A bounding box in SQL over the position rows, then the exact great-circle (haversine) distance here: the box
+    /// narrows the candidates with the index, the haversine keeps only those within the distance.
+    /// </summary>
+    private static async Task<List<string>> NearAsync(IRecordStore store, (double Latitude, double Longitude, double Km) point, CancellationToken cancellationToken)
+    {
+        var degrees = point.Km / EarthRadiusKm * 180 / Math.PI;
+        var clauses = new List<QueryClause>
+        {
+            new NumberClause(LatitudeParam, [Bound(Prefix.Ge, point.Latitude - degrees)]),
+            new NumberClause(LatitudeParam, [Bound(Prefix.Le, point.Latitude + degrees)]),
+        };
+        var cos = Math.Cos(point.Latitude * Math.PI / 180);
+        var span = cos <= 1e-9 ? 360 : degrees / cos;
+        if (span < 180 && Math.Abs(point.Latitude) + degrees < 90)
+        {
+            var west = point.Longitude - span;
+            var east = point.Longitude + span;
+            if (west < -180 || east > 180)
+            {
+                // A box across the antimeridian is two boxes: east of its west edge or west of its east edge.
+                clauses.Add(new AnyClause([
+                    new NumberClause(LongitudeParam, [Bound(Prefix.Ge, west < -180 ? west + 360 : west)]),
+                    new NumberClause(LongitudeParam, [Bound(Prefix.Le, east > 180 ? east - 360 : east)])]));
+            }
+            else
+            {
+                clauses.Add(new NumberClause(LongitudeParam, [Bound(Prefix.Ge, west)]));
+                clauses.Add(new NumberClause(LongitudeParam, [Bound(Prefix.Le, east)]));
+            }
+        }
+
+        var ids = new List<string>();
+        PageCursor? after = null;
+        var seen = 0;
+        while (true)
+        {
+            var page = await store.SearchAsync(new StoreQuery("Location", clauses, 1000, After: after), cancellationToken);
+            foreach (var stored in page.Resources)
+            {
+                if (stored.Json is not null && Position(stored.Json) is { } position
+                    && Haversine(point.Latitude, point.Longitude, position.Latitude, position.Longitude) <= point.Km)
+                {
+                    ids.Add(stored.Id);
+                }
+            }
+
+            seen += page.Resources.Count;
+            if (seen > MaxNearCandidates)
+            {
+                throw FhirException.BadRequest($"near: more than {MaxNearCandidates} Locations lie around that point; give a smaller distance.", NearParameter);
+            }
+
+            if (!page.HasMore || page.NextCursor is null)
+            {
+                return ids;
+            }
+
+            after = page.NextCursor;
+        }
+    }
+
+    private static NumberMatch Bound(Prefix prefix, double value) => new(prefix, value, value, value);
+
+    private static (double Latitude, double Longitude)? Position(string json)
+    {
+        using var document = System.Text.Json.JsonDocument.Parse(json);
+        return document.RootElement.TryGetProperty("position", out var position)
+            && position.TryGetProperty("latitude", out var latitude) && latitude.TryGetDouble(out var lat)
+            && position.TryGetProperty("longitude", out var longitude) && longitude.TryGetDouble(out var lon)
+                ? (lat, lon)
+                : null;
+    }
+
+    /// <summary>The great-circle distance in km between two points (the haversine formula, on a sphere of the mean Earth radius).</summary>
+    public static double Haversine(double latitude1, double longitude1, double latitude2, double longitude2)
+    {
+        static double Radians(double degrees) => degrees * Math.PI / 180;
+        var dLat = Radians(latitude2 - latitude1);
+        var dLon = Radians(longitude2 - longitude1);
+        var a = Math.Pow(Math.Sin(dLat / 2), 2) + (Math.Cos(Radians(latitude1)) * Math.Cos(Radians(latitude2)) * Math.Pow(Math.Sin(dLon / 2), 2));
+        return 2 * EarthRadiusKm * Math.Asin(Math.Min(1, Math.Sqrt(a)));
     }
 
     // ---- what the parser asks ---------------------------------------------------------------------------------------
