@@ -35,7 +35,7 @@ public sealed record BenchOptions
           --postgres CONN      search: also run on PostgreSQL, in a throwaway schema of this Npgsql connection string
                                (scripts/pg-test-cluster.sh start DIR prints one)
           --mix demo|patient   create bodies: the demo community's mix (default) or Patients only
-          --only carehub|ceiling   run one side only (no ratio)
+          --only carehub|ceiling   run one side only (no ratio); for search, --only sqlite|postgres
           --server-dll PATH    the built CareHub.Server.dll (default: src/CareHub.Server/bin/Release/net10.0)
           --server-env K=V     an extra environment variable for the CareHub server (repeatable)
           --quick              short runs, for a smoke test
@@ -56,6 +56,9 @@ public sealed record BenchOptions
 
     /// <summary>search: how many resources to load.</summary>
     public long SearchResources { get; init; } = 1_000_000;
+
+    /// <summary>search: run on SQLite (all but --only postgres).</summary>
+    public bool SearchSqlite { get; init; } = true;
 
     /// <summary>search: an Npgsql connection string to run on PostgreSQL too.</summary>
     public string? Postgres { get; init; }
@@ -114,7 +117,7 @@ public sealed record BenchOptions
                     };
                     break;
                 case "--only":
-                    only = Value() is "carehub" or "ceiling" ? args[i] : throw new ArgumentException("--only is carehub or ceiling.");
+                    only = Value() is "carehub" or "ceiling" or "sqlite" or "postgres" ? args[i] : throw new ArgumentException("--only is carehub or ceiling (search: sqlite or postgres).");
                     break;
                 case "--server-dll":
                     serverDll = Value();
@@ -146,6 +149,7 @@ public sealed record BenchOptions
             PatientsOnly = patientsOnly,
             RunCareHub = only is null or "carehub",
             RunCeiling = only is null or "ceiling",
+            SearchSqlite = only is not "postgres",
             ServerDll = serverDll,
             ServerEnvironment = environment,
         };

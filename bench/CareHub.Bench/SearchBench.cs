@@ -45,8 +45,9 @@ public static class SearchBench
         var folder = Path.Combine(Path.GetTempPath(), $"carehub-bench-search-{Guid.NewGuid():N}");
         try
         {
-            await using (var sqlite = new SqliteRecordStore(Path.Combine(folder, "carehub.db")))
+            if (options.SearchSqlite)
             {
+                await using var sqlite = new SqliteRecordStore(Path.Combine(folder, "carehub.db"));
                 await RunOneAsync("SQLite", sqlite, set, target, options, () => SqliteSizesAsync(Path.Combine(folder, "carehub.db"), cancellationToken), cancellationToken);
             }
 
@@ -241,6 +242,12 @@ public static class SearchBench
             {
                 await connection.OpenAsync(cancellationToken);
                 json = await ScalarAsync(connection, "SELECT COALESCE(SUM(length(CAST(v.body AS BLOB))), 0) FROM resource_current c JOIN resource_version v ON v.seq = c.seq WHERE c.deleted = 0", cancellationToken);
+                foreach (var table in IndexTables)
+                {
+                    Console.WriteLine($"    {table}: {LoadRunner.Count(await ScalarAsync(connection, $"SELECT COUNT(*) FROM {table}", cancellationToken))} rows");
+                }
+
+                Console.WriteLine($"    of which _text and _content words: {LoadRunner.Count(await ScalarAsync(connection, "SELECT COUNT(*) FROM search_string WHERE param IN ('_text', '_content')", cancellationToken))} rows");
                 await ScalarAsync(connection, $"VACUUM INTO '{whole}'", cancellationToken);
             }
 
@@ -275,6 +282,12 @@ public static class SearchBench
             $"SELECT COALESCE(SUM(octet_length(v.body::text)), 0) FROM \"{schema}\".resource_current c JOIN \"{schema}\".resource_version v ON v.seq = c.seq WHERE c.deleted = 0", cancellationToken);
         var index = await ScalarAsync(connection,
             $"SELECT {string.Join(" + ", IndexTables.Select(t => $"pg_total_relation_size('\"{schema}\".{t}')"))}", cancellationToken);
+        foreach (var table in IndexTables)
+        {
+            Console.WriteLine($"    {table}: {Mb(await ScalarAsync(connection, $"SELECT pg_total_relation_size('\"{schema}\".{table}')", cancellationToken))} " +
+                $"({LoadRunner.Count(await ScalarAsync(connection, $"SELECT COUNT(*) FROM \"{schema}\".{table}", cancellationToken))} rows)");
+        }
+
         var database = await ScalarAsync(connection,
             $"SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{schema}' AND c.relkind = 'r'", cancellationToken);
         return new Sizes(json, index, database);

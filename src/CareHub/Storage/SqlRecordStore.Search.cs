@@ -159,8 +159,41 @@ public abstract partial class SqlRecordStore
                 types.Count == 0 ? "1 = 0" : types.Count == 1 ? $"{c}.type = {Add(types[0])}" : $"{c}.type IN ({List(types)})",
                 $"{c}.deleted = 0",
             };
-            parts.AddRange(query.Clauses.Select(clause => Predicate(clause, c, types)));
+            // One clause drives the search through the index (an uncorrelated IN); the others are checked on the resources
+            // it yields, through each index table's (type, id) index. Materialising every clause instead costs as much as
+            // its rows: "code=<a common code>" or "date=ge2010" is a large share of all Observations.
+            var driver = query.Clauses.Count > 1 ? query.Clauses.MinBy(Rank) : null;
+            parts.AddRange(query.Clauses.Select(clause => driver is not null && !ReferenceEquals(clause, driver) && Probe(clause, c) is { } probe
+                ? probe
+                : Predicate(clause, c, types)));
             return string.Join(" AND ", parts);
+        }
+
+        /// <summary>How likely a clause is to select few resources, lowest first: ids, references to given resources, tokens, strings.</summary>
+        private static int Rank(QueryClause clause) => clause switch
+        {
+            IdClause => 0,
+            ReferenceClause reference when reference.AnyOf.All(m => m.TargetId is not null || m.IdentifierValue is not null) => 1,
+            CompartmentClause => 2,
+            TokenClause { Mode: TokenMode.Code or TokenMode.OfType } => 3,
+            StringClause { Mode: StringMode.Exact or StringMode.Prefix } => 4,
+            ChainClause or HasClause or ListClause => 5,
+            TokenClause { Mode: TokenMode.Not } or MissingClause => 9,
+            _ => 6,
+        };
+
+        /// <summary>A value clause as a correlated check on one resource's rows; null for clauses that stay uncorrelated.</summary>
+        private string? Probe(QueryClause clause, string c)
+        {
+            if (clause is not ValueClause value || clause is DateClause { Param: "_lastUpdated" })
+            {
+                return null;
+            }
+
+            var x = Alias("x");
+            var (table, row) = RowPredicate(value, x);
+            var not = value is TokenClause { Mode: TokenMode.Not } ? "NOT " : string.Empty;
+            return $"{not}EXISTS (SELECT 1 FROM {table} {x} WHERE {x}.type = {c}.type AND {x}.id = {c}.id AND {x}.param = {Add(value.Param)} AND {row})";
         }
 
         /// <summary>
@@ -171,9 +204,15 @@ public abstract partial class SqlRecordStore
         private string Member(string c, IReadOnlyList<string> types, string typeColumn, string idColumn, string fromWhere, bool negate = false)
         {
             var not = negate ? "NOT " : string.Empty;
-            return types.Count == 1
-                ? $"{c}.id {not}IN (SELECT {idColumn} {fromWhere} AND {typeColumn} = {Add(types[0])})"
-                : $"({c}.type, {c}.id) {not}IN (SELECT {typeColumn}, {idColumn} {fromWhere} AND {typeColumn} IN ({List(types)}))";
+            if (types.Count == 1)
+            {
+                return $"{c}.id {not}IN (SELECT {idColumn} {fromWhere} AND {typeColumn} = {Add(types[0])})";
+            }
+
+            var pairs = $"({c}.type, {c}.id) {not}IN (SELECT {typeColumn}, {idColumn} {fromWhere} AND {typeColumn} IN ({List(types)}))";
+            // Over many types the row-value IN alone makes SQLite scan every resource of them (includes and $everything
+            // ask over all types): the ids first let it look resources up by key.
+            return negate ? pairs : $"{c}.id IN (SELECT {idColumn} {fromWhere}) AND {pairs}";
         }
 
         private string Predicate(QueryClause clause, string c, IReadOnlyList<string> types)
@@ -244,8 +283,10 @@ public abstract partial class SqlRecordStore
                     var targetId = Add(compartment.TargetId);
                     var byType = Or(compartment.ParamsByType.Where(p => p.Value.Count > 0)
                         .Select(p => $"({r}.type = {Add(p.Key)} AND {r}.param IN ({List(p.Value)}))"));
-                    return $"(({c}.type = {targetType} AND {c}.id = {targetId}) OR ({c}.type, {c}.id) IN (SELECT {r}.type, {r}.id FROM search_reference {r} " +
-                           $"WHERE {r}.target_type = {targetType} AND {r}.target_id = {targetId} AND {byType}))";
+                    var members = $"FROM search_reference {r} WHERE {r}.target_type = {targetType} AND {r}.target_id = {targetId} AND {byType}";
+                    // The ids first, so the resources are looked up by key rather than every resource of every type scanned.
+                    return $"{c}.id IN (SELECT {r}.id {members} UNION ALL SELECT {targetId}) AND " +
+                           $"(({c}.type = {targetType} AND {c}.id = {targetId}) OR ({c}.type, {c}.id) IN (SELECT {r}.type, {r}.id {members}))";
                 }
 
                 default:
@@ -287,7 +328,7 @@ public abstract partial class SqlRecordStore
             DateClause date => ("search_date", Or(date.AnyOf.Select(m => DateMatches(m, $"{x}.low", $"{x}.high")))),
             NumberClause number => ("search_number", Or(number.AnyOf.Select(m => NumberMatches(m, x)))),
             QuantityClause quantity => ("search_quantity", Or(quantity.AnyOf.Select(m => QuantityMatches(m, x)))),
-            ReferenceClause reference => ("search_reference", Or(reference.AnyOf.Select(m => ReferenceMatches(m, x)))),
+            ReferenceClause reference => ("search_reference", ReferencePredicate(reference, x)),
             UriClause uri => ("search_uri", Or(uri.AnyOf.Select(v => uri.Mode switch
             {
                 UriMode.Below => $"{x}.value LIKE {Add(EscapeLike(v) + "%")} ESCAPE '\\'",
@@ -424,6 +465,24 @@ public abstract partial class SqlRecordStore
             }
 
             return "(" + string.Join(" AND ", conditions) + ")";
+        }
+
+        /// <summary>Any of the references; many resources of one type (a _revinclude of a page) as "target_type = t AND target_id IN (...)".</summary>
+        private string ReferencePredicate(ReferenceClause reference, string x)
+        {
+            if (reference.AnyOf.Count < 4)
+            {
+                return Or(reference.AnyOf.Select(m => ReferenceMatches(m, x)));
+            }
+
+            var plain = reference.AnyOf.Where(m => m is { TargetType: not null, TargetId: not null, Url: null, IdentifierValue: null, IdentifierSystem: null }).ToList();
+            var alternatives = reference.AnyOf.Except(plain).Select(m => ReferenceMatches(m, x)).ToList();
+            foreach (var type in plain.GroupBy(m => m.TargetType!, StringComparer.Ordinal))
+            {
+                alternatives.Add($"({x}.target_type = {Add(type.Key)} AND {x}.target_id IN ({List(type.Select(m => m.TargetId!).Distinct(StringComparer.Ordinal))}))");
+            }
+
+            return Or(alternatives);
         }
 
         private string ReferenceMatches(ReferenceMatch m, string x)
