@@ -193,7 +193,9 @@ public abstract partial class SqlRecordStore
             var x = Alias("x");
             var (table, row) = RowPredicate(value, x);
             var not = value is TokenClause { Mode: TokenMode.Not } ? "NOT " : string.Empty;
-            return $"{not}EXISTS (SELECT 1 FROM {table} {x} WHERE {x}.type = {c}.type AND {x}.id = {c}.id AND {x}.param = {Add(value.Param)} AND {row})";
+            // "param || ''" keeps the value index (type, param, ...) out of the probe: SQLite would otherwise prefer it to the
+            // resource index (type, id) for its longer equality prefix and scan every row of a common value per resource.
+            return $"{not}EXISTS (SELECT 1 FROM {table} {x} WHERE {x}.type = {c}.type AND {x}.id = {c}.id AND {x}.param || '' = {Add(value.Param)} AND {row})";
         }
 
         /// <summary>
