@@ -8,12 +8,14 @@ using Hl7.Fhir.Model;
 namespace CareHub.Search;
 
 /// <summary>
-/// _text and _content (R4 search.html#text), kept simple and said plainly: each resource gets the distinct words of its
-/// narrative (text.div with the markup stripped) as "_text" string rows, and the distinct words of all its string values
-/// (every string and markdown element, and the narrative) as "_content" rows, case- and accent-folded like every string
-/// (<see cref="SearchValues.Normalize"/>). A search matches a resource that has a word starting with each word of the
-/// value ("_content=heart fail" finds "Heart failure"); commas separate alternatives. There is no ranking, phrase,
-/// stemming or boolean syntax, and only the first <see cref="MaxWords"/> distinct words of a resource are indexed.
+/// _text and _content (R4 search.html#text), kept simple and said plainly. Each resource gets the distinct words of its
+/// narrative (text.div with the markup stripped) as "_text" string rows, case- and accent-folded like every string
+/// (<see cref="SearchValues.Normalize"/>). _content has no rows of its own (a word list of every string cost three times
+/// the rest of the index on the Synthea data): it looks for the words in the narrative's rows and in what the index
+/// already holds as text, the values of every string parameter and the displays and texts of every token, of any
+/// parameter, by a scan of those rows. A search matches a resource that has a word starting with each word of the value
+/// ("_content=heart fail" finds "Heart failure"); commas separate alternatives. There is no ranking, phrase, stemming or
+/// boolean syntax, and only the first <see cref="MaxWords"/> distinct words of a narrative are indexed.
 /// </summary>
 public static partial class TextSearch
 {
@@ -43,86 +45,28 @@ public static partial class TextSearch
                 throw FhirException.BadRequest($"{name} needs at least one word (letters or digits), not '{item}'.", rawName);
             }
 
-            alternatives.Add(words.Count == 1
-                ? new StringClause(name, words, StringMode.Prefix)
-                : new AllClause([.. words.Select(w => (QueryClause)new StringClause(name, [w], StringMode.Prefix))]));
+            var clauses = words.Select(w => name == Text
+                ? (QueryClause)new StringClause(Text, [w], StringMode.Prefix)
+                : new AnyClause([new StringClause(Text, [w], StringMode.Prefix), new ContentClause(w)])).ToList();
+            alternatives.Add(clauses.Count == 1 ? clauses[0] : new AllClause(clauses));
         }
 
         return alternatives.Count == 1 ? alternatives[0] : new AnyClause(alternatives);
     }
 
-    /// <summary>Adds the _text and _content word rows of a resource.</summary>
+    /// <summary>Adds the _text word rows of a resource.</summary>
     public static void AddRows(List<IndexRow> rows, Resource resource)
     {
-        var narrative = resource is DomainResource { Text.Div: { Length: > 0 } div } ? StripMarkup(div) : null;
-        var text = new HashSet<string>(StringComparer.Ordinal);
-        if (narrative is not null)
-        {
-            Collect(narrative, text);
-            foreach (var word in text)
-            {
-                rows.Add(new StringIndexRow(Text, word, word));
-            }
-        }
-
-        var content = new HashSet<string>(text, StringComparer.Ordinal);
-        CollectStrings(resource, content, 0);
-        foreach (var word in content)
-        {
-            rows.Add(new StringIndexRow(Content, word, word));
-        }
-    }
-
-    private static void CollectStrings(Base node, HashSet<string> words, int depth)
-    {
-        if (words.Count >= MaxWords || depth > 32)
+        if (resource is not DomainResource { Text.Div: { Length: > 0 } div })
         {
             return;
         }
 
-        foreach (var (name, value) in node.EnumerateElements())
+        var words = new HashSet<string>(StringComparer.Ordinal);
+        Collect(StripMarkup(div), words);
+        foreach (var word in words)
         {
-            if (name is "text" && node is DomainResource)
-            {
-                // The narrative is collected once, stripped of its markup.
-                continue;
-            }
-
-            switch (value)
-            {
-                case FhirString { Value: { } s }:
-                    Collect(s, words);
-                    break;
-                case Markdown { Value: { } m }:
-                    Collect(m, words);
-                    break;
-                case Resource:
-                    // Contained resources are resources of their own.
-                    break;
-                case Base child:
-                    CollectStrings(child, words, depth + 1);
-                    break;
-                case System.Collections.IEnumerable many and not string:
-                    foreach (var item in many)
-                    {
-                        switch (item)
-                        {
-                            case FhirString { Value: { } s }:
-                                Collect(s, words);
-                                break;
-                            case Markdown { Value: { } m }:
-                                Collect(m, words);
-                                break;
-                            case Resource:
-                                break;
-                            case Base child:
-                                CollectStrings(child, words, depth + 1);
-                                break;
-                        }
-                    }
-
-                    break;
-            }
+            rows.Add(new StringIndexRow(Text, word, word));
         }
     }
 

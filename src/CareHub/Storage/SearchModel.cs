@@ -185,6 +185,12 @@ public sealed record AnyClause(IReadOnlyList<QueryClause> AnyOf) : QueryClause;
 public sealed record AllClause(IReadOnlyList<QueryClause> AllOf) : QueryClause;
 
 /// <summary>
+/// _content: some indexed string of the resource (a string parameter's folded value, or a token's folded display or
+/// text), of any parameter, has a word starting with <see cref="Word"/>.
+/// </summary>
+public sealed record ContentClause(string Word) : QueryClause;
+
+/// <summary>
 /// Membership of a compartment (compartmentdefinition.html): the resource refers to <see cref="TargetType"/>/<see
 /// cref="TargetId"/> through one of the parameters its type has in the compartment, or is that resource itself.
 /// </summary>

@@ -276,6 +276,17 @@ public abstract partial class SqlRecordStore
 
                 case AnyClause any:
                     return Or(any.AnyOf.Select(inner => Predicate(inner, c, types)));
+                case ContentClause content:
+                {
+                    // No index serves a word inside any parameter's value: this reads every string and token row of the types.
+                    var x = Alias("x");
+                    var y = Alias("x");
+                    var prefix = Add(EscapeLike(content.Word) + "%");
+                    var inner = Add("% " + EscapeLike(content.Word) + "%");
+                    return $"({Member(c, types, $"{x}.type", $"{x}.id", $"FROM search_string {x} WHERE ({x}.norm LIKE {prefix} ESCAPE '\\' OR {x}.norm LIKE {inner} ESCAPE '\\')")} OR " +
+                           $"{Member(c, types, $"{y}.type", $"{y}.id", $"FROM search_token {y} WHERE ({y}.text LIKE {prefix} ESCAPE '\\' OR {y}.text LIKE {inner} ESCAPE '\\')")})";
+                }
+
                 case AllClause all:
                     return all.AllOf.Count == 0 ? "1 = 1" : "(" + string.Join(" AND ", all.AllOf.Select(inner => Predicate(inner, c, types))) + ")";
                 case CompartmentClause compartment:
