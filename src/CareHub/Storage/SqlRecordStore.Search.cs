@@ -230,7 +230,10 @@ public abstract partial class SqlRecordStore
                 {
                     var x = Alias("x");
                     var (table, row) = RowPredicate(value, x);
-                    return Member(c, types, $"{x}.type", $"{x}.id", $"FROM {table} {x} WHERE {x}.param = {Add(value.Param)} AND {row}",
+                    // References to given resources are found by target_id, which leads the reference value index; a plain
+                    // "type = t" would let SQLite prefer the resource index (type, id) and read every reference row of the type.
+                    var typeColumn = value is ReferenceClause reference && reference.AnyOf.All(m => m.TargetId is not null) ? $"({x}.type || '')" : $"{x}.type";
+                    return Member(c, types, typeColumn, $"{x}.id", $"FROM {table} {x} WHERE {x}.param = {Add(value.Param)} AND {row}",
                         negate: value is TokenClause { Mode: TokenMode.Not });
                 }
 
@@ -257,13 +260,7 @@ public abstract partial class SqlRecordStore
                 }
 
                 case HasClause has:
-                {
-                    var r = Alias("r");
-                    var s = Alias("c");
-                    return Member(c, types, $"{r}.target_type", $"{r}.target_id",
-                        $"FROM search_reference {r} JOIN resource_current {s} ON {s}.type = {r}.type AND {s}.id = {r}.id " +
-                        $"WHERE {r}.type = {Add(has.SourceType)} AND {r}.param = {Add(has.Param)} AND {s}.deleted = 0 AND {Predicate(has.Inner, s, [has.SourceType])}");
-                }
+                    return Has(has.SourceType, [has.Param], has.Inner, c, types);
 
                 case ListClause list:
                 {
@@ -272,6 +269,14 @@ public abstract partial class SqlRecordStore
                     return Member(c, types, $"{r}.target_type", $"{r}.target_id",
                         $"FROM search_reference {r} JOIN resource_current {l} ON {l}.type = {r}.type AND {l}.id = {r}.id " +
                         $"WHERE {r}.type = 'List' AND {r}.id = {Add(list.ListId)} AND {r}.param = 'item' AND {l}.deleted = 0");
+                }
+
+                case AnyClause any when any.AnyOf.Count > 1 && any.AnyOf.All(a => a is HasClause h && h.SourceType == ((HasClause)any.AnyOf[0]).SourceType && h.Inner == ((HasClause)any.AnyOf[0]).Inner):
+                {
+                    // What a resource refers to through any of its reference parameters (_include=T:*, $everything): one
+                    // subquery over the parameters rather than one per parameter, OR'ed, which no index serves.
+                    var first = (HasClause)any.AnyOf[0];
+                    return Has(first.SourceType, [.. any.AnyOf.Select(a => ((HasClause)a).Param).Distinct(StringComparer.Ordinal)], first.Inner, c, types);
                 }
 
                 case AnyClause any:
@@ -305,6 +310,17 @@ public abstract partial class SqlRecordStore
                 default:
                     throw new ArgumentException($"Unsupported clause {clause.GetType().Name}", nameof(clause));
             }
+        }
+
+        /// <summary>Reverse chaining: some <paramref name="sourceType"/> matching <paramref name="inner"/> refers to c through one of <paramref name="parameters"/>.</summary>
+        private string Has(string sourceType, IReadOnlyList<string> parameters, QueryClause inner, string c, IReadOnlyList<string> types)
+        {
+            var r = Alias("r");
+            var s = Alias("c");
+            var param = parameters.Count == 1 ? $"{r}.param = {Add(parameters[0])}" : $"{r}.param IN ({List(parameters)})";
+            return Member(c, types, $"{r}.target_type", $"{r}.target_id",
+                $"FROM search_reference {r} JOIN resource_current {s} ON {s}.type = {r}.type AND {s}.id = {r}.id " +
+                $"WHERE {r}.type = {Add(sourceType)} AND {param} AND {s}.deleted = 0 AND {Predicate(inner, s, [sourceType])}");
         }
 
         /// <summary>One composite value matches every component: component rows of one group (grp) on one resource.</summary>
