@@ -5,6 +5,13 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
+case "${1:-}" in
+  search)
+    # FHIR search targets, in process through the one door (no server to build): ./carehub bench search [--resources N] [--postgres CONN]
+    exec dotnet run -c Release --project "$root/bench/CareHub.Bench" -- "$@"
+    ;;
+esac
+
 if ! log=$(dotnet build "$root/src/CareHub.Server/CareHub.Server.csproj" -c Release --nologo -v q 2>&1); then
   echo "$log" >&2
   echo "bench: building CareHub.Server failed (see above)." >&2

@@ -9,7 +9,7 @@ public sealed record BenchOptions
         CareHub benchmarks of the FHIR record core (run them in Release: ./carehub bench NAME).
 
         Usage:
-          carehub bench create|read|ingest|all|stages|mllp [options]
+          carehub bench create|read|ingest|all|stages|mllp|search [options]
 
         create   single-resource POST /fhir/{type} (Patient, Observation and Encounter bodies of the demo community)
         read     GET /fhir/Patient/{id} over a pre-loaded set of Patients
@@ -18,6 +18,9 @@ public sealed record BenchOptions
         stages   where the time of a create goes: its stages timed in-process (no HTTP), a diagnostic
         mllp     HL7 v2 ADT over MLLP, 8 connections: the commit-ACK rate (pass-through to a folder) and the rate
                  into the record through the v2-to-fhir mapper, end to end
+        search   the FHIR search targets: N resources replayed from the Synthea Bundles with fresh ids, in process
+                 through the one door, then p50/p95 of five searches and the index size against the JSON size, on
+                 SQLite and (with --postgres) PostgreSQL
 
         Each runs against CareHub (CareHub.Server serve, embedded SQLite) and then against the ceiling: a bare
         ASP.NET Core endpoint storing the same bodies in the same kind of SQLite database, with no FHIR processing.
@@ -27,9 +30,12 @@ public sealed record BenchOptions
           --ingest-clients N   concurrent clients for ingest (default 4)
           --seconds N          measured seconds per run (default 20; 4 with --quick)
           --warmup N           warm-up seconds before measuring (default 5; 1 with --quick)
-          --resources N        Patients pre-loaded for read (default 10000; 2000 with --quick)
+          --resources N        Patients pre-loaded for read (default 10000; 2000 with --quick); for search, the
+                               resources to load (default 1000000; 20000 with --quick)
+          --postgres CONN      search: also run on PostgreSQL, in a throwaway schema of this Npgsql connection string
+                               (scripts/pg-test-cluster.sh start DIR prints one)
           --mix demo|patient   create bodies: the demo community's mix (default) or Patients only
-          --only carehub|ceiling   run one side only (no ratio)
+          --only carehub|ceiling   run one side only (no ratio); for search, --only sqlite|postgres
           --server-dll PATH    the built CareHub.Server.dll (default: src/CareHub.Server/bin/Release/net10.0)
           --server-env K=V     an extra environment variable for the CareHub server (repeatable)
           --quick              short runs, for a smoke test
@@ -47,6 +53,15 @@ public sealed record BenchOptions
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(5);
 
     public int ReadResources { get; init; } = 10_000;
+
+    /// <summary>search: how many resources to load.</summary>
+    public long SearchResources { get; init; } = 1_000_000;
+
+    /// <summary>search: run on SQLite (all but --only postgres).</summary>
+    public bool SearchSqlite { get; init; } = true;
+
+    /// <summary>search: an Npgsql connection string to run on PostgreSQL too.</summary>
+    public string? Postgres { get; init; }
 
     public bool PatientsOnly { get; init; }
 
@@ -66,7 +81,7 @@ public sealed record BenchOptions
         var quick = args.Contains("--quick");
         int? clients = null, ingestClients = null, seconds = null, warmup = null, resources = null;
         var patientsOnly = false;
-        string? only = null, serverDll = null;
+        string? only = null, serverDll = null, postgres = null;
         var environment = new List<KeyValuePair<string, string>>();
         for (var i = 0; i < args.Count; i++)
         {
@@ -102,10 +117,13 @@ public sealed record BenchOptions
                     };
                     break;
                 case "--only":
-                    only = Value() is "carehub" or "ceiling" ? args[i] : throw new ArgumentException("--only is carehub or ceiling.");
+                    only = Value() is "carehub" or "ceiling" or "sqlite" or "postgres" ? args[i] : throw new ArgumentException("--only is carehub or ceiling (search: sqlite or postgres).");
                     break;
                 case "--server-dll":
                     serverDll = Value();
+                    break;
+                case "--postgres":
+                    postgres = Value();
                     break;
                 case "--server-env":
                     var pair = Value();
@@ -126,9 +144,12 @@ public sealed record BenchOptions
             Duration = TimeSpan.FromSeconds(seconds ?? (quick ? 4 : 20)),
             Warmup = TimeSpan.FromSeconds(warmup ?? (quick ? 1 : 5)),
             ReadResources = resources ?? (quick ? 2_000 : 10_000),
+            SearchResources = resources ?? (quick ? 20_000 : 1_000_000),
+            Postgres = postgres,
             PatientsOnly = patientsOnly,
             RunCareHub = only is null or "carehub",
             RunCeiling = only is null or "ceiling",
+            SearchSqlite = only is not "postgres",
             ServerDll = serverDll,
             ServerEnvironment = environment,
         };

@@ -72,7 +72,7 @@ public static class Stages
             Time("index rows (IndexExtractor.Extract + GovernanceIndex.Rows)", count, i =>
             {
                 var rows = CareHub.Search.IndexExtractor.Extract(parsed[i]);
-                rows.AddRange(GovernanceIndex.Rows(parsed[i]));
+                rows.AddRange(GovernanceIndex.Rows(parsed[i], rows).ToList());
                 indexes[i] = rows;
             });
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -98,6 +98,7 @@ public static class CareHubHost
     public static async Task StartAsync(WebApplication app, CancellationToken cancellationToken)
     {
         await app.Services.GetRequiredService<IRecordStore>().MigrateAsync(cancellationToken);
+        await CareHub.Search.CustomSearchParameters.LoadAsync(app.Services.GetRequiredService<IRecordStore>(), cancellationToken);
         // Messaging: the message store has its own migrations and version table.
         await app.Services.GetRequiredService<CareHub.Messaging.Storage.IMessageStore>().MigrateAsync(cancellationToken);
         await app.StartAsync(cancellationToken);

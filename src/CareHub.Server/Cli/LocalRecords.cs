@@ -63,6 +63,7 @@ public sealed class LocalRecords : IAsyncDisposable
         var mpi = configuration.GetSection(MpiOptions.SectionName).Get<MpiOptions>() ?? new MpiOptions();
         mpi.Validate();
         var store = await OpenStoreAsync(options);
+        await CareHub.Search.CustomSearchParameters.LoadAsync(store, CancellationToken.None);
         var audit = new AuditTrail(store, TimeProvider.System, NullLogger<AuditTrail>.Instance);
         // Patients written by a command are matched like any other write: the MPI is a write hook of the one door.
         var matcher = new PersonMatcher(mpi.ToMatchSettings());

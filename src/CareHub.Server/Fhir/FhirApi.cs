@@ -34,6 +34,7 @@ public static class FhirApi
         fhir.MapGet("/{type}/{id}/_history/{vid}", VRead);
         fhir.MapGet("/Patient/{id}/$everything", Everything);
         fhir.MapGet("/{compartment}/{id}/{type}", CompartmentSearch);
+        fhir.MapReindexApi();
         return endpoints;
     }
 

@@ -141,12 +141,25 @@ public sealed partial class RecordService
     /// <summary>
     /// Rebuilds the search index of every current resource from its stored body, a page at a time, each page in its own
     /// transaction. Run it once after upgrading a database that holds resources written before a change to what is
-    /// indexed: migration 2 added the search tables, and resources written before it have identifier rows only.
+    /// indexed (migration 2 added the search tables, migration 3 the canonical units of quantities), and after creating or
+    /// changing SearchParameter resources: it loads them first, so the index it builds has their rows.
     /// Idempotent; AuditEvents are left as the audit trail writes them (unindexed). Returns the number reindexed.
     /// </summary>
-    public async Task<long> ReindexAsync(CancellationToken cancellationToken)
+    public Task<long> ReindexAsync(CancellationToken cancellationToken) => ReindexAsync(null, cancellationToken);
+
+    /// <param name="progress">Told after every page how many resources are done out of how many there were at the start
+    /// (writes during the reindex can make "done" pass "total"; it is reported as at least "done").</param>
+    public async Task<long> ReindexAsync(Action<ReindexProgress>? progress, CancellationToken cancellationToken)
     {
+        await CustomSearchParameters.LoadAsync(store, cancellationToken);
         var types = ModelInfo.SupportedResources.Where(FhirIds.IsResourceType).Where(t => t != "AuditEvent").ToList();
+        long total = 0;
+        if (progress is not null)
+        {
+            total = (await store.SearchAsync(new StoreQuery(types[0], [], 0, CountTotal: true) { Types = types }, cancellationToken)).Total ?? 0;
+            progress(new ReindexProgress(0, total));
+        }
+
         PageCursor? after = null;
         long count = 0;
         while (true)
@@ -169,6 +182,7 @@ public sealed partial class RecordService
                 await session.CommitAsync(cancellationToken);
             }
 
+            progress?.Invoke(new ReindexProgress(count, Math.Max(total, count)));
             if (!page.HasMore || page.NextCursor is null)
             {
                 return count;
@@ -204,7 +218,7 @@ public sealed partial class RecordService
                 throw FhirException.BadRequest("No resource type to search: _type is empty or names types the access token does not allow searching.");
             }
 
-            var request = SearchRequest.Parse(scope.Types, parameters, context.StrictHandling, context.BaseUrl, clock);
+            var request = SearchRequest.Parse(scope.Types, parameters, context.StrictHandling, context.BaseUrl, clock, await SearchLookups.LoadAsync(store, parameters, cancellationToken));
             // The policy's clause goes into the query itself, so paging and _total count only what the caller may see.
             var clauses = new List<QueryClause>(request.Clauses);
             if (scope.Scope is not null)
@@ -551,3 +565,6 @@ public sealed partial class RecordService
     private static string Describe(IReadOnlyList<KeyValuePair<string, string>> parameters) =>
         string.Join("&", parameters.Select(p => $"{p.Key}={p.Value}"));
 }
+
+/// <summary>How far a reindex has got: resources done, out of the current resources there were when it started.</summary>
+public sealed record ReindexProgress(long Done, long Total);

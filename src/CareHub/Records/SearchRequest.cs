@@ -69,7 +69,12 @@ public sealed record SearchRequest(
             .OrderBy(p => p.Name.StartsWith('_') ? 0 : 1).ThenBy(p => p.Name, StringComparer.Ordinal)
             .Select(p => (p.Name, p.Type.ToString().ToLowerInvariant(), p.Description))
             .Append(("_list", "special", "Resources that are items of the given List"))
-            .Append(("_has", "special", "Reverse chaining: _has:[type]:[reference parameter]:[parameter]"));
+            .Append(("_has", "special", "Reverse chaining: _has:[type]:[reference parameter]:[parameter]"))
+            .Append((TextSearch.Text, "special", "Words of the narrative: each word of the value starts a word of it (case- and accent-insensitive)"))
+            .Append((TextSearch.Content, "special", "Words of every string value and the narrative: each word of the value starts a word of them"))
+            .Concat(type == "Location"
+                ? [(SearchLookups.NearParameter, "special", "[latitude]|[longitude]|[distance]|[units]: Locations within the distance (km, m or mi; 10 km when absent) of the point")]
+                : Array.Empty<(string, string, string)>());
 
     /// <summary>The _include values a search of the type accepts: [type]:[reference parameter].</summary>
     public static List<string> IncludesFor(string type) =>
@@ -87,7 +92,8 @@ public sealed record SearchRequest(
         Parse([type], parameters, strict, null, TimeProvider.System);
 
     /// <summary>Parses a search over one or several types (a parameter must mean the same on every one).</summary>
-    public static SearchRequest Parse(IReadOnlyList<string> types, IEnumerable<KeyValuePair<string, string>> parameters, bool strict, string? baseUrl, TimeProvider clock)
+    /// <param name="terminology">What the token modifiers :in, :not-in, :below and :above need; null refuses them.</param>
+    public static SearchRequest Parse(IReadOnlyList<string> types, IEnumerable<KeyValuePair<string, string>> parameters, bool strict, string? baseUrl, TimeProvider clock, SearchLookups? terminology = null)
     {
         var clauses = new List<QueryClause>();
         var applied = new List<KeyValuePair<string, string>>();
@@ -198,7 +204,7 @@ public sealed record SearchRequest(
                     applied.Add(new(rawName, value));
                     break;
                 default:
-                    var clause = SearchCriteria.Parse(types, rawName, value, baseUrl, clock);
+                    var clause = SearchCriteria.Parse(types, rawName, value, baseUrl, clock, terminology);
                     if (clause is null)
                     {
                         Ignore(rawName, $"The search parameter '{rawName}' is not supported for {string.Join(", ", types)}.");

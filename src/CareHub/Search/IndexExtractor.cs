@@ -77,6 +77,14 @@ public static class IndexExtractor
             }
         }
 
+        if (resource is Location { Position: { Latitude: { } latitude, Longitude: { } longitude } })
+        {
+            // near (location.html#positional) has no FHIRPath of its own: the position as two number rows.
+            rows.Add(new NumberIndexRow(SearchLookups.LatitudeParam, (double)latitude, (double)latitude, (double)latitude));
+            rows.Add(new NumberIndexRow(SearchLookups.LongitudeParam, (double)longitude, (double)longitude, (double)longitude));
+        }
+
+        TextSearch.AddRows(rows, resource);
         return rows;
     }
 
@@ -319,7 +327,10 @@ public static class IndexExtractor
         {
             case Quantity { Value: { } v } quantity:
                 var (low, high) = SearchValues.Precision(v);
-                rows.Add(new QuantityIndexRow(param, Empty(quantity.System), Empty(quantity.Code), Empty(quantity.Unit), (double)v, low, high));
+                var row = new QuantityIndexRow(param, Empty(quantity.System), Empty(quantity.Code), Empty(quantity.Unit), (double)v, low, high);
+                rows.Add(CanonicalOf(quantity) is { } canonical
+                    ? row with { CanonicalCode = canonical.Code, CanonicalValue = (double)v * canonical.Factor, CanonicalLow = low * canonical.Factor, CanonicalHigh = high * canonical.Factor }
+                    : row);
                 break;
             case Money { Value: { } m } money:
                 var (mLow, mHigh) = SearchValues.Precision(m);
@@ -327,11 +338,23 @@ public static class IndexExtractor
                 break;
             case Hl7.Fhir.Model.Range range when range.Low?.Value is not null || range.High?.Value is not null:
                 var unit = range.Low ?? range.High!;
-                rows.Add(new QuantityIndexRow(param, Empty(unit.System), Empty(unit.Code), Empty(unit.Unit), null,
-                    (double?)range.Low?.Value ?? SearchValues.MinNumber, (double?)range.High?.Value ?? SearchValues.MaxNumber));
+                var rangeRow = new QuantityIndexRow(param, Empty(unit.System), Empty(unit.Code), Empty(unit.Unit), null,
+                    (double?)range.Low?.Value ?? SearchValues.MinNumber, (double?)range.High?.Value ?? SearchValues.MaxNumber);
+                rows.Add(CanonicalOf(unit) is { } rangeCanonical && (range.High is null || CanonicalOf(range.High)?.Code == rangeCanonical.Code)
+                    ? rangeRow with
+                    {
+                        CanonicalCode = rangeCanonical.Code,
+                        CanonicalLow = range.Low?.Value is { } lowValue ? (double)lowValue * rangeCanonical.Factor : SearchValues.MinNumber,
+                        CanonicalHigh = range.High?.Value is { } highValue ? (double)highValue * CanonicalOf(range.High)!.Value.Factor : SearchValues.MaxNumber,
+                    }
+                    : rangeRow);
                 break;
         }
     }
+
+    /// <summary>The canonical UCUM form of a quantity's unit (search.html#quantity), when it has a UCUM code Ucum knows.</summary>
+    private static (double Factor, string Code)? CanonicalOf(Quantity quantity) =>
+        quantity.System == Ucum.System ? Ucum.Canonical(quantity.Code) : null;
 
     private static void References(List<IndexRow> rows, string param, Base value, string? resolveType)
     {

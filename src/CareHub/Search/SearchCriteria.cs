@@ -16,11 +16,14 @@ public static class SearchCriteria
 {
     /// <param name="types">The resource types searched; a parameter must mean the same on all of them.</param>
     /// <param name="baseUrl">The server's base URL: absolute references to it are matched as relative ones.</param>
-    public static QueryClause? Parse(IReadOnlyList<string> types, string rawName, string value, string? baseUrl, TimeProvider clock)
+    /// <param name="terminology">The stored ValueSets and CodeSystems the token modifiers :in, :not-in, :below and :above
+    /// need (<see cref="SearchLookups.LoadAsync"/>); without it those modifiers are refused.</param>
+    public static QueryClause? Parse(IReadOnlyList<string> types, string rawName, string value, string? baseUrl, TimeProvider clock, SearchLookups? terminology = null)
     {
+        terminology ??= NoTerminology;
         if (rawName.StartsWith("_has:", StringComparison.Ordinal))
         {
-            return ParseHas(types, rawName, value, baseUrl, clock);
+            return ParseHas(types, rawName, value, baseUrl, clock, terminology);
         }
 
         var dot = rawName.IndexOf('.', StringComparison.Ordinal);
@@ -28,6 +31,21 @@ public static class SearchCriteria
         var colon = head.IndexOf(':', StringComparison.Ordinal);
         var name = colon < 0 ? head : head[..colon];
         var modifier = colon < 0 ? null : head[(colon + 1)..];
+        if (name == SearchLookups.NearParameter && types is ["Location"])
+        {
+            if (modifier is not null || dot >= 0)
+            {
+                throw FhirException.BadRequest($"near takes no modifier or chain.", rawName);
+            }
+
+            return new IdClause(SplitEscaped(value, ',').SelectMany(v => terminology.NearIds(rawName, v)).Distinct(StringComparer.Ordinal).ToList());
+        }
+
+        if (TextSearch.IsTextParameter(name))
+        {
+            return TextSearch.Parse(rawName, name, modifier, dot >= 0, value);
+        }
+
         var parameter = Lookup(types, name);
         if (parameter is null)
         {
@@ -36,7 +54,7 @@ public static class SearchCriteria
 
         if (dot >= 0)
         {
-            return ParseChain(parameter, modifier, rawName, rawName[(dot + 1)..], value, baseUrl, clock);
+            return ParseChain(parameter, modifier, rawName, rawName[(dot + 1)..], value, baseUrl, clock, terminology);
         }
 
         if (modifier == "missing")
@@ -55,7 +73,7 @@ public static class SearchCriteria
         var values = SplitEscaped(value, ',');
         return parameter.Type switch
         {
-            SearchParamType.Token => Token(parameter, rawName, modifier, values),
+            SearchParamType.Token => Token(parameter, rawName, modifier, values, terminology),
             SearchParamType.String => String(rawName, name, modifier, values),
             SearchParamType.Date => NoModifier(rawName, modifier, new DateClause(name, values.Select(v => Date(rawName, v, clock)).ToList())),
             SearchParamType.Number => NoModifier(rawName, modifier, new NumberClause(name, values.Select(v => Number(rawName, v)).ToList())),
@@ -104,7 +122,9 @@ public static class SearchCriteria
 
     // ---- chaining (search.html#chaining) and reverse chaining (search.html#has) ------------------------------------
 
-    private static ChainClause ParseChain(SearchParameter parameter, string? modifier, string rawName, string rest, string value, string? baseUrl, TimeProvider clock)
+    private static readonly SearchLookups NoTerminology = SearchLookups.Unavailable("the terminology modifiers (:in, :not-in, :below, :above) cannot be used here.");
+
+    private static ChainClause ParseChain(SearchParameter parameter, string? modifier, string rawName, string rest, string value, string? baseUrl, TimeProvider clock, SearchLookups terminology)
     {
         if (parameter.Type != SearchParamType.Reference)
         {
@@ -129,12 +149,12 @@ public static class SearchCriteria
             throw FhirException.BadRequest($"No resource '{parameter.Name}' can refer to has a search parameter '{innerName}'.", rawName);
         }
 
-        var inner = Parse(candidates, rest, value, baseUrl, clock)
+        var inner = Parse(candidates, rest, value, baseUrl, clock, terminology)
             ?? throw FhirException.BadRequest($"'{innerName}' means different things on {string.Join(", ", candidates)}: say which with '{parameter.Name}:[type].{rest}'.", rawName);
         return new ChainClause(parameter.Name, candidates, inner);
     }
 
-    private static HasClause ParseHas(IReadOnlyList<string> types, string rawName, string value, string? baseUrl, TimeProvider clock)
+    private static HasClause ParseHas(IReadOnlyList<string> types, string rawName, string value, string? baseUrl, TimeProvider clock, SearchLookups terminology)
     {
         var parts = rawName.Split(':', 4);
         if (parts.Length < 4 || parts[3].Length == 0)
@@ -159,14 +179,14 @@ public static class SearchCriteria
             throw FhirException.BadRequest($"{source}.{param} never refers to a {string.Join(" or ", types)}.", rawName);
         }
 
-        var inner = Parse([source], rest, value, baseUrl, clock)
+        var inner = Parse([source], rest, value, baseUrl, clock, terminology)
             ?? throw FhirException.BadRequest($"'{rest.Split(':', '.')[0]}' is not a search parameter of {source}.", rawName);
         return new HasClause(source, param, inner);
     }
 
     // ---- parameter types ---------------------------------------------------------------------------------------
 
-    private static QueryClause Token(SearchParameter parameter, string rawName, string? modifier, List<string> values)
+    private static QueryClause Token(SearchParameter parameter, string rawName, string? modifier, List<string> values, SearchLookups terminology)
     {
         if (parameter.Name == "_id")
         {
@@ -179,10 +199,23 @@ public static class SearchCriteria
             "not" => new TokenClause(parameter.Name, values.Select(v => TokenValue(rawName, v)).ToList(), TokenMode.Not),
             "text" => new TokenClause(parameter.Name, values.Select(v => new TokenMatch(null, SearchValues.Normalize(Unescape(v)), true)).ToList(), TokenMode.Text),
             "of-type" => new TokenClause(parameter.Name, values.Select(v => OfType(rawName, v)).ToList(), TokenMode.OfType),
-            "in" or "not-in" or "below" or "above" => throw FhirException.BadRequest(
-                $"The modifier ':{modifier}' needs terminology services, which this server does not offer for search.", rawName),
+            // The terminology modifiers become code lists over the ValueSets and CodeSystems the record holds.
+            "in" => new TokenClause(parameter.Name, values.SelectMany(v => terminology.Expand(rawName, Unescape(v))).Distinct().ToList()),
+            "not-in" => new TokenClause(parameter.Name, values.SelectMany(v => terminology.Expand(rawName, Unescape(v))).Distinct().ToList(), TokenMode.Not),
+            "below" or "above" => new TokenClause(parameter.Name, values.SelectMany(v => Subsumption(rawName, v, modifier == "below", terminology)).Distinct().ToList()),
             _ => throw UnsupportedModifier(rawName, modifier),
         };
+    }
+
+    private static List<TokenMatch> Subsumption(string rawName, string value, bool below, SearchLookups terminology)
+    {
+        var token = TokenValue(rawName, value);
+        if (token.System is null || token.Code is null)
+        {
+            throw FhirException.BadRequest($"{rawName} takes system|code: the hierarchy is that of the code system named, not '{value}'.", rawName);
+        }
+
+        return terminology.Subsumption(rawName, token.System, token.Code, below);
     }
 
     /// <summary>system|code, |code (no system), system| (any code), code (any system): search.html#token.</summary>
@@ -304,9 +337,21 @@ public static class SearchCriteria
         }
 
         var number = Number(rawName, parts[0]);
-        return parts.Count == 1
-            ? new QuantityMatch(number, null, null)
-            : new QuantityMatch(number, parts[1].Length == 0 ? null : Unescape(parts[1]), parts[2].Length == 0 ? null : Unescape(parts[2]));
+        if (parts.Count == 1)
+        {
+            return new QuantityMatch(number, null, null);
+        }
+
+        var system = parts[1].Length == 0 ? null : Unescape(parts[1]);
+        var code = parts[2].Length == 0 ? null : Unescape(parts[2]);
+        // A UCUM unit is compared in canonical units, so 1 g matches 1000 mg (search.html#quantity).
+        return system == Ucum.System && Ucum.Canonical(code) is { } canonical
+            ? new QuantityMatch(number, system, code)
+            {
+                CanonicalCode = canonical.Code,
+                CanonicalNumber = new NumberMatch(number.Prefix, number.Value * canonical.Factor, number.Low * canonical.Factor, number.High * canonical.Factor),
+            }
+            : new QuantityMatch(number, system, code);
     }
 
     private static ReferenceClause Reference(SearchParameter parameter, string rawName, string? modifier, List<string> values, string? baseUrl)

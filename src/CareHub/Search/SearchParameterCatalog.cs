@@ -9,12 +9,19 @@ namespace CareHub.Search;
 /// <summary>
 /// The R4 search parameters CareHub indexes and searches: every parameter the Firely SDK defines
 /// (<see cref="ModelInfo.SearchParameters"/>, generated from the R4 SearchParameter registry) plus the parameters for all
-/// resources (R4 search.html#all: _id, _lastUpdated, _tag, _profile, _security, _source), which the SDK leaves out.
+/// resources (R4 search.html#all: _id, _lastUpdated, _tag, _profile, _security, _source), which the SDK leaves out, plus
+/// the custom SearchParameter resources stored in the record (<see cref="UseCustom"/>). Custom parameters are
+/// process-wide: they are loaded from the store at start and by every reindex, which is when they take effect
+/// (R4 searchparameter.html leaves it to the server when a new parameter is indexed).
 /// </summary>
 public static partial class SearchParameterCatalog
 {
     private static readonly FhirPathCompiler Compiler = new();
-    private static readonly ConcurrentDictionary<string, FrozenDictionary<string, SearchParameter>> ByType = new(StringComparer.Ordinal);
+
+    /// <summary>The custom parameters and the per-type catalogue built with them, swapped as one so no build mixes two sets.</summary>
+    private sealed record State(IReadOnlyList<Hl7.Fhir.Model.SearchParameter> Custom, ConcurrentDictionary<string, FrozenDictionary<string, SearchParameter>> ByType);
+
+    private static volatile State state = new([], new(StringComparer.Ordinal));
     private static readonly Lazy<FrozenDictionary<string, SearchParamDefinition>> ByUrl = new(() =>
         ModelInfo.SearchParameters.Where(p => p.Url is not null).GroupBy(p => p.Url!, StringComparer.Ordinal).ToFrozenDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal));
 
@@ -30,13 +37,31 @@ public static partial class SearchParameterCatalog
     ];
 
     /// <summary>The search parameters of a resource type by name; empty for an unknown type.</summary>
-    public static FrozenDictionary<string, SearchParameter> For(string resourceType) =>
-        ByType.GetOrAdd(resourceType, Build);
+    public static FrozenDictionary<string, SearchParameter> For(string resourceType)
+    {
+        var current = state;
+        return current.ByType.GetOrAdd(resourceType, type => Build(type, current.Custom));
+    }
+
+    /// <summary>The custom SearchParameter resources in use.</summary>
+    public static IReadOnlyList<Hl7.Fhir.Model.SearchParameter> Custom => state.Custom;
+
+    /// <summary>
+    /// Replaces the custom SearchParameter resources (R4 searchparameter.html): each active or draft one with a code, a
+    /// FHIRPath expression and a type other than special becomes a parameter of every type in its base ("Resource" and
+    /// "DomainResource" mean all of them). A custom parameter never replaces one the specification defines.
+    /// </summary>
+    public static void UseCustom(IEnumerable<Hl7.Fhir.Model.SearchParameter> parameters)
+    {
+        var usable = parameters.Where(p => p.Status is not PublicationStatus.Retired && !string.IsNullOrEmpty(p.Code) && !string.IsNullOrEmpty(p.Expression)
+            && p.Type is { } type && type != SearchParamType.Special).ToList();
+        state = new State(usable, new(StringComparer.Ordinal));
+    }
 
     public static SearchParameter? Find(string resourceType, string name) =>
         For(resourceType).GetValueOrDefault(name);
 
-    private static FrozenDictionary<string, SearchParameter> Build(string type)
+    private static FrozenDictionary<string, SearchParameter> Build(string type, IReadOnlyList<Hl7.Fhir.Model.SearchParameter> custom)
     {
         var result = new Dictionary<string, SearchParameter>(StringComparer.Ordinal);
         if (!ModelInfo.IsKnownResource(type))
@@ -89,7 +114,67 @@ public static partial class SearchParameterCatalog
             result[definition.Name!] = new SearchParameter(type, definition.Name!, definition.Type, definition.Description?.Value ?? definition.Name!, targets, branches, components);
         }
 
+        foreach (var definition in custom)
+        {
+            if (result.ContainsKey(definition.Code!) || !AppliesTo(definition, type) || BuildCustom(type, definition, custom) is not { } parameter)
+            {
+                continue;
+            }
+
+            result[definition.Code!] = parameter;
+        }
+
         return result.ToFrozenDictionary(StringComparer.Ordinal);
+    }
+
+    private static bool AppliesTo(Hl7.Fhir.Model.SearchParameter definition, string type) =>
+        definition.BaseElement.Any(b => b.JsonValue is string name && (name == type || name is "Resource" or "DomainResource"));
+
+    /// <summary>A custom parameter for one type, built like the specification's own; null when nothing of it applies to the type.</summary>
+    private static SearchParameter? BuildCustom(string type, Hl7.Fhir.Model.SearchParameter definition, IReadOnlyList<Hl7.Fhir.Model.SearchParameter> custom)
+    {
+        var branches = Branches(type, definition.Expression!);
+        if (branches.Count == 0)
+        {
+            return null;
+        }
+
+        var components = new List<Component>();
+        if (definition.Type == SearchParamType.Composite)
+        {
+            foreach (var component in definition.Component)
+            {
+                var url = component.Definition;
+                (string Name, SearchParamType Type, string[] Targets)? target =
+                    url is not null && ByUrl.Value.TryGetValue(url, out var builtIn) && builtIn.Type != SearchParamType.Composite
+                        ? (builtIn.Name!, builtIn.Type, builtIn.Target?.Select(t => t.ToString()).ToArray() ?? [])
+                        : custom.FirstOrDefault(c => c.Url == url && c.Type != SearchParamType.Composite) is { } other
+                            ? (other.Code!, other.Type!.Value, other.TargetElement.Select(t => t.JsonValue as string).OfType<string>().ToArray())
+                            : null;
+                if (target is not { } found || string.IsNullOrEmpty(component.Expression))
+                {
+                    return null;
+                }
+
+                try
+                {
+                    components.Add(new Component(found.Name, found.Type, Compiler.Compile(component.Expression), found.Targets, RelativePaths(component.Expression)));
+                }
+                catch (FormatException)
+                {
+                    return null;
+                }
+            }
+
+            if (components.Count == 0)
+            {
+                return null;
+            }
+        }
+
+        var targets = definition.TargetElement.Select(t => t.JsonValue as string).OfType<string>().Where(ModelInfo.IsKnownResource).Order(StringComparer.Ordinal).ToArray();
+        var description = string.IsNullOrEmpty(definition.Description) ? definition.Name ?? definition.Code! : definition.Description;
+        return new SearchParameter(type, definition.Code!, definition.Type!.Value, description, targets, branches, components);
     }
 
     /// <summary>

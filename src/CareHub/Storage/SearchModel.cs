@@ -26,8 +26,20 @@ public sealed record DateIndexRow(string Param, long Low, long High) : IndexRow(
 /// <summary>A number: its value (null for a Range) and the range its precision implies (search.html#number).</summary>
 public sealed record NumberIndexRow(string Param, double? Value, double Low, double High) : IndexRow(Param);
 
-/// <summary>A Quantity (or Money, or Range): value, system, code and unit, and the range its precision implies.</summary>
-public sealed record QuantityIndexRow(string Param, string? System, string? Code, string? Unit, double? Value, double Low, double High) : IndexRow(Param);
+/// <summary>
+/// A Quantity (or Money, or Range): value, system, code and unit, and the range its precision implies; for a UCUM unit
+/// with a canonical form (<see cref="Search.Ucum"/>) also the value and range in canonical units and the canonical code.
+/// </summary>
+public sealed record QuantityIndexRow(string Param, string? System, string? Code, string? Unit, double? Value, double Low, double High) : IndexRow(Param)
+{
+    public string? CanonicalCode { get; init; }
+
+    public double? CanonicalValue { get; init; }
+
+    public double? CanonicalLow { get; init; }
+
+    public double? CanonicalHigh { get; init; }
+}
 
 /// <summary>
 /// A reference: a relative one as <see cref="TargetType"/>/<see cref="TargetId"/>, an absolute or canonical one as
@@ -113,8 +125,17 @@ public sealed record NumberMatch(Prefix Prefix, double Value, double Low, double
 
 public sealed record NumberClause(string Param, IReadOnlyList<NumberMatch> AnyOf) : ValueClause(Param);
 
-/// <summary>A searched quantity; a null system or code matches any (a code without system also matches the unit).</summary>
-public sealed record QuantityMatch(NumberMatch Number, string? System, string? Code);
+/// <summary>
+/// A searched quantity; a null system or code matches any (a code without system also matches the unit). A UCUM code
+/// with a canonical form carries the searched number in canonical units and the canonical code, which are matched
+/// against the rows' canonical columns (and, for rows written before those existed, the code as written).
+/// </summary>
+public sealed record QuantityMatch(NumberMatch Number, string? System, string? Code)
+{
+    public NumberMatch? CanonicalNumber { get; init; }
+
+    public string? CanonicalCode { get; init; }
+}
 
 public sealed record QuantityClause(string Param, IReadOnlyList<QuantityMatch> AnyOf) : ValueClause(Param);
 
@@ -160,7 +181,7 @@ public sealed record ListClause(string ListId) : QueryClause;
 /// <summary>Some of the clauses hold.</summary>
 public sealed record AnyClause(IReadOnlyList<QueryClause> AnyOf) : QueryClause;
 
-/// <summary>Every one of the clauses holds (an empty list always holds).</summary>
+/// <summary>Every one of the clauses holds (an empty list always holds): the words of _text and _content, the access policy's rules.</summary>
 public sealed record AllClause(IReadOnlyList<QueryClause> AllOf) : QueryClause;
 
 /// <summary>
@@ -186,6 +207,12 @@ public sealed record NotClause(QueryClause Inner) : QueryClause;
 /// conditions that differ by type in a search over several types (the access policy's rules, for one).
 /// </summary>
 public sealed record TypesClause(IReadOnlyList<string> Types, QueryClause? Inner) : QueryClause;
+
+/// <summary>
+/// _content: some indexed string of the resource (a string parameter's folded value, or a token's folded display or
+/// text), of any parameter, has a word starting with <see cref="Word"/>.
+/// </summary>
+public sealed record ContentClause(string Word) : QueryClause;
 
 /// <summary>
 /// Membership of a compartment (compartmentdefinition.html): the resource refers to <see cref="TargetType"/>/<see

@@ -174,8 +174,43 @@ public abstract partial class SqlRecordStore
                 types.Count == 0 ? "1 = 0" : types.Count == 1 ? $"{c}.type = {Add(types[0])}" : $"{c}.type IN ({List(types)})",
                 $"{c}.deleted = 0",
             };
-            parts.AddRange(query.Clauses.Select(clause => Predicate(clause, c, types)));
+            // One clause drives the search through the index (an uncorrelated IN); the others are checked on the resources
+            // it yields, through each index table's (type, id) index. Materialising every clause instead costs as much as
+            // its rows: "code=<a common code>" or "date=ge2010" is a large share of all Observations.
+            var driver = query.Clauses.Count > 1 ? query.Clauses.MinBy(Rank) : null;
+            parts.AddRange(query.Clauses.Select(clause => driver is not null && !ReferenceEquals(clause, driver) && Probe(clause, c) is { } probe
+                ? probe
+                : Predicate(clause, c, types)));
             return string.Join(" AND ", parts);
+        }
+
+        /// <summary>How likely a clause is to select few resources, lowest first: ids, references to given resources, tokens, strings.</summary>
+        private static int Rank(QueryClause clause) => clause switch
+        {
+            IdClause => 0,
+            ReferenceClause reference when reference.AnyOf.All(m => m.TargetId is not null || m.IdentifierValue is not null) => 1,
+            CompartmentClause => 2,
+            TokenClause { Mode: TokenMode.Code or TokenMode.OfType } => 3,
+            StringClause { Mode: StringMode.Exact or StringMode.Prefix } => 4,
+            ChainClause or HasClause or ListClause => 5,
+            TokenClause { Mode: TokenMode.Not } or MissingClause => 9,
+            _ => 6,
+        };
+
+        /// <summary>A value clause as a correlated check on one resource's rows; null for clauses that stay uncorrelated.</summary>
+        private string? Probe(QueryClause clause, string c)
+        {
+            if (clause is not ValueClause value || clause is DateClause { Param: "_lastUpdated" })
+            {
+                return null;
+            }
+
+            var x = Alias("x");
+            var (table, row) = RowPredicate(value, x);
+            var not = value is TokenClause { Mode: TokenMode.Not } ? "NOT " : string.Empty;
+            // "param || ''" keeps the value index (type, param, ...) out of the probe: SQLite would otherwise prefer it to the
+            // resource index (type, id) for its longer equality prefix and scan every row of a common value per resource.
+            return $"{not}EXISTS (SELECT 1 FROM {table} {x} WHERE {x}.type = {c}.type AND {x}.id = {c}.id AND {x}.param || '' = {Add(value.Param)} AND {row})";
         }
 
         /// <summary>
@@ -192,9 +227,15 @@ public abstract partial class SqlRecordStore
                 return $"{not}EXISTS (SELECT 1 {fromWhere} AND {idColumn} = {c}.id AND {typeColumn} = {c}.type)";
             }
 
-            return types.Count == 1
-                ? $"{c}.id {not}IN (SELECT {idColumn} {fromWhere} AND {typeColumn} = {Add(types[0])})"
-                : $"({c}.type, {c}.id) {not}IN (SELECT {typeColumn}, {idColumn} {fromWhere} AND {typeColumn} IN ({List(types)}))";
+            if (types.Count == 1)
+            {
+                return $"{c}.id {not}IN (SELECT {idColumn} {fromWhere} AND {typeColumn} = {Add(types[0])})";
+            }
+
+            var pairs = $"({c}.type, {c}.id) {not}IN (SELECT {typeColumn}, {idColumn} {fromWhere} AND {typeColumn} IN ({List(types)}))";
+            // Over many types the row-value IN alone makes SQLite scan every resource of them (includes and $everything
+            // ask over all types): the ids first let it look resources up by key.
+            return negate ? pairs : $"{c}.id IN (SELECT {idColumn} {fromWhere}) AND {pairs}";
         }
 
         private string Predicate(QueryClause clause, string c, IReadOnlyList<string> types)
@@ -210,7 +251,11 @@ public abstract partial class SqlRecordStore
                 {
                     var x = Alias("x");
                     var (table, row) = RowPredicate(value, x);
-                    return Member(c, types, $"{x}.type", $"{x}.id", $"FROM {table} {x} WHERE {ParamIs(x, value.Param)} AND {row}",
+                    // References to given resources are found by target_id, which leads the reference value index; a plain
+                    // "type = t" would let SQLite prefer the resource index (type, id) and read every reference row of the type.
+                    // A correlated probe is the other way round: it must go by the resource's own rows.
+                    var typeColumn = correlated == 0 && value is ReferenceClause reference && reference.AnyOf.All(m => m.TargetId is not null) ? $"({x}.type || '')" : $"{x}.type";
+                    return Member(c, types, typeColumn, $"{x}.id", $"FROM {table} {x} WHERE {ParamIs(x, value.Param)} AND {row}",
                         negate: value is TokenClause { Mode: TokenMode.Not });
                 }
 
@@ -237,13 +282,7 @@ public abstract partial class SqlRecordStore
                 }
 
                 case HasClause has:
-                {
-                    var r = Alias("r");
-                    var s = Alias("c");
-                    return Member(c, types, $"{r}.target_type", $"{r}.target_id",
-                        $"FROM search_reference {r} JOIN resource_current {s} ON {s}.type = {r}.type AND {s}.id = {r}.id " +
-                        $"WHERE {r}.type = {Add(has.SourceType)} AND {r}.param = {Add(has.Param)} AND {s}.deleted = 0 AND {Predicate(has.Inner, s, [has.SourceType])}");
-                }
+                    return Has(has.SourceType, [has.Param], has.Inner, c, types);
 
                 case ListClause list:
                 {
@@ -254,8 +293,27 @@ public abstract partial class SqlRecordStore
                         $"WHERE {r}.type = 'List' AND {r}.id = {Add(list.ListId)} AND {r}.param = 'item' AND {l}.deleted = 0");
                 }
 
+                case AnyClause any when any.AnyOf.Count > 1 && any.AnyOf.All(a => a is HasClause h && h.SourceType == ((HasClause)any.AnyOf[0]).SourceType && h.Inner == ((HasClause)any.AnyOf[0]).Inner):
+                {
+                    // What a resource refers to through any of its reference parameters (_include=T:*, $everything): one
+                    // subquery over the parameters rather than one per parameter, OR'ed, which no index serves.
+                    var first = (HasClause)any.AnyOf[0];
+                    return Has(first.SourceType, [.. any.AnyOf.Select(a => ((HasClause)a).Param).Distinct(StringComparer.Ordinal)], first.Inner, c, types);
+                }
+
                 case AnyClause any:
                     return Or(any.AnyOf.Select(inner => Predicate(inner, c, types)));
+                case ContentClause content:
+                {
+                    // No index serves a word inside any parameter's value: this reads every string and token row of the types.
+                    var x = Alias("x");
+                    var y = Alias("x");
+                    var prefix = Add(EscapeLike(content.Word) + "%");
+                    var inner = Add("% " + EscapeLike(content.Word) + "%");
+                    return $"({Member(c, types, $"{x}.type", $"{x}.id", $"FROM search_string {x} WHERE ({x}.norm LIKE {prefix} ESCAPE '\\' OR {x}.norm LIKE {inner} ESCAPE '\\')")} OR " +
+                           $"{Member(c, types, $"{y}.type", $"{y}.id", $"FROM search_token {y} WHERE ({y}.text LIKE {prefix} ESCAPE '\\' OR {y}.text LIKE {inner} ESCAPE '\\')")})";
+                }
+
                 case AllClause all:
                     return all.AllOf.Count == 0 ? "1 = 1" : "(" + string.Join(" AND ", all.AllOf.Select(inner => Predicate(inner, c, types))) + ")";
                 case CorrelatedClause inner:
@@ -307,13 +365,26 @@ public abstract partial class SqlRecordStore
                     var targetId = Add(compartment.TargetId);
                     var byType = Or(compartment.ParamsByType.Where(p => p.Value.Count > 0)
                         .Select(p => $"({r}.type = {Add(p.Key)} AND {r}.param IN ({List(p.Value)}))"));
-                    return $"(({c}.type = {targetType} AND {c}.id = {targetId}) OR ({c}.type, {c}.id) IN (SELECT {r}.type, {r}.id FROM search_reference {r} " +
-                           $"WHERE {r}.target_type = {targetType} AND {r}.target_id = {targetId} AND {byType}))";
+                    var members = $"FROM search_reference {r} WHERE {r}.target_type = {targetType} AND {r}.target_id = {targetId} AND {byType}";
+                    // The ids first, so the resources are looked up by key rather than every resource of every type scanned.
+                    return $"{c}.id IN (SELECT {r}.id {members} UNION ALL SELECT {targetId}) AND " +
+                           $"(({c}.type = {targetType} AND {c}.id = {targetId}) OR ({c}.type, {c}.id) IN (SELECT {r}.type, {r}.id {members}))";
                 }
 
                 default:
                     throw new ArgumentException($"Unsupported clause {clause.GetType().Name}", nameof(clause));
             }
+        }
+
+        /// <summary>Reverse chaining: some <paramref name="sourceType"/> matching <paramref name="inner"/> refers to c through one of <paramref name="parameters"/>.</summary>
+        private string Has(string sourceType, IReadOnlyList<string> parameters, QueryClause inner, string c, IReadOnlyList<string> types)
+        {
+            var r = Alias("r");
+            var s = Alias("c");
+            var param = parameters.Count == 1 ? $"{r}.param = {Add(parameters[0])}" : $"{r}.param IN ({List(parameters)})";
+            return Member(c, types, $"{r}.target_type", $"{r}.target_id",
+                $"FROM search_reference {r} JOIN resource_current {s} ON {s}.type = {r}.type AND {s}.id = {r}.id " +
+                $"WHERE {r}.type = {Add(sourceType)} AND {param} AND {s}.deleted = 0 AND {Predicate(inner, s, [sourceType])}");
         }
 
         /// <summary>One composite value matches every component: component rows of one group (grp) on one resource.</summary>
@@ -340,7 +411,7 @@ public abstract partial class SqlRecordStore
 
         private (string Table, string Predicate) RowPredicate(ValueClause clause, string x) => clause switch
         {
-            TokenClause token => ("search_token", Or(token.AnyOf.Select(m => TokenMatches(token.Mode, m, x)))),
+            TokenClause token => ("search_token", TokenPredicate(token, x)),
             StringClause text => ("search_string", Or(text.AnyOf.Select(v => text.Mode switch
             {
                 StringMode.Exact => $"{x}.exact = {Add(v)}",
@@ -350,7 +421,7 @@ public abstract partial class SqlRecordStore
             DateClause date => ("search_date", Or(date.AnyOf.Select(m => DateMatches(m, $"{x}.low", $"{x}.high")))),
             NumberClause number => ("search_number", Or(number.AnyOf.Select(m => NumberMatches(m, x)))),
             QuantityClause quantity => ("search_quantity", Or(quantity.AnyOf.Select(m => QuantityMatches(m, x)))),
-            ReferenceClause reference => ("search_reference", Or(reference.AnyOf.Select(m => ReferenceMatches(m, x)))),
+            ReferenceClause reference => ("search_reference", ReferencePredicate(reference, x)),
             UriClause uri => ("search_uri", Or(uri.AnyOf.Select(v => uri.Mode switch
             {
                 UriMode.Below => $"{x}.value LIKE {Add(EscapeLike(v) + "%")} ESCAPE '\\'",
@@ -359,6 +430,28 @@ public abstract partial class SqlRecordStore
             }))),
             _ => throw new ArgumentException($"Unsupported clause {clause.GetType().Name}", nameof(clause)),
         };
+
+        /// <summary>
+        /// Any of the token's values. Codes of one system are asked as "system = s AND code IN (...)": the terminology
+        /// modifiers (:in, :below, ...) turn into lists of thousands of codes, which as thousands of ORs cost far more to
+        /// plan than to run.
+        /// </summary>
+        private string TokenPredicate(TokenClause token, string x)
+        {
+            if (token.Mode is not (TokenMode.Code or TokenMode.Not) || token.AnyOf.Count < 4)
+            {
+                return Or(token.AnyOf.Select(m => TokenMatches(token.Mode, m, x)));
+            }
+
+            var plain = token.AnyOf.Where(m => m is { AnySystem: false, System: not null, Code: not null, TypeSystem: null }).ToList();
+            var alternatives = token.AnyOf.Except(plain).Select(m => TokenMatches(token.Mode, m, x)).ToList();
+            foreach (var system in plain.GroupBy(m => m.System!, StringComparer.Ordinal))
+            {
+                alternatives.Add($"({x}.system = {Add(system.Key)} AND {x}.code IN ({List(system.Select(m => m.Code!).Distinct(StringComparer.Ordinal))}))");
+            }
+
+            return Or(alternatives);
+        }
 
         private string TokenMatches(TokenMode mode, TokenMatch match, string x)
         {
@@ -415,28 +508,39 @@ public abstract partial class SqlRecordStore
         /// A number against the searched value (search.html#number): eq when the value lies in the range the searched
         /// value's precision implies; a stored Range (no value) compares by its bounds.
         /// </summary>
-        private string NumberMatches(NumberMatch m, string x)
+        private string NumberMatches(NumberMatch m, string x) => NumberMatches(m, $"{x}.value", $"{x}.low", $"{x}.high");
+
+        private string NumberMatches(NumberMatch m, string valueColumn, string lowColumn, string highColumn)
         {
             var value = Add(m.Value);
             var low = Add(m.Low);
             var high = Add(m.High);
-            var eq = $"(({x}.value IS NOT NULL AND {x}.value >= {low} AND {x}.value < {high}) OR ({x}.value IS NULL AND {x}.low >= {low} AND {x}.high <= {high}))";
+            var eq = $"(({valueColumn} IS NOT NULL AND {valueColumn} >= {low} AND {valueColumn} < {high}) OR ({valueColumn} IS NULL AND {lowColumn} >= {low} AND {highColumn} <= {high}))";
             return m.Prefix switch
             {
                 Prefix.Eq => eq,
                 Prefix.Ne => $"NOT {eq}",
-                Prefix.Gt => $"COALESCE({x}.value, {x}.high) > {value}",
-                Prefix.Lt => $"COALESCE({x}.value, {x}.low) < {value}",
-                Prefix.Ge => $"COALESCE({x}.value, {x}.high) >= {value}",
-                Prefix.Le => $"COALESCE({x}.value, {x}.low) <= {value}",
-                Prefix.Sa => $"COALESCE({x}.value, {x}.low) > {value}",
-                Prefix.Eb => $"COALESCE({x}.value, {x}.high) < {value}",
-                _ => $"(COALESCE({x}.value, {x}.high) >= {low} AND COALESCE({x}.value, {x}.low) <= {high})",
+                Prefix.Gt => $"COALESCE({valueColumn}, {highColumn}) > {value}",
+                Prefix.Lt => $"COALESCE({valueColumn}, {lowColumn}) < {value}",
+                Prefix.Ge => $"COALESCE({valueColumn}, {highColumn}) >= {value}",
+                Prefix.Le => $"COALESCE({valueColumn}, {lowColumn}) <= {value}",
+                Prefix.Sa => $"COALESCE({valueColumn}, {lowColumn}) > {value}",
+                Prefix.Eb => $"COALESCE({valueColumn}, {highColumn}) < {value}",
+                _ => $"(COALESCE({valueColumn}, {highColumn}) >= {low} AND COALESCE({valueColumn}, {lowColumn}) <= {high})",
             };
         }
 
         private string QuantityMatches(QuantityMatch m, string x)
         {
+            if (m is { CanonicalCode: { } canonicalCode, CanonicalNumber: { } canonicalNumber })
+            {
+                // UCUM: rows with a canonical form compare in canonical units; rows written before migration 3 (no canonical
+                // columns until a reindex) are compared as written.
+                var canonical = $"({x}.canonical_code = {Add(canonicalCode)} AND {NumberMatches(canonicalNumber, $"{x}.canonical_value", $"{x}.canonical_low", $"{x}.canonical_high")})";
+                var asWritten = $"({x}.canonical_code IS NULL AND {x}.system = {Add(m.System)} AND {x}.code = {Add(m.Code)} AND {NumberMatches(m.Number, x)})";
+                return $"({canonical} OR {asWritten})";
+            }
+
             var conditions = new List<string> { NumberMatches(m.Number, x) };
             if (m.System is not null)
             {
@@ -454,6 +558,24 @@ public abstract partial class SqlRecordStore
             }
 
             return "(" + string.Join(" AND ", conditions) + ")";
+        }
+
+        /// <summary>Any of the references; many resources of one type (a _revinclude of a page) as "target_type = t AND target_id IN (...)".</summary>
+        private string ReferencePredicate(ReferenceClause reference, string x)
+        {
+            if (reference.AnyOf.Count < 4)
+            {
+                return Or(reference.AnyOf.Select(m => ReferenceMatches(m, x)));
+            }
+
+            var plain = reference.AnyOf.Where(m => m is { TargetType: not null, TargetId: not null, Url: null, IdentifierValue: null, IdentifierSystem: null }).ToList();
+            var alternatives = reference.AnyOf.Except(plain).Select(m => ReferenceMatches(m, x)).ToList();
+            foreach (var type in plain.GroupBy(m => m.TargetType!, StringComparer.Ordinal))
+            {
+                alternatives.Add($"({x}.target_type = {Add(type.Key)} AND {x}.target_id IN ({List(type.Select(m => m.TargetId!).Distinct(StringComparer.Ordinal))}))");
+            }
+
+            return Or(alternatives);
         }
 
         private string ReferenceMatches(ReferenceMatch m, string x)

@@ -567,7 +567,7 @@ public abstract partial class SqlRecordStore : IRecordStore
         IndexTable.String => ["norm", "exact"],
         IndexTable.Date => ["low", "high"],
         IndexTable.Number => ["value", "low", "high"],
-        IndexTable.Quantity => ["system", "code", "unit", "value", "low", "high"],
+        IndexTable.Quantity => ["system", "code", "unit", "value", "low", "high", "canonical_code", "canonical_value", "canonical_low", "canonical_high"],
         IndexTable.Reference => ["target_type", "target_id", "url", "id_system", "id_value"],
         _ => ["value"],
     };
@@ -578,7 +578,7 @@ public abstract partial class SqlRecordStore : IRecordStore
         StringIndexRow s => [s.Normalized, s.Exact],
         DateIndexRow d => [d.Low, d.High],
         NumberIndexRow n => [n.Value, n.Low, n.High],
-        QuantityIndexRow q => [q.System, q.Code, q.Unit, q.Value, q.Low, q.High],
+        QuantityIndexRow q => [q.System, q.Code, q.Unit, q.Value, q.Low, q.High, q.CanonicalCode, q.CanonicalValue, q.CanonicalLow, q.CanonicalHigh],
         ReferenceIndexRow r => [r.TargetType, r.TargetId, r.Url, r.IdentifierSystem, r.IdentifierValue],
         UriIndexRow u => [u.Value],
         _ => throw new ArgumentException($"Unknown index row {row.GetType().Name}", nameof(row)),

@@ -85,7 +85,12 @@ public sealed class IndexExtractorTests
         var start = new DateTimeOffset(2024, 1, 2, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
         var end = new DateTimeOffset(2024, 1, 3, 10, 0, 1, TimeSpan.Zero).ToUnixTimeMilliseconds();
         Assert.Contains(new DateIndexRow("date", start, end), rows);
-        Assert.Contains(new QuantityIndexRow("value-quantity", "http://unitsofmeasure.org", "mm[Hg]", "mm[Hg]", 120.5, 120.45, 120.55), rows);
+        var quantity = Assert.Single(rows.OfType<QuantityIndexRow>(), r => r.Param == "value-quantity");
+        Assert.Equal(new QuantityIndexRow("value-quantity", "http://unitsofmeasure.org", "mm[Hg]", "mm[Hg]", 120.5, 120.45, 120.55),
+            quantity with { CanonicalCode = null, CanonicalValue = null, CanonicalLow = null, CanonicalHigh = null });
+        // UCUM: also in canonical units (mm[Hg] is 133.322387415 Pa, and Pa is 1000 g.m-1.s-2).
+        Assert.Equal("g.m-1.s-2", quantity.CanonicalCode);
+        Assert.Equal(120.5 * 133322.387415, quantity.CanonicalValue!.Value, 1e-3);
         Assert.Contains(new UriIndexRow("_profile", "http://example.test/profile"), rows);
         // The composite code-value-quantity ties its two components with one group.
         var code = Assert.Single(rows, r => r.Param == "code-value-quantity$0" && r is TokenIndexRow { System: not null });
