@@ -92,7 +92,7 @@ public sealed record SearchRequest(
         Parse([type], parameters, strict, null, TimeProvider.System);
 
     /// <summary>Parses a search over one or several types (a parameter must mean the same on every one).</summary>
-    /// <param name="terminology">What the token modifiers :in, :not-in, :below and :above need; null refuses them.</param>
+    /// <param name="terminology">What :in, :not-in, :below, :above and near look up in the record; null refuses them.</param>
     public static SearchRequest Parse(IReadOnlyList<string> types, IEnumerable<KeyValuePair<string, string>> parameters, bool strict, string? baseUrl, TimeProvider clock, SearchLookups? terminology = null)
     {
         var clauses = new List<QueryClause>();

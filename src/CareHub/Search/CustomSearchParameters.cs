@@ -26,7 +26,7 @@ public static class CustomSearchParameters
             after = page.NextCursor;
         }
 
-        SearchParameterCatalog.UseCustom(found);
-        return SearchParameterCatalog.Custom.Count;
+        SearchParameterCatalog.UseCustom(store, found);
+        return found.Count;
     }
 }

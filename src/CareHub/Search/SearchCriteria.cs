@@ -16,8 +16,8 @@ public static class SearchCriteria
 {
     /// <param name="types">The resource types searched; a parameter must mean the same on all of them.</param>
     /// <param name="baseUrl">The server's base URL: absolute references to it are matched as relative ones.</param>
-    /// <param name="terminology">The stored ValueSets and CodeSystems the token modifiers :in, :not-in, :below and :above
-    /// need (<see cref="SearchLookups.LoadAsync"/>); without it those modifiers are refused.</param>
+    /// <param name="terminology">What the parameters look up in the record (<see cref="SearchLookups.LoadAsync"/>): the
+    /// ValueSets and CodeSystems of :in, :not-in, :below and :above, the Locations of near; without it those are refused.</param>
     public static QueryClause? Parse(IReadOnlyList<string> types, string rawName, string value, string? baseUrl, TimeProvider clock, SearchLookups? terminology = null)
     {
         terminology ??= NoTerminology;
@@ -122,7 +122,7 @@ public static class SearchCriteria
 
     // ---- chaining (search.html#chaining) and reverse chaining (search.html#has) ------------------------------------
 
-    private static readonly SearchLookups NoTerminology = SearchLookups.Unavailable("the terminology modifiers (:in, :not-in, :below, :above) cannot be used here.");
+    private static readonly SearchLookups NoTerminology = SearchLookups.Unavailable("the terminology modifiers (:in, :not-in, :below, :above) and near cannot be used here (conditional criteria do not look up the record).");
 
     private static ChainClause ParseChain(SearchParameter parameter, string? modifier, string rawName, string rest, string value, string? baseUrl, TimeProvider clock, SearchLookups terminology)
     {

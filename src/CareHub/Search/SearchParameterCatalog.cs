@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Collections.Frozen;
+using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 using Hl7.Fhir.Model;
 using Hl7.FhirPath;
@@ -51,12 +52,27 @@ public static partial class SearchParameterCatalog
     /// FHIRPath expression and a type other than special becomes a parameter of every type in its base ("Resource" and
     /// "DomainResource" mean all of them). A custom parameter never replaces one the specification defines.
     /// </summary>
-    public static void UseCustom(IEnumerable<Hl7.Fhir.Model.SearchParameter> parameters)
+    public static void UseCustom(IEnumerable<Hl7.Fhir.Model.SearchParameter> parameters) => UseCustom(DefaultSource, parameters);
+
+    /// <summary>
+    /// Replaces the custom parameters that come from one source (a store); the catalogue uses those of every source. A
+    /// process normally has one store; with several (tests), loading one store's parameters leaves the others' in place.
+    /// </summary>
+    public static void UseCustom(object source, IEnumerable<Hl7.Fhir.Model.SearchParameter> parameters)
     {
         var usable = parameters.Where(p => p.Status is not PublicationStatus.Retired && !string.IsNullOrEmpty(p.Code) && !string.IsNullOrEmpty(p.Expression)
             && p.Type is { } type && type != SearchParamType.Special).ToList();
-        state = new State(usable, new(StringComparer.Ordinal));
+        lock (Sources)
+        {
+            Sources.AddOrUpdate(source, usable);
+            state = new State([.. Sources.SelectMany(s => s.Value)], new(StringComparer.Ordinal));
+        }
     }
+
+    private static readonly object DefaultSource = new();
+
+    /// <summary>The custom parameters by source; weak, so a disposed store's go with it.</summary>
+    private static readonly ConditionalWeakTable<object, List<Hl7.Fhir.Model.SearchParameter>> Sources = new();
 
     public static SearchParameter? Find(string resourceType, string name) =>
         For(resourceType).GetValueOrDefault(name);
