@@ -122,6 +122,13 @@ public static class Ucum
             i = end + 1;
         }
 
+        // A dimensionless unit (%, 1, {score}, {cells}/{cells}) has no canonical form here: UCUM makes them all unity, but a
+        // percentage, a score and a count are different measures, so they are compared only as written.
+        if (dimensions.Values.All(exponent => exponent == 0))
+        {
+            return null;
+        }
+
         return double.IsFinite(factor) && factor > 0 ? (factor, Format(dimensions)) : null;
     }
 
