@@ -457,6 +457,15 @@ public sealed partial class SearchOracle
             return null;
         }
 
+        // A UCUM value in another unit of the same dimension (in against cm) is compared by the database in canonical
+        // units (CareHub.Search.Ucum, tested on its own in QuantityUnitTests); this oracle does not convert, so it leaves
+        // those undecided rather than contradict a correct conversion.
+        if (system == "http://unitsofmeasure.org" && CareHub.Search.Ucum.Canonical(code) is { } searched
+            && values.Cast<Quantity>().Any(q => q.System == system && q.Code != code && CareHub.Search.Ucum.Canonical(q.Code)?.Code == searched.Code))
+        {
+            return null;
+        }
+
         var units = values.Cast<Quantity>().Where(q => system is null || (q.System == system && q.Code == code)).Select(q => q.Value).ToList();
         return AnyNumber(units, values.Count, prefix, text);
     }
