@@ -59,7 +59,7 @@ public sealed partial class AuditTrail : IAsyncDisposable
         var audit = Build(context, facts, now);
         // A fresh time-ordered id cannot exist yet: no version check (the unique version key still guards it). Indexed on
         // the parameters the IG officer and citizens search by (patient, date, subtype, agent, outcome...), no more.
-        var index = Search.IndexExtractor.Extract(audit).Where(r => IndexedParams.Contains(r.Param)).ToList();
+        var index = Search.IndexExtractor.Extract(audit, IndexedParams);
         return new VersionWrite("AuditEvent", audit.Id!, 1, now, "POST", FhirSerialization.ToJson(audit), null, index, ChangeEvent: false);
     }
 

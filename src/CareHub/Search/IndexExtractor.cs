@@ -19,8 +19,12 @@ public static class IndexExtractor
 
     public static List<IndexRow> Extract(Resource resource) => Extract(resource, memberPaths: true);
 
+    /// <summary>The rows of the named parameters only (the audit trail indexes a few of AuditEvent's).</summary>
+    public static List<IndexRow> Extract(Resource resource, IReadOnlySet<string> only) => Extract(resource, memberPaths: true, only);
+
     /// <param name="memberPaths">False evaluates every branch with the FHIRPath engine (tests compare the two).</param>
-    internal static List<IndexRow> Extract(Resource resource, bool memberPaths)
+    /// <param name="only">When set, the parameters to extract; the others are not evaluated.</param>
+    internal static List<IndexRow> Extract(Resource resource, bool memberPaths, IReadOnlySet<string>? only = null)
     {
         var rows = new List<IndexRow>();
         var parameters = SearchParameterCatalog.For(resource.TypeName);
@@ -35,6 +39,11 @@ public static class IndexExtractor
         var group = 0;
         foreach (var parameter in parameters.Values)
         {
+            if (only is not null && !only.Contains(parameter.Name))
+            {
+                continue;
+            }
+
             foreach (var branch in parameter.Branches)
             {
                 if (branch.RootElement.Length > 0 && !present.Contains(branch.RootElement))
