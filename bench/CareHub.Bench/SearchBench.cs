@@ -85,7 +85,7 @@ public static class SearchBench
         await store.MigrateAsync(cancellationToken);
         await using var audit = new AuditTrail(store, TimeProvider.System, NullLogger<AuditTrail>.Instance);
         var records = new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System);
-        var context = new RequestContext(Principal(), "http://localhost/fhir", "bench");
+        var context = new RequestContext(Stages.ServerPrincipal(), "http://localhost/fhir", "bench");
         Console.WriteLine();
         Console.WriteLine($"{name}: loading...");
         var loaded = await LoadAsync(records, context, set, target, options.IngestClients, cancellationToken);
@@ -139,15 +139,6 @@ public static class SearchBench
     private static double Percentile(List<double> sorted, double p) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
 
     private static string Mb(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1048576.0:#,0} MB");
-
-    private static Principal Principal() => new()
-    {
-        Kind = PrincipalKind.System,
-        Subject = "bench",
-        ClientId = "bench",
-        Issuer = "carehub-bench",
-        Scopes = ScopeSet.Parse("system/*.cruds"),
-    };
 
     private sealed record Loaded(long Resources, List<string> Patients, string LargestPatient, int LargestSize, TimeSpan Elapsed);
 

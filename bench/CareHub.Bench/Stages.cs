@@ -136,7 +136,8 @@ public static class Stages
         return 0;
     }
 
-    private static Principal ServerPrincipal() => new()
+    /// <summary>The in-process benches' caller: a system with every scope.</summary>
+    internal static Principal ServerPrincipal() => new()
     {
         Kind = PrincipalKind.System,
         Subject = "bench",
