@@ -1,3 +1,5 @@
+using CareHub.Storage;
+
 namespace CareHub.Identity;
 
 /// <summary>
@@ -11,6 +13,45 @@ namespace CareHub.Identity;
 /// </summary>
 internal static class CandidateBlocks
 {
+    /// <summary>
+    /// Finds the blocks of <paramref name="keys"/> (ids only), chooses the candidates and reads them in one query: the
+    /// current, non-deleted versions, best prospects first, each with its prepared form.
+    /// </summary>
+    /// <param name="findIds">Ids matching a query (the store, the session or an access-checked reader).</param>
+    /// <param name="read">Current resources matching a query, bodies included.</param>
+    public static async Task<List<(StoredResource Stored, PreparedPatient Prepared)>> ReadAsync(
+        Func<StoreQuery, Task<IReadOnlyList<string>>> findIds, Func<StoreQuery, Task<IReadOnlyList<StoredResource>>> read,
+        IEnumerable<string> keys, string? self, int maxBlockSize, int maxCandidates, PreparedPatients prepared)
+    {
+        ArgumentNullException.ThrowIfNull(findIds);
+        ArgumentNullException.ThrowIfNull(read);
+        ArgumentNullException.ThrowIfNull(keys);
+        ArgumentNullException.ThrowIfNull(prepared);
+        var chosen = await FindAsync(findIds, keys, self, maxBlockSize, maxCandidates);
+        if (chosen.Count == 0)
+        {
+            return [];
+        }
+
+        var stored = (await read(new StoreQuery("Patient", [new IdClause(chosen)], chosen.Count))).ToDictionary(s => s.Id, StringComparer.Ordinal);
+        return chosen.Where(stored.ContainsKey).Select(id => (stored[id], prepared.Get(stored[id]))).ToList();
+    }
+
+    /// <summary>Finds the blocks of <paramref name="keys"/> and chooses the candidates among them (<see cref="Choose"/>).</summary>
+    public static async Task<List<string>> FindAsync(Func<StoreQuery, Task<IReadOnlyList<string>>> findIds, IEnumerable<string> keys, string? self, int maxBlockSize, int maxCandidates)
+    {
+        ArgumentNullException.ThrowIfNull(findIds);
+        ArgumentNullException.ThrowIfNull(keys);
+        var blocks = new List<IReadOnlyList<string>>();
+        foreach (var key in keys)
+        {
+            // One more than the cap (and one for the record itself), so an oversized block is known as such.
+            blocks.Add(await findIds(PersonLinker.ByToken("Patient", MpiCodes.BlockParam, key, maxBlockSize + 2)));
+        }
+
+        return Choose(blocks, self, maxBlockSize, maxCandidates);
+    }
+
     /// <summary>The candidate ids, best prospects first, at most <paramref name="maxCandidates"/>.</summary>
     /// <param name="blocks">Each key's block as found (up to one more than the cap, so an oversized block is known).</param>
     /// <param name="self">The record's own id, never its own candidate (null for a $match probe).</param>

@@ -59,22 +59,12 @@ public sealed class MasterPersonIndex(RecordService records, MpiOptions options,
         var me = PersonLinker.Prepare(probe);
         return records.ReadOperationAsync(context, "operation $match", "Patient", async reader =>
         {
-            var max = matcher.Settings.Blocking.MaxBlockSize;
-            var rows = new Dictionary<string, StoredResource>(StringComparer.Ordinal);
-            var blocks = new List<IReadOnlyList<string>>();
-            foreach (var key in Blocking.KeysFor(me, matcher.Settings.Blocking.Rules).Distinct(StringComparer.Ordinal))
-            {
-                var found = await reader.SearchAsync(PersonLinker.ByToken("Patient", MpiCodes.BlockParam, key, max + 1), cancellationToken);
-                blocks.Add(found.Select(f => f.Id).ToList());
-                foreach (var stored in found)
-                {
-                    rows.TryAdd(stored.Id, stored);
-                }
-            }
-
-            // Only the chosen candidates are compared, from their prepared form; only those answered are parsed in full.
-            var ranked = CandidateBlocks.Choose(blocks, null, max, options.MaxCandidates)
-                .Select(id => (Stored: rows[id], Prepared: prepared.Get(rows[id])))
+            // Only the chosen candidates are read and compared, from their prepared form; only those answered are parsed in full.
+            var candidates = await CandidateBlocks.ReadAsync(
+                query => reader.FindIdsAsync(query, cancellationToken), query => reader.SearchAsync(query, cancellationToken),
+                Blocking.KeysFor(me, matcher.Settings.Blocking.Rules).Distinct(StringComparer.Ordinal), null,
+                matcher.Settings.Blocking.MaxBlockSize, options.MaxCandidates, prepared);
+            var ranked = candidates
                 .Where(c => !c.Prepared.Merged)
                 .Select(c => (c.Stored, Result: matcher.Compare(me, c.Prepared.Person)))
                 .Where(c => c.Result.Grade is MatchGrade.Certain or MatchGrade.Probable or MatchGrade.Possible)

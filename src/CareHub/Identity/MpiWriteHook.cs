@@ -42,12 +42,12 @@ public sealed class MpiWriteHook(MpiOptions options, PersonMatcher matcher, Time
         }
     }
 
-    public Task BeforeWriteAsync(WriteHookContext write, CancellationToken cancellationToken)
+    public async Task BeforeWriteAsync(WriteHookContext write, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(write);
         if (write.Internal)
         {
-            return Task.CompletedTask;
+            return;
         }
 
         switch (write.Resource)
@@ -55,13 +55,19 @@ public sealed class MpiWriteHook(MpiOptions options, PersonMatcher matcher, Time
             case Patient patient:
                 CheckNhsNumbers(patient);
                 CheckBirthDate(patient);
+                if (options.Enabled && !PersonLinker.IsMerged(patient))
+                {
+                    // The candidates are read and compared now, before a create's transaction starts; the transaction then
+                    // reads only what changed since (PersonLinker.OnPatientWrittenAsync).
+                    write.Items[typeof(PreMatch)] = await PersonLinker.PreMatchAsync(write.Writer.Store, patient, matcher, prepared, options.MaxCandidates, cancellationToken);
+                }
+
                 break;
             case Person or FhirTask when MpiCodes.IsManaged(write.Resource) || IsManaged(write.Previous):
                 throw FhirException.Unprocessable(
                     $"{write.Type}/{write.Id} is managed by the master person index: change links through $mpi-link, $mpi-unlink, $merge and the review operations.", "meta.tag");
         }
 
-        return Task.CompletedTask;
     }
 
     public async Task AfterWriteAsync(WriteHookContext write, CancellationToken cancellationToken)
@@ -85,7 +91,8 @@ public sealed class MpiWriteHook(MpiOptions options, PersonMatcher matcher, Time
         }
         else if (!write.Internal)
         {
-            await linker.OnPatientWrittenAsync((Patient)write.Resource, created: write.Previous is null, cancellationToken);
+            await linker.OnPatientWrittenAsync((Patient)write.Resource, created: write.Previous is null, cancellationToken,
+                write.Items.GetValueOrDefault(typeof(PreMatch)) as PreMatch);
         }
     }
 

@@ -11,6 +11,15 @@ namespace CareHub.Identity;
 internal readonly record struct LinkOutcome(bool Linked, int Reviews);
 
 /// <summary>
+/// Matching done from committed data before a Patient's write transaction starts (<see cref="PersonLinker.PreMatchAsync"/>):
+/// the record prepared, its blocking keys, and each candidate compared, by the version compared. Inside the transaction
+/// only what changed since is read again, so a single-writer store does not hold its writer while candidates are read,
+/// parsed and compared.
+/// </summary>
+/// <param name="Compared">Per candidate id: the version compared and the result (null: a merged record, no candidate).</param>
+internal sealed record PreMatch(PreparedPerson Me, IReadOnlyList<string> Keys, IReadOnlyDictionary<string, (int Version, MatchResult? Result)> Compared);
+
+/// <summary>
 /// Links Patients into Persons inside one write transaction. Every current, unmerged source Patient belongs to exactly one
 /// MPI Person (FHIR R4 Person, tagged <see cref="MpiCodes.ManagedTag"/>): <c>Person.link.target</c> is each source
 /// Patient, with its origin, score, rule and date as extensions, and <c>Person.link.assurance</c> level3 for an automatic
@@ -45,6 +54,32 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
 
     // ---- incremental matching ----------------------------------------------------------------------------------
 
+    /// <summary>The sorted, distinct blocking keys of a prepared record.</summary>
+    private static List<string> KeysOf(PreparedPerson me, PersonMatcher matcher) =>
+        Blocking.KeysFor(me, matcher.Settings.Blocking.Rules).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>
+    /// Compares a Patient about to be written with its candidates as committed now, outside any transaction (one query for
+    /// the candidates' bodies). <see cref="OnPatientWrittenAsync"/> then confirms it inside the write transaction.
+    /// </summary>
+    public static async Task<PreMatch> PreMatchAsync(IRecordStore store, Patient patient, PersonMatcher matcher, PreparedPatients prepared, int maxCandidates, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(patient);
+        var me = Prepare(patient);
+        var keys = KeysOf(me, matcher);
+        var compared = new Dictionary<string, (int, MatchResult?)>(StringComparer.Ordinal);
+        var candidates = await CandidateBlocks.ReadAsync(
+            query => store.FindIdsAsync(query, cancellationToken), async query => (await store.SearchAsync(query, cancellationToken)).Resources,
+            keys, patient.Id, matcher.Settings.Blocking.MaxBlockSize, maxCandidates, prepared);
+        foreach (var (stored, candidate) in candidates)
+        {
+            compared[stored.Id] = (stored.Version, candidate.Merged ? null : matcher.Compare(me, candidate.Person));
+        }
+
+        return new PreMatch(me, keys, compared);
+    }
+
     /// <summary>
     /// Matches a written Patient against the Patients sharing a blocking key. An automatic link joins the candidate's
     /// Person only when the Patient is alone in its own Person (so an automatic link never merges two established
@@ -52,7 +87,8 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
     /// Links are not undone by a later update: a person unlinks.
     /// </summary>
     /// <param name="created">The Patient had no version before this one, so it has no Person and no decisions yet.</param>
-    public async Task<LinkOutcome> OnPatientWrittenAsync(Patient patient, bool created, CancellationToken cancellationToken)
+    /// <param name="early">What <see cref="PreMatchAsync"/> found for this very content before the transaction, if anything.</param>
+    public async Task<LinkOutcome> OnPatientWrittenAsync(Patient patient, bool created, CancellationToken cancellationToken, PreMatch? early = null)
     {
         var id = patient.Id!;
         if (IsMerged(patient))
@@ -60,8 +96,8 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
             return new LinkOutcome(false, 0);
         }
 
-        var me = Prepare(patient);
-        var keys = Blocking.KeysFor(me, matcher.Settings.Blocking.Rules).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var me = early?.Me ?? Prepare(patient);
+        var keys = early?.Keys ?? KeysOf(me, matcher);
         // Two records of one person share a key: taking the keys' locks in one order serialises their linking on
         // PostgreSQL without deadlock, so two concurrent writes cannot each create a Person for the same person.
         foreach (var key in keys)
@@ -75,9 +111,8 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
         var decided = decisions.Select(t => ReviewTasks.Pair(t)).OfType<(string A, string B)>().Select(p => MpiCodes.PairKey(p.A, p.B)).ToHashSet(StringComparer.Ordinal);
 
         var results = new List<(string Id, MatchResult Result)>();
-        foreach (var (other, candidate) in await CandidatesAsync(keys, id, cancellationToken))
+        foreach (var (other, result) in await CompareCandidatesAsync(me, keys, id, early?.Compared, cancellationToken))
         {
-            var result = matcher.Compare(me, candidate);
             if (result.Outcome != MatchOutcome.NoMatch && !noLink.Contains(other))
             {
                 results.Add((other, result));
@@ -355,26 +390,38 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
         return true;
     }
 
-    /// <summary>The current, unmerged Patients sharing a blocking key, prepared for comparison (see <see cref="CandidateBlocks"/>).</summary>
-    private async Task<List<(string Id, PreparedPerson Person)>> CandidatesAsync(IReadOnlyList<string> keys, string self, CancellationToken cancellationToken)
+    /// <summary>
+    /// The record compared with the current, unmerged Patients sharing a blocking key (see <see cref="CandidateBlocks"/>), as
+    /// this transaction sees them. A candidate compared before the transaction at the version still current is not read
+    /// again (one statement checks every candidate's version); the rest, written since or new to the blocks, are.
+    /// </summary>
+    private async Task<List<(string Id, MatchResult Result)>> CompareCandidatesAsync(PreparedPerson me, IReadOnlyList<string> keys, string self,
+        IReadOnlyDictionary<string, (int Version, MatchResult? Result)>? early, CancellationToken cancellationToken)
     {
-        var max = matcher.Settings.Blocking.MaxBlockSize;
-        var blocks = new List<IReadOnlyList<string>>(keys.Count);
-        foreach (var key in keys)
+        var chosen = await CandidateBlocks.FindAsync(query => Session.FindIdsAsync(query, cancellationToken), keys, self, matcher.Settings.Blocking.MaxBlockSize, maxCandidates);
+        var versions = await Session.CurrentVersionsAsync("Patient", chosen, cancellationToken);
+        var compared = new List<(string, MatchResult)>(chosen.Count);
+        foreach (var id in chosen)
         {
-            blocks.Add(await Session.FindIdsAsync(ByToken("Patient", MpiCodes.BlockParam, key, max + 2), cancellationToken));
-        }
-
-        var candidates = new List<(string, PreparedPerson)>();
-        foreach (var id in CandidateBlocks.Choose(blocks, self, max, maxCandidates))
-        {
-            if (await Session.ReadAsync("Patient", id, cancellationToken) is { Json: not null } stored && prepared.Get(stored) is { Merged: false } candidate)
+            if (!versions.TryGetValue(id, out var version))
             {
-                candidates.Add((id, candidate.Person));
+                continue;
+            }
+
+            if (early is not null && early.TryGetValue(id, out var seen) && seen.Version == version)
+            {
+                if (seen.Result is { } result)
+                {
+                    compared.Add((id, result));
+                }
+            }
+            else if (await Session.ReadAsync("Patient", id, cancellationToken) is { Json: not null } stored && prepared.Get(stored) is { Merged: false } candidate)
+            {
+                compared.Add((id, matcher.Compare(me, candidate.Person)));
             }
         }
 
-        return candidates;
+        return compared;
     }
 
     private async Task<Person?> PersonOfAsync(string patientId, CancellationToken cancellationToken)

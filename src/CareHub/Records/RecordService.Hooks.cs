@@ -91,21 +91,29 @@ public sealed partial class RecordService
         return rows;
     }
 
-    private async Task<HookWriter?> BeforeHooksAsync(IWriteSession session, Resource resource, string type, string id, StoredResource? current, bool internalWrite, CancellationToken cancellationToken)
+    /// <summary>Runs the hooks before a write; answers the context to give them after it (null when there are none).</summary>
+    private async Task<WriteHookContext?> BeforeHooksAsync(IWriteSession session, Resource resource, string type, string id, StoredResource? current, bool internalWrite, CancellationToken cancellationToken)
     {
         if (WriteHooks.Count == 0)
         {
             return null;
         }
 
-        var writer = new HookWriter(this, session);
-        var context = new WriteHookContext(writer, type, id, resource, current, internalWrite);
+        var context = new WriteHookContext(new HookWriter(this, session), type, id, resource, current, internalWrite);
         foreach (var hook in WriteHooks)
         {
             await hook.BeforeWriteAsync(context, cancellationToken);
         }
 
-        return writer;
+        return context;
+    }
+
+    private async Task AfterHooksAsync(WriteHookContext context, CancellationToken cancellationToken)
+    {
+        foreach (var hook in WriteHooks)
+        {
+            await hook.AfterWriteAsync(context, cancellationToken);
+        }
     }
 
     private async Task AfterDeleteHooksAsync(IWriteSession session, string type, string id, StoredResource current, CancellationToken cancellationToken, bool internalWrite = false)
@@ -115,14 +123,15 @@ public sealed partial class RecordService
             return;
         }
 
-        var writer = new HookWriter(this, session);
-        await writer.AfterAsync(new WriteHookContext(writer, type, id, null, current, internalWrite), cancellationToken);
+        await AfterHooksAsync(new WriteHookContext(new HookWriter(this, session), type, id, null, current, internalWrite), cancellationToken);
     }
 
     /// <summary>Writes for hooks and operations inside one transaction, recording what it wrote for the audit.</summary>
     private sealed class HookWriter(RecordService owner, IWriteSession session) : IRecordWriter
     {
         public IWriteSession Session => session;
+
+        public IRecordStore Store => owner.Store;
 
         public List<RecordResult> Written { get; } = [];
 
@@ -167,14 +176,6 @@ public sealed partial class RecordService
             Written.Add(new RecordResult(HttpStatusCode.NoContent, type, id, current.Version + 1, now, null));
             await owner.AfterDeleteHooksAsync(session, type, id, current, cancellationToken, internalWrite: true);
         }
-
-        public async Task AfterAsync(WriteHookContext context, CancellationToken cancellationToken)
-        {
-            foreach (var hook in owner.WriteHooks)
-            {
-                await hook.AfterWriteAsync(context, cancellationToken);
-            }
-        }
     }
 
     /// <summary>Reads for an operation, recording what it disclosed for the audit.</summary>
@@ -185,6 +186,9 @@ public sealed partial class RecordService
 
         public async Task<IReadOnlyList<StoredResource>> SearchAsync(StoreQuery query, CancellationToken cancellationToken) =>
             (await owner.Store.SearchAsync(await owner.VisibleAsync(context, query, FhirInteraction.Search, cancellationToken), cancellationToken)).Resources;
+
+        public async Task<IReadOnlyList<string>> FindIdsAsync(StoreQuery query, CancellationToken cancellationToken) =>
+            await owner.Store.FindIdsAsync(await owner.VisibleAsync(context, query, FhirInteraction.Search, cancellationToken), cancellationToken);
 
         public async Task<StoredResource?> ReadAsync(string type, string id, CancellationToken cancellationToken)
         {
@@ -202,6 +206,9 @@ public sealed partial class RecordService
 public interface IRecordReader
 {
     Task<IReadOnlyList<StoredResource>> SearchAsync(StoreQuery query, CancellationToken cancellationToken);
+
+    /// <summary>The ids <see cref="SearchAsync"/> would answer, without reading the resources.</summary>
+    Task<IReadOnlyList<string>> FindIdsAsync(StoreQuery query, CancellationToken cancellationToken);
 
     /// <summary>The current version (a tombstone when deleted), or null when there is none.</summary>
     Task<StoredResource?> ReadAsync(string type, string id, CancellationToken cancellationToken);

@@ -267,7 +267,7 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
 
         if (hooks is not null)
         {
-            await hooks.AfterAsync(new WriteHookContext(hooks, type, id, resource, current, internalWrite), cancellationToken);
+            await AfterHooksAsync(hooks, cancellationToken);
         }
 
         await CheckWriteAsync(session, context, type, id, created ? FhirInteraction.Create : FhirInteraction.Update, after: true, cancellationToken);

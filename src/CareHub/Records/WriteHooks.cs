@@ -20,7 +20,10 @@ public interface IWriteHook
 
     /// <summary>
     /// Before the version is written: may reject it (throw <see cref="Fhir.FhirException"/>; nothing is written) or adjust
-    /// <see cref="WriteHookContext.Resource"/>. Not called for deletions.
+    /// <see cref="WriteHookContext.Resource"/>. Not called for deletions. For a create nothing has opened the database
+    /// transaction yet, so on a single-writer store this is where a hook's expensive reads belong: through
+    /// <see cref="IRecordWriter.Store"/> (committed data), kept in <see cref="WriteHookContext.Items"/> for
+    /// <see cref="AfterWriteAsync"/> to confirm inside the transaction.
     /// </summary>
     Task BeforeWriteAsync(WriteHookContext write, CancellationToken cancellationToken);
 
@@ -36,7 +39,11 @@ public interface IWriteHook
 /// <param name="Resource">The resource being written (null for a deletion); after the write it carries its id and meta.</param>
 /// <param name="Previous">The version this write replaces, if any (deleted ones included, as tombstones).</param>
 /// <param name="Internal">True when a hook wrote this resource itself through <see cref="IRecordWriter"/>.</param>
-public sealed record WriteHookContext(IRecordWriter Writer, string Type, string Id, Resource? Resource, StoredResource? Previous, bool Internal);
+public sealed record WriteHookContext(IRecordWriter Writer, string Type, string Id, Resource? Resource, StoredResource? Previous, bool Internal)
+{
+    /// <summary>What the hooks found before the write, for their own use after it: the same object in both calls of one write.</summary>
+    public Dictionary<object, object> Items { get; } = [];
+}
 
 /// <summary>
 /// Writes inside an open transaction through the same path as the API's writes (version, meta, index rows including the
@@ -46,6 +53,9 @@ public sealed record WriteHookContext(IRecordWriter Writer, string Type, string 
 public interface IRecordWriter
 {
     IWriteSession Session { get; }
+
+    /// <summary>The store outside the transaction (committed data only), for reads made before the transaction needs to start.</summary>
+    IRecordStore Store { get; }
 
     /// <summary>Writes a new version of <paramref name="resource"/>: a new resource when its id is empty, else the next version.</summary>
     Task<RecordResult> WriteAsync(Resource resource, CancellationToken cancellationToken);

@@ -21,6 +21,9 @@ public interface IRecordStore : IAsyncDisposable
     /// <summary>Current, non-deleted resources of one type matching every clause, ordered by id.</summary>
     Task<SearchPage> SearchAsync(StoreQuery query, CancellationToken cancellationToken);
 
+    /// <summary>Ids of current, non-deleted resources matching the query, ordered by id: <see cref="SearchAsync"/> without the bodies.</summary>
+    Task<IReadOnlyList<string>> FindIdsAsync(StoreQuery query, CancellationToken cancellationToken);
+
     /// <summary>The change feed: committed writes after <paramref name="afterPosition"/>, in commit order.</summary>
     Task<IReadOnlyList<ChangeEvent>> ReadChangesAsync(long afterPosition, int max, CancellationToken cancellationToken);
 
@@ -73,6 +76,13 @@ public interface IWriteSession : IAsyncDisposable
 
     /// <summary>Ids of current resources matching the query, as this transaction sees them (for conditional interactions).</summary>
     Task<IReadOnlyList<string>> FindIdsAsync(StoreQuery query, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The current version numbers of those of <paramref name="ids"/> that exist and are not deleted, as this transaction
+    /// sees them, in one statement and without locking them: to tell whether what was read before the transaction is still
+    /// current (a committed version number never names other content).
+    /// </summary>
+    Task<IReadOnlyDictionary<string, int>> CurrentVersionsAsync(string type, IReadOnlyCollection<string> ids, CancellationToken cancellationToken);
 
     /// <summary>
     /// Writes a version with its index rows and, when <see cref="VersionWrite.ChangeEvent"/> is set, its change-feed event.

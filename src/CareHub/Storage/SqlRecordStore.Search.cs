@@ -105,7 +105,13 @@ public abstract partial class SqlRecordStore
         _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? string.Empty,
     };
 
-    private static async Task<IReadOnlyList<string>> FindIdsCoreAsync(DbConnection connection, DbTransaction transaction, StoreQuery query, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<string>> FindIdsAsync(StoreQuery query, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await FindIdsCoreAsync(connection, null, query, cancellationToken);
+    }
+
+    private static async Task<IReadOnlyList<string>> FindIdsCoreAsync(DbConnection connection, DbTransaction? transaction, StoreQuery query, CancellationToken cancellationToken)
     {
         var sql = new SqlBuilder();
         var filter = sql.Filter(query, "c");

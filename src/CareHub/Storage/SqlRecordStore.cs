@@ -383,6 +383,33 @@ public abstract partial class SqlRecordStore : IRecordStore
             return await FindIdsCoreAsync(connection, transaction, query, cancellationToken);
         }
 
+        public async Task<IReadOnlyDictionary<string, int>> CurrentVersionsAsync(string type, IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
+        {
+            ArgumentNullException.ThrowIfNull(ids);
+            var versions = new Dictionary<string, int>(StringComparer.Ordinal);
+            if (ids.Count == 0)
+            {
+                return versions;
+            }
+
+            await EnsureStartedAsync(cancellationToken);
+            var parameters = new List<(string Name, object? Value)>(ids.Count + 1) { ("@type", type) };
+            foreach (var id in ids)
+            {
+                parameters.Add(("@i" + parameters.Count.ToString(CultureInfo.InvariantCulture), id));
+            }
+
+            var list = string.Join(", ", parameters.Skip(1).Select(p => p.Name));
+            await using var command = Command(connection, transaction, $"SELECT c.id, c.version FROM resource_current c WHERE c.type = @type AND c.deleted = 0 AND c.id IN ({list})", [.. parameters]);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                versions[reader.GetString(0)] = reader.GetInt32(1);
+            }
+
+            return versions;
+        }
+
         /// <remarks>
         /// A write without an expected version may be deferred (see the class): a clash with a stored version then throws
         /// <see cref="VersionConflictException"/> from the read, lock or commit that writes it.

@@ -132,6 +132,18 @@ public sealed class MpiWriteHookTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task twins_born_the_same_day_at_one_address_are_queued_for_review_not_linked()
+    {
+        var a = await mpi.CreateAsync(MpiFixture.NewPatient(given: "Samuel"), Ct);
+        var b = await mpi.CreateAsync(MpiFixture.NewPatient(given: "Joseph"), Ct);
+
+        Assert.Equal([a], await mpi.MembersAsync(a, Ct));
+        Assert.Equal([b], await mpi.MembersAsync(b, Ct));
+        var review = Assert.Single(await mpi.ReviewsAsync(Ct));
+        Assert.Contains(review.Input, i => i.Value is FhirString { Value: "GivenNameConflict" } || i.Value is Code { Value: "GivenNameConflict" });
+    }
+
+    [Fact]
     public async Task an_uncertain_pair_is_queued_once_with_its_score_and_fields_and_accepting_links_it()
     {
         var a = await mpi.CreateAsync(MpiFixture.NewPatient(), Ct);

@@ -46,6 +46,12 @@ public enum MatchRule
 
     /// <summary>Decided by the Fellegi-Sunter weight against the thresholds.</summary>
     Probabilistic,
+
+    /// <summary>
+    /// Weighty enough to link, but the given names differ: queued for review, never linked automatically, because twins
+    /// and others born the same day in one household agree on everything else.
+    /// </summary>
+    GivenNameConflict,
 }
 
 /// <summary>One field of a compared pair, as a review screen shows it.</summary>

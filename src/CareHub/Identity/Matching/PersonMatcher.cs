@@ -45,7 +45,7 @@ public sealed class PersonMatcher
         }
 
         var probability = 1 / (1 + Math.Pow(2, -(weight + _priorLogOdds)));
-        var (outcome, grade, rule) = Decide(left, right, levels[(int)MatchField.BirthDate], weight);
+        var (outcome, grade, rule) = Decide(left, right, levels[(int)MatchField.BirthDate], levels[(int)MatchField.GivenName], weight);
         return new MatchResult(left.Record, right.Record, outcome, grade, rule, weight, probability, swapped, fields);
     }
 
@@ -79,7 +79,7 @@ public sealed class PersonMatcher
         return new LinkageRun(candidates, results);
     }
 
-    private (MatchOutcome, MatchGrade?, MatchRule) Decide(PreparedPerson left, PreparedPerson right, ComparisonLevel? birthDate, double weight)
+    private (MatchOutcome, MatchGrade?, MatchRule) Decide(PreparedPerson left, PreparedPerson right, ComparisonLevel? birthDate, ComparisonLevel? givenName, double weight)
     {
         // NHS Number first (handbook section 8: the MPI is "NHS Number first"): a valid number is issued
         // to one person only, so equality with an agreeing birth date is conclusive and difference excludes.
@@ -105,6 +105,13 @@ public sealed class PersonMatcher
         }
 
         var (o, g) = ByWeight(weight);
+        if (o == MatchOutcome.Link && givenName == ComparisonLevel.GivenNameDifferent)
+        {
+            // Twins, and other household members born the same day, share everything but the given name: the weight of
+            // the rest can reach the link threshold, so a different given name is at most queued for a person to decide.
+            return (MatchOutcome.Review, MatchGrade.Probable, MatchRule.GivenNameConflict);
+        }
+
         return (o, g, MatchRule.Probabilistic);
     }
 

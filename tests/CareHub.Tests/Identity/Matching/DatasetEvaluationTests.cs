@@ -49,24 +49,25 @@ public class DatasetEvaluationTests
         Assert.True(score.Recall >= 0.52, score.ToString());
     }
 
-    // Achieved: 1,058 comparisons (0.2% of 499,500), precision 1.000, recall 0.914.
+    // Achieved: 1,058 comparisons (0.2% of 499,500), precision 1.000, recall 0.848 (0.914 before a different given name
+    // stopped automatic links: FEBRL's heavily garbled given names now go to review, as twins' must).
     [Fact]
     public void febrl_dataset1_with_default_settings()
     {
         var score = Run(Febrl(), MatchSettings.Default);
         Assert.True(score.Precision >= 0.99, score.ToString());
-        Assert.True(score.Recall >= 0.88, score.ToString());
+        Assert.True(score.Recall >= 0.83, score.ToString());
         Assert.True(score.Comparisons <= score.AllPairs / 100, score.ToString());
     }
 
-    // Achieved: precision 1.000, recall 0.946.
+    // Achieved: precision 1.000, recall 0.872 (0.946 before the given-name rule).
     [Fact]
     public void febrl_dataset1_with_em_estimated_settings()
     {
         var data = Febrl();
         var score = Run(data, Estimated(data));
         Assert.True(score.Precision >= 0.99, score.ToString());
-        Assert.True(score.Recall >= 0.91, score.ToString());
+        Assert.True(score.Recall >= 0.85, score.ToString());
     }
 
     // Achieved: blocking keeps 2,874 of 2,975 true pairs (splink) and 495 of 500 (FEBRL).

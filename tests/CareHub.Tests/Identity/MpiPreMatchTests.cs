@@ -1,0 +1,93 @@
+using CareHub.Governance;
+using CareHub.Identity;
+using CareHub.Identity.Matching;
+using CareHub.Records;
+using CareHub.Storage;
+using Hl7.Fhir.Model;
+
+namespace CareHub.Tests.Identity;
+
+/// <summary>
+/// A Patient create compares its candidates before its transaction starts (PersonLinker.PreMatchAsync); inside the
+/// transaction only what changed since is read again. These tests commit another write between the two, the window a
+/// concurrent writer has, and check the transaction sees it.
+/// </summary>
+public sealed class MpiPreMatchTests : IAsyncLifetime
+{
+    private MpiFixture mpi = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync() => mpi = await MpiFixture.CreateAsync();
+
+    public async ValueTask DisposeAsync() => await mpi.DisposeAsync();
+
+    /// <summary>The one door with the MPI hook, then a hook that commits <paramref name="between"/> once, after the MPI's pre-match.</summary>
+    private RecordService DoorWithWriteBetween(Func<Task> between)
+    {
+        var options = new MpiOptions();
+        return new RecordService(mpi.Store, new ScopeAccessPolicy(), mpi.Audit, TimeProvider.System)
+        {
+            WriteHooks = [new MpiWriteHook(options, new PersonMatcher(options.ToMatchSettings()), TimeProvider.System), new Between(between)],
+        };
+    }
+
+    [Fact]
+    public async Task a_record_of_the_same_person_committed_after_the_pre_match_is_still_linked()
+    {
+        string? other = null;
+        var door = DoorWithWriteBetween(async () => other = await mpi.CreateAsync(MpiFixture.NewPatient(nhs: "9434765919", localId: "gp-1"), Ct));
+
+        var id = (await door.CreateAsync(MpiFixture.Context, MpiFixture.NewPatient(nhs: "9434765919", localId: "pas-1"), null, Ct)).Id;
+
+        Assert.NotNull(other);
+        Assert.Equal(new[] { id, other }.Order(StringComparer.Ordinal), await mpi.MembersAsync(id, Ct));
+    }
+
+    [Fact]
+    public async Task a_candidate_updated_after_the_pre_match_is_compared_as_it_is_now()
+    {
+        // Shares the birth date and postcode (so it is a candidate) but not the name: no link when the pre-match reads it.
+        var candidate = await mpi.CreateAsync(MpiFixture.NewPatient(given: "Zebedee", family: "Okonkwo-Blackwood"), Ct);
+        var door = DoorWithWriteBetween(async () =>
+        {
+            var now = (Patient)StoredJson.Parse((await mpi.Store.ReadAsync("Patient", candidate, null, Ct))!.Json!);
+            now.Name = [new HumanName { Family = "Smith", Given = ["Jo"] }];
+            await mpi.Records.UpdateAsync(MpiFixture.Context, "Patient", candidate, now, null, Ct);
+        });
+
+        var id = (await door.CreateAsync(MpiFixture.Context, MpiFixture.NewPatient(), null, Ct)).Id;
+
+        Assert.Equal(new[] { id, candidate }.Order(StringComparer.Ordinal), await mpi.MembersAsync(id, Ct));
+    }
+
+    [Fact]
+    public async Task a_candidate_deleted_after_the_pre_match_is_not_linked()
+    {
+        var candidate = await mpi.CreateAsync(MpiFixture.NewPatient(nhs: "9434765919"), Ct);
+        var door = DoorWithWriteBetween(() => mpi.Records.DeleteAsync(MpiFixture.Context, "Patient", candidate, null, Ct));
+
+        var id = (await door.CreateAsync(MpiFixture.Context, MpiFixture.NewPatient(nhs: "9434765919"), null, Ct)).Id;
+
+        Assert.Equal([id], await mpi.MembersAsync(id, Ct));
+        Assert.Null(await mpi.PersonOfAsync(candidate, Ct));
+    }
+
+    /// <summary>Runs a write of its own, committed, the first time a client's Patient reaches it (after the MPI's pre-match).</summary>
+    private sealed class Between(Func<Task> write) : IWriteHook
+    {
+        private int done;
+
+        public IEnumerable<TokenIndexRow> IndexRows(Resource resource) => [];
+
+        public async Task BeforeWriteAsync(WriteHookContext context, CancellationToken cancellationToken)
+        {
+            if (!context.Internal && context.Resource is Patient && Interlocked.Exchange(ref done, 1) == 0)
+            {
+                await write();
+            }
+        }
+
+        public Task AfterWriteAsync(WriteHookContext context, CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}
