@@ -13,7 +13,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace CareHub.Mpi.Bench;
 
 /// <summary>
-/// <c>mpi-match [--patients N] [--quick] [--queries Q] [--creates C] [--concurrency K] [--data DIR]</c>: the MPI at scale, on a SQLite store.
+/// <c>mpi-match [--patients N] [--quick] [--queries Q] [--creates C] [--concurrency K] [--data DIR] [--matching-only]</c>: the MPI at scale, on a SQLite store.
 /// <list type="number">
 /// <item>Loads N synthetic UK patients (<see cref="SyntheticPatients"/>) through the one door in transaction bundles, with
 /// the MPI's own write hook giving each its blocking keys and NHS Number check, but not matching them (that is what a load
@@ -60,9 +60,15 @@ internal static class MatchBench
             await LoadAsync(store, audit, context, options, matcher, people, patients, directory);
 
             var index = new MasterPersonIndex(new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System), options, matcher, TimeProvider.System);
-            await MatchAsync(index, store, context, patients, queries);
+            if (queries > 0)
+            {
+                await MatchAsync(index, store, context, patients, queries);
+            }
 
-            await CreateAsync(store, audit, context, options, matcher, people, patients, creates, concurrency);
+            if (creates > 0)
+            {
+                await CreateAsync(store, audit, context, options, matcher, people, patients, creates, concurrency, args.Contains("--matching-only"));
+            }
         }
         finally
         {
@@ -173,12 +179,17 @@ internal static class MatchBench
     }
 
     private static async Task CreateAsync(SqliteRecordStore store, AuditTrail audit, RequestContext context, MpiOptions options, PersonMatcher matcher,
-        SyntheticPatients people, int patients, int creates, int concurrency)
+        SyntheticPatients people, int patients, int creates, int concurrency, bool matchingOnly)
     {
         // New people start at a random point past the loaded ones, so a rerun on a kept store makes new people again.
         var next = patients + (Random.Shared.Next(1, 50) * 100_000);
         foreach (var (enabled, writers) in new[] { (true, 1), (true, concurrency), (false, 1), (false, concurrency) })
         {
+            if (matchingOnly && !enabled)
+            {
+                continue;
+            }
+
             var mpi = options with { Enabled = enabled };
             var records = new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System)
             {

@@ -17,17 +17,16 @@ internal static class CandidateBlocks
     /// Finds the blocks of <paramref name="keys"/> (ids only), chooses the candidates and reads them in one query: the
     /// current, non-deleted versions, best prospects first, each with its prepared form.
     /// </summary>
-    /// <param name="findIds">Ids matching a query (the store, the session or an access-checked reader).</param>
+    /// <param name="blocksOf">The block of each key, in order (at most <see cref="Limit"/> ids each).</param>
     /// <param name="read">Current resources matching a query, bodies included.</param>
     public static async Task<List<(StoredResource Stored, PreparedPatient Prepared)>> ReadAsync(
-        Func<StoreQuery, Task<IReadOnlyList<string>>> findIds, Func<StoreQuery, Task<IReadOnlyList<StoredResource>>> read,
-        IEnumerable<string> keys, string? self, int maxBlockSize, int maxCandidates, PreparedPatients prepared)
+        Func<IReadOnlyList<string>, Task<IReadOnlyList<IReadOnlyList<string>>>> blocksOf, Func<StoreQuery, Task<IReadOnlyList<StoredResource>>> read,
+        IReadOnlyList<string> keys, string? self, int maxBlockSize, int maxCandidates, PreparedPatients prepared)
     {
-        ArgumentNullException.ThrowIfNull(findIds);
+        ArgumentNullException.ThrowIfNull(blocksOf);
         ArgumentNullException.ThrowIfNull(read);
-        ArgumentNullException.ThrowIfNull(keys);
         ArgumentNullException.ThrowIfNull(prepared);
-        var chosen = await FindAsync(findIds, keys, self, maxBlockSize, maxCandidates);
+        var chosen = Choose(await blocksOf(keys), self, maxBlockSize, maxCandidates);
         if (chosen.Count == 0)
         {
             return [];
@@ -37,20 +36,24 @@ internal static class CandidateBlocks
         return chosen.Where(stored.ContainsKey).Select(id => (stored[id], prepared.Get(stored[id]))).ToList();
     }
 
-    /// <summary>Finds the blocks of <paramref name="keys"/> and chooses the candidates among them (<see cref="Choose"/>).</summary>
-    public static async Task<List<string>> FindAsync(Func<StoreQuery, Task<IReadOnlyList<string>>> findIds, IEnumerable<string> keys, string? self, int maxBlockSize, int maxCandidates)
+    /// <summary>Blocks one key at a time through <paramref name="findIds"/> (an access-checked reader, say).</summary>
+    public static Func<IReadOnlyList<string>, Task<IReadOnlyList<IReadOnlyList<string>>>> KeyByKey(Func<StoreQuery, Task<IReadOnlyList<string>>> findIds, int maxBlockSize)
     {
         ArgumentNullException.ThrowIfNull(findIds);
-        ArgumentNullException.ThrowIfNull(keys);
-        var blocks = new List<IReadOnlyList<string>>();
-        foreach (var key in keys)
+        return async keys =>
         {
-            // One more than the cap (and one for the record itself), so an oversized block is known as such.
-            blocks.Add(await findIds(PersonLinker.ByToken("Patient", MpiCodes.BlockParam, key, maxBlockSize + 2)));
-        }
+            var blocks = new List<IReadOnlyList<string>>(keys.Count);
+            foreach (var key in keys)
+            {
+                blocks.Add(await findIds(PersonLinker.ByToken("Patient", MpiCodes.BlockParam, key, Limit(maxBlockSize))));
+            }
 
-        return Choose(blocks, self, maxBlockSize, maxCandidates);
+            return blocks;
+        };
     }
+
+    /// <summary>How many of a block to find: one more than the cap (and one for the record itself), so an oversized block is known as such.</summary>
+    public static int Limit(int maxBlockSize) => maxBlockSize + 2;
 
     /// <summary>The candidate ids, best prospects first, at most <paramref name="maxCandidates"/>.</summary>
     /// <param name="blocks">Each key's block as found (up to one more than the cap, so an oversized block is known).</param>

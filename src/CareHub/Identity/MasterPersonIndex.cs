@@ -60,10 +60,10 @@ public sealed class MasterPersonIndex(RecordService records, MpiOptions options,
         return records.ReadOperationAsync(context, "operation $match", "Patient", async reader =>
         {
             // Only the chosen candidates are read and compared, from their prepared form; only those answered are parsed in full.
+            var max = matcher.Settings.Blocking.MaxBlockSize;
             var candidates = await CandidateBlocks.ReadAsync(
-                query => reader.FindIdsAsync(query, cancellationToken), query => reader.SearchAsync(query, cancellationToken),
-                Blocking.KeysFor(me, matcher.Settings.Blocking.Rules).Distinct(StringComparer.Ordinal), null,
-                matcher.Settings.Blocking.MaxBlockSize, options.MaxCandidates, prepared);
+                CandidateBlocks.KeyByKey(query => reader.FindIdsAsync(query, cancellationToken), max), query => reader.SearchAsync(query, cancellationToken),
+                Blocking.KeysFor(me, matcher.Settings.Blocking.Rules).Distinct(StringComparer.Ordinal).ToList(), null, max, options.MaxCandidates, prepared);
             var ranked = candidates
                 .Where(c => !c.Prepared.Merged)
                 .Select(c => (c.Stored, Result: matcher.Compare(me, c.Prepared.Person)))

@@ -69,9 +69,11 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
         var me = Prepare(patient);
         var keys = KeysOf(me, matcher);
         var compared = new Dictionary<string, (int, MatchResult?)>(StringComparer.Ordinal);
+        var max = matcher.Settings.Blocking.MaxBlockSize;
         var candidates = await CandidateBlocks.ReadAsync(
-            query => store.FindIdsAsync(query, cancellationToken), async query => (await store.SearchAsync(query, cancellationToken)).Resources,
-            keys, patient.Id, matcher.Settings.Blocking.MaxBlockSize, maxCandidates, prepared);
+            keys => store.TokenPostingsAsync("Patient", MpiCodes.BlockParam, keys, CandidateBlocks.Limit(max), cancellationToken),
+            async query => (await store.SearchAsync(query, cancellationToken)).Resources,
+            keys, patient.Id, max, maxCandidates, prepared);
         foreach (var (stored, candidate) in candidates)
         {
             compared[stored.Id] = (stored.Version, candidate.Merged ? null : matcher.Compare(me, candidate.Person));
@@ -398,7 +400,9 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
     private async Task<List<(string Id, MatchResult Result)>> CompareCandidatesAsync(PreparedPerson me, IReadOnlyList<string> keys, string self,
         IReadOnlyDictionary<string, (int Version, MatchResult? Result)>? early, CancellationToken cancellationToken)
     {
-        var chosen = await CandidateBlocks.FindAsync(query => Session.FindIdsAsync(query, cancellationToken), keys, self, matcher.Settings.Blocking.MaxBlockSize, maxCandidates);
+        var max = matcher.Settings.Blocking.MaxBlockSize;
+        var chosen = CandidateBlocks.Choose(
+            await Session.TokenPostingsAsync("Patient", MpiCodes.BlockParam, keys, CandidateBlocks.Limit(max), cancellationToken), self, max, maxCandidates);
         var versions = await Session.CurrentVersionsAsync("Patient", chosen, cancellationToken);
         var compared = new List<(string, MatchResult)>(chosen.Count);
         foreach (var id in chosen)

@@ -24,6 +24,13 @@ public interface IRecordStore : IAsyncDisposable
     /// <summary>Ids of current, non-deleted resources matching the query, ordered by id: <see cref="SearchAsync"/> without the bodies.</summary>
     Task<IReadOnlyList<string>> FindIdsAsync(StoreQuery query, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// For each of <paramref name="codes"/>, the ids of the current resources of <paramref name="type"/> with a token index
+    /// row <paramref name="param"/> = that code and no system, at most <paramref name="limit"/> each, in one statement: the
+    /// blocks of a set of blocking keys.
+    /// </summary>
+    Task<IReadOnlyList<IReadOnlyList<string>>> TokenPostingsAsync(string type, string param, IReadOnlyList<string> codes, int limit, CancellationToken cancellationToken);
+
     /// <summary>The change feed: committed writes after <paramref name="afterPosition"/>, in commit order.</summary>
     Task<IReadOnlyList<ChangeEvent>> ReadChangesAsync(long afterPosition, int max, CancellationToken cancellationToken);
 
@@ -82,6 +89,9 @@ public interface IWriteSession : IAsyncDisposable
     /// sees them, in one statement and without locking them: to tell whether what was read before the transaction is still
     /// current (a committed version number never names other content).
     /// </summary>
+    /// <summary><see cref="IRecordStore.TokenPostingsAsync"/> as this transaction sees the index.</summary>
+    Task<IReadOnlyList<IReadOnlyList<string>>> TokenPostingsAsync(string type, string param, IReadOnlyList<string> codes, int limit, CancellationToken cancellationToken);
+
     Task<IReadOnlyDictionary<string, int>> CurrentVersionsAsync(string type, IReadOnlyCollection<string> ids, CancellationToken cancellationToken);
 
     /// <summary>

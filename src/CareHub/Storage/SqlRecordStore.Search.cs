@@ -111,6 +111,50 @@ public abstract partial class SqlRecordStore
         return await FindIdsCoreAsync(connection, null, query, cancellationToken);
     }
 
+    public async Task<IReadOnlyList<IReadOnlyList<string>>> TokenPostingsAsync(string type, string param, IReadOnlyList<string> codes, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await TokenPostingsCoreAsync(connection, null, type, param, codes, limit, cancellationToken);
+    }
+
+    /// <summary>
+    /// One statement, one limited index range per code (UNION ALL). Index rows exist for current versions only (a new
+    /// version or a deletion replaces them), so no join with resource_current is needed.
+    /// </summary>
+    private static async Task<IReadOnlyList<IReadOnlyList<string>>> TokenPostingsCoreAsync(DbConnection connection, DbTransaction? transaction,
+        string type, string param, IReadOnlyList<string> codes, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(codes);
+        var postings = new List<string>[codes.Count];
+        for (var i = 0; i < postings.Length; i++)
+        {
+            postings[i] = [];
+        }
+
+        if (codes.Count == 0)
+        {
+            return postings;
+        }
+
+        var parameters = new List<(string Name, object? Value)>(codes.Count + 3) { ("@type", type), ("@param", param), ("@limit", limit) };
+        var sql = new StringBuilder();
+        for (var i = 0; i < codes.Count; i++)
+        {
+            parameters.Add(("@c" + i.ToString(CultureInfo.InvariantCulture), codes[i]));
+            sql.Append(i == 0 ? string.Empty : " UNION ALL ")
+                .Append(CultureInfo.InvariantCulture, $"SELECT {i} AS k, q{i}.id FROM (SELECT t.id FROM search_token t WHERE t.type = @type AND t.param = @param AND t.code = @c{i} AND t.system IS NULL LIMIT @limit) q{i}");
+        }
+
+        await using var command = Command(connection, transaction, sql.ToString(), [.. parameters]);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            postings[reader.GetInt32(0)].Add(reader.GetString(1));
+        }
+
+        return postings;
+    }
+
     private static async Task<IReadOnlyList<string>> FindIdsCoreAsync(DbConnection connection, DbTransaction? transaction, StoreQuery query, CancellationToken cancellationToken)
     {
         var sql = new SqlBuilder();

@@ -383,6 +383,12 @@ public abstract partial class SqlRecordStore : IRecordStore
             return await FindIdsCoreAsync(connection, transaction, query, cancellationToken);
         }
 
+        public async Task<IReadOnlyList<IReadOnlyList<string>>> TokenPostingsAsync(string type, string param, IReadOnlyList<string> codes, int limit, CancellationToken cancellationToken)
+        {
+            await EnsureStartedAsync(cancellationToken);
+            return await TokenPostingsCoreAsync(connection, transaction, type, param, codes, limit, cancellationToken);
+        }
+
         public async Task<IReadOnlyDictionary<string, int>> CurrentVersionsAsync(string type, IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
         {
             ArgumentNullException.ThrowIfNull(ids);
