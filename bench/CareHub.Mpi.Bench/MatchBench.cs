@@ -13,7 +13,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace CareHub.Mpi.Bench;
 
 /// <summary>
-/// <c>mpi-match [--patients N] [--quick] [--queries Q] [--creates C] [--concurrency K] [--data DIR] [--matching-only]</c>: the MPI at scale, on a SQLite store.
+/// <c>mpi-match [--patients N] [--quick] [--queries Q] [--creates C] [--concurrency K] [--data DIR] [--matching-only] [--max-candidates M]</c>: the MPI at scale, on a SQLite store.
 /// <list type="number">
 /// <item>Loads N synthetic UK patients (<see cref="SyntheticPatients"/>) through the one door in transaction bundles, with
 /// the MPI's own write hook giving each its blocking keys and NHS Number check, but not matching them (that is what a load
@@ -45,6 +45,7 @@ internal static class MatchBench
         Directory.CreateDirectory(directory);
 
         var options = new MpiOptions();
+        options = options with { MaxCandidates = Option("--max-candidates", options.MaxCandidates) };
         var matcher = new PersonMatcher(options.ToMatchSettings());
         var store = new SqliteRecordStore(Path.Combine(directory, "carehub.db"));
         try
@@ -211,6 +212,10 @@ internal static class MatchBench
             var queue = new System.Collections.Concurrent.ConcurrentQueue<Patient>(batch.Skip(50));
             var clock = Stopwatch.StartNew();
             var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            var gcPause = GC.GetTotalPauseDuration();
+            var gcs = GC.CollectionCount(0);
+            var gc2 = GC.CollectionCount(2);
+            var alloc = GC.GetTotalAllocatedBytes();
             await System.Threading.Tasks.Task.WhenAll(Enumerable.Range(0, writers).Select(_ => System.Threading.Tasks.Task.Run(async () =>
             {
                 while (queue.TryDequeue(out var patient))
@@ -222,6 +227,8 @@ internal static class MatchBench
             var cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"create, matching {(enabled ? "on " : "off")}, {writers} writer{(writers == 1 ? " " : "s")}: {creates} Patients over {patients:N0}: {creates / seconds:F0}/s, CPU {cpuMs / creates:F2} ms each"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  GC: {(GC.GetTotalPauseDuration() - gcPause).TotalMilliseconds / creates:F2} ms paused per create, {GC.CollectionCount(0) - gcs} gen0 and {GC.CollectionCount(2) - gc2} gen2 collections, {(GC.GetTotalAllocatedBytes() - alloc) / creates / 1024} KB allocated per create"));
         }
     }
 

@@ -18,9 +18,9 @@ internal static class CandidateBlocks
     /// current, non-deleted versions, best prospects first, each with its prepared form.
     /// </summary>
     /// <param name="blocksOf">The block of each key, in order (at most <see cref="Limit"/> ids each).</param>
-    /// <param name="read">Current resources matching a query, bodies included.</param>
+    /// <param name="read">The current, non-deleted versions of a list of Patient ids, bodies included.</param>
     public static async Task<List<(StoredResource Stored, PreparedPatient Prepared)>> ReadAsync(
-        Func<IReadOnlyList<string>, Task<IReadOnlyList<IReadOnlyList<string>>>> blocksOf, Func<StoreQuery, Task<IReadOnlyList<StoredResource>>> read,
+        Func<IReadOnlyList<string>, Task<IReadOnlyList<IReadOnlyList<string>>>> blocksOf, Func<IReadOnlyList<string>, Task<IReadOnlyList<StoredResource>>> read,
         IReadOnlyList<string> keys, string? self, int maxBlockSize, int maxCandidates, PreparedPatients prepared)
     {
         ArgumentNullException.ThrowIfNull(blocksOf);
@@ -32,7 +32,7 @@ internal static class CandidateBlocks
             return [];
         }
 
-        var stored = (await read(new StoreQuery("Patient", [new IdClause(chosen)], chosen.Count))).ToDictionary(s => s.Id, StringComparer.Ordinal);
+        var stored = (await read(chosen)).ToDictionary(s => s.Id, StringComparer.Ordinal);
         return chosen.Where(stored.ContainsKey).Select(id => (stored[id], prepared.Get(stored[id]))).ToList();
     }
 

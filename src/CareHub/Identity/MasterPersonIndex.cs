@@ -62,7 +62,7 @@ public sealed class MasterPersonIndex(RecordService records, MpiOptions options,
             // Only the chosen candidates are read and compared, from their prepared form; only those answered are parsed in full.
             var max = matcher.Settings.Blocking.MaxBlockSize;
             var candidates = await CandidateBlocks.ReadAsync(
-                CandidateBlocks.KeyByKey(query => reader.FindIdsAsync(query, cancellationToken), max), query => reader.SearchAsync(query, cancellationToken),
+                CandidateBlocks.KeyByKey(query => reader.FindIdsAsync(query, cancellationToken), max), ids => reader.SearchAsync(new StoreQuery("Patient", [new IdClause(ids)], ids.Count), cancellationToken),
                 Blocking.KeysFor(me, matcher.Settings.Blocking.Rules).Distinct(StringComparer.Ordinal).ToList(), null, max, options.MaxCandidates, prepared);
             var ranked = candidates
                 .Where(c => !c.Prepared.Merged)

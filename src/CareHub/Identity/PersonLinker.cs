@@ -72,7 +72,7 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
         var max = matcher.Settings.Blocking.MaxBlockSize;
         var candidates = await CandidateBlocks.ReadAsync(
             keys => store.TokenPostingsAsync("Patient", MpiCodes.BlockParam, keys, CandidateBlocks.Limit(max), cancellationToken),
-            async query => (await store.SearchAsync(query, cancellationToken)).Resources,
+            ids => store.ReadManyAsync("Patient", ids, cancellationToken),
             keys, patient.Id, max, maxCandidates, prepared);
         foreach (var (stored, candidate) in candidates)
         {
@@ -554,9 +554,10 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
             return person;
         }
 
+        // The write gives the Person its id and meta; what was written is this very object, so it is not parsed back.
         var saved = await writer.WriteAsync(person, cancellationToken);
         personJson[saved.Id] = saved.Json!;
-        return (Person)StoredJson.Parse(saved.Json!);
+        return person;
     }
 
     // The stored JSON without meta (version and time differ), to tell whether a rewrite would change anything.

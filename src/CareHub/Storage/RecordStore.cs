@@ -15,6 +15,9 @@ public interface IRecordStore : IAsyncDisposable
     /// <summary>The current version of a resource (deleted ones included, as tombstones), or a given version.</summary>
     Task<StoredResource?> ReadAsync(string type, string id, int? version, CancellationToken cancellationToken);
 
+    /// <summary>The current versions of those of <paramref name="ids"/> that exist and are not deleted, in one statement, in no particular order.</summary>
+    Task<IReadOnlyList<StoredResource>> ReadManyAsync(string type, IReadOnlyCollection<string> ids, CancellationToken cancellationToken);
+
     /// <summary>Versions newest first, at instance, type or system level.</summary>
     Task<HistoryPage> HistoryAsync(HistoryQuery query, CancellationToken cancellationToken);
 

@@ -121,7 +121,7 @@ public abstract partial class SqlRecordStore
     /// One statement, one limited index range per code (UNION ALL). Index rows exist for current versions only (a new
     /// version or a deletion replaces them), so no join with resource_current is needed.
     /// </summary>
-    private static async Task<IReadOnlyList<IReadOnlyList<string>>> TokenPostingsCoreAsync(DbConnection connection, DbTransaction? transaction,
+    private async Task<IReadOnlyList<IReadOnlyList<string>>> TokenPostingsCoreAsync(DbConnection connection, DbTransaction? transaction,
         string type, string param, IReadOnlyList<string> codes, int limit, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(codes);
@@ -142,7 +142,7 @@ public abstract partial class SqlRecordStore
         {
             parameters.Add(("@c" + i.ToString(CultureInfo.InvariantCulture), codes[i]));
             sql.Append(i == 0 ? string.Empty : " UNION ALL ")
-                .Append(CultureInfo.InvariantCulture, $"SELECT {i} AS k, q{i}.id FROM (SELECT t.id FROM search_token t WHERE t.type = @type AND t.param = @param AND t.code = @c{i} AND t.system IS NULL LIMIT @limit) q{i}");
+                .Append(CultureInfo.InvariantCulture, $"SELECT {i} AS k, q{i}.id FROM (SELECT t.id FROM search_token t{NoSystemTokenIndex} WHERE t.type = @type AND t.param = @param AND t.code = @c{i} AND t.system IS NULL LIMIT @limit) q{i}");
         }
 
         await using var command = Command(connection, transaction, sql.ToString(), [.. parameters]);

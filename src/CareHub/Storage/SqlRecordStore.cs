@@ -11,7 +11,7 @@ public abstract partial class SqlRecordStore : IRecordStore
 {
 
     /// <summary>The schema version this build writes and reads; migrations 1..N are embedded resources.</summary>
-    public const int SchemaVersion = 4;
+    public const int SchemaVersion = 5;
 
     public abstract string Backend { get; }
 
@@ -127,6 +127,12 @@ public abstract partial class SqlRecordStore : IRecordStore
     /// </summary>
     protected virtual string ForUpdate => string.Empty;
 
+    /// <summary>
+    /// How token postings name the covering index of system-less token rows (migration 005), for a planner that cannot
+    /// tell it is the better choice without statistics; nothing by default.
+    /// </summary>
+    protected virtual string NoSystemTokenIndex => string.Empty;
+
     /// <summary>Takes a transaction-scoped lock on a key; SQLite's single writer already serialises writers, so nothing by default.</summary>
     protected virtual Task LockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -179,6 +185,40 @@ public abstract partial class SqlRecordStore : IRecordStore
     {
         await using var connection = await OpenAsync(cancellationToken);
         return await ReadCoreAsync(connection, null, type, id, version, false, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<StoredResource>> ReadManyAsync(string type, IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var found = new List<StoredResource>(ids.Count);
+        if (ids.Count == 0)
+        {
+            return found;
+        }
+
+        var (list, parameters) = IdList(type, ids);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null,
+            $"SELECT {VersionColumns} FROM resource_current c JOIN resource_version v ON v.seq = c.seq WHERE c.type = @type AND c.deleted = 0 AND c.id IN ({list})", parameters);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            found.Add(ReadVersion(reader));
+        }
+
+        return found;
+    }
+
+    /// <summary>An <c>IN (...)</c> list of ids as parameters, with <c>@type</c>.</summary>
+    private static (string List, (string Name, object? Value)[] Parameters) IdList(string type, IReadOnlyCollection<string> ids)
+    {
+        var parameters = new List<(string Name, object? Value)>(ids.Count + 1) { ("@type", type) };
+        foreach (var id in ids)
+        {
+            parameters.Add(("@i" + parameters.Count.ToString(CultureInfo.InvariantCulture), id));
+        }
+
+        return (string.Join(", ", parameters.Skip(1).Select(p => p.Name)), [.. parameters]);
     }
 
     private const string VersionColumns = "v.type, v.id, v.version, v.last_updated, v.method, v.body";
@@ -386,7 +426,7 @@ public abstract partial class SqlRecordStore : IRecordStore
         public async Task<IReadOnlyList<IReadOnlyList<string>>> TokenPostingsAsync(string type, string param, IReadOnlyList<string> codes, int limit, CancellationToken cancellationToken)
         {
             await EnsureStartedAsync(cancellationToken);
-            return await TokenPostingsCoreAsync(connection, transaction, type, param, codes, limit, cancellationToken);
+            return await store.TokenPostingsCoreAsync(connection, transaction, type, param, codes, limit, cancellationToken);
         }
 
         public async Task<IReadOnlyDictionary<string, int>> CurrentVersionsAsync(string type, IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
@@ -399,14 +439,8 @@ public abstract partial class SqlRecordStore : IRecordStore
             }
 
             await EnsureStartedAsync(cancellationToken);
-            var parameters = new List<(string Name, object? Value)>(ids.Count + 1) { ("@type", type) };
-            foreach (var id in ids)
-            {
-                parameters.Add(("@i" + parameters.Count.ToString(CultureInfo.InvariantCulture), id));
-            }
-
-            var list = string.Join(", ", parameters.Skip(1).Select(p => p.Name));
-            await using var command = Command(connection, transaction, $"SELECT c.id, c.version FROM resource_current c WHERE c.type = @type AND c.deleted = 0 AND c.id IN ({list})", [.. parameters]);
+            var (list, parameters) = IdList(type, ids);
+            await using var command = Command(connection, transaction, $"SELECT c.id, c.version FROM resource_current c WHERE c.type = @type AND c.deleted = 0 AND c.id IN ({list})", parameters);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {

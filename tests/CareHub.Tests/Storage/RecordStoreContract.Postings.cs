@@ -36,7 +36,7 @@ public abstract partial class RecordStoreContract
     }
 
     [Fact]
-    public async Task current_versions_answer_the_existing_undeleted_ids_as_the_transaction_sees_them()
+    public async Task current_versions_and_read_many_answer_the_existing_undeleted_ids()
     {
         await CommitAsync(Version("Patient", "a", 1, 1, 0), Version("Patient", "b", 1, 2, 0), Version("Patient", "c", 1, 3, 0));
         await CommitAsync(Version("Patient", "a", 2, 4, 1), Tombstone("Patient", "c", 2, 5, 1));
@@ -46,6 +46,11 @@ public abstract partial class RecordStoreContract
         var versions = await session.CurrentVersionsAsync("Patient", ["a", "b", "c", "missing"], Ct);
 
         Assert.Equal(new Dictionary<string, int> { ["a"] = 2, ["b"] = 2 }, versions);
+        // Outside the transaction: what is committed, bodies included.
+        var read = await Store.ReadManyAsync("Patient", ["a", "b", "c", "missing"], Ct);
+        Assert.Equal(["a:2", "b:1"], read.Select(r => $"{r.Id}:{r.Version}").Order(StringComparer.Ordinal));
+        Assert.All(read, r => Assert.Contains($"<div>v{r.Version}</div>", r.Json, StringComparison.Ordinal));
+        Assert.Empty(await Store.ReadManyAsync("Patient", [], Ct));
         Assert.Empty(await session.CurrentVersionsAsync("Patient", [], Ct));
         Assert.Empty(await session.CurrentVersionsAsync("Observation", ["a"], Ct));
     }

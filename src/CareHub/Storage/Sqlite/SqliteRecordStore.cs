@@ -29,6 +29,8 @@ public sealed class SqliteRecordStore : SqlRecordStore
 
     protected override string MigrationPrefix => "CareHub.Storage.Sqlite.Migrations.";
 
+    protected override string NoSystemTokenIndex => " INDEXED BY ix_search_token_nosystem";
+
     protected override async ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(connectionString);
