@@ -13,7 +13,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace CareHub.Mpi.Bench;
 
 /// <summary>
-/// <c>mpi-match [--patients N] [--quick] [--queries Q] [--creates C] [--concurrency K] [--data DIR] [--matching-only] [--max-candidates M]</c>: the MPI at scale, on a SQLite store.
+/// <c>mpi-match [--patients N] [--quick] [--queries Q] [--creates C] [--concurrency K] [--data DIR] [--matching-only] [--max-candidates M] [--duplicates-percent P]</c>: the MPI at scale, on a SQLite store.
 /// <list type="number">
 /// <item>Loads N synthetic UK patients (<see cref="SyntheticPatients"/>) through the one door in transaction bundles, with
 /// the MPI's own write hook giving each its blocking keys and NHS Number check, but not matching them (that is what a load
@@ -68,7 +68,8 @@ internal static class MatchBench
 
             if (creates > 0)
             {
-                await CreateAsync(store, audit, context, options, matcher, people, patients, creates, concurrency, args.Contains("--matching-only"));
+                await CreateAsync(store, audit, context, options, matcher, people, patients, creates, concurrency, args.Contains("--matching-only"),
+                    Option("--duplicates-percent", 50) / 100.0);
             }
         }
         finally
@@ -180,7 +181,7 @@ internal static class MatchBench
     }
 
     private static async Task CreateAsync(SqliteRecordStore store, AuditTrail audit, RequestContext context, MpiOptions options, PersonMatcher matcher,
-        SyntheticPatients people, int patients, int creates, int concurrency, bool matchingOnly)
+        SyntheticPatients people, int patients, int creates, int concurrency, bool matchingOnly, double duplicates)
     {
         // New people start at a random point past the loaded ones, so a rerun on a kept store makes new people again.
         var next = patients + (Random.Shared.Next(1, 50) * 100_000);
@@ -197,11 +198,11 @@ internal static class MatchBench
                 WriteHooks = [new MpiWriteHook(mpi, matcher, TimeProvider.System)],
             };
             var random = new Random(Seed + next);
-            // Half are another system's copy of a loaded person, half new people; made before the clock starts.
+            // Another system's copy of a loaded person (--duplicates-percent, default half) or a new person; made before the clock starts.
             var batch = new List<Patient>();
             for (var c = 0; c < creates + 50; c++)
             {
-                batch.Add(random.Next(2) == 0 ? SyntheticPatients.Perturbed(await StoredAsync(store, random.Next(patients)), random) : people.Person(next++));
+                batch.Add(random.NextDouble() < duplicates ? SyntheticPatients.Perturbed(await StoredAsync(store, random.Next(patients)), random) : people.Person(next++));
             }
 
             foreach (var patient in batch.Take(50))
@@ -212,6 +213,7 @@ internal static class MatchBench
             var queue = new System.Collections.Concurrent.ConcurrentQueue<Patient>(batch.Skip(50));
             var clock = Stopwatch.StartNew();
             var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            var groupsBefore = store.GroupCommits;
             var gcPause = GC.GetTotalPauseDuration();
             var gcs = GC.CollectionCount(0);
             var gc2 = GC.CollectionCount(2);
@@ -227,6 +229,8 @@ internal static class MatchBench
             var cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"create, matching {(enabled ? "on " : "off")}, {writers} writer{(writers == 1 ? " " : "s")}: {creates} Patients over {patients:N0}: {creates / seconds:F0}/s, CPU {cpuMs / creates:F2} ms each"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {store.GroupCommits.Sessions - groupsBefore.Sessions} write sessions committed in {store.GroupCommits.Groups - groupsBefore.Groups} group commits"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  GC: {(GC.GetTotalPauseDuration() - gcPause).TotalMilliseconds / creates:F2} ms paused per create, {GC.CollectionCount(0) - gcs} gen0 and {GC.CollectionCount(2) - gc2} gen2 collections, {(GC.GetTotalAllocatedBytes() - alloc) / creates / 1024} KB allocated per create"));
         }

@@ -17,7 +17,16 @@ internal readonly record struct LinkOutcome(bool Linked, int Reviews);
 /// parsed and compared.
 /// </summary>
 /// <param name="Compared">Per candidate id: the version compared and the result (null: a merged record, no candidate).</param>
-internal sealed record PreMatch(PreparedPerson Me, IReadOnlyList<string> Keys, IReadOnlyDictionary<string, (int Version, MatchResult? Result)> Compared);
+internal sealed record PreMatch(PreparedPerson Me, IReadOnlyList<string> Keys, IReadOnlyDictionary<string, (int Version, MatchResult? Result)> Compared)
+{
+    /// <summary>True when no candidate was a link or a review: the record is, so far, a person of its own.</summary>
+    public bool FoundNobody => Compared.Values.All(c => c.Result is null || c.Result.Outcome == MatchOutcome.NoMatch);
+
+    /// <summary>The new record's own Person, written before the transaction when the pre-match found nobody, and its stored JSON.</summary>
+    public Person? OwnPerson { get; init; }
+
+    public string? OwnPersonJson { get; init; }
+}
 
 /// <summary>
 /// Links Patients into Persons inside one write transaction. Every current, unmerged source Patient belongs to exactly one
@@ -89,6 +98,21 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
     /// Links are not undone by a later update: a person unlinks.
     /// </summary>
     /// <param name="created">The Patient had no version before this one, so it has no Person and no decisions yet.</param>
+    /// <summary>
+    /// Writes a new record's own Person (it alone, its golden record from it) before the write transaction starts, so the
+    /// work of a full version (serialising, index rows) is done outside SQLite's single writer. Used when the pre-match
+    /// found nobody; if the transaction finds otherwise, <see cref="OnPatientWrittenAsync"/> changes or deletes it.
+    /// </summary>
+    public async Task<PreMatch> WriteOwnPersonAsync(Patient patient, PreMatch early, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(patient);
+        ArgumentNullException.ThrowIfNull(early);
+        var person = NewPerson(Link(patient.Id!, MpiCodes.Automatic, null));
+        SetGoldenRecord(person, [(DateTimeOffset.MinValue, patient)]);
+        var saved = await writer.WriteAsync(person, cancellationToken);
+        return early with { OwnPerson = person, OwnPersonJson = saved.Json };
+    }
+
     /// <param name="early">What <see cref="PreMatchAsync"/> found for this very content before the transaction, if anything.</param>
     public async Task<LinkOutcome> OnPatientWrittenAsync(Patient patient, bool created, CancellationToken cancellationToken, PreMatch? early = null)
     {
@@ -107,7 +131,15 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
             await Session.LockAsync("mpi:" + key, cancellationToken);
         }
 
-        var person = created ? null : await PersonOfAsync(id, cancellationToken);
+        // A created record's own Person may have been written already (WriteOwnPersonAsync).
+        var own = created ? early?.OwnPerson : null;
+        if (own is not null)
+        {
+            personJson[own.Id!] = early!.OwnPersonJson!;
+        }
+
+        var ownChanged = false;
+        var person = created ? own : await PersonOfAsync(id, cancellationToken);
         var decisions = created ? [] : await DecisionsAsync(id, cancellationToken);
         var noLink = NoLinks(decisions, id);
         var decided = decisions.Select(t => ReviewTasks.Pair(t)).OfType<(string A, string B)>().Select(p => MpiCodes.PairKey(p.A, p.B)).ToHashSet(StringComparer.Ordinal);
@@ -137,6 +169,16 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
             var alone = person is null || Members(person).All(m => m == id);
             if (result.Outcome == MatchOutcome.Link && alone && await CanJoinAsync(me, id, theirs, other, noLink, cancellationToken))
             {
+                if (theirs is null && own is not null && ReferenceEquals(person, own))
+                {
+                    // The candidate has no Person (stored with matching off): it joins the one written for this record.
+                    own.Link.Clear();
+                    own.Link.Add(Link(other, MpiCodes.Automatic, null));
+                    own.Link.Add(Link(id, MpiCodes.Automatic, result));
+                    ownChanged = linked = true;
+                    continue;
+                }
+
                 if (person is not null)
                 {
                     await RemoveAsync(person, id, cancellationToken);
@@ -155,7 +197,11 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
             }
         }
 
-        await SaveAsync(person ?? NewPerson(Link(id, MpiCodes.Automatic, null)), cancellationToken, patient);
+        if (own is null || !ReferenceEquals(person, own) || ownChanged)
+        {
+            await SaveAsync(person ?? NewPerson(Link(id, MpiCodes.Automatic, null)), cancellationToken, patient);
+        }
+
         return new LinkOutcome(linked, reviews);
     }
 
@@ -530,6 +576,24 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
             }
         }
 
+        SetGoldenRecord(person, members);
+        if (before is { } old && Comparable(old) == Comparable(FhirSerialization.ToJson(person)))
+        {
+            return person;
+        }
+
+        // The write gives the Person its id and meta; what was written is this very object, so it is not parsed back.
+        var saved = await writer.WriteAsync(person, cancellationToken);
+        personJson[saved.Id] = saved.Json!;
+        return person;
+    }
+
+    /// <summary>
+    /// The golden record: name, sex, birth date, address and telecom of the member written most recently (unmerged ones
+    /// first), and every member's identifiers, valid NHS Numbers first, so a search by any linked identifier finds the Person.
+    /// </summary>
+    private static void SetGoldenRecord(Person person, IReadOnlyList<(DateTimeOffset LastUpdated, Patient Patient)> members)
+    {
         var latest = members.Where(m => !IsMerged(m.Patient)).OrderByDescending(m => m.LastUpdated).Select(m => m.Patient).FirstOrDefault()
             ?? members.Select(m => m.Patient).FirstOrDefault();
         if (latest is not null)
@@ -541,23 +605,12 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
             person.Telecom = latest.Telecom.Select(t => (ContactPoint)t.DeepCopy()).ToList();
         }
 
-        // Every member's identifiers, valid NHS Numbers first, so a search by any linked identifier finds the Person.
         person.Identifier = members.SelectMany(m => m.Patient.Identifier)
             .Where(i => !string.IsNullOrEmpty(i.Value))
             .GroupBy(i => (i.System, i.Value))
             .Select(g => (Identifier)g.First().DeepCopy())
             .OrderBy(i => i.System == NhsNumber.IdentifierSystem && NhsNumber.IsValid(i.Value) ? 0 : 1)
             .ToList();
-
-        if (before is { } old && Comparable(old) == Comparable(FhirSerialization.ToJson(person)))
-        {
-            return person;
-        }
-
-        // The write gives the Person its id and meta; what was written is this very object, so it is not parsed back.
-        var saved = await writer.WriteAsync(person, cancellationToken);
-        personJson[saved.Id] = saved.Json!;
-        return person;
     }
 
     // The stored JSON without meta (version and time differ), to tell whether a rewrite would change anything.

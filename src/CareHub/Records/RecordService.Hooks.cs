@@ -155,9 +155,11 @@ public sealed partial class RecordService
             ArgumentNullException.ThrowIfNull(resource);
             var type = resource.TypeName;
             EnsureWritableType(type);
-            var id = string.IsNullOrEmpty(resource.Id) ? FhirIds.NewId() : resource.Id;
-            var current = string.IsNullOrEmpty(resource.Id) ? null : await session.ReadAsync(type, id, cancellationToken);
-            var result = await owner.WriteVersionAsync(session, null, resource, type, id, current, current is null || current.Deleted ? "POST" : "PUT", cancellationToken, internalWrite: true);
+            // An id made up here is new (a time-ordered UUID): nothing to read, so a session not yet started stays so.
+            var fresh = string.IsNullOrEmpty(resource.Id);
+            var id = fresh ? FhirIds.NewId() : resource.Id!;
+            var current = fresh ? null : await session.ReadAsync(type, id, cancellationToken);
+            var result = await owner.WriteVersionAsync(session, null, resource, type, id, current, current is null || current.Deleted ? "POST" : "PUT", cancellationToken, internalWrite: true, freshId: fresh);
             Written.Add(result);
             return result;
         }

@@ -42,6 +42,50 @@ public sealed class MpiPreMatchTests : IAsyncLifetime
 
         Assert.NotNull(other);
         Assert.Equal(new[] { id, other }.Order(StringComparer.Ordinal), await mpi.MembersAsync(id, Ct));
+        // The Person written for the new record before its transaction (it had found nobody then) is gone.
+        Assert.Single((await mpi.Store.SearchAsync(new StoreQuery("Person", [], 10), Ct)).Resources);
+    }
+
+    [Fact]
+    public async Task a_new_record_that_is_nobodys_match_gets_one_person_written_once()
+    {
+        var id = await mpi.CreateAsync(MpiFixture.NewPatient(nhs: "9434765919", localId: "gp-1"), Ct);
+
+        var person = (await mpi.PersonOfAsync(id, Ct))!;
+        Assert.Equal("1", person.Meta!.VersionId);
+        Assert.Equal("Smith", person.Name.Single().Family);
+        Assert.Contains(person.Identifier, i => i.Value == "gp-1");
+        Assert.Equal(Person.IdentityAssuranceLevel.Level3, person.Link.Single().Assurance);
+    }
+
+    [Fact]
+    public async Task a_candidate_stored_without_a_person_joins_the_person_written_for_the_new_record()
+    {
+        // As a load with matching off leaves it: blocking keys, no Person.
+        var options = new MpiOptions();
+        var keysOnly = new RecordService(mpi.Store, new ScopeAccessPolicy(), mpi.Audit, TimeProvider.System)
+        {
+            WriteHooks = [new KeysOnly(new MpiWriteHook(options, new PersonMatcher(options.ToMatchSettings()), TimeProvider.System))],
+        };
+        var loaded = (await keysOnly.CreateAsync(MpiFixture.Context, MpiFixture.NewPatient(nhs: "9434765919"), null, Ct)).Id;
+        Assert.Null(await mpi.PersonOfAsync(loaded, Ct));
+
+        var id = await mpi.CreateAsync(MpiFixture.NewPatient(nhs: "9434765919"), Ct);
+
+        Assert.Equal(new[] { id, loaded }.Order(StringComparer.Ordinal), await mpi.MembersAsync(id, Ct));
+        var person = (await mpi.PersonOfAsync(id, Ct))!;
+        Assert.Equal("SameNhsNumberAndBirthDate", ((Code)person.Link.Single(l => l.Target.Reference == "Patient/" + id).GetExtension(MpiCodes.LinkRule)!.Value!).Value);
+        Assert.Single((await mpi.Store.SearchAsync(new StoreQuery("Person", [], 10), Ct)).Resources);
+    }
+
+    /// <summary>The MPI's index rows and checks without its matching.</summary>
+    private sealed class KeysOnly(MpiWriteHook mpi) : IWriteHook
+    {
+        public IEnumerable<TokenIndexRow> IndexRows(Resource resource) => mpi.IndexRows(resource);
+
+        public Task BeforeWriteAsync(WriteHookContext context, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task AfterWriteAsync(WriteHookContext context, CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     [Fact]
