@@ -25,6 +25,10 @@ internal sealed record PreMatch(PreparedPerson Me, IReadOnlyList<string> Keys, I
     /// <summary>The new record's own Person, written before the transaction when the pre-match found nobody, and its stored JSON.</summary>
     public Person? OwnPerson { get; init; }
 
+    /// <summary>The candidates the record would link to, read and parsed before the transaction, for the golden record.</summary>
+    public IReadOnlyDictionary<string, (StoredResource Stored, Patient Patient)> Parsed { get; init; } =
+        new Dictionary<string, (StoredResource, Patient)>(StringComparer.Ordinal);
+
     public string? OwnPersonJson { get; init; }
 }
 
@@ -46,6 +50,9 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
     private readonly Dictionary<string, string> personJson = new(StringComparer.Ordinal);
 
     private IWriteSession Session => writer.Session;
+
+    // Patients read before the transaction whose version is confirmed current inside it: used instead of reading them again.
+    private readonly Dictionary<string, (StoredResource Stored, Patient Patient)> confirmed = new(StringComparer.Ordinal);
 
     /// <summary>The source system a stored Patient is read as, for matching.</summary>
     internal const string SourceSystem = "carehub";
@@ -83,12 +90,19 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
             keys => store.TokenPostingsAsync("Patient", MpiCodes.BlockParam, keys, CandidateBlocks.Limit(max), cancellationToken),
             ids => store.ReadManyAsync("Patient", ids, cancellationToken),
             keys, patient.Id, max, maxCandidates, prepared);
+        var parsed = new Dictionary<string, (StoredResource, Patient)>(StringComparer.Ordinal);
         foreach (var (stored, candidate) in candidates)
         {
-            compared[stored.Id] = (stored.Version, candidate.Merged ? null : matcher.Compare(me, candidate.Person));
+            var result = candidate.Merged ? null : matcher.Compare(me, candidate.Person);
+            compared[stored.Id] = (stored.Version, result);
+            if (result?.Outcome == MatchOutcome.Link)
+            {
+                // The Person it joins gets its golden record from its members: parsed now, outside the transaction.
+                parsed[stored.Id] = (stored, (Patient)StoredJson.Parse(stored.Json!));
+            }
         }
 
-        return new PreMatch(me, keys, compared);
+        return new PreMatch(me, keys, compared) { Parsed = parsed };
     }
 
     /// <summary>
@@ -145,7 +159,7 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
         var decided = decisions.Select(t => ReviewTasks.Pair(t)).OfType<(string A, string B)>().Select(p => MpiCodes.PairKey(p.A, p.B)).ToHashSet(StringComparer.Ordinal);
 
         var results = new List<(string Id, MatchResult Result)>();
-        foreach (var (other, result) in await CompareCandidatesAsync(me, keys, id, early?.Compared, cancellationToken))
+        foreach (var (other, result) in await CompareCandidatesAsync(me, keys, id, early, cancellationToken))
         {
             if (result.Outcome != MatchOutcome.NoMatch && !noLink.Contains(other))
             {
@@ -427,7 +441,8 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
                 continue;
             }
 
-            if (await Session.ReadAsync("Patient", member, cancellationToken) is { Json: not null } stored
+            var stored = confirmed.TryGetValue(member, out var known) ? known.Stored : await Session.ReadAsync("Patient", member, cancellationToken);
+            if (stored is { Json: not null }
                 && prepared.Get(stored) is { Merged: false } other
                 && matcher.Compare(me, other.Person).Grade == MatchGrade.CertainlyNot)
             {
@@ -444,7 +459,7 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
     /// again (one statement checks every candidate's version); the rest, written since or new to the blocks, are.
     /// </summary>
     private async Task<List<(string Id, MatchResult Result)>> CompareCandidatesAsync(PreparedPerson me, IReadOnlyList<string> keys, string self,
-        IReadOnlyDictionary<string, (int Version, MatchResult? Result)>? early, CancellationToken cancellationToken)
+        PreMatch? early, CancellationToken cancellationToken)
     {
         var max = matcher.Settings.Blocking.MaxBlockSize;
         var chosen = CandidateBlocks.Choose(
@@ -458,8 +473,13 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
                 continue;
             }
 
-            if (early is not null && early.TryGetValue(id, out var seen) && seen.Version == version)
+            if (early is not null && early.Compared.TryGetValue(id, out var seen) && seen.Version == version)
             {
+                if (early.Parsed.TryGetValue(id, out var parsed))
+                {
+                    confirmed[id] = parsed;
+                }
+
                 if (seen.Result is { } result)
                 {
                     compared.Add((id, result));
@@ -569,6 +589,10 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
             if (written is { Meta.LastUpdated: { } writtenAt } && written.Id == id)
             {
                 members.Add((writtenAt, written));
+            }
+            else if (confirmed.TryGetValue(id, out var known))
+            {
+                members.Add((known.Stored.LastUpdated, known.Patient));
             }
             else if (await Session.ReadAsync("Patient", id, cancellationToken) is { Json: { } json } stored)
             {
