@@ -13,7 +13,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace CareHub.Mpi.Bench;
 
 /// <summary>
-/// <c>mpi-match [--patients N] [--quick] [--queries Q] [--creates C] [--concurrency K] [--data DIR] [--matching-only] [--max-candidates M] [--duplicates-percent P]</c>: the MPI at scale, on a SQLite store.
+/// <c>mpi-match [--patients N] [--quick] [--queries Q] [--creates C] [--concurrency K] [--data DIR] [--matching-only] [--max-candidates M] [--duplicates-percent P] [--postgres CONN]</c>: the MPI at scale, on a SQLite store (or PostgreSQL).
 /// <list type="number">
 /// <item>Loads N synthetic UK patients (<see cref="SyntheticPatients"/>) through the one door in transaction bundles, with
 /// the MPI's own write hook giving each its blocking keys and NHS Number check, but not matching them (that is what a load
@@ -47,7 +47,12 @@ internal static class MatchBench
         var options = new MpiOptions();
         options = options with { MaxCandidates = Option("--max-candidates", options.MaxCandidates) };
         var matcher = new PersonMatcher(options.ToMatchSettings());
-        var store = new SqliteRecordStore(Path.Combine(directory, "carehub.db"));
+        // --postgres CONN: the same on PostgreSQL, in schema mpi_match (kept, with --data, for a later run) or a throwaway one.
+        var postgres = args.Zip(args.Skip(1)).Where(p => p.First == "--postgres").Select(p => p.Second).LastOrDefault();
+        var schema = keep is null ? "mpi_match_" + Guid.NewGuid().ToString("N")[..10] : "mpi_match";
+        IRecordStore store = postgres is null
+            ? new SqliteRecordStore(Path.Combine(directory, "carehub.db"))
+            : new CareHub.Storage.Postgres.PostgresRecordStore(postgres, schema);
         try
         {
             await store.MigrateAsync(CancellationToken.None);
@@ -57,7 +62,8 @@ internal static class MatchBench
                 "urn:carehub:bench", "mpi-match") { Return = ReturnPreference.Minimal };
             var people = new SyntheticPatients(Seed);
 
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"mpi-match: {patients:N0} patients, {queries} $match queries, {creates} creates; store {directory}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"mpi-match: {patients:N0} patients, {queries} $match queries, {creates} creates; store {(postgres is null ? directory : "PostgreSQL schema " + schema)}"));
             await LoadAsync(store, audit, context, options, matcher, people, patients, directory);
 
             var index = new MasterPersonIndex(new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System), options, matcher, TimeProvider.System);
@@ -75,6 +81,14 @@ internal static class MatchBench
         finally
         {
             await store.DisposeAsync();
+            if (postgres is not null && keep is null)
+            {
+                await using var connection = new Npgsql.NpgsqlConnection(postgres);
+                await connection.OpenAsync(CancellationToken.None);
+                await using var drop = new Npgsql.NpgsqlCommand($"DROP SCHEMA IF EXISTS \"{schema}\" CASCADE", connection);
+                await drop.ExecuteNonQueryAsync(CancellationToken.None);
+            }
+
             if (keep is null)
             {
                 try
@@ -90,7 +104,7 @@ internal static class MatchBench
         return 0;
     }
 
-    private static async Task LoadAsync(SqliteRecordStore store, AuditTrail audit, RequestContext context, MpiOptions options, PersonMatcher matcher,
+    private static async Task LoadAsync(IRecordStore store, AuditTrail audit, RequestContext context, MpiOptions options, PersonMatcher matcher,
         SyntheticPatients people, int patients, string directory)
     {
         var marker = Path.Combine(directory, "mpi-match-loaded.txt");
@@ -180,7 +194,7 @@ internal static class MatchBench
             $"$match: the person was among the answers {100.0 * found / queries:F1}% of the time, first {100.0 * first / queries:F1}%; {(double)returned / queries:F1} records answered per query"));
     }
 
-    private static async Task CreateAsync(SqliteRecordStore store, AuditTrail audit, RequestContext context, MpiOptions options, PersonMatcher matcher,
+    private static async Task CreateAsync(IRecordStore store, AuditTrail audit, RequestContext context, MpiOptions options, PersonMatcher matcher,
         SyntheticPatients people, int patients, int creates, int concurrency, bool matchingOnly, double duplicates)
     {
         // New people start at a random point past the loaded ones, so a rerun on a kept store makes new people again.
@@ -220,7 +234,7 @@ internal static class MatchBench
             var queue = new System.Collections.Concurrent.ConcurrentQueue<Patient>(batch.Skip(50));
             var clock = Stopwatch.StartNew();
             var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-            var groupsBefore = store.GroupCommits;
+            var groupsBefore = (store as SqliteRecordStore)?.GroupCommits;
             var gcPause = GC.GetTotalPauseDuration();
             var gcs = GC.CollectionCount(0);
             var gc2 = GC.CollectionCount(2);
@@ -245,8 +259,11 @@ internal static class MatchBench
             var cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"create, matching {(enabled ? "on " : "off")}, {writers} writer{(writers == 1 ? " " : "s")}: {creates} Patients over {patients:N0}: {creates / seconds:F0}/s, CPU {cpuMs / creates:F2} ms each{(refused > 0 ? $", {refused} refused" : string.Empty)}"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  {store.GroupCommits.Sessions - groupsBefore.Sessions} write sessions committed in {store.GroupCommits.Groups - groupsBefore.Groups} group commits"));
+            if (store is SqliteRecordStore sqlite && groupsBefore is { } before)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {sqlite.GroupCommits.Sessions - before.Sessions} write sessions committed in {sqlite.GroupCommits.Groups - before.Groups} group commits"));
+            }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  GC: {(GC.GetTotalPauseDuration() - gcPause).TotalMilliseconds / creates:F2} ms paused per create, {GC.CollectionCount(0) - gcs} gen0 and {GC.CollectionCount(2) - gc2} gen2 collections, {(GC.GetTotalAllocatedBytes() - alloc) / creates / 1024} KB allocated per create"));
         }
