@@ -22,14 +22,15 @@ internal sealed record PreMatch(PreparedPerson Me, IReadOnlyList<string> Keys, I
     /// <summary>True when no candidate was a link or a review: the record is, so far, a person of its own.</summary>
     public bool FoundNobody => Compared.Values.All(c => c.Result is null || c.Result.Outcome == MatchOutcome.NoMatch);
 
-    /// <summary>The new record's own Person, written before the transaction when the pre-match found nobody, and its stored JSON.</summary>
+    /// <summary>The new record's own Person, written before the transaction when the pre-match found nobody.</summary>
     public Person? OwnPerson { get; init; }
+
+    /// <summary>The stored JSON of <see cref="OwnPerson"/>.</summary>
+    public string? OwnPersonJson { get; init; }
 
     /// <summary>The candidates the record would link to, read and parsed before the transaction, for the golden record.</summary>
     public IReadOnlyDictionary<string, (StoredResource Stored, Patient Patient)> Parsed { get; init; } =
         new Dictionary<string, (StoredResource, Patient)>(StringComparer.Ordinal);
-
-    public string? OwnPersonJson { get; init; }
 }
 
 /// <summary>
@@ -106,13 +107,6 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
     }
 
     /// <summary>
-    /// Matches a written Patient against the Patients sharing a blocking key. An automatic link joins the candidate's
-    /// Person only when the Patient is alone in its own Person (so an automatic link never merges two established
-    /// Persons) and no member of that Person is a known non-match; every other link or review outcome is queued once.
-    /// Links are not undone by a later update: a person unlinks.
-    /// </summary>
-    /// <param name="created">The Patient had no version before this one, so it has no Person and no decisions yet.</param>
-    /// <summary>
     /// Writes a new record's own Person (it alone, its golden record from it) before the write transaction starts, so the
     /// work of a full version (serialising, index rows) is done outside SQLite's single writer. Used when the pre-match
     /// found nobody; if the transaction finds otherwise, <see cref="OnPatientWrittenAsync"/> changes or deletes it.
@@ -127,6 +121,13 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
         return early with { OwnPerson = person, OwnPersonJson = saved.Json };
     }
 
+    /// <summary>
+    /// Matches a written Patient against the Patients sharing a blocking key. An automatic link joins the candidate's
+    /// Person only when the Patient is alone in its own Person (so an automatic link never merges two established
+    /// Persons) and no member of that Person is a known non-match; every other link or review outcome is queued once.
+    /// Links are not undone by a later update: a person unlinks.
+    /// </summary>
+    /// <param name="created">The Patient had no version before this one, so it has no decisions and no Person but the one <see cref="WriteOwnPersonAsync"/> may have written.</param>
     /// <param name="early">What <see cref="PreMatchAsync"/> found for this very content before the transaction, if anything.</param>
     public async Task<LinkOutcome> OnPatientWrittenAsync(Patient patient, bool created, CancellationToken cancellationToken, PreMatch? early = null)
     {
