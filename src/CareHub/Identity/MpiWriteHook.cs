@@ -75,7 +75,6 @@ public sealed class MpiWriteHook(MpiOptions options, PersonMatcher matcher, Time
                 throw FhirException.Unprocessable(
                     $"{write.Type}/{write.Id} is managed by the master person index: change links through $mpi-link, $mpi-unlink, $merge and the review operations.", "meta.tag");
         }
-
     }
 
     public async Task AfterWriteAsync(WriteHookContext write, CancellationToken cancellationToken)
