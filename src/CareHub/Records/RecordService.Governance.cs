@@ -88,7 +88,7 @@ public sealed partial class RecordService
     }
 
     private Func<StoreQuery, Task<IReadOnlyList<string>>> FindInStore(CancellationToken cancellationToken) =>
-        async query => (await store.SearchAsync(query, cancellationToken)).Resources.Select(r => r.Id).ToList();
+        query => store.FindIdsAsync(query, cancellationToken);
 
     private static Func<StoreQuery, Task<IReadOnlyList<string>>> FindInSession(IWriteSession session, CancellationToken cancellationToken) =>
         query => session.FindIdsAsync(query, cancellationToken);
