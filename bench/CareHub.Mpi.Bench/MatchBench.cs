@@ -13,7 +13,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace CareHub.Mpi.Bench;
 
 /// <summary>
-/// <c>mpi-match [--patients N] [--quick] [--queries Q] [--creates C] [--concurrency K] [--data DIR] [--matching-only] [--max-candidates M] [--duplicates-percent P] [--postgres CONN]</c>: the MPI at scale, on a SQLite store (or PostgreSQL).
+/// <c>mpi-match [--patients N] [--quick] [--queries Q] [--creates C] [--concurrency K] [--data DIR] [--matching-only] [--max-candidates M] [--duplicates-percent P] [--queued] [--queue-batch B] [--postgres CONN]</c>: the MPI at scale, on a SQLite store (or PostgreSQL).
 /// <list type="number">
 /// <item>Loads N synthetic UK patients (<see cref="SyntheticPatients"/>) through the one door in transaction bundles, with
 /// the MPI's own write hook giving each its blocking keys and NHS Number check, but not matching them (that is what a load
@@ -23,7 +23,9 @@ namespace CareHub.Mpi.Bench;
 /// each with a perturbed copy of a loaded person, and prints p50/p95/p99 and how often the person was found.</item>
 /// <item>Times C Patient creates with matching on (half of them perturbed copies of loaded people, half new people), one
 /// after another as a feed sends them and from <c>--concurrency</c> writers (default 4) as a server meets them, and the
-/// same with matching off, for the door's own cost.</item>
+/// same with matching off, for the door's own cost. With <c>--queued</c> the creates are matched by the queued matcher
+/// (<see cref="QueuedMatcher"/>, batches of B) running beside the writers, and the bench also prints when every create was
+/// matched: the end-to-end rate.</item>
 /// </list>
 /// </summary>
 internal static class MatchBench
@@ -45,7 +47,7 @@ internal static class MatchBench
         Directory.CreateDirectory(directory);
 
         var options = new MpiOptions();
-        options = options with { MaxCandidates = Option("--max-candidates", options.MaxCandidates) };
+        options = options with { MaxCandidates = Option("--max-candidates", options.MaxCandidates), QueueBatchSize = Option("--queue-batch", options.QueueBatchSize) };
         var matcher = new PersonMatcher(options.ToMatchSettings());
         // --postgres CONN: the same on PostgreSQL, in schema mpi_match (kept, with --data, for a later run) or a throwaway one.
         var postgres = args.Zip(args.Skip(1)).Where(p => p.First == "--postgres").Select(p => p.Second).LastOrDefault();
@@ -75,7 +77,7 @@ internal static class MatchBench
             if (creates > 0)
             {
                 await CreateAsync(store, audit, context, options, matcher, people, patients, creates, concurrency, args.Contains("--matching-only"),
-                    Option("--duplicates-percent", 50) / 100.0);
+                    Option("--duplicates-percent", 50) / 100.0, args.Contains("--queued"));
             }
         }
         finally
@@ -195,7 +197,7 @@ internal static class MatchBench
     }
 
     private static async Task CreateAsync(IRecordStore store, AuditTrail audit, RequestContext context, MpiOptions options, PersonMatcher matcher,
-        SyntheticPatients people, int patients, int creates, int concurrency, bool matchingOnly, double duplicates)
+        SyntheticPatients people, int patients, int creates, int concurrency, bool matchingOnly, double duplicates, bool queued)
     {
         // New people start at a random point past the loaded ones, so a rerun on a kept store makes new people again.
         var next = patients + (Random.Shared.Next(1, 50) * 100_000);
@@ -206,11 +208,23 @@ internal static class MatchBench
                 continue;
             }
 
-            var mpi = options with { Enabled = enabled };
+            var mpi = options with { Enabled = enabled, Matching = enabled && queued ? MpiMatching.Queued : MpiMatching.Inline };
+            var hook = new MpiWriteHook(mpi, matcher, TimeProvider.System);
             var records = new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System)
             {
-                WriteHooks = [new MpiWriteHook(mpi, matcher, TimeProvider.System)],
+                WriteHooks = [hook],
             };
+            // --queued: the matcher runs beside the writers, as the server runs it, from where the last run left it.
+            var queue = mpi.Matching == MpiMatching.Queued ? new QueuedMatcher(records, mpi, matcher, TimeProvider.System) : null;
+            using var stopQueue = new CancellationTokenSource();
+            System.Threading.Tasks.Task? matching = null;
+            if (queue is not null)
+            {
+                await queue.DrainAsync(CancellationToken.None);
+                hook.Queued = queue.Wake;
+                matching = System.Threading.Tasks.Task.Run(() => queue.RunAsync(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, stopQueue.Token));
+            }
+
             var random = new Random(Seed + next);
             // Another system's copy of a loaded person (--duplicates-percent, default half) or a new person; made before the clock starts.
             var batch = new List<Patient>();
@@ -231,7 +245,7 @@ internal static class MatchBench
                 }
             }
 
-            var queue = new System.Collections.Concurrent.ConcurrentQueue<Patient>(batch.Skip(50));
+            var work = new System.Collections.Concurrent.ConcurrentQueue<Patient>(batch.Skip(50));
             var clock = Stopwatch.StartNew();
             var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             var groupsBefore = (store as SqliteRecordStore)?.GroupCommits;
@@ -242,7 +256,7 @@ internal static class MatchBench
             var refused = 0;
             await System.Threading.Tasks.Task.WhenAll(Enumerable.Range(0, writers).Select(_ => System.Threading.Tasks.Task.Run(async () =>
             {
-                while (queue.TryDequeue(out var patient))
+                while (work.TryDequeue(out var patient))
                 {
                     try
                     {
@@ -256,9 +270,30 @@ internal static class MatchBench
                 }
             })));
             var seconds = clock.Elapsed.TotalSeconds;
+            var pendingAtEnd = 0;
+            if (queue is not null)
+            {
+                // Creates are done: the time until the matcher has matched every one of them is the end-to-end rate.
+                pendingAtEnd = (await queue.StatusAsync(CancellationToken.None)).Pending;
+                while ((await queue.StatusAsync(CancellationToken.None)).Pending > 0)
+                {
+                    await System.Threading.Tasks.Task.Delay(20);
+                }
+            }
+
+            var allMatched = clock.Elapsed.TotalSeconds;
             var cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds;
+            var mode = !enabled ? "off" : queue is null ? "on " : "queued";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"create, matching {(enabled ? "on " : "off")}, {writers} writer{(writers == 1 ? " " : "s")}: {creates} Patients over {patients:N0}: {creates / seconds:F0}/s, CPU {cpuMs / creates:F2} ms each{(refused > 0 ? $", {refused} refused" : string.Empty)}"));
+                $"create, matching {mode}, {writers} writer{(writers == 1 ? " " : "s")}: {creates} Patients over {patients:N0}: {creates / seconds:F0}/s, CPU {cpuMs / creates:F2} ms each{(refused > 0 ? $", {refused} refused" : string.Empty)}"));
+            if (queue is not null)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  queued matching: {pendingAtEnd} of {creates} still to match when the last create returned; all matched after {allMatched:F1} s, {creates / allMatched:F0}/s end to end"));
+                await stopQueue.CancelAsync();
+                await matching!;
+            }
+
             if (store is SqliteRecordStore sqlite && groupsBefore is { } before)
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

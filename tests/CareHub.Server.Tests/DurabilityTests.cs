@@ -82,7 +82,8 @@ public sealed class DurabilityTests
         }
     }
 
-    private static async Task<HttpClient> ClientAsync(string baseUrl, CancellationToken ct)
+    /// <summary>A client with a system token from a <see cref="ServerProcess"/>.</summary>
+    internal static async Task<HttpClient> ClientAsync(string baseUrl, CancellationToken ct)
     {
         var client = new HttpClient();
         using var response = await client.PostAsync(baseUrl + "/auth/token", new FormUrlEncodedContent(

@@ -10,7 +10,7 @@ namespace CareHub.Server.Identity;
 /// <summary>
 /// The master person index on the FHIR API: <c>Patient/$match</c> (FHIR R4), <c>Patient/$ihe-pix</c> (IHE PIXm ITI-83),
 /// <c>Patient/$merge</c>, and the administration operations <c>Patient/$mpi-link</c>, <c>Patient/$mpi-unlink</c>,
-/// <c>Task/$mpi-reviews</c>, <c>Task/[id]/$mpi-accept</c> and <c>Task/[id]/$mpi-reject</c>. They live under /fhir so the
+/// <c>Task/$mpi-reviews</c>, <c>Task/[id]/$mpi-accept</c>, <c>Task/[id]/$mpi-reject</c> and <c>Patient/$mpi-status</c>. They live under /fhir so the
 /// same authentication, error mapping and audit apply.
 /// </summary>
 public static class MpiApi
@@ -25,6 +25,12 @@ public static class MpiApi
         services.AddSingleton<MpiWriteHook>();
         services.AddSingleton<IWriteHook>(sp => sp.GetRequiredService<MpiWriteHook>());
         services.AddSingleton<MasterPersonIndex>();
+        services.AddSingleton<QueuedMatcher>();
+        if (options.Enabled && options.Matching == MpiMatching.Queued)
+        {
+            services.AddHostedService<QueuedMatchingService>();
+        }
+
         services.AddSingleton<IPatientLinks, MpiPatientLinks>();
         return services;
     }
@@ -37,6 +43,7 @@ public static class MpiApi
         fhir.MapPost("/Patient/$merge", Merge);
         fhir.MapPost("/Patient/$mpi-link", Link);
         fhir.MapPost("/Patient/$mpi-unlink", Unlink);
+        fhir.MapGet("/Patient/$mpi-status", Status);
         fhir.MapGet("/Task/$mpi-reviews", Reviews);
         fhir.MapPost("/Task/{id}/$mpi-accept", Accept);
         fhir.MapPost("/Task/{id}/$mpi-reject", Reject);
@@ -83,6 +90,9 @@ public static class MpiApi
         var person = await mpi.UnlinkAsync(FhirHttp.Context(http), PatientId(parameters, "source"), PatientId(parameters, "target"), http.RequestAborted);
         await FhirHttp.WriteAsync(http, person);
     }
+
+    private static async Task Status(HttpContext http, MasterPersonIndex mpi, QueuedMatcher queue) =>
+        await FhirHttp.WriteAsync(http, await mpi.StatusAsync(FhirHttp.Context(http), queue, http.RequestAborted));
 
     private static async Task Reviews(HttpContext http, MasterPersonIndex mpi)
     {
@@ -133,5 +143,18 @@ public static class MpiApi
         }
 
         return id;
+    }
+}
+
+/// <summary>
+/// Runs the queued matcher (<c>CareHub:Mpi:Matching</c> = <c>Queued</c>) with the host: every queued Patient write wakes
+/// it, and it stops with the host, leaving its position stored for the next start.
+/// </summary>
+public sealed class QueuedMatchingService(QueuedMatcher matcher, MpiWriteHook hook, ILogger<QueuedMatcher> logger) : BackgroundService
+{
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        hook.Queued = matcher.Wake;
+        return Task.Run(() => matcher.RunAsync(logger, stoppingToken), CancellationToken.None);
     }
 }

@@ -270,6 +270,28 @@ public sealed class MasterPersonIndex(RecordService records, MpiOptions options,
         return summary;
     }
 
+    /// <summary>
+    /// <c>Patient/$mpi-status</c>: how Patient writes are matched and, with queued matching, where the matcher is in the
+    /// change feed and how many Patient writes wait for it. For administrators; it discloses no patient data.
+    /// </summary>
+    public async Task<Parameters> StatusAsync(RequestContext context, QueuedMatcher queue, CancellationToken cancellationToken)
+    {
+        RequireAdministrator(context);
+        ArgumentNullException.ThrowIfNull(queue);
+        var result = new Parameters();
+        result.Add("enabled", new FhirBoolean(options.Enabled));
+        result.Add("matching", new Code(options.Matching == MpiMatching.Queued ? "queued" : "inline"));
+        if (options.Enabled && options.Matching == MpiMatching.Queued)
+        {
+            var status = await queue.StatusAsync(cancellationToken);
+            result.Add("position", new FhirString(status.Position.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            result.Add("pending", new Integer(status.Pending));
+            result.Add("pendingCapped", new FhirBoolean(status.PendingCapped));
+        }
+
+        return result;
+    }
+
     private PersonLinker Linker(IRecordWriter writer) => new(writer, matcher, clock.GetUtcNow(), prepared, options.MaxCandidates);
 
     /// <summary>

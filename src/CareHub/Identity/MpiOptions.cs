@@ -15,6 +15,23 @@ public enum InvalidNhsNumberHandling
     AcceptAndFlag,
 }
 
+/// <summary>When a Patient write is matched against the others.</summary>
+public enum MpiMatching
+{
+    /// <summary>
+    /// In the write's own transaction: when the write returns, the record is linked or queued for review, and every
+    /// reader sees it so. The default.
+    /// </summary>
+    Inline,
+
+    /// <summary>
+    /// After the write commits, by <see cref="QueuedMatcher"/> reading the change feed: the write does not wait for
+    /// matching, and a record is linked a moment later (the backlog is on <c>Patient/$mpi-status</c>). For bulk loads and
+    /// feeds whose rate matters more than seeing the link at once; HAPI FHIR's MDM always works this way.
+    /// </summary>
+    Queued,
+}
+
 /// <summary>The master person index's settings. Bound from <c>CareHub:Mpi</c>.</summary>
 public sealed record MpiOptions
 {
@@ -22,6 +39,12 @@ public sealed record MpiOptions
 
     /// <summary>Matching and linking on every Patient write; off, the record stores Patients without Persons.</summary>
     public bool Enabled { get; init; } = true;
+
+    /// <summary>Whether a Patient write is matched in its own transaction or queued and matched just after.</summary>
+    public MpiMatching Matching { get; init; } = MpiMatching.Inline;
+
+    /// <summary>With queued matching, the most Patients matched in one transaction.</summary>
+    public int QueueBatchSize { get; init; } = 50;
 
     /// <summary>What happens to a write carrying an NHS Number that fails the check digit.</summary>
     public InvalidNhsNumberHandling InvalidNhsNumber { get; init; } = InvalidNhsNumberHandling.Reject;
@@ -90,6 +113,11 @@ public sealed record MpiOptions
         if (CandidateCacheSize < 0)
         {
             throw new InvalidOperationException($"{SectionName}:CandidateCacheSize must not be negative (it is {CandidateCacheSize}).");
+        }
+
+        if (QueueBatchSize < 1)
+        {
+            throw new InvalidOperationException($"{SectionName}:QueueBatchSize must be at least 1 (it is {QueueBatchSize}).");
         }
 
         if (DefaultMatchCount < 1)

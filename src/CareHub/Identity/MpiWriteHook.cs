@@ -10,11 +10,15 @@ namespace CareHub.Identity;
 
 /// <summary>
 /// The master person index in the one door: checks NHS Numbers and birth dates on every Patient write, indexes the
-/// blocking keys that find a Patient's candidates, and links each written Patient to a Person in the same transaction.
+/// blocking keys that find a Patient's candidates, and links each written Patient to a Person in the same transaction
+/// (or, with <see cref="MpiMatching.Queued"/>, leaves that to <see cref="QueuedMatcher"/> after the commit).
 /// </summary>
 public sealed class MpiWriteHook(MpiOptions options, PersonMatcher matcher, TimeProvider clock) : IWriteHook
 {
     private readonly PreparedPatients prepared = new(options.CandidateCacheSize);
+
+    /// <summary>With queued matching, called when a Patient write leaves its matching to <see cref="QueuedMatcher"/> (before it commits).</summary>
+    public Action? Queued { get; set; }
 
     public IEnumerable<TokenIndexRow> IndexRows(Resource resource)
     {
@@ -55,7 +59,7 @@ public sealed class MpiWriteHook(MpiOptions options, PersonMatcher matcher, Time
             case Patient patient:
                 CheckNhsNumbers(patient);
                 CheckBirthDate(patient);
-                if (options.Enabled && !PersonLinker.IsMerged(patient))
+                if (options.Enabled && options.Matching == MpiMatching.Inline && !PersonLinker.IsMerged(patient))
                 {
                     // The candidates are read and compared now, before a create's transaction starts; the transaction then
                     // reads only what changed since (PersonLinker.OnPatientWrittenAsync).
@@ -95,6 +99,13 @@ public sealed class MpiWriteHook(MpiOptions options, PersonMatcher matcher, Time
             // A merge written as resources (an HL7 v2 A40 through a channel, or a client's PUT) is a merge all the same:
             // the Person side is the one Patient/$merge makes.
             await linker.OnPatientMergedAsync(write.Id, survivor, cancellationToken);
+        }
+        else if (!write.Internal && options.Matching == MpiMatching.Queued)
+        {
+            // Matched after the commit, from the change feed (QueuedMatcher); deletes and merges above stay in the write. The
+            // matcher's position is started here if it has none, so a write made before any matcher runs is still matched.
+            await write.Writer.StartFeedPositionAsync(QueuedMatcher.FeedName, cancellationToken);
+            Queued?.Invoke();
         }
         else if (!write.Internal)
         {

@@ -42,8 +42,8 @@ public sealed partial class RecordService
                     writer.Written.Select(w => w.VersionedReference).ToList(), patients, true)), cancellationToken);
             }
 
-            // Rebuilt index rows are no new version (nothing to audit), but they must commit all the same.
-            if (writer.Written.Count > 0 || writer.Reindexed)
+            // Rebuilt index rows and a feed position are no new version (nothing to audit), but they must commit all the same.
+            if (writer.Written.Count > 0 || writer.ChangedWithoutVersions)
             {
                 await session.CommitAsync(cancellationToken);
             }
@@ -135,7 +135,8 @@ public sealed partial class RecordService
 
         public List<RecordResult> Written { get; } = [];
 
-        public bool Reindexed { get; private set; }
+        /// <summary>Index rows were rebuilt or a feed position set: no new version, but work to commit.</summary>
+        public bool ChangedWithoutVersions { get; private set; }
 
         public async Task<Resource?> ReindexAsync(string type, string id, CancellationToken cancellationToken)
         {
@@ -146,8 +147,21 @@ public sealed partial class RecordService
 
             var resource = StoredJson.Parse(json);
             await session.ReplaceIndexAsync(current.Type, current.Id, owner.WithHookRows(IndexRows(resource), resource), cancellationToken);
-            Reindexed = true;
+            ChangedWithoutVersions = true;
             return resource;
+        }
+
+        public async Task StartFeedPositionAsync(string name, CancellationToken cancellationToken)
+        {
+            await session.StartFeedPositionAsync(name, cancellationToken);
+            ChangedWithoutVersions = true;
+        }
+
+        public async Task<bool> SetFeedPositionAsync(string name, long from, long to, CancellationToken cancellationToken)
+        {
+            var moved = await session.SetFeedPositionAsync(name, from, to, cancellationToken);
+            ChangedWithoutVersions |= moved;
+            return moved;
         }
 
         public async Task<RecordResult> WriteAsync(Resource resource, CancellationToken cancellationToken)

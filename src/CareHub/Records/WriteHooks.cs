@@ -69,6 +69,15 @@ public interface IRecordWriter
     /// or null when it is not there or deleted.
     /// </summary>
     Task<Resource?> ReindexAsync(string type, string id, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records how far a reader of the change feed has read, committed with what this operation writes (and committed even
+    /// when it writes nothing else): see <see cref="IWriteSession.SetFeedPositionAsync"/>.
+    /// </summary>
+    Task<bool> SetFeedPositionAsync(string name, long from, long to, CancellationToken cancellationToken);
+
+    /// <summary>Starts a change-feed reader at the end of the feed unless it has a position (<see cref="IWriteSession.StartFeedPositionAsync"/>).</summary>
+    Task StartFeedPositionAsync(string name, CancellationToken cancellationToken);
 }
 
 /// <summary>

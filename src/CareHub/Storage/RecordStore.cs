@@ -37,6 +37,9 @@ public interface IRecordStore : IAsyncDisposable
     /// <summary>The change feed: committed writes after <paramref name="afterPosition"/>, in commit order.</summary>
     Task<IReadOnlyList<ChangeEvent>> ReadChangesAsync(long afterPosition, int max, CancellationToken cancellationToken);
 
+    /// <summary>How far the change-feed reader <paramref name="name"/> has read (0 before its first position is set).</summary>
+    Task<long> GetFeedPositionAsync(string name, CancellationToken cancellationToken);
+
     /// <summary>Writes server-generated records (audit events of reads and denials) in one transaction, without change events.</summary>
     Task AppendAsync(IReadOnlyList<VersionWrite> writes, CancellationToken cancellationToken);
 
@@ -87,15 +90,29 @@ public interface IWriteSession : IAsyncDisposable
     /// <summary>Ids of current resources matching the query, as this transaction sees them (for conditional interactions).</summary>
     Task<IReadOnlyList<string>> FindIdsAsync(StoreQuery query, CancellationToken cancellationToken);
 
+    /// <summary><see cref="IRecordStore.TokenPostingsAsync"/> as this transaction sees the index.</summary>
+    Task<IReadOnlyList<IReadOnlyList<string>>> TokenPostingsAsync(string type, string param, IReadOnlyList<string> codes, int limit, CancellationToken cancellationToken);
+
     /// <summary>
     /// The current version numbers of those of <paramref name="ids"/> that exist and are not deleted, as this transaction
     /// sees them, in one statement and without locking them: to tell whether what was read before the transaction is still
     /// current (a committed version number never names other content).
     /// </summary>
-    /// <summary><see cref="IRecordStore.TokenPostingsAsync"/> as this transaction sees the index.</summary>
-    Task<IReadOnlyList<IReadOnlyList<string>>> TokenPostingsAsync(string type, string param, IReadOnlyList<string> codes, int limit, CancellationToken cancellationToken);
-
     Task<IReadOnlyDictionary<string, int>> CurrentVersionsAsync(string type, IReadOnlyCollection<string> ids, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Moves the change-feed reader <paramref name="name"/> from <paramref name="from"/> to <paramref name="to"/>,
+    /// committed with the rest of the session, so what it did with the changes and its position are stored together
+    /// (<see cref="IRecordStore.GetFeedPositionAsync"/>). False, and nothing changed, when the reader is not at
+    /// <paramref name="from"/> (another reader moved it).
+    /// </summary>
+    Task<bool> SetFeedPositionAsync(string name, long from, long to, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Gives the change-feed reader <paramref name="name"/> a position at the end of the feed as this transaction sees it,
+    /// unless it has one: a reader started now reads what is written from now on.
+    /// </summary>
+    Task StartFeedPositionAsync(string name, CancellationToken cancellationToken);
 
     /// <summary>
     /// Writes a version with its index rows and, when <see cref="VersionWrite.ChangeEvent"/> is set, its change-feed event.

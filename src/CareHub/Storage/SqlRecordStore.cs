@@ -11,7 +11,7 @@ public abstract partial class SqlRecordStore : IRecordStore
 {
 
     /// <summary>The schema version this build writes and reads; migrations 1..N are embedded resources.</summary>
-    public const int SchemaVersion = 5;
+    public const int SchemaVersion = 6;
 
     public abstract string Backend { get; }
 
@@ -329,6 +329,13 @@ public abstract partial class SqlRecordStore : IRecordStore
         return events;
     }
 
+    public async Task<long> GetFeedPositionAsync(string name, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        var value = await ScalarAsync(connection, null, "SELECT position FROM feed_position WHERE name = @name", cancellationToken, ("@name", name));
+        return value is null or DBNull ? 0 : Convert.ToInt64(value, CultureInfo.InvariantCulture);
+    }
+
     public async Task AppendAsync(IReadOnlyList<VersionWrite> writes, CancellationToken cancellationToken)
     {
         if (writes.Count == 0)
@@ -448,6 +455,25 @@ public abstract partial class SqlRecordStore : IRecordStore
             }
 
             return versions;
+        }
+
+        public async Task<bool> SetFeedPositionAsync(string name, long from, long to, CancellationToken cancellationToken)
+        {
+            await EnsureStartedAsync(cancellationToken);
+            // A reader with no row is at 0. Compare and set: two readers of one feed cannot both move it from one place.
+            await using var command = Command(connection, transaction,
+                "INSERT INTO feed_position (name, position) VALUES (@name, @to) ON CONFLICT (name) DO UPDATE SET position = excluded.position WHERE feed_position.position = @from",
+                ("@name", name), ("@from", from), ("@to", to));
+            return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        }
+
+        public async Task StartFeedPositionAsync(string name, CancellationToken cancellationToken)
+        {
+            await EnsureStartedAsync(cancellationToken);
+            // "WHERE true" tells SQLite's parser the ON CONFLICT belongs to the INSERT, not a join of the SELECT.
+            await ExecuteAsync(connection, transaction,
+                "INSERT INTO feed_position (name, position) SELECT @name, COALESCE(MAX(position), 0) FROM outbox WHERE true ON CONFLICT (name) DO NOTHING",
+                cancellationToken, ("@name", name));
         }
 
         /// <remarks>

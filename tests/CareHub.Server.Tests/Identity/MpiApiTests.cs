@@ -383,4 +383,16 @@ public abstract class MpiApiContract(ServerFixture server)
         (response, _) = await SendAsync(HttpMethod.Post, "/Task/no-such-task/$mpi-accept");
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
     }
+
+    [Fact]
+    public async Task the_status_says_how_writes_are_matched()
+    {
+        var (response, body) = await SendAsync(HttpMethod.Get, "/Patient/$mpi-status");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var parameters = body.GetProperty("parameter").EnumerateArray().ToDictionary(p => p.GetProperty("name").GetString()!, p => p);
+        Assert.True(parameters["enabled"].GetProperty("valueBoolean").GetBoolean());
+        Assert.Equal("inline", parameters["matching"].GetProperty("valueCode").GetString());
+        Assert.False(parameters.ContainsKey("pending"));
+    }
 }

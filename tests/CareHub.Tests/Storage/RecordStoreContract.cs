@@ -501,6 +501,42 @@ public abstract partial class RecordStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task a_feed_position_starts_at_the_end_of_the_feed_and_moves_only_from_where_it_is()
+    {
+        await CommitAsync(Version("Patient", "p1", 1, 1, 0));
+        var end = (await Store.ReadChangesAsync(0, 100, Ct))[^1].Position;
+        Assert.Equal(0, await Store.GetFeedPositionAsync("reader", Ct));
+
+        await using (var session = await Store.BeginWriteAsync(Ct))
+        {
+            await session.StartFeedPositionAsync("reader", Ct);
+            await session.CommitAsync(Ct);
+        }
+
+        Assert.Equal(end, await Store.GetFeedPositionAsync("reader", Ct));
+        await CommitAsync(Version("Patient", "p2", 1, 2, 0));
+        var later = (await Store.ReadChangesAsync(end, 100, Ct)).Single().Position;
+        await using (var session = await Store.BeginWriteAsync(Ct))
+        {
+            // A reader with a position keeps it.
+            await session.StartFeedPositionAsync("reader", Ct);
+            Assert.False(await session.SetFeedPositionAsync("reader", end - 1, later, Ct));
+            Assert.True(await session.SetFeedPositionAsync("reader", end, later, Ct));
+            await session.CommitAsync(Ct);
+        }
+
+        Assert.Equal(later, await Store.GetFeedPositionAsync("reader", Ct));
+        await using (var session = await Store.BeginWriteAsync(Ct))
+        {
+            Assert.True(await session.SetFeedPositionAsync("reader", later, later + 10, Ct));
+            // Not committed: rolled back with the session.
+        }
+
+        Assert.Equal(later, await Store.GetFeedPositionAsync("reader", Ct));
+        Assert.Equal(0, await Store.GetFeedPositionAsync("another reader", Ct));
+    }
+
+    [Fact]
     public async Task append_writes_records_without_change_events()
     {
         await Store.AppendAsync([], Ct);
