@@ -19,15 +19,6 @@ internal readonly record struct LinkOutcome(bool Linked, int Reviews);
 /// <param name="Compared">Per candidate id: the version compared and the result (null: a merged record, no candidate).</param>
 internal sealed record PreMatch(PreparedPerson Me, IReadOnlyList<string> Keys, IReadOnlyDictionary<string, (int Version, MatchResult? Result)> Compared)
 {
-    /// <summary>True when no candidate was a link or a review: the record is, so far, a person of its own.</summary>
-    public bool FoundNobody => Compared.Values.All(c => c.Result is null || c.Result.Outcome == MatchOutcome.NoMatch);
-
-    /// <summary>The new record's own Person, written before the transaction when the pre-match found nobody.</summary>
-    public Person? OwnPerson { get; init; }
-
-    /// <summary>The stored JSON of <see cref="OwnPerson"/>.</summary>
-    public string? OwnPersonJson { get; init; }
-
     /// <summary>The candidates the record would link to, read and parsed before the transaction, for the golden record.</summary>
     public IReadOnlyDictionary<string, (StoredResource Stored, Patient Patient)> Parsed { get; init; } =
         new Dictionary<string, (StoredResource, Patient)>(StringComparer.Ordinal);
@@ -107,27 +98,12 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
     }
 
     /// <summary>
-    /// Writes a new record's own Person (it alone, its golden record from it) before the write transaction starts, so the
-    /// work of a full version (serialising, index rows) is done outside SQLite's single writer. Used when the pre-match
-    /// found nobody; if the transaction finds otherwise, <see cref="OnPatientWrittenAsync"/> changes or deletes it.
-    /// </summary>
-    public async Task<PreMatch> WriteOwnPersonAsync(Patient patient, PreMatch early, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(patient);
-        ArgumentNullException.ThrowIfNull(early);
-        var person = NewPerson(Link(patient.Id!, MpiCodes.Automatic, null));
-        SetGoldenRecord(person, [(DateTimeOffset.MinValue, patient)]);
-        var saved = await writer.WriteAsync(person, cancellationToken);
-        return early with { OwnPerson = person, OwnPersonJson = saved.Json };
-    }
-
-    /// <summary>
     /// Matches a written Patient against the Patients sharing a blocking key. An automatic link joins the candidate's
     /// Person only when the Patient is alone in its own Person (so an automatic link never merges two established
     /// Persons) and no member of that Person is a known non-match; every other link or review outcome is queued once.
     /// Links are not undone by a later update: a person unlinks.
     /// </summary>
-    /// <param name="created">The Patient had no version before this one, so it has no decisions and no Person but the one <see cref="WriteOwnPersonAsync"/> may have written.</param>
+    /// <param name="created">The Patient had no version before this one, so it has no decisions and no Person yet.</param>
     /// <param name="early">What <see cref="PreMatchAsync"/> found for this very content before the transaction, if anything.</param>
     public async Task<LinkOutcome> OnPatientWrittenAsync(Patient patient, bool created, CancellationToken cancellationToken, PreMatch? early = null)
     {
@@ -146,15 +122,7 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
             await Session.LockAsync("mpi:" + key, cancellationToken);
         }
 
-        // A created record's own Person may have been written already (WriteOwnPersonAsync).
-        var own = created ? early?.OwnPerson : null;
-        if (own is not null)
-        {
-            personJson[own.Id!] = early!.OwnPersonJson!;
-        }
-
-        var ownChanged = false;
-        var person = created ? own : await PersonOfAsync(id, cancellationToken);
+        var person = created ? null : await PersonOfAsync(id, cancellationToken);
         var decisions = created ? [] : await DecisionsAsync(id, cancellationToken);
         var noLink = NoLinks(decisions, id);
         var decided = decisions.Select(t => ReviewTasks.Pair(t)).OfType<(string A, string B)>().Select(p => MpiCodes.PairKey(p.A, p.B)).ToHashSet(StringComparer.Ordinal);
@@ -184,16 +152,6 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
             var alone = person is null || Members(person).All(m => m == id);
             if (result.Outcome == MatchOutcome.Link && alone && await CanJoinAsync(me, id, theirs, other, noLink, cancellationToken))
             {
-                if (theirs is null && own is not null && ReferenceEquals(person, own))
-                {
-                    // The candidate has no Person (stored with matching off): it joins the one written for this record.
-                    own.Link.Clear();
-                    own.Link.Add(Link(other, MpiCodes.Automatic, null));
-                    own.Link.Add(Link(id, MpiCodes.Automatic, result));
-                    ownChanged = linked = true;
-                    continue;
-                }
-
                 if (person is not null)
                 {
                     await RemoveAsync(person, id, cancellationToken);
@@ -212,10 +170,7 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
             }
         }
 
-        if (own is null || !ReferenceEquals(person, own) || ownChanged)
-        {
-            await SaveAsync(person ?? NewPerson(Link(id, MpiCodes.Automatic, null)), cancellationToken, patient);
-        }
+        await SaveAsync(person ?? NewPerson(Link(id, MpiCodes.Automatic, null)), cancellationToken, patient);
 
         return new LinkOutcome(linked, reviews);
     }

@@ -50,7 +50,7 @@ public abstract partial class RecordStoreContract : IAsyncLifetime
     private static string Body(string type, string id, int version) =>
         $$$"""{"resourceType":"{{{type}}}","id":"{{{id}}}","meta":{"versionId":"{{{version}}}"},"text":{"div":"<div>v{{{version}}}</div>"}}""";
 
-    private static VersionWrite Version(string type, string id, int version, int minute, int? expected, params IndexRow[] rows) =>
+    protected static VersionWrite Version(string type, string id, int version, int minute, int? expected, params IndexRow[] rows) =>
         new(type, id, version, At(minute), version == 1 ? "POST" : "PUT", Body(type, id, version), expected, rows);
 
     private static VersionWrite Tombstone(string type, string id, int version, int minute, int? expected) =>
@@ -58,7 +58,7 @@ public abstract partial class RecordStoreContract : IAsyncLifetime
 
     private static TokenIndexRow Identifier(string? system, string code) => new("identifier", system, code);
 
-    private async Task CommitAsync(params VersionWrite[] writes)
+    protected async Task CommitAsync(params VersionWrite[] writes)
     {
         await using var session = await Store.BeginWriteAsync(Ct);
         foreach (var write in writes)

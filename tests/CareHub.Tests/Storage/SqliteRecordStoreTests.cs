@@ -19,6 +19,42 @@ public sealed class SqliteRecordStoreTests : RecordStoreContract
         await command.ExecuteNonQueryAsync(Ct);
     }
 
+    [Fact]
+    public async Task committed_pages_reach_the_database_file_through_the_checkpointer_beside_the_writer()
+    {
+        var sqlite = (SqliteRecordStore)Store;
+        for (var n = 0; n < 4; n++)
+        {
+            await CommitAsync(Version("Patient", $"c{n}", 1, 1, 0));
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (sqlite.CheckpointPasses == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the checkpointer did not run within 30 s of four commits");
+            await Task.Delay(10, Ct);
+        }
+
+        // The database file alone, without its write-ahead log, now holds the four Patients.
+        var copy = path + ".copy";
+        File.Copy(path, copy);
+        try
+        {
+            await using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = copy, Pooling = false }.ToString());
+            await connection.OpenAsync(Ct);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT COUNT(*) FROM resource_current WHERE type = 'Patient'";
+            Assert.Equal(4L, Convert.ToInt64(await command.ExecuteScalarAsync(Ct), System.Globalization.CultureInfo.InvariantCulture));
+        }
+        finally
+        {
+            foreach (var file in new[] { copy, copy + "-wal", copy + "-shm" })
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
     protected override string HexLiteral(byte[] bytes) => $"X'{Convert.ToHexString(bytes)}'";
 
     protected override async Task<long> ScalarSqlAsync(string sql)

@@ -19,7 +19,9 @@ public sealed class SqliteRecordStore : SqlRecordStore
     public SqliteRecordStore(string path, bool fullSync = false)
     {
         connectionString = CareHub.Storage.Sqlite.SqliteFiles.ConnectionString(path);
-        syncPragmas = $"PRAGMA synchronous = {(fullSync ? "FULL" : "NORMAL")}; PRAGMA busy_timeout = 30000;";
+        // The writer leaves checkpoints to WalCheckpointer; its own automatic checkpoint is only the backstop, at a WAL of
+        // WalCheckpointer.BackstopPages.
+        syncPragmas = $"PRAGMA synchronous = {(fullSync ? "FULL" : "NORMAL")}; PRAGMA busy_timeout = 30000; PRAGMA wal_autocheckpoint = {WalCheckpointer.BackstopPages};";
         DatabasePath = path;
     }
 
@@ -80,10 +82,15 @@ public sealed class SqliteRecordStore : SqlRecordStore
                 // BEGIN IMMEDIATE: take SQLite's write lock now, so a read-then-write never fails on upgrade.
                 group = writerConnection.BeginTransaction(deferred: false);
                 groupDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+                // The group's first session needs no savepoint: if it fails, the whole transaction holds nothing else and
+                // is rolled back. A savepoint copies every page the session changes into a statement journal (a temporary
+                // file once past SQLite's spill size), which measured as hundreds of page writes per Patient create.
+                return new GroupScope(this, writerConnection, group, groupDone, first: true);
             }
 
             await writerCommands.Get(writerConnection, group, "SAVEPOINT session").ExecuteNonQueryAsync(cancellationToken);
-            return new GroupScope(this, writerConnection, group, groupDone!);
+            return new GroupScope(this, writerConnection, group, groupDone!, first: false);
         }
         catch
         {
@@ -110,6 +117,7 @@ public sealed class SqliteRecordStore : SqlRecordStore
                 {
                     await transaction.CommitAsync(CancellationToken.None);
                     done.SetResult();
+                    Checkpoints.Committed();
                 }
                 catch (Exception e)
                 {
@@ -137,6 +145,14 @@ public sealed class SqliteRecordStore : SqlRecordStore
 
     private const int MaxGroup = 64;
 
+    private WalCheckpointer? checkpoints;
+
+    /// <summary>Checkpoints the background checkpointer has run: for benchmarks and tests.</summary>
+    public long CheckpointPasses => checkpoints?.Passes ?? 0;
+
+    /// <summary>The background checkpointer, started by the first commit.</summary>
+    private WalCheckpointer Checkpoints => checkpoints ??= new WalCheckpointer(ct => OpenAsync(ct));
+
     /// <summary>
     /// Group commits so far and the write sessions they held (sessions that wrote nothing are not counted), for benchmarks:
     /// how well the group commit batches under a given load.
@@ -155,7 +171,7 @@ public sealed class SqliteRecordStore : SqlRecordStore
     private SqliteTransaction? group;
     private TaskCompletionSource? groupDone;
 
-    private sealed class GroupScope(SqliteRecordStore store, SqliteConnection connection, SqliteTransaction transaction, TaskCompletionSource groupDone) : WriteScope
+    private sealed class GroupScope(SqliteRecordStore store, SqliteConnection connection, SqliteTransaction transaction, TaskCompletionSource groupDone, bool first) : WriteScope
     {
         private bool released;
 
@@ -167,7 +183,11 @@ public sealed class SqliteRecordStore : SqlRecordStore
 
         public override async Task CommitAsync(CancellationToken cancellationToken)
         {
-            await store.writerCommands.Get(connection, transaction, "RELEASE SAVEPOINT session").ExecuteNonQueryAsync(CancellationToken.None);
+            if (!first)
+            {
+                await store.writerCommands.Get(connection, transaction, "RELEASE SAVEPOINT session").ExecuteNonQueryAsync(CancellationToken.None);
+            }
+
             store.groupMembers++;
             released = true;
             await store.ReleaseWriterAsync();
@@ -183,6 +203,29 @@ public sealed class SqliteRecordStore : SqlRecordStore
             }
 
             released = true;
+            if (first)
+            {
+                // Nothing else is in the group: end it. No one waits on its completion, as no session has committed into it.
+                store.group = null;
+                store.groupDone = null;
+                store.groupMembers = 0;
+                try
+                {
+                    await transaction.RollbackAsync(CancellationToken.None);
+                }
+                catch (SqliteException)
+                {
+                    // A failed statement may already have ended the transaction.
+                }
+                finally
+                {
+                    await transaction.DisposeAsync();
+                    store.writer.Release();
+                }
+
+                return;
+            }
+
             try
             {
                 await ExecuteAsync(connection, transaction, "ROLLBACK TO SAVEPOINT session; RELEASE SAVEPOINT session", CancellationToken.None);
@@ -201,6 +244,11 @@ public sealed class SqliteRecordStore : SqlRecordStore
 
     public override async ValueTask DisposeAsync()
     {
+        if (checkpoints is not null)
+        {
+            await checkpoints.DisposeAsync();
+        }
+
         await writer.WaitAsync();
         await writerCommands.DisposeAsync();
         if (writerConnection is not null)
