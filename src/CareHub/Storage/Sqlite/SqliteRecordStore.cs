@@ -31,7 +31,7 @@ public sealed class SqliteRecordStore : SqlRecordStore
 
     protected override string MigrationPrefix => "CareHub.Storage.Sqlite.Migrations.";
 
-    protected override string NoSystemTokenIndex => " INDEXED BY ix_search_token_nosystem";
+    protected override string NoSystemTokenIndex => " INDEXED BY ix_search_token_value_id";
 
     protected override async ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
