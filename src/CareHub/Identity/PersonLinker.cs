@@ -19,6 +19,9 @@ internal readonly record struct LinkOutcome(bool Linked, int Reviews);
 /// <param name="Compared">Per candidate id: the version compared and the result (null: a merged record, no candidate).</param>
 internal sealed record PreMatch(PreparedPerson Me, IReadOnlyList<string> Keys, IReadOnlyDictionary<string, (int Version, MatchResult? Result)> Compared)
 {
+    /// <summary>The change feed's end before the candidates were read: Patients written after it are compared again.</summary>
+    public long? FeedEnd { get; init; }
+
     /// <summary>The candidates the record would link to, read and parsed before the transaction, for the golden record.</summary>
     public IReadOnlyDictionary<string, (StoredResource Stored, Patient Patient)> Parsed { get; init; } =
         new Dictionary<string, (StoredResource, Patient)>(StringComparer.Ordinal);
@@ -76,6 +79,8 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
         ArgumentNullException.ThrowIfNull(patient);
         var me = Prepare(patient);
         var keys = KeysOf(me, matcher);
+        // Read first: whatever is committed after it, the transaction looks at again (OnPatientWrittenAsync).
+        var feedEnd = await store.FeedEndAsync(cancellationToken);
         var compared = new Dictionary<string, (int, MatchResult?)>(StringComparer.Ordinal);
         var max = matcher.Settings.Blocking.MaxBlockSize;
         var candidates = await CandidateBlocks.ReadAsync(
@@ -94,7 +99,7 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
             }
         }
 
-        return new PreMatch(me, keys, compared) { Parsed = parsed };
+        return new PreMatch(me, keys, compared) { Parsed = parsed, FeedEnd = feedEnd };
     }
 
     /// <summary>
@@ -417,6 +422,12 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
     private async Task<List<(string Id, MatchResult Result)>> CompareCandidatesAsync(PreparedPerson me, IReadOnlyList<string> keys, string self,
         PreMatch? early, CancellationToken cancellationToken)
     {
+        if (early?.FeedEnd is { } feedEnd
+            && await Session.ChangedSinceAsync("Patient", feedEnd, MpiCodes.BlockParam, keys, MaxChangedSincePreMatch, cancellationToken) is { } changed)
+        {
+            return await CompareChangedAsync(me, keys, self, early, changed, cancellationToken);
+        }
+
         var max = matcher.Settings.Blocking.MaxBlockSize;
         var chosen = CandidateBlocks.Choose(
             await Session.TokenPostingsAsync("Patient", MpiCodes.BlockParam, keys, CandidateBlocks.Limit(max), cancellationToken), self, max, maxCandidates);
@@ -445,6 +456,56 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
             {
                 compared.Add((id, matcher.Compare(me, candidate.Person)));
             }
+        }
+
+        return compared;
+    }
+
+    /// <summary>Patients written since a pre-match beyond which the blocks are read again in full instead.</summary>
+    private const int MaxChangedSincePreMatch = 256;
+
+    /// <summary>
+    /// Confirms a pre-match from what was written since it, instead of reading the blocks again: the pre-match's links and
+    /// reviews still at the version compared are kept; every Patient written after the pre-match's feed position that
+    /// shares a blocking key (changed candidates, and new records) is read in this transaction and compared. SQLite and
+    /// PostgreSQL number change events in commit order, and the key locks make a concurrent writer of a shared key commit
+    /// first or wait, so nothing that shares a key is missed.
+    /// </summary>
+    private async Task<List<(string Id, MatchResult Result)>> CompareChangedAsync(PreparedPerson me, IReadOnlyList<string> keys, string self,
+        PreMatch early, IReadOnlyCollection<string> changed, CancellationToken cancellationToken)
+    {
+        var compared = new List<(string, MatchResult)>();
+        // A purge removes a record without a change event: the version check catches it for the outcomes that matter.
+        var kept = early.Compared
+            .Where(c => c.Value.Result is { Outcome: not MatchOutcome.NoMatch } && !changed.Contains(c.Key))
+            .Select(c => c.Key)
+            .ToList();
+        var versions = await Session.CurrentVersionsAsync("Patient", kept, cancellationToken);
+        foreach (var id in kept)
+        {
+            if (versions.TryGetValue(id, out var version) && version == early.Compared[id].Version)
+            {
+                if (early.Parsed.TryGetValue(id, out var parsed))
+                {
+                    confirmed[id] = parsed;
+                }
+
+                compared.Add((id, early.Compared[id].Result!));
+            }
+        }
+
+        var mine = keys.ToHashSet(StringComparer.Ordinal);
+        foreach (var id in changed)
+        {
+            if (id == self
+                || await Session.ReadAsync("Patient", id, cancellationToken) is not { Json: not null, Deleted: false } stored
+                || prepared.Get(stored) is not { Merged: false } candidate
+                || !Blocking.KeysFor(candidate.Person, matcher.Settings.Blocking.Rules).Any(mine.Contains))
+            {
+                continue;
+            }
+
+            compared.Add((id, matcher.Compare(me, candidate.Person)));
         }
 
         return compared;

@@ -40,6 +40,12 @@ public interface IRecordStore : IAsyncDisposable
     /// <summary>How far the change-feed reader <paramref name="name"/> has read (0 before its first position is set).</summary>
     Task<long> GetFeedPositionAsync(string name, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The position of the last committed change event (0 when there is none). Read before reading committed data, it
+    /// marks what a later transaction must look at again: <see cref="IWriteSession.ChangedSinceAsync"/>.
+    /// </summary>
+    Task<long> FeedEndAsync(CancellationToken cancellationToken);
+
     /// <summary>Writes server-generated records (audit events of reads and denials) in one transaction, without change events.</summary>
     Task AppendAsync(IReadOnlyList<VersionWrite> writes, CancellationToken cancellationToken);
 
@@ -99,6 +105,15 @@ public interface IWriteSession : IAsyncDisposable
     /// current (a committed version number never names other content).
     /// </summary>
     Task<IReadOnlyDictionary<string, int>> CurrentVersionsAsync(string type, IReadOnlyCollection<string> ids, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The ids of <paramref name="type"/> with a change event after <paramref name="afterPosition"/>, as this transaction
+    /// sees them, that have a token row of <paramref name="param"/> without a system and with one of
+    /// <paramref name="codes"/>; and this session's own writes of the type, whatever their rows: what was written since a
+    /// read made before the transaction. Null when more than <paramref name="max"/> were written, for the caller to read
+    /// again in full instead.
+    /// </summary>
+    Task<IReadOnlyCollection<string>?> ChangedSinceAsync(string type, long afterPosition, string param, IReadOnlyList<string> codes, int max, CancellationToken cancellationToken);
 
     /// <summary>
     /// Moves the change-feed reader <paramref name="name"/> from <paramref name="from"/> to <paramref name="to"/>,

@@ -336,6 +336,13 @@ public abstract partial class SqlRecordStore : IRecordStore
         return value is null or DBNull ? 0 : Convert.ToInt64(value, CultureInfo.InvariantCulture);
     }
 
+    public async Task<long> FeedEndAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        var value = await ScalarAsync(connection, null, "SELECT MAX(position) FROM outbox", cancellationToken);
+        return value is null or DBNull ? 0 : Convert.ToInt64(value, CultureInfo.InvariantCulture);
+    }
+
     public async Task AppendAsync(IReadOnlyList<VersionWrite> writes, CancellationToken cancellationToken)
     {
         if (writes.Count == 0)
@@ -455,6 +462,52 @@ public abstract partial class SqlRecordStore : IRecordStore
             }
 
             return versions;
+        }
+
+        public async Task<IReadOnlyCollection<string>?> ChangedSinceAsync(string type, long afterPosition, string param, IReadOnlyList<string> codes, int max,
+            CancellationToken cancellationToken)
+        {
+            ArgumentNullException.ThrowIfNull(codes);
+            await EnsureStartedAsync(cancellationToken);
+            var ids = new HashSet<string>(StringComparer.Ordinal);
+            if (codes.Count == 0)
+            {
+                return ids;
+            }
+
+            // Events by position alone, each checked for a matching token row through the (type, id) index: a condition on
+            // the event's type or code would let the planner walk every event or row of it instead of the few after the
+            // position.
+            // Kept compiled for each number of codes (a Patient has a handful of blocking keys).
+            var limit = (max * 4) + 1;
+            var names = codes.Select((_, i) => "@c" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
+            var command = Reusable(
+                "SELECT o.type, o.id, EXISTS (SELECT 1 FROM search_token t WHERE t.type = o.type AND t.id = o.id AND t.param = @param AND t.system IS NULL " +
+                $"AND t.code IN ({string.Join(", ", names)})) FROM outbox o WHERE o.position > @after ORDER BY o.position LIMIT @limit",
+                ["@after", "@limit", "@param", .. names]);
+            var rows = 0;
+            await using (var reader = await With(command, [afterPosition, limit, param, .. codes]).ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    rows++;
+                    if (reader.GetString(0) == type && Convert.ToBoolean(reader.GetValue(2), CultureInfo.InvariantCulture))
+                    {
+                        ids.Add(reader.GetString(1));
+                    }
+                }
+            }
+
+            // This session's own change events are inserted at its commit: returned whatever their codes, for the caller to check.
+            foreach (var change in changes)
+            {
+                if (change.Type == type)
+                {
+                    ids.Add(change.Id);
+                }
+            }
+
+            return rows == limit || ids.Count > max ? null : ids;
         }
 
         public async Task<bool> SetFeedPositionAsync(string name, long from, long to, CancellationToken cancellationToken)

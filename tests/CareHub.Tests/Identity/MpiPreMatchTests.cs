@@ -42,7 +42,7 @@ public sealed class MpiPreMatchTests : IAsyncLifetime
 
         Assert.NotNull(other);
         Assert.Equal(new[] { id, other }.Order(StringComparer.Ordinal), await mpi.MembersAsync(id, Ct));
-        // The Person written for the new record before its transaction (it had found nobody then) is gone.
+        // One Person: the new record found nobody before its transaction, and its Person is written inside it.
         Assert.Single((await mpi.Store.SearchAsync(new StoreQuery("Person", [], 10), Ct)).Resources);
     }
 
@@ -115,6 +115,45 @@ public sealed class MpiPreMatchTests : IAsyncLifetime
 
         Assert.Equal([id], await mpi.MembersAsync(id, Ct));
         Assert.Null(await mpi.PersonOfAsync(candidate, Ct));
+    }
+
+    [Fact]
+    public async Task a_candidate_purged_after_the_pre_match_is_not_linked()
+    {
+        // A purge removes a record and its change events: the transaction still finds the candidate gone.
+        var candidate = await mpi.CreateAsync(MpiFixture.NewPatient(nhs: "9434765919"), Ct);
+        var door = DoorWithWriteBetween(async () =>
+        {
+            await using var session = await mpi.Store.BeginWriteAsync(Ct);
+            await session.PurgeAsync("Patient", candidate, 1, Ct);
+            await session.CommitAsync(Ct);
+        });
+
+        var id = (await door.CreateAsync(MpiFixture.Context, MpiFixture.NewPatient(nhs: "9434765919"), null, Ct)).Id;
+
+        Assert.Null(await mpi.Store.ReadAsync("Patient", candidate, null, Ct));
+        Assert.Equal([id], await mpi.MembersAsync(id, Ct));
+    }
+
+    [Fact]
+    public async Task a_record_of_the_same_person_among_more_writes_than_the_recheck_reads_is_still_linked()
+    {
+        // More Patients written since the pre-match than PersonLinker looks at one by one (256): the blocks are read again.
+        string? other = null;
+        var door = DoorWithWriteBetween(async () =>
+        {
+            for (var n = 0; n < 260; n++)
+            {
+                await mpi.CreateAsync(MpiFixture.NewPatient(given: $"Given{n}", family: $"Family{n}", birthDate: $"19{n % 90 + 10}-02-03", postcode: null), Ct);
+            }
+
+            other = await mpi.CreateAsync(MpiFixture.NewPatient(nhs: "9434765919", localId: "gp-1"), Ct);
+        });
+
+        var id = (await door.CreateAsync(MpiFixture.Context, MpiFixture.NewPatient(nhs: "9434765919", localId: "pas-1"), null, Ct)).Id;
+
+        Assert.NotNull(other);
+        Assert.Equal(new[] { id, other }.Order(StringComparer.Ordinal), await mpi.MembersAsync(id, Ct));
     }
 
     /// <summary>Runs a write of its own, committed, the first time a client's Patient reaches it (after the MPI's pre-match).</summary>

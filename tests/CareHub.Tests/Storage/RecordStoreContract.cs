@@ -537,6 +537,28 @@ public abstract partial class RecordStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task changed_since_finds_the_records_written_after_a_position_that_have_one_of_the_codes()
+    {
+        await CommitAsync(Version("Patient", "p1", 1, 1, 0, new TokenIndexRow("_k", null, "a")));
+        var end = await Store.FeedEndAsync(Ct);
+        Assert.Equal((await Store.ReadChangesAsync(0, 100, Ct))[^1].Position, end);
+        await CommitAsync(
+            Version("Patient", "p2", 1, 2, 0, new TokenIndexRow("_k", null, "a")),
+            Version("Patient", "p3", 1, 2, 0, new TokenIndexRow("_k", null, "b")),
+            Version("Patient", "p5", 1, 2, 0, new TokenIndexRow("_k", "http://example.org", "a")),
+            Version("Observation", "o1", 1, 2, 0, new TokenIndexRow("_k", null, "a")));
+
+        await using var session = await Store.BeginWriteAsync(Ct);
+        await session.WriteAsync(Version("Patient", "p4", 1, 3, 0, new TokenIndexRow("_k", null, "z")), Ct);
+        // p1 is before the position, p3 has another code, p5 a system, o1 another type; p4 is the session's own write.
+        Assert.Equal(["p2", "p4"], (await session.ChangedSinceAsync("Patient", end, "_k", ["a", "c"], 10, Ct))!.Order(StringComparer.Ordinal));
+        Assert.Equal(["p4"], (await session.ChangedSinceAsync("Patient", end, "_k", ["c"], 10, Ct))!);
+        // More events after the position than the caller would look at: null, to read in full instead.
+        Assert.Null(await session.ChangedSinceAsync("Patient", end, "_k", ["a"], 0, Ct));
+        Assert.Equal(0, await Store.FeedEndAsync(Ct) - (await Store.ReadChangesAsync(0, 100, Ct))[^1].Position);
+    }
+
+    [Fact]
     public async Task append_writes_records_without_change_events()
     {
         await Store.AppendAsync([], Ct);
