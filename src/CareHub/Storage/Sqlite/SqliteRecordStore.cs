@@ -213,7 +213,7 @@ public sealed class SqliteRecordStore : SqlRecordStore
                 {
                     await transaction.RollbackAsync(CancellationToken.None);
                 }
-                catch (SqliteException)
+                catch (Exception e) when (e is SqliteException or InvalidOperationException)
                 {
                     // A failed statement may already have ended the transaction.
                 }
@@ -244,12 +244,13 @@ public sealed class SqliteRecordStore : SqlRecordStore
 
     public override async ValueTask DisposeAsync()
     {
+        // With the writer held no commit is in flight, so none can signal the checkpointer as it stops.
+        await writer.WaitAsync();
         if (checkpoints is not null)
         {
             await checkpoints.DisposeAsync();
         }
 
-        await writer.WaitAsync();
         await writerCommands.DisposeAsync();
         if (writerConnection is not null)
         {

@@ -70,7 +70,7 @@ internal sealed class WalCheckpointer : IAsyncDisposable
                     await command.ExecuteNonQueryAsync(stop.Token);
                     Interlocked.Increment(ref passes);
                 }
-                catch (DbException)
+                catch (Exception e) when (e is not OperationCanceledException || !stop.IsCancellationRequested)
                 {
                     // The writer's own automatic checkpoint is the backstop; start again with a fresh connection.
                     if (connection is not null)
