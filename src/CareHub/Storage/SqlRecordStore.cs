@@ -329,17 +329,17 @@ public abstract partial class SqlRecordStore : IRecordStore
         return events;
     }
 
-    public async Task<long> GetFeedPositionAsync(string name, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        var value = await ScalarAsync(connection, null, "SELECT position FROM feed_position WHERE name = @name", cancellationToken, ("@name", name));
-        return value is null or DBNull ? 0 : Convert.ToInt64(value, CultureInfo.InvariantCulture);
-    }
+    public Task<long> GetFeedPositionAsync(string name, CancellationToken cancellationToken) =>
+        PositionAsync("SELECT position FROM feed_position WHERE name = @name", cancellationToken, ("@name", name));
 
-    public async Task<long> FeedEndAsync(CancellationToken cancellationToken)
+    public Task<long> FeedEndAsync(CancellationToken cancellationToken) =>
+        PositionAsync("SELECT MAX(position) FROM outbox", cancellationToken);
+
+    /// <summary>A change-feed position read on a connection of its own: 0 when there is none.</summary>
+    private async Task<long> PositionAsync(string sql, CancellationToken cancellationToken, params (string, object?)[] parameters)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        var value = await ScalarAsync(connection, null, "SELECT MAX(position) FROM outbox", cancellationToken);
+        var value = await ScalarAsync(connection, null, sql, cancellationToken, parameters);
         return value is null or DBNull ? 0 : Convert.ToInt64(value, CultureInfo.InvariantCulture);
     }
 
@@ -475,10 +475,9 @@ public abstract partial class SqlRecordStore : IRecordStore
                 return ids;
             }
 
-            // Events by position alone, each checked for a matching token row through the (type, id) index: a condition on
-            // the event's type or code would let the planner walk every event or row of it instead of the few after the
-            // position.
-            // Kept compiled for each number of codes (a Patient has a handful of blocking keys).
+            // Events by position alone, each checked for a matching token row: a condition on the event's type would let
+            // the planner walk every event of the type instead of the few after the position. The command is kept compiled
+            // for each number of codes (a Patient has a handful of blocking keys).
             var limit = (max * 4) + 1;
             var names = codes.Select((_, i) => "@c" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
             var command = Reusable(

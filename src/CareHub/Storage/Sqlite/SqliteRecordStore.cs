@@ -113,11 +113,12 @@ public sealed class SqliteRecordStore : SqlRecordStore
                 group = null;
                 groupDone = null;
                 groupMembers = 0;
+                var committed = false;
                 try
                 {
                     await transaction.CommitAsync(CancellationToken.None);
                     done.SetResult();
-                    Checkpoints.Committed();
+                    committed = true;
                 }
                 catch (Exception e)
                 {
@@ -134,6 +135,11 @@ public sealed class SqliteRecordStore : SqlRecordStore
                 finally
                 {
                     await transaction.DisposeAsync();
+                }
+
+                if (committed)
+                {
+                    Checkpoints.Committed();
                 }
             }
         }

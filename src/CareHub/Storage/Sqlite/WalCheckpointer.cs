@@ -6,7 +6,7 @@ namespace CareHub.Storage.Sqlite;
 /// Copies committed pages from the write-ahead log back into the database file on a connection of its own, beside the
 /// writer instead of inside it. SQLite's automatic checkpoint runs in the connection whose commit crosses the threshold:
 /// the single writer then reads every logged page back, writes it into the database and syncs both files while every
-/// other write waits (measured: about a third of a Patient create's page I/O at 100,000 patients). A
+/// other write waits (counted with `strace`: about a quarter of a Patient create's page reads and writes). A
 /// <c>PASSIVE</c> checkpoint here takes no lock that writers or readers wait on (https://www.sqlite.org/c3ref/wal_checkpoint_v2.html);
 /// it copies what no reader still needs, and once it has copied everything the next writer starts the log from its
 /// beginning again. The writer's automatic checkpoint stays on at <see cref="BackstopPages"/>, so the log stays bounded
