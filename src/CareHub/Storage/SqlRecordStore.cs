@@ -11,7 +11,7 @@ public abstract partial class SqlRecordStore : IRecordStore
 {
 
     /// <summary>The schema version this build writes and reads; migrations 1..N are embedded resources.</summary>
-    public const int SchemaVersion = 7;
+    public const int SchemaVersion = 8;
 
     public abstract string Backend { get; }
 

@@ -182,6 +182,26 @@ public abstract partial class RecordStoreContract
     }
 
     [Fact]
+    public async Task a_purge_of_the_newest_write_never_lets_a_later_write_take_its_change_feed_position()
+    {
+        await CommitAsync(Version("Observation", "o0", 1, 1, 0));
+        await CommitAsync(Version("Observation", "o1", 1, 2, 0));
+        // A feed reader (a subscription, queued matching) has read up to o1's event, the newest.
+        var seen = await Store.FeedEndAsync(Ct);
+        await using (var session = await Store.BeginWriteAsync(Ct))
+        {
+            await session.PurgeAsync("Observation", "o1", 1, Ct);
+            await session.CommitAsync(Ct);
+        }
+
+        await CommitAsync(Version("Observation", "o2", 1, 3, 0));
+
+        var after = await Store.ReadChangesAsync(seen, 100, Ct);
+        Assert.Equal(["o2"], after.Select(c => c.Id));
+        Assert.True(after[0].Position > seen);
+    }
+
+    [Fact]
     public async Task purge_of_a_resource_that_changed_since_it_was_judged_conflicts_and_removes_nothing()
     {
         await CommitAsync(Version("Observation", "o1", 1, 1, 0));

@@ -55,6 +55,30 @@ public sealed class SqliteRecordStoreTests : RecordStoreContract
         }
     }
 
+    [Fact]
+    public async Task migration_8_keeps_change_feed_positions_past_those_already_used()
+    {
+        await CommitAsync(Version("Patient", "p1", 1, 1, 0));
+        await CommitAsync(Version("Patient", "p2", 1, 2, 0));
+        await CommitAsync(Version("Patient", "p3", 1, 3, 0));
+        // A database at schema 7, whose newest event (position 3) was purged after a feed reader had passed it, and whose
+        // positions were then, as before migration 8, numbered from the largest row present.
+        await ExecuteSqlAsync(
+            "CREATE TABLE outbox_old (position INTEGER PRIMARY KEY, type TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, method TEXT NOT NULL, time INTEGER NOT NULL); " +
+            "INSERT INTO outbox_old SELECT * FROM outbox WHERE position < 3; DROP TABLE outbox; ALTER TABLE outbox_old RENAME TO outbox; " +
+            "CREATE INDEX ix_outbox_resource ON outbox (type, id); DELETE FROM sqlite_sequence; " +
+            "INSERT INTO feed_position (name, position) VALUES ('reader', 3); DELETE FROM schema_version WHERE version = 8");
+        Assert.Equal(2, await Store.FeedEndAsync(Ct));
+
+        await Store.MigrateAsync(Ct);
+
+        Assert.Equal(["p1", "p2"], (await Store.ReadChangesAsync(0, 10, Ct)).Select(c => c.Id));
+        await CommitAsync(Version("Patient", "p4", 1, 4, 0));
+        var p4 = Assert.Single(await Store.ReadChangesAsync(2, 10, Ct));
+        Assert.Equal(("p4", 4L), (p4.Id, p4.Position));
+        Assert.Equal(1, await ScalarSqlAsync("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'ix_outbox_resource'"));
+    }
+
     protected override string HexLiteral(byte[] bytes) => $"X'{Convert.ToHexString(bytes)}'";
 
     protected override async Task<long> ScalarSqlAsync(string sql)
