@@ -80,6 +80,17 @@ public static class CareHubHost
         try
         {
             await store.ReadChangesAsync(long.MaxValue - 1, 1, cancellationToken);
+            if (store is SqliteRecordStore sqlite)
+            {
+                // A checkpoint that fails leaves the write-ahead log growing until the writer's own backstop copies it.
+                var (failures, at, message) = sqlite.CheckpointFailures;
+                return Results.Json(new
+                {
+                    status = "ok", store = store.Backend, schema = SqlRecordStore.SchemaVersion,
+                    checkpoints = new { passes = sqlite.CheckpointPasses, failures, lastFailureAt = at, lastFailure = message },
+                });
+            }
+
             return Results.Json(new { status = "ok", store = store.Backend, schema = SqlRecordStore.SchemaVersion });
         }
         catch (System.Data.Common.DbException)

@@ -64,6 +64,10 @@ public abstract class RestApiContract(ServerFixture server)
         var (response, body) = await SendAsync(HttpMethod.Get, server.BaseUrl + "/health", client: server.Anonymous);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("ok", body.GetProperty("status").GetString());
+        if (body.GetProperty("store").GetString() == "sqlite")
+        {
+            Assert.Equal(0, body.GetProperty("checkpoints").GetProperty("failures").GetInt64());
+        }
     }
 
     [Fact]

@@ -56,6 +56,29 @@ public sealed class SqliteRecordStoreTests : RecordStoreContract
     }
 
     [Fact]
+    public async Task a_checkpoint_that_fails_is_counted_with_its_message()
+    {
+        await using var checkpointer = new WalCheckpointer(_ => throw new InvalidOperationException("disk I/O error (a test)"));
+        for (var n = 0; n < 4; n++)
+        {
+            checkpointer.Committed();
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (checkpointer.Failures.Failures == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the failed checkpoint was not counted within 30 s");
+            await Task.Delay(10, Ct);
+        }
+
+        var (failures, at, message) = checkpointer.Failures;
+        Assert.Equal(1, failures);
+        Assert.NotNull(at);
+        Assert.Equal("disk I/O error (a test)", message);
+        Assert.Equal(0, checkpointer.Passes);
+    }
+
+    [Fact]
     public async Task migration_8_keeps_change_feed_positions_past_those_already_used()
     {
         await CommitAsync(Version("Patient", "p1", 1, 1, 0));

@@ -156,6 +156,9 @@ public sealed class SqliteRecordStore : SqlRecordStore
     /// <summary>Checkpoints the background checkpointer has run: for benchmarks and tests.</summary>
     public long CheckpointPasses => checkpoints?.Passes ?? 0;
 
+    /// <summary>Background checkpoints that failed, and the last failure (for /health).</summary>
+    public (long Failures, DateTimeOffset? At, string? Message) CheckpointFailures => checkpoints?.Failures ?? (0, null, null);
+
     /// <summary>The background checkpointer, started by the first commit.</summary>
     private WalCheckpointer Checkpoints => checkpoints ??= new WalCheckpointer(ct => OpenAsync(ct));
 

@@ -37,6 +37,23 @@ internal sealed class WalCheckpointer : IAsyncDisposable
 
     private long passes;
 
+    /// <summary>Checkpoints that failed so far, and the last failure's time and SQLite message (no record content).</summary>
+    public (long Failures, DateTimeOffset? At, string? Message) Failures
+    {
+        get
+        {
+            lock (failureGate)
+            {
+                return (failures, lastFailureAt, lastFailure);
+            }
+        }
+    }
+
+    private readonly Lock failureGate = new();
+    private long failures;
+    private DateTimeOffset? lastFailureAt;
+    private string? lastFailure;
+
     /// <summary>Called after each commit; wakes the checkpointer every <see cref="CommitsPerPass"/> commits.</summary>
     public void Committed()
     {
@@ -72,7 +89,15 @@ internal sealed class WalCheckpointer : IAsyncDisposable
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !stop.IsCancellationRequested)
                 {
-                    // The writer's own automatic checkpoint is the backstop; start again with a fresh connection.
+                    // The writer's own automatic checkpoint is the backstop; start again with a fresh connection. The failure
+                    // is counted for /health: the store has no logger, and SQLite's message names no record.
+                    lock (failureGate)
+                    {
+                        failures++;
+                        lastFailureAt = DateTimeOffset.UtcNow;
+                        lastFailure = e.Message;
+                    }
+
                     if (connection is not null)
                     {
                         await connection.DisposeAsync();
