@@ -186,7 +186,7 @@ public abstract partial class RecordStoreContract
     {
         await CommitAsync(Version("Observation", "o0", 1, 1, 0));
         await CommitAsync(Version("Observation", "o1", 1, 2, 0));
-        // A feed reader (a subscription, queued matching) has read up to o1's event, the newest.
+        // A feed reader (an outbound channel, queued matching) has read up to o1's event, the newest.
         var seen = await Store.FeedEndAsync(Ct);
         await using (var session = await Store.BeginWriteAsync(Ct))
         {
