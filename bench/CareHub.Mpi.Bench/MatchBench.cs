@@ -152,7 +152,7 @@ internal static class MatchBench
     private static async Task<Patient> StoredAsync(IRecordStore store, int i)
     {
         var page = await store.SearchAsync(new StoreQuery("Patient",
-            [new TokenClause("identifier", [new TokenMatch(SyntheticPatients.LocalSystem, "P" + i.ToString(CultureInfo.InvariantCulture), false)])], 1), CancellationToken.None);
+            [new TokenClause("identifier", [new TokenMatch(SyntheticPatients.LocalSystem, "P" + i.ToString(CultureInfo.InvariantCulture), false)])], 1) { Scope = QueryScope.Internal("benchmark") }, CancellationToken.None);
         return (Patient)StoredJson.Parse(page.Resources.Single().Json!);
     }
 

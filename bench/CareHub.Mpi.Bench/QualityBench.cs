@@ -219,7 +219,7 @@ internal static class QualityBench
         PageCursor? after = null;
         while (true)
         {
-            var page = await store.SearchAsync(new StoreQuery(type, [], 1000) { After = after }, CancellationToken.None);
+            var page = await store.SearchAsync(new StoreQuery(type, [], 1000) { Scope = QueryScope.Internal("benchmark"), After = after }, CancellationToken.None);
             all.AddRange(page.Resources.Select(r => (T)StoredJson.Parse(r.Json!)));
             if (!page.HasMore || page.Resources.Count == 0)
             {

@@ -120,10 +120,11 @@ public static class DevTokenApi
                 return Error("invalid_grant", "The user name or password is not right");
             }
 
-            var page = await store.SearchAsync(new StoreQuery("Patient", [new TokenClause("identifier", [new TokenMatch(CareHub.Identity.NhsNumber.IdentifierSystem, nhsNumber.Value, AnySystem: false)])], 1), cancellationToken);
+            var page = await store.SearchAsync(new StoreQuery("Patient", [new TokenClause("identifier", [new TokenMatch(CareHub.Identity.NhsNumber.IdentifierSystem, nhsNumber.Value, AnySystem: false)])], 1) { Scope = QueryScope.Internal("the development login's citizen look-up") }, cancellationToken);
             if (page.Resources.Count == 0)
             {
-                return Error("invalid_grant", "No patient record carries that NHS Number");
+                // The same answer as a wrong password: a login must not tell whether an NHS Number is in the record.
+                return Error("invalid_grant", "The user name or password is not right");
             }
 
             var patientId = page.Resources[0].Id;

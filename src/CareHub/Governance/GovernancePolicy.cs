@@ -372,7 +372,7 @@ public sealed class GovernancePolicy(PolicyDocument document, IRecordStore store
         var now = clock.GetUtcNow();
         if (!organisations.TryGetValue(ods, out var cached) || cached.Until < now)
         {
-            var page = await store.SearchAsync(new StoreQuery("Organization", [new TokenClause("identifier", [new TokenMatch(OrganisationSource.OdsSystem, ods, AnySystem: false)])], 20), cancellationToken);
+            var page = await store.SearchAsync(new StoreQuery("Organization", [new TokenClause("identifier", [new TokenMatch(OrganisationSource.OdsSystem, ods, AnySystem: false)])], 20) { Scope = QueryScope.Internal("the policy's organisation look-up") }, cancellationToken);
             cached = (now + CacheLifetime, page.Resources.Select(r => r.Id).ToList());
             organisations[ods] = cached;
         }
@@ -441,7 +441,7 @@ public sealed class GovernancePolicy(PolicyDocument document, IRecordStore store
         while (true)
         {
             // R4 has no search parameter on Contract.type: read the Contracts and keep the agreements (there are few).
-            var page = await store.SearchAsync(new StoreQuery("Contract", [], 200, After: after), cancellationToken);
+            var page = await store.SearchAsync(new StoreQuery("Contract", [], 200, After: after) { Scope = QueryScope.Internal("the policy's data sharing agreements") }, cancellationToken);
             list.AddRange(page.Resources.Select(r => DataSharingAgreement.Parse(r.Json!)).OfType<DataSharingAgreement>());
             if (!page.HasMore || page.NextCursor is null)
             {

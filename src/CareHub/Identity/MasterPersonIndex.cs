@@ -62,7 +62,7 @@ public sealed class MasterPersonIndex(RecordService records, MpiOptions options,
             // Only the chosen candidates are read and compared, from their prepared form; only those answered are parsed in full.
             var max = matcher.Settings.Blocking.MaxBlockSize;
             var candidates = await CandidateBlocks.ReadAsync(
-                CandidateBlocks.KeyByKey(query => reader.FindIdsAsync(query, cancellationToken), max), ids => reader.SearchAsync(new StoreQuery("Patient", [new IdClause(ids)], ids.Count), cancellationToken),
+                CandidateBlocks.KeyByKey(query => reader.FindIdsAsync(query, cancellationToken), max), ids => reader.SearchAsync(new StoreQuery("Patient", [new IdClause(ids)], ids.Count) { Scope = MpiCodes.Lookup }, cancellationToken),
                 Blocking.KeysFor(me, matcher.Settings.Blocking.Rules).Distinct(StringComparer.Ordinal).ToList(), null, max, options.MaxCandidates, prepared);
             var ranked = candidates
                 .Where(c => !c.Prepared.Merged)
@@ -113,7 +113,7 @@ public sealed class MasterPersonIndex(RecordService records, MpiOptions options,
 
         return records.ReadOperationAsync(context, "operation $ihe-pix", "Patient", async reader =>
         {
-            var sources = await reader.SearchAsync(new StoreQuery("Patient", [new TokenClause("identifier", [new TokenMatch(system, value, false)])], 20), cancellationToken);
+            var sources = await reader.SearchAsync(new StoreQuery("Patient", [new TokenClause("identifier", [new TokenMatch(system, value, false)])], 20) { Scope = MpiCodes.Lookup }, cancellationToken);
             if (sources.Count == 0)
             {
                 throw FhirException.NotFound("sourceIdentifier Patient Identifier not found");
@@ -250,7 +250,7 @@ public sealed class MasterPersonIndex(RecordService records, MpiOptions options,
         var order = new SortBy("_lastUpdated", SortSource.LastUpdated, false);
         do
         {
-            var page = await records.Store.SearchAsync(new StoreQuery("Patient", [], RematchPage, After: after) { Sort = [order] }, cancellationToken);
+            var page = await records.Store.SearchAsync(new StoreQuery("Patient", [], RematchPage, After: after) { Sort = [order], Scope = QueryScope.Internal("re-matching every Patient") }, cancellationToken);
             foreach (var listed in page.Resources)
             {
                 var outcome = await records.WriteOperationAsync(context, "operation $mpi-rematch", "Patient", FhirInteraction.Update, async writer =>

@@ -5,6 +5,9 @@ namespace CareHub.Identity;
 /// <summary>The MPI's vocabulary: its tag, extensions and the index parameters it owns.</summary>
 public static class MpiCodes
 {
+    /// <summary>The scope of the MPI's own look-ups; an operation's reader narrows them to what its caller may see.</summary>
+    public static Storage.QueryScope Lookup { get; } = Storage.QueryScope.Internal("the MPI's own look-up");
+
     /// <summary>The code system of the MPI's tags and Task codes.</summary>
     public const string System = "https://carehub.local/fhir/CodeSystem/mpi";
 

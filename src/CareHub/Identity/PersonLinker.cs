@@ -544,7 +544,7 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
             .ToHashSet(StringComparer.Ordinal);
 
     internal static StoreQuery ByToken(string type, string param, string code, int count) =>
-        new(type, [new TokenClause(param, [new TokenMatch(null, code, false)])], count);
+        new(type, [new TokenClause(param, [new TokenMatch(null, code, false)])], count) { Scope = MpiCodes.Lookup };
 
     private static string? TargetId(Person.LinkComponent link) =>
         link.Target?.Reference is { } r && r.StartsWith("Patient/", StringComparison.Ordinal) ? r["Patient/".Length..] : null;

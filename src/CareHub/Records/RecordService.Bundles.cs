@@ -168,10 +168,17 @@ public sealed partial class RecordService
                     throw new FhirException(e.Status, e.Issues.Select(i => i with { Diagnostics = $"Bundle.entry[{plan.Index}]: {i.Diagnostics}" }).ToList());
                 }
 
-                if (plan.Done is { } done && done.Version > 0 && plan.Method != Bundle.HTTPVerb.GET)
+                // What the transaction wrote and what its reads disclosed, for its audit record.
+                if (plan.Done is { } done && done.Version > 0)
                 {
                     written.Add(done.VersionedReference);
                     patients.UnionWith(PatientsOf(done.Type, done.Id, done.Json));
+                }
+
+                foreach (var found in (plan.SearchResult?.Entry ?? []).Select(e => e.Resource).OfType<Resource>())
+                {
+                    written.Add($"{found.TypeName}/{found.Id}");
+                    patients.UnionWith(PatientsOf(found.TypeName, found.Id ?? string.Empty, FhirSerialization.ToJson(found)));
                 }
             }
 
@@ -301,13 +308,23 @@ public sealed partial class RecordService
             default:
                 if (plan.Id is not null)
                 {
-                    var stored = plan.Version is null ? await session.ReadAsync(plan.Type, plan.Id, cancellationToken) : await store.ReadAsync(plan.Type, plan.Id, plan.Version, cancellationToken);
-                    plan.Done = ReadResult(plan.Type, plan.Id, plan.Version, stored);
+                    var stored = !FhirIds.IsValidId(plan.Id) ? null
+                        : plan.Version is null ? await session.ReadAsync(plan.Type, plan.Id, cancellationToken) : await store.ReadAsync(plan.Type, plan.Id, plan.Version, cancellationToken);
+                    var read = ReadResult(plan.Type, plan.Id, plan.Version, stored);
+                    // A read inside a transaction is decided as a read outside one: same rules, same 403 or 404.
+                    if (await CheckRecordAsync(FindInSession(session, cancellationToken), context, plan.Type, plan.Id, FhirInteraction.Read, cancellationToken) is { } refusal)
+                    {
+                        throw refusal.Hidden
+                            ? FhirException.NotFound($"{plan.Type}/{plan.Id} is not known.")
+                            : new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden, refusal.Reason);
+                    }
+
+                    plan.Done = read;
                 }
                 else
                 {
                     var query = SearchRequest.Parse(plan.Type, QueryString.Parse(plan.Criteria ?? string.Empty), context.StrictHandling);
-                    var ids = await session.FindIdsAsync(query.ToStoreQuery(), cancellationToken);
+                    var ids = await session.FindIdsAsync(await GovernAsync(context, query.ToStoreQuery(), FhirInteraction.Search, cancellationToken), cancellationToken);
                     var result = new Bundle { Type = Bundle.BundleType.Searchset, Total = ids.Count };
                     foreach (var found in ids)
                     {
@@ -366,7 +383,7 @@ public sealed partial class RecordService
                     else
                     {
                         var request = SearchRequest.Parse(type, QueryString.Parse(text), strict: true);
-                        var page = await store.SearchAsync(request.ToStoreQuery() with { Count = 2 }, cancellationToken);
+                        var page = await store.SearchAsync(await GovernAsync(context, request.ToStoreQuery() with { Count = 2 }, FhirInteraction.Search, cancellationToken), cancellationToken);
                         if (page.Resources.Count > 1)
                         {
                             throw FhirException.PreconditionFailed($"Bundle.entry[{plan.Index}]: the conditional reference '{text}' matches more than one {type}.");

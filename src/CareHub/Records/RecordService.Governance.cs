@@ -57,11 +57,103 @@ public sealed partial class RecordService
         return new CorrelatedClause(parts.Count == 1 ? parts[0] : new AllClause(parts));
     }
 
-    /// <summary>A query restricted to what the caller may see.</summary>
-    private async ValueTask<StoreQuery> VisibleAsync(RequestContext context, StoreQuery query, FhirInteraction interaction, CancellationToken cancellationToken)
+    /// <summary>
+    /// A caller's query as it may run: restricted to what the caller may see, and with every resource it reaches through a
+    /// chain or <c>_has</c>, at every level, restricted the same way, so a criterion cannot test a record the caller may not
+    /// see (a hidden record and a missing one select the same). The only way to a <see cref="QueryScope.Governed"/> query.
+    /// </summary>
+    private async ValueTask<StoreQuery> GovernAsync(RequestContext context, StoreQuery query, FhirInteraction interaction, CancellationToken cancellationToken)
+    {
+        var clauses = new List<QueryClause>(query.Clauses.Count + 1);
+        foreach (var clause in query.Clauses)
+        {
+            clauses.Add(await GovernClauseAsync(context, clause, cancellationToken));
+        }
+
+        if (await VisibleClauseAsync(context, query.Types ?? [query.Type], interaction, cancellationToken) is { } visible)
+        {
+            clauses.Add(visible);
+        }
+
+        return query with { Clauses = clauses, Scope = QueryScope.Governed };
+    }
+
+    /// <summary>
+    /// The caller's clause with what each chain's targets and each <c>_has</c>'s sources may be narrowed to what the caller
+    /// may search. A type the caller may not search at all is refused (403, as a search of it would be): that says
+    /// something about the caller's role, nothing about any patient.
+    /// </summary>
+    /// <summary>
+    /// A query CareHub built itself (includes, an operation's look-ups), restricted to what the caller may see. Its own
+    /// chains and <c>_has</c> only relate what the caller already sees, so they are not narrowed again.
+    /// </summary>
+    private async ValueTask<StoreQuery> RestrictAsync(RequestContext context, StoreQuery query, FhirInteraction interaction, CancellationToken cancellationToken)
     {
         var clause = await VisibleClauseAsync(context, query.Types ?? [query.Type], interaction, cancellationToken);
-        return clause is null ? query : query with { Clauses = [.. query.Clauses, clause] };
+        return (clause is null ? query : query with { Clauses = [.. query.Clauses, clause] }) with { Scope = QueryScope.Governed };
+    }
+
+    private async ValueTask<QueryClause> GovernClauseAsync(RequestContext context, QueryClause clause, CancellationToken cancellationToken)
+    {
+        switch (clause)
+        {
+            case ChainClause chain:
+            {
+                var allowed = chain.TargetTypes.Where(t => policy.Decide(context.Principal, FhirInteraction.Search, t).Allowed).ToList();
+                if (allowed.Count == 0)
+                {
+                    RefuseType(context, chain.TargetTypes[0]);
+                }
+
+                var inner = await GovernClauseAsync(context, chain.Inner, cancellationToken);
+                var visible = await VisibleClauseAsync(context, allowed, FhirInteraction.Search, cancellationToken);
+                return new ChainClause(chain.Param, allowed, visible is null ? inner : new AllClause([inner, visible]));
+            }
+
+            case HasClause has:
+            {
+                RefuseType(context, has.SourceType);
+                var inner = await GovernClauseAsync(context, has.Inner, cancellationToken);
+                var visible = await VisibleClauseAsync(context, [has.SourceType], FhirInteraction.Search, cancellationToken);
+                return new HasClause(has.SourceType, has.Param, visible is null ? inner : new AllClause([inner, visible]));
+            }
+
+            case AnyClause any:
+                return new AnyClause(await GovernAllAsync(context, any.AnyOf, cancellationToken));
+            case AllClause all:
+                return new AllClause(await GovernAllAsync(context, all.AllOf, cancellationToken));
+            case NotClause not:
+                return new NotClause(await GovernClauseAsync(context, not.Inner, cancellationToken));
+            case CorrelatedClause correlated:
+                return new CorrelatedClause(await GovernClauseAsync(context, correlated.Inner, cancellationToken));
+            case TypesClause typed when typed.Inner is not null:
+                return typed with { Inner = await GovernClauseAsync(context, typed.Inner, cancellationToken) };
+            default:
+                // Value clauses, ids, compartments, _list, _content: they test the resource's own index rows. (A _list's
+                // List is not itself a patient record's content; its items are governed as the results.)
+                return clause;
+        }
+    }
+
+    /// <summary>Throws the 403 of a search of <paramref name="type"/> when the caller may not search it; the caller's request audits it.</summary>
+    private void RefuseType(RequestContext context, string type)
+    {
+        var decision = policy.Decide(context.Principal, FhirInteraction.Search, type);
+        if (!decision.Allowed)
+        {
+            throw new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden, $"{decision.Reason} (a chained or _has parameter searches {type})");
+        }
+    }
+
+    private async ValueTask<List<QueryClause>> GovernAllAsync(RequestContext context, IReadOnlyList<QueryClause> clauses, CancellationToken cancellationToken)
+    {
+        var governed = new List<QueryClause>(clauses.Count);
+        foreach (var clause in clauses)
+        {
+            governed.Add(await GovernClauseAsync(context, clause, cancellationToken));
+        }
+
+        return governed;
     }
 
     /// <summary>
@@ -71,14 +163,14 @@ public sealed partial class RecordService
     private async ValueTask<AccessDecision?> CheckRecordAsync(Func<StoreQuery, Task<IReadOnlyList<string>>> find, RequestContext context, string type, string id, FhirInteraction interaction, CancellationToken cancellationToken)
     {
         var rules = await RulesAsync(context, type, interaction, cancellationToken);
-        if (rules.Rules.Count == 0 || (await find(new StoreQuery(type, [new IdClause([id]), rules.Clause!], 1))).Count > 0)
+        if (rules.Rules.Count == 0 || (await find(new StoreQuery(type, [new IdClause([id]), rules.Clause!], 1) { Scope = AccessCheck })).Count > 0)
         {
             return null;
         }
 
         foreach (var rule in rules.Rules)
         {
-            if ((await find(new StoreQuery(type, [new IdClause([id]), new CorrelatedClause(rule.Clause)], 1))).Count == 0)
+            if ((await find(new StoreQuery(type, [new IdClause([id]), new CorrelatedClause(rule.Clause)], 1) { Scope = AccessCheck })).Count == 0)
             {
                 return AccessDecision.Deny(rule.Denial, rule.Name) with { Hidden = rule.Hidden };
             }
@@ -86,6 +178,8 @@ public sealed partial class RecordService
 
         return AccessDecision.Deny("The access policy does not allow this record.", "policy");
     }
+
+    private static readonly QueryScope AccessCheck = QueryScope.Internal("the access policy's own check of one record");
 
     private Func<StoreQuery, Task<IReadOnlyList<string>>> FindInStore(CancellationToken cancellationToken) =>
         query => store.FindIdsAsync(query, cancellationToken);

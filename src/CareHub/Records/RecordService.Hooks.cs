@@ -201,10 +201,10 @@ public sealed partial class RecordService
         public List<StoredResource> Disclosed { get; } = [];
 
         public async Task<IReadOnlyList<StoredResource>> SearchAsync(StoreQuery query, CancellationToken cancellationToken) =>
-            (await owner.Store.SearchAsync(await owner.VisibleAsync(context, query, FhirInteraction.Search, cancellationToken), cancellationToken)).Resources;
+            (await owner.Store.SearchAsync(await owner.RestrictAsync(context, query, FhirInteraction.Search, cancellationToken), cancellationToken)).Resources;
 
         public async Task<IReadOnlyList<string>> FindIdsAsync(StoreQuery query, CancellationToken cancellationToken) =>
-            await owner.Store.FindIdsAsync(await owner.VisibleAsync(context, query, FhirInteraction.Search, cancellationToken), cancellationToken);
+            await owner.Store.FindIdsAsync(await owner.RestrictAsync(context, query, FhirInteraction.Search, cancellationToken), cancellationToken);
 
         public async Task<StoredResource?> ReadAsync(string type, string id, CancellationToken cancellationToken)
         {

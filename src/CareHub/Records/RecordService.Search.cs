@@ -147,6 +147,8 @@ public sealed partial class RecordService
     /// </summary>
     public Task<long> ReindexAsync(CancellationToken cancellationToken) => ReindexAsync(null, cancellationToken);
 
+    private static readonly QueryScope Reindexing = QueryScope.Internal("reindexing every resource");
+
     /// <param name="progress">Told after every page how many resources are done out of how many there were at the start
     /// (writes during the reindex can make "done" pass "total"; it is reported as at least "done").</param>
     public async Task<long> ReindexAsync(Action<ReindexProgress>? progress, CancellationToken cancellationToken)
@@ -156,7 +158,7 @@ public sealed partial class RecordService
         long total = 0;
         if (progress is not null)
         {
-            total = (await store.SearchAsync(new StoreQuery(types[0], [], 0, CountTotal: true) { Types = types }, cancellationToken)).Total ?? 0;
+            total = (await store.SearchAsync(new StoreQuery(types[0], [], 0, CountTotal: true) { Types = types, Scope = Reindexing }, cancellationToken)).Total ?? 0;
             progress(new ReindexProgress(0, total));
         }
 
@@ -164,7 +166,7 @@ public sealed partial class RecordService
         long count = 0;
         while (true)
         {
-            var page = await store.SearchAsync(new StoreQuery(types[0], [], 500, After: after) { Types = types }, cancellationToken);
+            var page = await store.SearchAsync(new StoreQuery(types[0], [], 500, After: after) { Types = types, Scope = Reindexing }, cancellationToken);
             await using (var session = await store.BeginWriteAsync(cancellationToken))
             {
                 foreach (var listed in page.Resources)
@@ -219,24 +221,16 @@ public sealed partial class RecordService
             }
 
             var request = SearchRequest.Parse(scope.Types, parameters, context.StrictHandling, context.BaseUrl, clock, await SearchLookups.LoadAsync(store, parameters, cancellationToken));
-            // The policy's clause goes into the query itself, so paging and _total count only what the caller may see.
-            var clauses = new List<QueryClause>(request.Clauses);
-            if (scope.Scope is not null)
-            {
-                clauses.Add(scope.Scope);
-            }
-
-            if (await VisibleClauseAsync(context, scope.Types, FhirInteraction.Search, cancellationToken) is { } visible)
-            {
-                clauses.Add(visible);
-            }
-
-            var storeQuery = request.ToStoreQuery() with
+            // The policy goes into the query itself, so paging and _total count only what the caller may see.
+            var storeQuery = await GovernAsync(context, request.ToStoreQuery() with
             {
                 Count = request.SummaryCount ? 0 : request.Count,
-                Clauses = clauses,
                 Types = scope.Types.Count == 1 ? null : scope.Types,
-            };
+            }, FhirInteraction.Search, cancellationToken);
+            if (scope.Scope is not null)
+            {
+                storeQuery = storeQuery with { Clauses = [.. storeQuery.Clauses, scope.Scope] };
+            }
             var page = await store.SearchAsync(storeQuery, cancellationToken);
             var bundle = new Bundle { Type = Bundle.BundleType.Searchset, Id = FhirIds.NewId(), Meta = new Meta { LastUpdated = Now() } };
             if (page.Total is { } total)
@@ -332,7 +326,7 @@ public sealed partial class RecordService
                 }
 
                 // Included resources are filtered by the same policy as matches: an include must not reveal what a search would hide.
-                var page = await store.SearchAsync(await VisibleAsync(context, query, FhirInteraction.Read, cancellationToken), cancellationToken);
+                var page = await store.SearchAsync(await RestrictAsync(context, query, FhirInteraction.Read, cancellationToken), cancellationToken);
                 foreach (var found in page.Resources)
                 {
                     if (seen.Add((found.Type, found.Id)))
@@ -364,7 +358,7 @@ public sealed partial class RecordService
 
             var targets = from.Where(r => spec.TargetType is null || r.Type == spec.TargetType).Select(r => new ReferenceMatch(r.Type, r.Id)).ToList();
             var clause = new AnyClause(referenceParams.Select(p => (QueryClause)new ReferenceClause(p.Name, targets)).ToList());
-            return targets.Count == 0 ? null : new StoreQuery(spec.SourceType, [clause], max);
+            return targets.Count == 0 ? null : new StoreQuery(spec.SourceType, [clause], max) { Scope = QueryScope.Request };
         }
 
         // What the SourceType resources we have refer to.
@@ -389,7 +383,7 @@ public sealed partial class RecordService
         }
 
         var has = new AnyClause(referenceParams.Select(p => (QueryClause)new HasClause(spec.SourceType, p.Name, new IdClause(sources))).ToList());
-        return new StoreQuery(readable[0], [has], max) { Types = readable };
+        return new StoreQuery(readable[0], [has], max) { Types = readable, Scope = QueryScope.Request };
     }
 
     /// <summary>_type=A,B: the types named, each of which the caller must be allowed to search; null when absent.</summary>

@@ -366,8 +366,12 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
         Issue = [new OperationOutcome.IssueComponent { Severity = OperationOutcome.IssueSeverity.Information, Code = OperationOutcome.IssueType.Informational, Diagnostics = text }],
     };
 
-    /// <summary>Finds the single current resource matching a conditional query; several matches is 412 (R4 http.html).</summary>
-    private static async Task<StoredResource?> FindOneAsync(IWriteSession session, RequestContext context, string type, string criteria, string what, CancellationToken cancellationToken)
+    /// <summary>
+    /// Finds the single current resource matching a conditional query, among those the caller may see; several matches is
+    /// 412 (R4 http.html). A record the caller may not see does not match: a conditional interaction must not tell a
+    /// hidden record from a missing one, so it goes on as if there were none (docs/governance.md, "Conditional interactions").
+    /// </summary>
+    private async Task<StoredResource?> FindOneAsync(IWriteSession session, RequestContext context, string type, string criteria, string what, CancellationToken cancellationToken)
     {
         var parameters = QueryString.Parse(criteria);
         var request = SearchRequest.Parse(type, parameters, strict: true);
@@ -378,7 +382,8 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
 
         // Two conditional interactions on the same criteria must not both find nothing and both create.
         await session.LockAsync($"{type}?{criteria}", cancellationToken);
-        var ids = await session.FindIdsAsync(request.ToStoreQuery() with { Count = 2, After = null, Before = null }, cancellationToken);
+        var query = await GovernAsync(context, request.ToStoreQuery() with { Count = 2, After = null, Before = null }, FhirInteraction.Search, cancellationToken);
+        var ids = await session.FindIdsAsync(query, cancellationToken);
         if (ids.Count > 1)
         {
             throw FhirException.PreconditionFailed($"The {what} criteria match more than one {type}.");

@@ -86,7 +86,8 @@ public sealed record SearchRequest(
             .SelectMany(source => SearchParameterCatalog.For(source).Values.Where(p => p.Type == SearchParamType.Reference && p.Targets.Contains(type)).Select(p => $"{source}:{p.Name}"))
             .Order(StringComparer.Ordinal)];
 
-    public StoreQuery ToStoreQuery() => new(Type, Clauses, Count, After, Before, CountTotal || SummaryCount) { Types = Types, Sort = Sort };
+    /// <summary>The query as the caller asked it; the store runs it only after the one door has governed it.</summary>
+    public StoreQuery ToStoreQuery() => new(Type, Clauses, Count, After, Before, CountTotal || SummaryCount) { Types = Types, Sort = Sort, Scope = QueryScope.Request };
 
     public static SearchRequest Parse(string type, IEnumerable<KeyValuePair<string, string>> parameters, bool strict) =>
         Parse([type], parameters, strict, null, TimeProvider.System);

@@ -16,7 +16,7 @@ public static class CustomSearchParameters
         PageCursor? after = null;
         while (true)
         {
-            var page = await store.SearchAsync(new StoreQuery("SearchParameter", [], 500, After: after), cancellationToken);
+            var page = await store.SearchAsync(new StoreQuery("SearchParameter", [], 500, After: after) { Scope = QueryScope.Internal("loading custom search parameters") }, cancellationToken);
             found.AddRange(page.Resources.Where(r => r.Json is not null).Select(r => StoredJson.Parse(r.Json!)).OfType<Hl7.Fhir.Model.SearchParameter>());
             if (!page.HasMore || page.NextCursor is null)
             {

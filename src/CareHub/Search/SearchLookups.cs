@@ -204,7 +204,7 @@ public sealed class SearchLookups
         var seen = 0;
         while (true)
         {
-            var page = await store.SearchAsync(new StoreQuery("Location", clauses, 1000, After: after), cancellationToken);
+            var page = await store.SearchAsync(new StoreQuery("Location", clauses, 1000, After: after) { Scope = QueryScope.Internal("locations for near") }, cancellationToken);
             foreach (var stored in page.Resources)
             {
                 if (stored.Json is not null && Position(stored.Json) is { } position
@@ -485,7 +485,7 @@ public sealed class SearchLookups
             clauses.Add(new TokenClause("version", [new TokenMatch(null, version, AnySystem: true)]));
         }
 
-        var page = await store.SearchAsync(new StoreQuery(type, clauses, 1) { Sort = [new SortBy("_lastUpdated", SortSource.LastUpdated, Descending: true)] }, cancellationToken);
+        var page = await store.SearchAsync(new StoreQuery(type, clauses, 1) { Sort = [new SortBy("_lastUpdated", SortSource.LastUpdated, Descending: true)], Scope = QueryScope.Internal("terminology for :in, :below and :above") }, cancellationToken);
         return page.Resources.FirstOrDefault()?.Json is { } found ? StoredJson.Parse(found) as T : null;
     }
 

@@ -223,10 +223,53 @@ public sealed record StoreQuery(
     PageCursor? Before = null,
     bool CountTotal = false)
 {
+    /// <summary>
+    /// Whose view of the record the query runs in. Required, so no query can be written without saying: a query parsed from
+    /// a caller's parameters starts as <see cref="QueryScope.Request"/>, which the store refuses to run until the one door
+    /// has put the access policy into every part of it (<see cref="QueryScope.Governed"/>).
+    /// </summary>
+    public required QueryScope Scope { get; init; }
+
     /// <summary>Several types at once (system-level search, compartments, includes); overrides <see cref="Type"/>.</summary>
     public IReadOnlyList<string>? Types { get; init; }
 
     public IReadOnlyList<SortBy> Sort { get; init; } = [];
+}
+
+/// <summary>
+/// Whose view of the record a <see cref="StoreQuery"/> runs in: a caller's request not yet governed (refused by the
+/// store), a caller's request with the access policy applied to the query and to everything it reaches through chains and
+/// <c>_has</c>, or CareHub's own look-up (the MPI's blocks, the policy's own checks, reference data), which names why it
+/// may see everything.
+/// </summary>
+public sealed record QueryScope
+{
+    private QueryScope(QueryScopeKind kind, string why)
+    {
+        Kind = kind;
+        Why = why;
+    }
+
+    public QueryScopeKind Kind { get; }
+
+    /// <summary>Why the query runs in this scope, for the store's refusal message and for readers of the code.</summary>
+    public string Why { get; }
+
+    /// <summary>Parsed from a caller's parameters; must be governed before it runs.</summary>
+    public static QueryScope Request { get; } = new(QueryScopeKind.Request, "a caller's request");
+
+    /// <summary>The access policy is in the query and in every chain and <c>_has</c> it holds (RecordService.GovernAsync).</summary>
+    internal static QueryScope Governed { get; } = new(QueryScopeKind.Governed, "governed by the access policy");
+
+    /// <summary>CareHub's own look-up, not on behalf of a caller (or on behalf of one whose decision is made elsewhere).</summary>
+    public static QueryScope Internal(string why) => new(QueryScopeKind.Internal, why);
+}
+
+public enum QueryScopeKind
+{
+    Request,
+    Governed,
+    Internal,
 }
 
 /// <summary>Where a page ends: the sort key values (null where the resource has none), type and id of a row.</summary>

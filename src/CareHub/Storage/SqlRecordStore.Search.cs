@@ -218,6 +218,12 @@ public abstract partial class SqlRecordStore
 
         public string Filter(StoreQuery query, string c)
         {
+            if (query.Scope.Kind == QueryScopeKind.Request)
+            {
+                // The structural guard of docs/governance.md: a caller's query reaches SQL only through the access policy.
+                throw new InvalidOperationException($"A query over {query.Type} parsed from a caller's request must be governed by the access policy before it runs.");
+            }
+
             var types = query.Types ?? [query.Type];
             var parts = new List<string>
             {

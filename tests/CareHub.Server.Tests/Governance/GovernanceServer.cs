@@ -186,9 +186,14 @@ public abstract class GovernanceServer : IAsyncLifetime
     public Task<Reply> DeleteAsync(string user, string path) => SendAsync(user, HttpMethod.Delete, path, null, false, null);
 
     /// <summary>One FHIR request with the user's real token; break-glass sends X-Purpose-Of-Use: ETREAT and, if given, the reason.</summary>
-    public async Task<Reply> SendAsync(string user, HttpMethod method, string path, string? json, bool breakGlass, string? reason)
+    public async Task<Reply> SendAsync(string user, HttpMethod method, string path, string? json, bool breakGlass, string? reason, IReadOnlyDictionary<string, string>? headers = null)
     {
         using var request = new HttpRequestMessage(method, path.StartsWith("http", StringComparison.Ordinal) ? path : FhirUrl + path);
+        foreach (var (name, value) in headers ?? new Dictionary<string, string>())
+        {
+            request.Headers.Add(name, value);
+        }
+
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tokens[user]);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/fhir+json"));
         if (breakGlass)
@@ -332,3 +337,9 @@ public sealed class PolicyMatrixOnPostgresTests(PostgresGovernanceServer server)
 
 [Collection(PostgresGovernanceCollection.Name)]
 public sealed class GovernanceScenariosOnPostgresTests(PostgresGovernanceServer server) : GovernanceScenarios(server);
+
+[Collection(SqliteGovernanceCollection.Name)]
+public sealed class EdgeLeaksOnSqliteTests(SqliteGovernanceServer server) : EdgeLeaks(server);
+
+[Collection(PostgresGovernanceCollection.Name)]
+public sealed class EdgeLeaksOnPostgresTests(PostgresGovernanceServer server) : EdgeLeaks(server);

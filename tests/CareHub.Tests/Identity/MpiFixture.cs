@@ -88,7 +88,7 @@ public sealed class MpiFixture : IAsyncDisposable
     /// <summary>The MPI Person linking a Patient, or null.</summary>
     public async Task<Person?> PersonOfAsync(string patientId, CancellationToken cancellationToken)
     {
-        var page = await Store.SearchAsync(new StoreQuery("Person", [new TokenClause(MpiCodes.LinkParam, [new TokenMatch(null, patientId, false)])], 2), cancellationToken);
+        var page = await Store.SearchAsync(new StoreQuery("Person", [new TokenClause(MpiCodes.LinkParam, [new TokenMatch(null, patientId, false)])], 2) { Scope = QueryScope.Internal("test") }, cancellationToken);
         return page.Resources.Count == 1 ? (Person)StoredJson.Parse(page.Resources[0].Json!) : null;
     }
 

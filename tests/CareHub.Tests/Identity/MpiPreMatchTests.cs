@@ -43,7 +43,7 @@ public sealed class MpiPreMatchTests : IAsyncLifetime
         Assert.NotNull(other);
         Assert.Equal(new[] { id, other }.Order(StringComparer.Ordinal), await mpi.MembersAsync(id, Ct));
         // One Person: the new record found nobody before its transaction, and its Person is written inside it.
-        Assert.Single((await mpi.Store.SearchAsync(new StoreQuery("Person", [], 10), Ct)).Resources);
+        Assert.Single((await mpi.Store.SearchAsync(new StoreQuery("Person", [], 10) { Scope = QueryScope.Internal("test") }, Ct)).Resources);
     }
 
     [Fact]
@@ -75,7 +75,7 @@ public sealed class MpiPreMatchTests : IAsyncLifetime
         Assert.Equal(new[] { id, loaded }.Order(StringComparer.Ordinal), await mpi.MembersAsync(id, Ct));
         var person = (await mpi.PersonOfAsync(id, Ct))!;
         Assert.Equal("SameNhsNumberAndBirthDate", ((Code)person.Link.Single(l => l.Target.Reference == "Patient/" + id).GetExtension(MpiCodes.LinkRule)!.Value!).Value);
-        Assert.Single((await mpi.Store.SearchAsync(new StoreQuery("Person", [], 10), Ct)).Resources);
+        Assert.Single((await mpi.Store.SearchAsync(new StoreQuery("Person", [], 10) { Scope = QueryScope.Internal("test") }, Ct)).Resources);
     }
 
     /// <summary>The MPI's index rows and checks without its matching.</summary>

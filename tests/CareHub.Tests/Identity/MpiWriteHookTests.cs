@@ -29,7 +29,7 @@ public sealed class MpiWriteHookTests : IAsyncLifetime
     private static string[] Sorted(params string[] ids) => ids.Order(StringComparer.Ordinal).ToArray();
 
     private async Task<long> CountAsync(string type) =>
-        (await mpi.Store.SearchAsync(new StoreQuery(type, [], 0, CountTotal: true), Ct)).Total ?? -1;
+        (await mpi.Store.SearchAsync(new StoreQuery(type, [], 0, CountTotal: true) { Scope = QueryScope.Internal("test") }, Ct)).Total ?? -1;
 
     // ---- NHS Number and birth date ---------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ public sealed class QueuedMatcherTests : IAsyncLifetime
 
     public async ValueTask DisposeAsync() => await mpi.DisposeAsync();
 
-    private async Task<int> PersonCountAsync() => (await mpi.Store.SearchAsync(new StoreQuery("Person", [], 100), Ct)).Resources.Count;
+    private async Task<int> PersonCountAsync() => (await mpi.Store.SearchAsync(new StoreQuery("Person", [], 100) { Scope = QueryScope.Internal("test") }, Ct)).Resources.Count;
 
     [Fact]
     public async Task a_queued_write_is_linked_when_the_matcher_runs_not_before()
@@ -124,11 +124,11 @@ public sealed class QueuedMatcherTests : IAsyncLifetime
     {
         await mpi.CreateAsync(MpiFixture.NewPatient(nhs: "9434765919", localId: "gp-1"), Ct);
         await mpi.CreateAsync(MpiFixture.NewPatient(nhs: "9434765919", localId: "pas-1"), Ct);
-        var audits = (await mpi.Store.SearchAsync(new StoreQuery("AuditEvent", [], 100), Ct)).Resources.Count;
+        var audits = (await mpi.Store.SearchAsync(new StoreQuery("AuditEvent", [], 100) { Scope = QueryScope.Internal("test") }, Ct)).Resources.Count;
 
         await queue.DrainAsync(Ct);
 
-        var events = (await mpi.Store.SearchAsync(new StoreQuery("AuditEvent", [], 100), Ct)).Resources
+        var events = (await mpi.Store.SearchAsync(new StoreQuery("AuditEvent", [], 100) { Scope = QueryScope.Internal("test") }, Ct)).Resources
             .Select(r => (AuditEvent)StoredJson.Parse(r.Json!)).ToList();
         Assert.Equal(audits + 1, events.Count);
         var matching = events.Single(e => e.Subtype.Any(c => c.Code == "operation $mpi-queued-matching"));

@@ -119,7 +119,7 @@ public sealed class RecordServiceTests : IAsyncLifetime
         var error = await Assert.ThrowsAsync<FhirException>(() => fixture.Records.CreateAsync(reader, NewPatient("denied"), null, Ct));
         Assert.Equal(HttpStatusCode.Forbidden, error.Status);
         await fixture.Audit.FlushAsync(Ct);
-        var audits = await fixture.Store.SearchAsync(new CareHub.Storage.StoreQuery("AuditEvent", [], 1000, CountTotal: false), Ct);
+        var audits = await fixture.Store.SearchAsync(new CareHub.Storage.StoreQuery("AuditEvent", [], 1000, CountTotal: false) { Scope = CareHub.Storage.QueryScope.Internal("test") }, Ct);
         Assert.Contains(audits.Resources, a => a.Json!.Contains("\"outcome\":\"4\"", StringComparison.Ordinal) && a.Json.Contains(reader.CorrelationId, StringComparison.Ordinal));
     }
 }

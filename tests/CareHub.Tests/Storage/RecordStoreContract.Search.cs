@@ -39,7 +39,7 @@ public abstract partial class RecordStoreContract
 
     /// <summary>The ids a query string finds, in the order the store returns them.</summary>
     private async Task<string[]> FindAsync(string type, string query) =>
-        Ids(await Store.SearchAsync(Parse(type, query).ToStoreQuery() with { Count = 100 }, Ct));
+        Ids(await Store.SearchAsync(Parse(type, query).ToStoreQuery() with { Count = 100, Scope = QueryScope.Internal("test") }, Ct));
 
     private static Patient Patient(string id, string family, params string[] given)
     {
@@ -350,7 +350,7 @@ public abstract partial class RecordStoreContract
             await PutAsync(new Patient { Id = $"p{i}", BirthDate = $"19{50 + (i * 5)}" });
         }
 
-        var query = Parse("Patient", "_sort=-birthdate&_count=3").ToStoreQuery();
+        var query = Parse("Patient", "_sort=-birthdate&_count=3").ToStoreQuery() with { Scope = QueryScope.Internal("test") };
         var first = await Store.SearchAsync(query, Ct);
         Assert.Equal(["p8", "p7", "p6"], Ids(first));
 
@@ -377,10 +377,10 @@ public abstract partial class RecordStoreContract
     {
         await PutAsync(Patient("z", "A"), Observation("a", "Patient/z"), new Organization { Id = "m", Name = "Org" });
 
-        var page = await Store.SearchAsync(new StoreQuery("Observation", [], 10) { Types = ["Observation", "Patient"] }, Ct);
+        var page = await Store.SearchAsync(new StoreQuery("Observation", [], 10) { Scope = QueryScope.Internal("test"), Types = ["Observation", "Patient"] }, Ct);
         Assert.Equal(["Observation/a", "Patient/z"], page.Resources.Select(r => $"{r.Type}/{r.Id}"));
         var tagged = Parse("Patient", "_id=z").Clauses;
-        Assert.Equal(["z"], Ids(await Store.SearchAsync(new StoreQuery("Patient", tagged, 10) { Types = ["Observation", "Patient"] }, Ct)));
+        Assert.Equal(["z"], Ids(await Store.SearchAsync(new StoreQuery("Patient", tagged, 10) { Scope = QueryScope.Internal("test"), Types = ["Observation", "Patient"] }, Ct)));
     }
 
     [Fact]
@@ -392,7 +392,7 @@ public abstract partial class RecordStoreContract
 
         var types = new[] { "Patient", "Observation", "Condition" };
         var clause = new CompartmentClause("Patient", "p1", PatientCompartment.Searchable(types));
-        var page = await Store.SearchAsync(new StoreQuery("Patient", [clause], 10) { Types = types }, Ct);
+        var page = await Store.SearchAsync(new StoreQuery("Patient", [clause], 10) { Scope = QueryScope.Internal("test"), Types = types }, Ct);
 
         Assert.Equal(["Condition/c1", "Observation/o1", "Observation/o3", "Patient/p1"], page.Resources.Select(r => $"{r.Type}/{r.Id}"));
     }

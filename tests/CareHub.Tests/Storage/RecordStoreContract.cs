@@ -70,7 +70,7 @@ public abstract partial class RecordStoreContract : IAsyncLifetime
     }
 
     private Task<SearchPage> SearchAsync(string type, params QueryClause[] clauses) =>
-        Store.SearchAsync(new StoreQuery(type, clauses, 100), Ct);
+        Store.SearchAsync(new StoreQuery(type, clauses, 100) { Scope = QueryScope.Internal("test") }, Ct);
 
     private static string[] Ids(SearchPage page) => [.. page.Resources.Select(r => r.Id)];
 
@@ -408,11 +408,11 @@ public abstract partial class RecordStoreContract : IAsyncLifetime
 
         await CommitAsync(Version("Observation", "p035", 1, 1, 0));
 
-        var first = await Store.SearchAsync(new StoreQuery("Patient", [], 3, CountTotal: true), Ct);
-        var second = await Store.SearchAsync(new StoreQuery("Patient", [], 3, After: first.NextCursor, CountTotal: true), Ct);
-        var last = await Store.SearchAsync(new StoreQuery("Patient", [], 3, After: second.NextCursor), Ct);
-        var back = await Store.SearchAsync(new StoreQuery("Patient", [], 3, Before: last.PreviousCursor), Ct);
-        var backToStart = await Store.SearchAsync(new StoreQuery("Patient", [], 3, Before: back.PreviousCursor), Ct);
+        var first = await Store.SearchAsync(new StoreQuery("Patient", [], 3, CountTotal: true) { Scope = QueryScope.Internal("test") }, Ct);
+        var second = await Store.SearchAsync(new StoreQuery("Patient", [], 3, After: first.NextCursor, CountTotal: true) { Scope = QueryScope.Internal("test") }, Ct);
+        var last = await Store.SearchAsync(new StoreQuery("Patient", [], 3, After: second.NextCursor) { Scope = QueryScope.Internal("test") }, Ct);
+        var back = await Store.SearchAsync(new StoreQuery("Patient", [], 3, Before: last.PreviousCursor) { Scope = QueryScope.Internal("test") }, Ct);
+        var backToStart = await Store.SearchAsync(new StoreQuery("Patient", [], 3, Before: back.PreviousCursor) { Scope = QueryScope.Internal("test") }, Ct);
 
         AssertPage(first, ["p01", "p02", "p03"], hasMore: true, hasPrevious: false, total: 7);
         AssertPage(second, ["p04", "p05", "p06"], hasMore: true, hasPrevious: true, total: 7);
@@ -442,11 +442,11 @@ public abstract partial class RecordStoreContract : IAsyncLifetime
 
         Assert.Equal(["p2"], Ids(await SearchAsync("Patient")));
         Assert.Equal(["p2"], Ids(await SearchAsync("Patient", new IdClause(["p1", "p2"]))));
-        var counted = await Store.SearchAsync(new StoreQuery("Patient", [Token(new TokenMatch("s", "x", false))], 10, CountTotal: true), Ct);
+        var counted = await Store.SearchAsync(new StoreQuery("Patient", [Token(new TokenMatch("s", "x", false))], 10, CountTotal: true) { Scope = QueryScope.Internal("test") }, Ct);
         AssertPage(counted, ["p2"], hasMore: false, hasPrevious: false, total: 1);
 
         await using var session = await Store.BeginWriteAsync(Ct);
-        Assert.Equal(["p2"], await session.FindIdsAsync(new StoreQuery("Patient", [], 10), Ct));
+        Assert.Equal(["p2"], await session.FindIdsAsync(new StoreQuery("Patient", [], 10) { Scope = QueryScope.Internal("test") }, Ct));
     }
 
     [Fact]
@@ -466,7 +466,7 @@ public abstract partial class RecordStoreContract : IAsyncLifetime
     public async Task find_ids_in_a_session_sees_its_own_uncommitted_writes()
     {
         await CommitAsync(Version("Patient", "p1", 1, 1, 0, Identifier("s", "x")), Version("Patient", "p3", 1, 1, 0, Identifier("s", "x")));
-        var byToken = new StoreQuery("Patient", [Token(new TokenMatch("s", "x", false))], 10);
+        var byToken = new StoreQuery("Patient", [Token(new TokenMatch("s", "x", false))], 10) { Scope = QueryScope.Internal("test") };
 
         await using var session = await Store.BeginWriteAsync(Ct);
         await session.WriteAsync(Version("Patient", "p2", 1, 2, 0, Identifier("s", "x")), Ct);
