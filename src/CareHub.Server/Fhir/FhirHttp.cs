@@ -110,6 +110,19 @@ public static class FhirHttp
                 : ReturnPreference.Representation,
             StrictHandling = prefer.Contains("handling=strict", StringComparison.OrdinalIgnoreCase),
             Purpose = Purpose(http, principal),
+            RelationshipReason = RelationshipReason(http),
+        };
+    }
+
+    /// <summary>X-Relationship-Reason: why the user records a relationship with a patient their organisation had none with.</summary>
+    private static string? RelationshipReason(HttpContext http)
+    {
+        var reason = http.Request.Headers["X-Relationship-Reason"].ToString().Trim();
+        return reason.Length switch
+        {
+            0 => null,
+            > 500 => throw FhirException.BadRequest("X-Relationship-Reason is longer than 500 characters."),
+            _ => reason,
         };
     }
 

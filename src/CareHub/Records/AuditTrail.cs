@@ -16,7 +16,11 @@ public sealed record AuditFacts(
     bool Success,
     string? Failure = null,
     string? Query = null,
-    string? Rule = null);
+    string? Rule = null)
+{
+    /// <summary>A write that gave its author a relationship with the patient they did not have: listed for the IG officer.</summary>
+    public bool SelfClaimed { get; init; }
+}
 
 /// <summary>
 /// Every interaction, allowed or denied, leaves an AuditEvent (FHIR R4 AuditEvent, shaped after IHE BALP's RESTful
@@ -148,13 +152,18 @@ public sealed partial class AuditTrail : IAsyncDisposable
             audit.Subtype.Add(new Coding(SubtypeSystem, "break-glass", "Break-glass access"));
         }
 
+        if (facts.SelfClaimed)
+        {
+            audit.Subtype.Add(new Coding(SubtypeSystem, "self-claimed-relationship", "Self-claimed legitimate relationship"));
+        }
+
         if (facts.Rule is { } rule && !facts.Success)
         {
             audit.Subtype.Add(new Coding(SubtypeSystem, "denied", "Refused by the access policy"));
             audit.OutcomeDesc = $"[{rule}] {facts.Failure}";
         }
 
-        audit.PurposeOfEvent = [new CodeableConcept(Governance.AccessPurpose.ActReasonSystem, context.Purpose.Code) { Text = context.Purpose.Reason }];
+        audit.PurposeOfEvent = [new CodeableConcept(Governance.AccessPurpose.ActReasonSystem, context.Purpose.Code) { Text = facts.SelfClaimed ? context.RelationshipReason : context.Purpose.Reason }];
 
         var user = new AuditEvent.AgentComponent
         {

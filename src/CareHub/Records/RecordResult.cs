@@ -17,6 +17,9 @@ public sealed record RecordResult(
     string? Json,
     OperationOutcome? Outcome = null)
 {
+    /// <summary>The write gave its author a legitimate relationship with the patient they did not have (docs/governance.md).</summary>
+    public bool SelfClaimed { get; init; }
+
     public string VersionedReference => $"{Type}/{Id}/_history/{FhirIds.FormatVersion(Version)}";
 
     public string ETag => $"W/\"{FhirIds.FormatVersion(Version)}\"";

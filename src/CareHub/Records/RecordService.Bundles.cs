@@ -182,7 +182,7 @@ public sealed partial class RecordService
                 }
             }
 
-            await session.WriteAsync(audit.ToWrite(context, new AuditFacts("transaction", AuditEvent.AuditEventAction.E, null, written, patients, true)), cancellationToken);
+            await session.WriteAsync(audit.ToWrite(context, new AuditFacts("transaction", AuditEvent.AuditEventAction.E, null, written, patients, true) { SelfClaimed = plans.Any(p => p.Done?.SelfClaimed == true) }), cancellationToken);
             await session.CommitAsync(cancellationToken);
         }
         catch (FhirException e)

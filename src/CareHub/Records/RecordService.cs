@@ -249,6 +249,7 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
         }
 
         StampSource(context, resource);
+        var selfClaimed = !internalWrite && await SelfClaimedAsync(session, context, type, resource, cancellationToken);
         var hooks = await BeforeHooksAsync(session, resource, type, id, current, internalWrite, cancellationToken);
         var version = (current?.Version ?? 0) + 1;
         var now = NextTimestamp(current);
@@ -271,7 +272,7 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
         }
 
         await CheckWriteAsync(session, context, type, id, created ? FhirInteraction.Create : FhirInteraction.Update, after: true, cancellationToken);
-        return new RecordResult(created ? HttpStatusCode.Created : HttpStatusCode.OK, type, id, version, now, json);
+        return new RecordResult(created ? HttpStatusCode.Created : HttpStatusCode.OK, type, id, version, now, json) { SelfClaimed = selfClaimed };
     }
 
     /// <summary>The search index rows of every R4 search parameter of the resource's type, written in the same transaction.</summary>
@@ -304,7 +305,7 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
             var changed = result.Status is HttpStatusCode.Created || (result.Status is HttpStatusCode.OK && interaction != "create") || (result.Status is HttpStatusCode.NoContent && result.Version > 0);
             if (changed)
             {
-                await session.WriteAsync(audit.ToWrite(context, new AuditFacts(interaction, action, type, [result.VersionedReference], PatientsOf(type, result.Id, result.Json), true)), cancellationToken);
+                await session.WriteAsync(audit.ToWrite(context, new AuditFacts(interaction, action, type, [result.VersionedReference], PatientsOf(type, result.Id, result.Json), true) { SelfClaimed = result.SelfClaimed }), cancellationToken);
                 await session.CommitAsync(cancellationToken);
                 policy.Changed(type);
             }

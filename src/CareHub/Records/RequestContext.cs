@@ -16,6 +16,12 @@ public sealed record RequestContext(Principal Principal, string BaseUrl, string 
 
     /// <summary>Why the caller asks (treatment by default; ETREAT with a reason is break-glass), for the policy and the audit.</summary>
     public AccessPurpose Purpose { get; init; } = AccessPurpose.Default;
+
+    /// <summary>
+    /// Why a user records a relationship with a patient their organisation had none with (an Encounter, episode, care team
+    /// or referral of their own): without it such a write is refused; with it the write is audited as self-claimed.
+    /// </summary>
+    public string? RelationshipReason { get; init; }
 }
 
 public enum ReturnPreference

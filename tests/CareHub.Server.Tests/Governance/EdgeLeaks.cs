@@ -245,6 +245,49 @@ public abstract class EdgeLeaks(GovernanceServer server)
     }
 
     [Fact]
+    public async Task a_relationship_a_user_gives_themselves_needs_a_reason_and_is_listed_for_the_ig_officer()
+    {
+        server.EnsureAvailable();
+        var chosen = server.Patients.Values.Select(p => p.Id).ToHashSet(StringComparer.Ordinal);
+        var patient = server.Records.Values.Where(r => !chosen.Contains(r.Id) && !r.HasCareAt("RTH") && !r.OptedOut && r.Practices.SequenceEqual(["A81001"])).Skip(1).First();
+        var encounter = $$$"""
+            {"resourceType":"Encounter","status":"in-progress","class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},
+             "subject":{"reference":"{{{patient.Reference}}}"},"period":{"start":"{{{DateTimeOffset.UtcNow.AddHours(-1):yyyy-MM-ddTHH:mm:ssZ}}}"},
+             "serviceProvider":{"reference":"Organization/RTH"}}
+            """;
+        Assert.Equal(HttpStatusCode.Forbidden, (await server.GetAsync("dr.ahmed", "/Patient/" + patient.Id)).Status);
+
+        var unexplained = await server.PostAsync("dr.ahmed", "/Encounter", encounter);
+        Assert.True(unexplained.Status == HttpStatusCode.Forbidden, unexplained.ToString());
+        Assert.Contains("X-Relationship-Reason", unexplained.Diagnostics, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, (await server.GetAsync("dr.ahmed", "/Patient/" + patient.Id)).Status);
+
+        const string Reason = "Referred to the falls clinic by phone";
+        var claimed = await server.SendAsync("dr.ahmed", HttpMethod.Post, "/Encounter", encounter, false, null, Header("X-Relationship-Reason", Reason));
+        Assert.True(claimed.Status == HttpStatusCode.Created, claimed.ToString());
+        try
+        {
+            Assert.Equal(HttpStatusCode.OK, (await server.GetAsync("dr.ahmed", "/Patient/" + patient.Id)).Status);
+            var audit = Assert.Single(await server.AuditOfAsync(claimed.RequestId));
+            Assert.Contains(AuditChecks.AuditSubtypes + "|self-claimed-relationship", Json.Codings(audit, "subtype"));
+            Assert.Equal(Reason, audit.GetProperty("purposeOfEvent")[0].GetProperty("text").GetString());
+
+            var listed = await server.GetAsync("ig.lead", $"/AuditEvent?subtype={AuditChecks.AuditSubtypes}|self-claimed-relationship&patient={patient.Reference}");
+            Assert.True(listed.Status == HttpStatusCode.OK, listed.ToString());
+            Assert.Contains(Json.Id(audit), GovernanceServer.Entries(listed.Body).Select(Json.Id));
+
+            // A second record for the same patient is no longer a claim: the relationship is held.
+            var second = await server.PostAsync("dr.ahmed", "/Encounter", encounter);
+            Assert.True(second.Status == HttpStatusCode.Created, second.ToString());
+            await server.DeleteAsync("system", "/Encounter/" + Json.Id(second.Body));
+        }
+        finally
+        {
+            await server.DeleteAsync("system", "/Encounter/" + Json.Id(claimed.Body));
+        }
+    }
+
+    [Fact]
     public async Task a_role_that_may_not_search_a_type_cannot_count_it_through_has()
     {
         server.EnsureAvailable();

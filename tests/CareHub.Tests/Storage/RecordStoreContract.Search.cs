@@ -343,6 +343,23 @@ public abstract partial class RecordStoreContract
     }
 
     [Fact]
+    public async Task a_query_parsed_from_a_request_is_refused_until_the_access_policy_governs_it()
+    {
+        await PutAsync(new Patient { Id = "p1" });
+        var request = Parse("Patient", "_id=p1").ToStoreQuery();
+
+        var search = await Assert.ThrowsAsync<InvalidOperationException>(() => Store.SearchAsync(request, Ct));
+        Assert.Contains("governed", search.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Store.FindIdsAsync(request, Ct));
+        await using (var session = await Store.BeginWriteAsync(Ct))
+        {
+            await Assert.ThrowsAsync<InvalidOperationException>(() => session.FindIdsAsync(request, Ct));
+        }
+
+        Assert.Equal(["p1"], Ids(await Store.SearchAsync(request with { Scope = QueryScope.Internal("test") }, Ct)));
+    }
+
+    [Fact]
     public async Task sorted_pages_stay_stable_when_resources_are_written_between_pages()
     {
         for (var i = 0; i < 9; i++)
