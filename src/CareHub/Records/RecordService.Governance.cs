@@ -236,44 +236,58 @@ public sealed partial class RecordService
     private static readonly HashSet<string> RelationshipTypes = new(StringComparer.Ordinal) { "Encounter", "EpisodeOfCare", "CareTeam", "ServiceRequest" };
 
     /// <summary>
-    /// Whether a user's write of a relationship-bearing record is for a patient the user had no relationship with before it:
-    /// a relationship the user gives themselves. Like the NHS Spine's self-claimed legitimate relationships, it counts only
-    /// with a reason (X-Relationship-Reason), and is flagged in the audit for the IG officer. Writes by systems (a trust's
-    /// PAS, a GP system's feed) are the authoritative sources and count at once; break-glass is audited as such.
+    /// The patients of a user's write of a relationship-bearing record with whom the user had no legitimate relationship
+    /// before it (empty for other writers and types). If the write then passes the policy, it was the write that gave the
+    /// relationship: a relationship the user gave themselves (<see cref="ClaimRelationship"/>). Writes by systems (a
+    /// trust's PAS, a GP system's feed) are the authoritative sources and count at once; break-glass is audited as such.
     /// </summary>
-    private async Task<bool> SelfClaimedAsync(IWriteSession session, RequestContext? context, string type, Resource resource, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<string>> PatientsWithoutRelationshipAsync(IWriteSession session, RequestContext? context, string type, Resource resource, CancellationToken cancellationToken)
     {
         if (context is null || context.Principal.Kind != PrincipalKind.User || !RelationshipTypes.Contains(type))
         {
-            return false;
+            return [];
         }
 
         var relationship = (await RulesAsync(context, "Patient", FhirInteraction.Read, cancellationToken)).Rules.FirstOrDefault(r => r.Name == "relationship");
         if (relationship is null)
         {
-            return false;
+            return [];
         }
 
-        var patients = PatientsOf(type, resource.Id ?? string.Empty, FhirSerialization.ToJson(resource))
-            .Select(p => p["Patient/".Length..]).Where(FhirIds.IsValidId).ToList();
-        var claimed = false;
-        foreach (var patient in patients)
+        var unrelated = new List<string>();
+        foreach (var patient in PatientsOf(type, resource.Id ?? string.Empty, FhirSerialization.ToJson(resource)))
         {
-            var held = await session.FindIdsAsync(new StoreQuery("Patient", [new IdClause([patient]), new CorrelatedClause(relationship.Clause)], 1) { Scope = AccessCheck }, cancellationToken);
-            claimed |= held.Count == 0;
+            var id = patient["Patient/".Length..];
+            var held = FhirIds.IsValidId(id)
+                ? await session.FindIdsAsync(new StoreQuery("Patient", [new IdClause([id]), new CorrelatedClause(relationship.Clause)], 1) { Scope = AccessCheck }, cancellationToken)
+                : [];
+            if (held.Count == 0)
+            {
+                unrelated.Add(patient);
+            }
         }
 
-        if (claimed && context.RelationshipReason is null)
+        return unrelated;
+    }
+
+    /// <summary>
+    /// A relationship a user's own write gave them. Like the NHS Spine's self-claimed legitimate relationships, it counts
+    /// only with a reason (X-Relationship-Reason) and is flagged in the audit for the IG officer; without one the write is
+    /// refused (rule <c>self-claimed-relationship</c>).
+    /// </summary>
+    private static bool ClaimRelationship(RequestContext context, string type, IReadOnlyList<string> patients)
+    {
+        if (context.RelationshipReason is null)
         {
             var refusal = new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden,
                 $"This {type} would give you a legitimate relationship with a patient your organisation has none with. Say why in the header X-Relationship-Reason " +
                 "(it is recorded, and the information governance officer reviews self-claimed relationships), or have the relationship recorded by its source system.");
             refusal.Data[RuleKey] = "self-claimed-relationship";
-            refusal.Data[PatientsKey] = patients.Select(p => "Patient/" + p).ToArray();
+            refusal.Data[PatientsKey] = patients.ToArray();
             throw refusal;
         }
 
-        return claimed;
+        return true;
     }
 
     private const string RuleKey = "carehub.rule";

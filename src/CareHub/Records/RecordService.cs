@@ -249,7 +249,7 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
         }
 
         StampSource(context, resource);
-        var selfClaimed = !internalWrite && await SelfClaimedAsync(session, context, type, resource, cancellationToken);
+        var unrelated = internalWrite ? [] : await PatientsWithoutRelationshipAsync(session, context, type, resource, cancellationToken);
         var hooks = await BeforeHooksAsync(session, resource, type, id, current, internalWrite, cancellationToken);
         var version = (current?.Version ?? 0) + 1;
         var now = NextTimestamp(current);
@@ -272,6 +272,8 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
         }
 
         await CheckWriteAsync(session, context, type, id, created ? FhirInteraction.Create : FhirInteraction.Update, after: true, cancellationToken);
+        // Allowed after the write, for a patient without a relationship before it: the write itself gave the relationship.
+        var selfClaimed = unrelated.Count > 0 && ClaimRelationship(context!, type, unrelated);
         return new RecordResult(created ? HttpStatusCode.Created : HttpStatusCode.OK, type, id, version, now, json) { SelfClaimed = selfClaimed };
     }
 
