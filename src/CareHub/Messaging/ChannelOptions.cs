@@ -64,6 +64,20 @@ public sealed partial record ChannelOptions
     /// </summary>
     public string? Organisation { get; init; }
 
+    /// <summary>
+    /// The id of the data sharing agreement (a FHIR <c>Contract</c>) that makes this feed authoritative for demographics.
+    /// Only then may its ADT messages update Patient records it does not own, found by NHS Number or MRN whoever wrote
+    /// them; the agreement must be in force, and name <see cref="Organisation"/> as a source, when each message is
+    /// delivered. Unset (the default): the feed writes and updates only its own source records.
+    /// </summary>
+    public string? DemographicsAgreement { get; init; }
+
+    /// <summary>
+    /// The <c>meta.source</c> of the records this channel writes, and the scope of its conditional keys: the ODS
+    /// organisation URL of <see cref="Organisation"/> (docs/governance.md, data sharing agreements), else the channel itself.
+    /// </summary>
+    public string SourceUri => Organisation is { Length: > 0 } ods ? Governance.OrganisationSource.For(ods) : "urn:carehub:channel:" + Name;
+
     /// <summary>Checks the channel; <paramref name="at"/> is its configuration path, for messages.</summary>
     public void Validate(string at, IReadOnlyCollection<string> transformers)
     {
@@ -74,6 +88,12 @@ public sealed partial record ChannelOptions
 
         Source.Validate($"{at}:Source");
         Filters.Validate($"{at}:Filters");
+        if (DemographicsAgreement is not null && (string.IsNullOrWhiteSpace(Organisation) || !Fhir.FhirIds.IsValidId(DemographicsAgreement)))
+        {
+            throw new InvalidOperationException(
+                $"{at}:DemographicsAgreement '{DemographicsAgreement}' needs a Contract id (letters, digits, '-', '.') and {at}:Organisation, the ODS code the agreement names as its source.");
+        }
+
         if (!transformers.Contains(Transformer))
         {
             throw new InvalidOperationException($"{at}:Transformer '{Transformer}' is not known; use one of: {string.Join(", ", transformers.Order(StringComparer.Ordinal))}.");

@@ -93,7 +93,7 @@ public sealed partial class MessageBroker : IAsyncDisposable
 
     private IMessageDestination CreateDestination(ChannelOptions channel, DestinationOptions d) => d.Type switch
     {
-        "record" => new RecordDestination(records, Principal(channel), d.EffectiveName),
+        "record" => new RecordDestination(records, Principal(channel), d.EffectiveName, channel.DemographicsAgreement, clock),
         "mllp" => new MllpDestination(d),
         "http" => new HttpDestination(d),
         "folder" => new FolderDestination(d),
@@ -191,7 +191,7 @@ public sealed partial class MessageBroker : IAsyncDisposable
         {
             try
             {
-                var transformed = channel.Transformer.Transform(message);
+                var transformed = channel.Transformer.Transform(message, channel.Options);
                 processing = new ProcessedMessage(MessageStates.Queued, transformed.Content, transformed.ContentType, null,
                     channel.Options.Destinations.Select(d => d.EffectiveName).ToList());
                 ack = Hl7Acknowledgement.Accept(message);
