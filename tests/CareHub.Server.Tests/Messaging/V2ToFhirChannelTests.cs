@@ -52,6 +52,27 @@ public sealed class V2ToFhirChannelTests
         Assert.Contains("200", ack.Get("ERR-3"), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task the_sample_message_shipped_with_the_repository_is_acknowledged_and_written_as_the_channels_own_record()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "CareHub.sln")))
+        {
+            root = root.Parent;
+        }
+
+        Assert.NotNull(root);
+        var sample = await File.ReadAllTextAsync(Path.Combine(root.FullName, "samples", "hl7v2", "ADT-A04-synthetic.hl7"), Ct);
+        await using var server = await MessagingServer.StartAsync(MessagingServer.InboundChannel(transformer: "v2-to-fhir", extra: [("Organisation", "RTH")]));
+        await using var client = await MllpClient.ConnectAsync("127.0.0.1", server.Mllp("adt-in").Port, cancellationToken: Ct);
+
+        Assert.Equal("AA", (await client.SendAsync(Hl7Message.Parse(sample), Ct)).Get("MSA-1"));
+
+        var source = Uri.EscapeDataString("https://directory.spineservices.nhs.uk/ORD/2-0-0/organisations/RTH");
+        await MessagingServer.EventuallyAsync(async () => await CountAsync(server, $"Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9990000018&_source={source}", _ => true) == 1,
+            "the sample's patient is in the record as the channel's own source record");
+    }
+
     private static async Task<int> CountAsync(MessagingServer server, string query, Func<JsonElement, bool> predicate)
     {
         using var response = await server.Client.GetAsync($"{server.BaseUrl}/fhir/{query}", Ct);
