@@ -53,7 +53,7 @@ public sealed class V2ToFhirChannelTests
     }
 
     [Fact]
-    public async Task the_sample_message_shipped_with_the_repository_is_acknowledged_and_written_as_the_channels_own_record()
+    public async Task the_sample_message_shipped_with_the_repository_becomes_the_channels_own_record_which_the_mpi_links_to_the_gp_practices_record()
     {
         var root = new DirectoryInfo(AppContext.BaseDirectory);
         while (root is not null && !File.Exists(Path.Combine(root.FullName, "CareHub.sln")))
@@ -64,6 +64,17 @@ public sealed class V2ToFhirChannelTests
         Assert.NotNull(root);
         var sample = await File.ReadAllTextAsync(Path.Combine(root.FullName, "samples", "hl7v2", "ADT-A04-synthetic.hl7"), Ct);
         await using var server = await MessagingServer.StartAsync(MessagingServer.InboundChannel(transformer: "v2-to-fhir", extra: [("Organisation", "RTH")]));
+        const string gpRecord = """
+            {"resourceType":"Patient","meta":{"source":"https://directory.spineservices.nhs.uk/ORD/2-0-0/organisations/A81001"},
+             "identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9990000018"}],"name":[{"family":"SYNTHETIC","given":["SAMPLE"]}],"birthDate":"1980-01-01"}
+            """;
+        string gpId;
+        using (var created = await server.Client.PostAsync($"{server.BaseUrl}/fhir/Patient", Fhir(gpRecord), Ct))
+        {
+            created.EnsureSuccessStatusCode();
+            gpId = created.Headers.Location!.ToString().Split("/Patient/")[1].Split('/')[0];
+        }
+
         await using var client = await MllpClient.ConnectAsync("127.0.0.1", server.Mllp("adt-in").Port, cancellationToken: Ct);
 
         Assert.Equal("AA", (await client.SendAsync(Hl7Message.Parse(sample), Ct)).Get("MSA-1"));
@@ -71,6 +82,14 @@ public sealed class V2ToFhirChannelTests
         var source = Uri.EscapeDataString("https://directory.spineservices.nhs.uk/ORD/2-0-0/organisations/RTH");
         await MessagingServer.EventuallyAsync(async () => await CountAsync(server, $"Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9990000018&_source={source}", _ => true) == 1,
             "the sample's patient is in the record as the channel's own source record");
+        Assert.Equal(2, await CountAsync(server, "Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9990000018", _ => true));
+        var person = await server.Client.GetStringAsync($"{server.BaseUrl}/fhir/Person?link=Patient/{gpId}", Ct);
+        using var people = JsonDocument.Parse(person);
+        var links = people.RootElement.GetProperty("entry").EnumerateArray().Select(e => e.GetProperty("resource"))
+            .Where(r => r.GetProperty("resourceType").GetString() == "Person")
+            .SelectMany(r => r.GetProperty("link").EnumerateArray().Select(l => l.GetProperty("target").GetProperty("reference").GetString()))
+            .ToList();
+        Assert.Equal(2, links.Count(l => l!.StartsWith("Patient/", StringComparison.Ordinal)));
     }
 
     [Fact]
