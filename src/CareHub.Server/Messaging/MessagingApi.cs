@@ -146,8 +146,13 @@ public static class MessagingApi
 
     // ---- admin ---------------------------------------------------------------------------------------------------
 
+    /// <summary>A channel as the admin API lists it; <c>Authentication</c> says how an MLLP listener knows its senders.</summary>
     public sealed record ChannelView(string Name, string Source, bool Enabled, bool Paused, string Transformer, IReadOnlyList<string> Destinations,
-        long Received, long Filtered, long Queued, long Sent, long Errored, string? Listening);
+        long Received, long Filtered, long Queued, long Sent, long Errored, string? Listening, string? Authentication, IReadOnlyList<string> Senders);
+
+    private static string? Authentication(SourceOptions source) => source.Type != "mllp" ? null
+        : !source.AuthenticatesSenders ? "none (unauthenticated, loopback only)"
+        : string.Join(" + ", new[] { source.AllowedAddresses.Length > 0 ? "allowed addresses" : null, source.RequiresClientCertificate ? "client certificate" : null }.OfType<string>());
 
     private static async Task<IResult> ChannelsAsync(HttpContext http, MessageBroker broker, MessagingHostedService host, CancellationToken cancellationToken)
     {
@@ -163,7 +168,8 @@ public static class MessagingApi
             var s = status.GetValueOrDefault(c.Name);
             return new ChannelView(c.Name, c.Source.Type, c.Enabled, s?.Paused ?? false, c.Transformer, c.Destinations.Select(d => $"{d.EffectiveName} ({d.Type})").ToList(),
                 s?.Total ?? 0, s?.Count(MessageStates.Filtered) ?? 0, s?.Count(MessageStates.Queued) ?? 0, s?.Count(MessageStates.Sent) ?? 0,
-                s?.Count(MessageStates.Error) ?? 0, host.Listeners.FirstOrDefault(l => l.Channel == c.Name)?.LocalEndpoint.ToString());
+                s?.Count(MessageStates.Error) ?? 0, host.Listeners.FirstOrDefault(l => l.Channel == c.Name)?.LocalEndpoint.ToString(),
+                Authentication(c.Source), c.Source.Senders);
         }).ToList();
         return Results.Json(views);
     }

@@ -78,6 +78,11 @@ public sealed class MessageContentAccessTests
         Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
         Assert.DoesNotContain("TESTPATIENT", await refused.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, listed.StatusCode);
+        using (var channels = JsonDocument.Parse(await listed.Content.ReadAsStringAsync(Ct)))
+        {
+            Assert.Equal("none (unauthenticated, loopback only)", channels.RootElement[0].GetProperty("authentication").GetString());
+        }
+
 
         await server.Service<AuditTrail>().FlushAsync(Ct);
         using var audit = await server.Client.GetAsync($"{server.BaseUrl}/fhir/AuditEvent?patient=Patient/{patientId}&_count=200", Ct);
