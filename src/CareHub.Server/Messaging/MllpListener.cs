@@ -18,7 +18,7 @@ namespace CareHub.Server.Messaging;
 /// Senders are authenticated by source address (<see cref="SourceOptions.AllowedAddresses"/>) and/or client certificate
 /// (mutual TLS). Connections are admitted or closed at once, never queued: one address holds at most
 /// <see cref="SourceOptions.MaxConnectionsPerAddress"/>, and anonymous connections (not from an allowed address, and
-/// not yet authenticated by certificate) leave <see cref="SourceOptions.ReservedConnections"/> slots to known senders.
+/// not yet authenticated by certificate) leave <see cref="SourceOptions.EffectiveReservedConnections"/> slots to known senders.
 /// </para>
 /// </summary>
 public sealed partial class MllpListener : IAsyncDisposable
@@ -44,7 +44,7 @@ public sealed partial class MllpListener : IAsyncDisposable
         var address = source.Host is "*" or "0.0.0.0" ? IPAddress.Any : IPAddress.TryParse(source.Host, out var ip) ? ip : Dns.GetHostAddresses(source.Host)[0];
         listener = new TcpListener(address, source.Port);
         certificate = source.LoadCertificate();
-        slots = new ConnectionSlots(source.MaxConnections, source.MaxConnectionsPerAddress, source.ReservedConnections);
+        slots = new ConnectionSlots(source.MaxConnections, source.MaxConnectionsPerAddress, source.EffectiveReservedConnections);
         allowed = AddressRange.ParseAll(source.AllowedAddresses);
         clientAuthority = source.ClientCertificateAuthority is { } authority ? X509CertificateLoader.LoadCertificateFromFile(authority) : null;
     }

@@ -161,9 +161,12 @@ public sealed partial record SourceOptions
     /// <summary>
     /// MLLP: of <see cref="MaxConnections"/>, how many only known senders may take (an address in
     /// <see cref="AllowedAddresses"/>, or a connection that presented an allowed client certificate), so that anonymous
-    /// connections cannot exhaust them. Default 8.
+    /// connections cannot exhaust them. Default: an eighth of <see cref="MaxConnections"/> (8 of 64).
     /// </summary>
-    public int ReservedConnections { get; init; } = 8;
+    public int? ReservedConnections { get; init; }
+
+    /// <summary>The reserved slots in effect: <see cref="ReservedConnections"/>, or an eighth of <see cref="MaxConnections"/>.</summary>
+    public int EffectiveReservedConnections => ReservedConnections ?? MaxConnections / 8;
 
     /// <summary>
     /// MLLP: the addresses senders may connect from, as IP addresses or CIDR ranges (<c>10.1.2.3</c>, <c>10.1.0.0/16</c>,
@@ -369,7 +372,7 @@ public sealed partial record SourceOptions
                 throw new InvalidOperationException($"{at}:MaxConnectionsPerAddress must be at least 1.");
             }
 
-            if (ReservedConnections < 0 || ReservedConnections >= MaxConnections)
+            if (EffectiveReservedConnections < 0 || EffectiveReservedConnections >= MaxConnections)
             {
                 throw new InvalidOperationException($"{at}:ReservedConnections must be 0 or more and less than MaxConnections ({MaxConnections.ToString(CultureInfo.InvariantCulture)}).");
             }

@@ -79,6 +79,14 @@ public sealed class ChannelRulesTests
             .Validate("CareHub:Channels:0", Transformers);
 
     [Fact]
+    public void an_eighth_of_the_connections_are_reserved_for_known_senders_unless_configured()
+    {
+        Assert.Equal(8, new SourceOptions().EffectiveReservedConnections);
+        Assert.Equal(0, new SourceOptions { MaxConnections = 4 }.EffectiveReservedConnections);
+        (Valid() with { Source = Valid().Source with { MaxConnections = 4 } }).Validate("CareHub:Channels:0", Transformers);
+    }
+
+    [Fact]
     public void an_idle_mllp_connection_is_closed_after_a_minute_by_default() =>
         Assert.Equal(TimeSpan.FromSeconds(60), new SourceOptions().IdleTimeout);
 
