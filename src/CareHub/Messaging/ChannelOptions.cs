@@ -246,7 +246,8 @@ public sealed partial record SourceOptions
 
     /// <summary>
     /// A listener reachable from other machines must know who sends: a non-loopback channel without allowed addresses or
-    /// client certificates stops the start. A loopback channel without them must say <see cref="Unauthenticated"/>.
+    /// client certificates, or without <see cref="Senders"/>, stops the start. A loopback channel without sender
+    /// authentication must say <see cref="Unauthenticated"/>.
     /// </summary>
     private void ValidateSenderAuthentication(string at)
     {
@@ -294,6 +295,12 @@ public sealed partial record SourceOptions
             throw new InvalidOperationException(
                 $"{at}: an MLLP listener on '{Host}' is reachable from other machines but authenticates no sender. Set {at}:AllowedAddresses " +
                 $"(the senders' IP addresses or CIDR ranges) and/or client certificates ({at}:Certificate with ClientCertificateThumbprints or ClientCertificateAuthority), or listen on 127.0.0.1.");
+        }
+
+        if (!loopback && Senders.Length == 0)
+        {
+            throw new InvalidOperationException(
+                $"{at}:Senders is empty: an MLLP listener reachable from other machines must name the senders it takes, as MSH-3^MSH-4 (e.g. PAS^RX1, or *^RX1 for any application of a facility).");
         }
 
         if (!AuthenticatesSenders && !Unauthenticated)

@@ -39,6 +39,7 @@ public sealed class ChannelRulesTests
         { "client-certificates-without-tls", "client certificates (ClientCertificateThumbprints, ClientCertificateAuthority) need TLS" },
         { "bad-sender", "CareHub:Channels:0:Source:Senders:0 'RX1' is not a sender" },
         { "reserved", "CareHub:Channels:0:Source:ReservedConnections" },
+        { "network-listener-without-senders", "CareHub:Channels:0:Source:Senders is empty: an MLLP listener reachable from other machines" },
         { "agreement-without-organisation", "CareHub:Channels:0:DemographicsAgreement 'dsa-1' needs" },
     };
 
@@ -65,6 +66,7 @@ public sealed class ChannelRulesTests
             "client-certificates-without-tls" => Valid() with { Source = new SourceOptions { Type = "mllp", Port = 2575, ClientCertificateThumbprints = [new string('a', 64)] } },
             "bad-sender" => Valid() with { Source = Valid().Source with { Senders = ["RX1"] } },
             "reserved" => Valid() with { Source = Valid().Source with { MaxConnections = 4, ReservedConnections = 4 } },
+            "network-listener-without-senders" => Valid() with { Source = new SourceOptions { Type = "mllp", Port = 2575, Host = "0.0.0.0", AllowedAddresses = ["10.1.2.3"] } },
             "agreement-without-organisation" => Valid() with { DemographicsAgreement = "dsa-1" },
             _ => throw new ArgumentOutOfRangeException(nameof(problem)),
         };
@@ -75,7 +77,7 @@ public sealed class ChannelRulesTests
 
     [Fact]
     public void a_network_listener_that_authenticates_senders_by_address_passes() =>
-        (Valid() with { Source = new SourceOptions { Type = "mllp", Port = 2575, Host = "0.0.0.0", AllowedAddresses = ["10.1.2.3", "10.2.0.0/16"] } })
+        (Valid() with { Source = new SourceOptions { Type = "mllp", Port = 2575, Host = "0.0.0.0", AllowedAddresses = ["10.1.2.3", "10.2.0.0/16"], Senders = ["PAS^RX1"] } })
             .Validate("CareHub:Channels:0", Transformers);
 
     [Fact]
