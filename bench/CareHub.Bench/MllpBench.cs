@@ -50,6 +50,8 @@ public static class MllpBench
             ["CareHub__Channels__0__Name"] = "bench",
             ["CareHub__Channels__0__Source__Type"] = "mllp",
             ["CareHub__Channels__0__Source__Port"] = mllpPort.ToString(CultureInfo.InvariantCulture),
+            ["CareHub__Channels__0__Source__Unauthenticated"] = "true",
+            ["CareHub__Channels__0__Source__MaxConnectionsPerAddress"] = connections.ToString(CultureInfo.InvariantCulture),
             ["CareHub__Channels__0__Transformer"] = transformer,
             ["CareHub__Channels__0__Destinations__0__Type"] = destination,
         };

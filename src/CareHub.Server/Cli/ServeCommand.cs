@@ -48,7 +48,7 @@ public static class ServeCommand
                   TOKEN=$(curl -s -d grant_type=client_credentials -d client_id={DemoClientId} -d client_secret={DemoClientSecret} {baseUrl}/auth/token | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
                 Then, for example:
                   curl -H "Authorization: Bearer $TOKEN" '{baseUrl}/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|{DemoCommunity.NhsNumbers(new DemoCommunityOptions { Patients = 1 })[0]}'
-                Or sign in as a demo user (gp.smith, dr.ahmed, nurse.jones, sw.patel, ig.lead, admin, or citizen:<NHS number>; password {DemoPassword}),
+                Or sign in as a demo user (gp.smith, dr.ahmed, nurse.jones, sw.patel, ig.lead, admin, int.eng, or citizen:<NHS number>; password {DemoPassword}),
                 whose access the governance policy decides (docs/governance.md):
                   TOKEN=$(curl -s -d grant_type=password -d client_id={DemoClientId} -d client_secret={DemoClientSecret} -d username=gp.smith -d password={DemoPassword} {baseUrl}/auth/token | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
                 HL7 v2 over MLLP (ADT, ORU) on 127.0.0.1:{options.MllpPort ?? Messaging.MessagingServices.DemoMllpPort}, e.g. mllp_send --loose -f message.hl7 -p {options.MllpPort ?? Messaging.MessagingServices.DemoMllpPort} 127.0.0.1
@@ -75,6 +75,7 @@ public static class ServeCommand
         .. DemoCommunity.Users.Select(u => (u.UserName, u.RoleCode, (string?)u.OrganizationId, (string?)$"Practitioner/{u.PractitionerId}")),
         ("ig.lead", "ig-officer", "QU9", null),
         ("admin", "system-admin", null, null),
+        ("int.eng", "integration-engineer", null, null),
     ];
 
     /// <summary>

@@ -1,7 +1,9 @@
 using System.Globalization;
 using CareHub.Governance;
+using CareHub.Hl7v2;
 using CareHub.Messaging;
 using CareHub.Messaging.Storage;
+using CareHub.Records;
 using CareHub.Server.Security;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -9,15 +11,20 @@ namespace CareHub.Server.Messaging;
 
 /// <summary>
 /// The broker's HTTP faces: the HTTP source (<c>POST /channels/{name}/messages</c>) and the admin API under
-/// <c>/admin/messaging</c>. Both need a bearer token of a system (SMART backend services): sending needs the scope
-/// <c>carehub.messaging.send</c>, administration <c>carehub.messaging.admin</c>; a system holding <c>system/*.cruds</c>
-/// (every interaction on every resource) may do both.
+/// <c>/admin/messaging</c>. Sending needs a system token (SMART backend services) with the scope
+/// <c>carehub.messaging.send</c>. Administration is for systems with <c>carehub.messaging.admin</c> (or
+/// <c>system/*.cruds</c>) and for users whose job role the access policy gives the <c>messages</c> category: <c>s</c> to
+/// list channels and search, <c>r</c> to read a message's content, <c>u</c> to reprocess, pause and resume. Raw messages
+/// are full of patient data, so every view of one is audited with the patients it names.
 /// </summary>
 public static class MessagingApi
 {
     public const string SendScope = "carehub.messaging.send";
     public const string AdminScope = "carehub.messaging.admin";
     public const string Hl7MediaType = "x-application/hl7-v2+er7";
+
+    /// <summary>The access policy's category for HL7 v2 messages in the message store (default-policy.json).</summary>
+    public const string MessagesCategory = "messages";
 
     public static IEndpointRouteBuilder MapMessagingApi(this IEndpointRouteBuilder endpoints)
     {
@@ -39,6 +46,34 @@ public static class MessagingApi
         ArgumentNullException.ThrowIfNull(principal);
         return principal.Kind == PrincipalKind.System
             && (principal.Scopes.Contains(scope) || principal.Scopes.Covers(SmartScope.Parse("system/*.cruds")));
+    }
+
+    /// <summary>
+    /// The admin API's rule: a system with the admin scope, or a user whose job role may do <paramref name="letter"/>
+    /// (c r u d s) on the policy's <c>messages</c> category.
+    /// </summary>
+    public static bool PermitsAdmin(Principal principal, PolicyDocument policy, char letter)
+    {
+        ArgumentNullException.ThrowIfNull(principal);
+        ArgumentNullException.ThrowIfNull(policy);
+        return Permits(principal, AdminScope)
+            || (principal.Kind == PrincipalKind.User && policy.Role(principal.Role)?.Access.GetValueOrDefault(MessagesCategory)?.Contains(letter, StringComparison.Ordinal) == true);
+    }
+
+    private static async Task<(Principal? Principal, IResult? Denied)> AuthorizeAdminAsync(HttpContext http, char letter)
+    {
+        var result = await http.RequestServices.GetRequiredService<BearerTokenValidator>().AuthenticateAsync(http);
+        if (!result.Succeeded)
+        {
+            http.Response.Headers.WWWAuthenticate = result.Failure.WwwAuthenticate;
+            return (null, Problem(StatusCodes.Status401Unauthorized, result.Failure.Description));
+        }
+
+        var policy = http.RequestServices.GetRequiredService<IAccessPolicy>() is GovernancePolicy governance ? governance.Document : PolicyDocument.Default;
+        return PermitsAdmin(result.Principal, policy, letter)
+            ? (result.Principal, null)
+            : (null, Problem(StatusCodes.Status403Forbidden,
+                $"This needs a system token with the scope {AdminScope} (or system/*.cruds), or a user whose role may '{letter}' on {MessagesCategory} (e.g. integration-engineer)."));
     }
 
     private static async Task<(Principal? Principal, IResult? Denied)> AuthorizeAsync(HttpContext http, string scope)
@@ -111,12 +146,17 @@ public static class MessagingApi
 
     // ---- admin ---------------------------------------------------------------------------------------------------
 
+    /// <summary>A channel as the admin API lists it; <c>Authentication</c> says how an MLLP listener knows its senders.</summary>
     public sealed record ChannelView(string Name, string Source, bool Enabled, bool Paused, string Transformer, IReadOnlyList<string> Destinations,
-        long Received, long Filtered, long Queued, long Sent, long Errored, string? Listening);
+        long Received, long Filtered, long Queued, long Sent, long Errored, string? Listening, string? Authentication, IReadOnlyList<string> Senders);
+
+    private static string? Authentication(SourceOptions source) => source.Type != "mllp" ? null
+        : !source.AuthenticatesSenders ? "none (unauthenticated, loopback only)"
+        : string.Join(" + ", new[] { source.AllowedAddresses.Length > 0 ? "allowed addresses" : null, source.RequiresClientCertificate ? "client certificate" : null }.OfType<string>());
 
     private static async Task<IResult> ChannelsAsync(HttpContext http, MessageBroker broker, MessagingHostedService host, CancellationToken cancellationToken)
     {
-        var (_, denied) = await AuthorizeAsync(http, AdminScope);
+        var (_, denied) = await AuthorizeAdminAsync(http, 's');
         if (denied is not null)
         {
             return denied;
@@ -128,14 +168,15 @@ public static class MessagingApi
             var s = status.GetValueOrDefault(c.Name);
             return new ChannelView(c.Name, c.Source.Type, c.Enabled, s?.Paused ?? false, c.Transformer, c.Destinations.Select(d => $"{d.EffectiveName} ({d.Type})").ToList(),
                 s?.Total ?? 0, s?.Count(MessageStates.Filtered) ?? 0, s?.Count(MessageStates.Queued) ?? 0, s?.Count(MessageStates.Sent) ?? 0,
-                s?.Count(MessageStates.Error) ?? 0, host.Listeners.FirstOrDefault(l => l.Channel == c.Name)?.LocalEndpoint.ToString());
+                s?.Count(MessageStates.Error) ?? 0, host.Listeners.FirstOrDefault(l => l.Channel == c.Name)?.LocalEndpoint.ToString(),
+                Authentication(c.Source), c.Source.Senders);
         }).ToList();
         return Results.Json(views);
     }
 
     private static async Task<IResult> PauseAsync(HttpContext http, string name, MessageBroker broker, bool paused)
     {
-        var (_, denied) = await AuthorizeAsync(http, AdminScope);
+        var (_, denied) = await AuthorizeAdminAsync(http, 'u');
         if (denied is not null)
         {
             return denied;
@@ -188,7 +229,7 @@ public static class MessagingApi
 
     private static async Task<IResult> SearchAsync(HttpContext http, MessageBroker broker, CancellationToken cancellationToken)
     {
-        var (_, denied) = await AuthorizeAsync(http, AdminScope);
+        var (_, denied) = await AuthorizeAdminAsync(http, 's');
         if (denied is not null)
         {
             return denied;
@@ -211,22 +252,72 @@ public static class MessagingApi
             MessageBroker.Display(m.Raw), m.Transformed, m.TransformedType, m.Response?.Replace("\r", "\n", StringComparison.Ordinal), m.Deliveries);
     }
 
-    private static async Task<IResult> GetAsync(HttpContext http, long id, MessageBroker broker, CancellationToken cancellationToken)
+    private static async Task<IResult> GetAsync(HttpContext http, long id, MessageBroker broker, RecordService records, AuditTrail audit, CancellationToken cancellationToken)
     {
-        var (_, denied) = await AuthorizeAsync(http, AdminScope);
+        var (principal, denied) = await AuthorizeAdminAsync(http, 'r');
         if (denied is not null)
         {
             return denied;
         }
 
-        return await broker.Store.GetAsync(id, cancellationToken) is { } message
-            ? Results.Json(View(message))
-            : Problem(StatusCodes.Status404NotFound, $"There is no message {id}.");
+        var message = await broker.Store.GetAsync(id, cancellationToken);
+        var reference = $"urn:carehub:message:{id.ToString(CultureInfo.InvariantCulture)}";
+        var context = new RequestContext(principal!, $"{http.Request.Scheme}://{http.Request.Host}/fhir", http.TraceIdentifier, http.Connection.RemoteIpAddress?.ToString());
+        if (message is null)
+        {
+            audit.Record(context, new AuditFacts("read", Hl7.Fhir.Model.AuditEvent.AuditEventAction.R, "HL7v2Message", [reference], [], false, "no such message"));
+            return Problem(StatusCodes.Status404NotFound, $"There is no message {id}.");
+        }
+
+        var patients = await PatientsNamedAsync(message, records, context, cancellationToken);
+        audit.Record(context, new AuditFacts("read", Hl7.Fhir.Model.AuditEvent.AuditEventAction.R, "HL7v2Message", [reference], patients, true));
+        return Results.Json(View(message));
     }
+
+    /// <summary>
+    /// The Patient records a message names: those with any of its PID identifiers (found as the hub itself, since the
+    /// viewer may see no patient records at all, and the audit must name them all). None for a message without a PID or
+    /// that cannot be parsed.
+    /// </summary>
+    private static async Task<IReadOnlyList<string>> PatientsNamedAsync(StoredMessage message, RecordService records, RequestContext viewer, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<Hl7.Fhir.Model.Identifier> identifiers;
+        try
+        {
+            identifiers = CareHub.Messaging.Mapping.V2ToFhir.PatientIdentifiers(Hl7Message.Parse(message.Raw), CareHub.Messaging.Mapping.V2MappingOptions.Default);
+        }
+        catch (Hl7ParseException)
+        {
+            return [];
+        }
+
+        if (identifiers.Count == 0)
+        {
+            return [];
+        }
+
+        var hub = new RequestContext(AuditLookup, viewer.BaseUrl, viewer.CorrelationId) { Return = ReturnPreference.Minimal };
+        var tokens = string.Join(',', identifiers.Take(20).Select(i => $"{Escape(i.System)}|{Escape(i.Value)}"));
+        var found = await records.SearchAsync(hub, "Patient", [new("identifier", tokens), new("_count", "100")], cancellationToken);
+        return [.. found.Entry.Where(e => e.Resource is Hl7.Fhir.Model.Patient).Select(e => "Patient/" + e.Resource!.Id).Distinct(StringComparer.Ordinal)];
+    }
+
+    private static string Escape(string? text) =>
+        (text ?? "").Replace("\\", "\\\\", StringComparison.Ordinal).Replace(",", "\\,", StringComparison.Ordinal).Replace("|", "\\|", StringComparison.Ordinal);
+
+    /// <summary>The hub looking up which patients a viewed message names, for the viewer's audit record.</summary>
+    private static readonly Principal AuditLookup = new()
+    {
+        Kind = PrincipalKind.System,
+        Subject = "messaging-audit",
+        ClientId = "messaging-audit",
+        Issuer = "carehub-messaging",
+        Scopes = ScopeSet.Parse("system/Patient.rs"),
+    };
 
     private static async Task<IResult> ReprocessOneAsync(HttpContext http, long id, MessageBroker broker, CancellationToken cancellationToken)
     {
-        var (_, denied) = await AuthorizeAsync(http, AdminScope);
+        var (_, denied) = await AuthorizeAdminAsync(http, 'u');
         if (denied is not null)
         {
             return denied;
@@ -239,7 +330,7 @@ public static class MessagingApi
 
     private static async Task<IResult> ReprocessManyAsync(HttpContext http, MessageBroker broker, CancellationToken cancellationToken)
     {
-        var (_, denied) = await AuthorizeAsync(http, AdminScope);
+        var (_, denied) = await AuthorizeAdminAsync(http, 'u');
         if (denied is not null)
         {
             return denied;

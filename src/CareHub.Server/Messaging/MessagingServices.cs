@@ -34,7 +34,8 @@ public static class MessagingServices
     public const int DemoMllpPort = 2575;
 
     /// <summary>
-    /// The demo's channel: ADT and ORU over MLLP on 127.0.0.1. Until the HL7 v2 to FHIR mapper is registered as
+    /// The demo's channel: ADT and ORU over MLLP on 127.0.0.1, without sender authentication (labelled Unauthenticated,
+    /// which only a loopback listener may be). Until the HL7 v2 to FHIR mapper is registered as
     /// <c>v2-to-fhir</c>, it passes messages through to a folder in the data folder (<c>demo-inbox</c>); with the mapper
     /// it sets <c>Transformer</c> to <c>v2-to-fhir</c> and the destination to <c>record</c>.
     /// </summary>
@@ -44,6 +45,9 @@ public static class MessagingServices
         new("CareHub:Channels:0:Source:Type", "mllp"),
         new("CareHub:Channels:0:Source:Host", "127.0.0.1"),
         new("CareHub:Channels:0:Source:Port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        // UNAUTHENTICATED, loopback only: a demo convenience so that mllp_send works without certificates. Real channels
+        // authenticate senders (AllowedAddresses and/or client certificates) and name them (Senders); see docs/messaging.md.
+        new("CareHub:Channels:0:Source:Unauthenticated", "true"),
         new("CareHub:Channels:0:Filters:MessageTypes:0", "ADT"),
         new("CareHub:Channels:0:Filters:MessageTypes:1", "ORU"),
         new("CareHub:Channels:0:Transformer", mapperRegistered ? "v2-to-fhir" : "pass-through"),

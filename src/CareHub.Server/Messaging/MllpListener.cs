@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using CareHub.Hl7v2;
 using CareHub.Hl7v2.Mllp;
@@ -13,6 +14,12 @@ namespace CareHub.Server.Messaging;
 /// writes back the ACK the broker returns, which it returns only after the message is stored. One message at a time per
 /// connection, as MLLP has it. Input is bounded (message size, idle and frame timeouts, connection count); a connection
 /// that breaks the rules is closed with a log entry, and nothing a peer sends can stop the listener.
+/// <para>
+/// Senders are authenticated by source address (<see cref="SourceOptions.AllowedAddresses"/>) and/or client certificate
+/// (mutual TLS). Connections are admitted or closed at once, never queued: one address holds at most
+/// <see cref="SourceOptions.MaxConnectionsPerAddress"/>, and anonymous connections (not from an allowed address, and
+/// not yet authenticated by certificate) leave <see cref="SourceOptions.EffectiveReservedConnections"/> slots to known senders.
+/// </para>
 /// </summary>
 public sealed partial class MllpListener : IAsyncDisposable
 {
@@ -21,7 +28,9 @@ public sealed partial class MllpListener : IAsyncDisposable
     private readonly ILogger logger;
     private readonly TcpListener listener;
     private readonly X509Certificate2? certificate;
-    private readonly SemaphoreSlim slots;
+    private readonly ConnectionSlots slots;
+    private readonly IReadOnlyList<AddressRange> allowed;
+    private readonly X509Certificate2? clientAuthority;
     private readonly CancellationTokenSource stopping = new();
     private readonly List<Task> connections = [];
     private Task? accepting;
@@ -35,7 +44,9 @@ public sealed partial class MllpListener : IAsyncDisposable
         var address = source.Host is "*" or "0.0.0.0" ? IPAddress.Any : IPAddress.TryParse(source.Host, out var ip) ? ip : Dns.GetHostAddresses(source.Host)[0];
         listener = new TcpListener(address, source.Port);
         certificate = source.LoadCertificate();
-        slots = new SemaphoreSlim(source.MaxConnections, source.MaxConnections);
+        slots = new ConnectionSlots(source.MaxConnections, source.MaxConnectionsPerAddress, source.EffectiveReservedConnections);
+        allowed = AddressRange.ParseAll(source.AllowedAddresses);
+        clientAuthority = source.ClientCertificateAuthority is { } authority ? X509CertificateLoader.LoadCertificateFromFile(authority) : null;
     }
 
     /// <summary>The address actually listened on (the port the system chose when configured as 0).</summary>
@@ -47,7 +58,16 @@ public sealed partial class MllpListener : IAsyncDisposable
     public void Start()
     {
         listener.Start(backlog: 128);
-        LogListening(logger, channel.Name, LocalEndpoint.ToString(), certificate is not null);
+        if (channel.Source.AuthenticatesSenders)
+        {
+            LogListening(logger, channel.Name, LocalEndpoint.ToString(), certificate is not null, channel.Source.AllowedAddresses.Length,
+                channel.Source.RequiresClientCertificate, channel.Source.Senders.Length == 0 ? "any" : string.Join(", ", channel.Source.Senders));
+        }
+        else
+        {
+            LogListeningUnauthenticated(logger, channel.Name, LocalEndpoint.ToString());
+        }
+
         accepting = AcceptLoopAsync(stopping.Token);
     }
 
@@ -58,7 +78,6 @@ public sealed partial class MllpListener : IAsyncDisposable
             TcpClient tcp;
             try
             {
-                await slots.WaitAsync(cancellationToken);
                 tcp = await listener.AcceptTcpClientAsync(cancellationToken);
             }
             catch (OperationCanceledException)
@@ -67,7 +86,6 @@ public sealed partial class MllpListener : IAsyncDisposable
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
-                slots.Release();
                 if (cancellationToken.IsCancellationRequested)
                 {
                     return;
@@ -77,16 +95,47 @@ public sealed partial class MllpListener : IAsyncDisposable
                 continue;
             }
 
-            var connection = Task.Run(() => ServeAsync(tcp, cancellationToken), CancellationToken.None);
+            if (Admit(tcp) is not { } connection)
+            {
+                tcp.Dispose();
+                continue;
+            }
+
+            var serving = Task.Run(() => ServeAsync(tcp, connection, cancellationToken), CancellationToken.None);
             lock (connections)
             {
                 connections.RemoveAll(t => t.IsCompleted);
-                connections.Add(connection);
+                connections.Add(serving);
             }
         }
     }
 
-    private async Task ServeAsync(TcpClient tcp, CancellationToken cancellationToken)
+    /// <summary>
+    /// Decides at once whether a new connection is served: an address outside the allow-list is refused unless it can
+    /// still authenticate by client certificate; then the per-address limit and the slots (anonymous connections may not
+    /// take the reserved ones). Refusing at once, rather than queueing, means idle connections can never hold up others.
+    /// </summary>
+    private ConnectionSlots.Connection? Admit(TcpClient tcp)
+    {
+        var endpoint = tcp.Client.RemoteEndPoint as IPEndPoint;
+        var address = endpoint?.Address is { IsIPv4MappedToIPv6: true } mapped ? mapped.MapToIPv4() : endpoint?.Address ?? IPAddress.None;
+        var listed = allowed.Any(r => r.Contains(address));
+        if (allowed.Count > 0 && !listed && !channel.Source.RequiresClientCertificate)
+        {
+            LogRefused(logger, channel.Name, address.ToString(), "the address is not in AllowedAddresses");
+            return null;
+        }
+
+        if (slots.TryTake(address, known: listed, out var refusal) is not { } connection)
+        {
+            LogRefused(logger, channel.Name, address.ToString(), refusal!);
+            return null;
+        }
+
+        return connection;
+    }
+
+    private async Task ServeAsync(TcpClient tcp, ConnectionSlots.Connection connection, CancellationToken cancellationToken)
     {
         var remote = tcp.Client.RemoteEndPoint?.ToString() ?? "unknown";
         try
@@ -98,8 +147,18 @@ public sealed partial class MllpListener : IAsyncDisposable
                 var tls = new SslStream(stream, leaveInnerStreamOpen: false);
                 using var handshake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 handshake.CancelAfter(channel.Source.FrameTimeout);
-                await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = certificate }, handshake.Token);
+                await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+                {
+                    ServerCertificate = certificate,
+                    ClientCertificateRequired = channel.Source.RequiresClientCertificate,
+                    RemoteCertificateValidationCallback = channel.Source.RequiresClientCertificate ? (_, presented, _, _) => IsAllowedClient(presented) : null,
+                }, handshake.Token);
                 stream = tls;
+                if (channel.Source.RequiresClientCertificate)
+                {
+                    // The handshake only completes with an allowed certificate: the sender is known from here on.
+                    slots.Authenticated(connection);
+                }
             }
 
             await using (stream)
@@ -123,6 +182,10 @@ public sealed partial class MllpListener : IAsyncDisposable
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
         }
+        catch (OperationCanceledException)
+        {
+            LogClosed(logger, channel.Name, remote, "the TLS handshake did not finish within FrameTimeout");
+        }
         catch (Exception e)
         {
             LogConnectionFailed(logger, e, channel.Name, remote);
@@ -130,8 +193,42 @@ public sealed partial class MllpListener : IAsyncDisposable
         finally
         {
             tcp.Dispose();
-            slots.Release();
+            slots.Release(connection);
         }
+    }
+
+    /// <summary>
+    /// Mutual TLS: the client's certificate must be one of the allowed thumbprints (SHA-256 or SHA-1), or chain to the
+    /// configured authority (that authority alone as trust anchor, the certificate valid now and meant for client auth).
+    /// </summary>
+    private bool IsAllowedClient(X509Certificate? presented)
+    {
+        if (presented is null)
+        {
+            return false;
+        }
+
+        using var client = X509CertificateLoader.LoadCertificate(presented.GetRawCertData());
+        foreach (var allowedThumbprint in channel.Source.ClientCertificateThumbprints)
+        {
+            var algorithm = allowedThumbprint.Length == 64 ? HashAlgorithmName.SHA256 : HashAlgorithmName.SHA1;
+            if (string.Equals(client.GetCertHashString(algorithm), allowedThumbprint, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        if (clientAuthority is null)
+        {
+            return false;
+        }
+
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(clientAuthority);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.ApplicationPolicy.Add(new Oid("1.3.6.1.5.5.7.3.2"));
+        return chain.Build(client);
     }
 
     private async Task ConverseAsync(Stream stream, string remote, CancellationToken cancellationToken)
@@ -199,10 +296,19 @@ public sealed partial class MllpListener : IAsyncDisposable
         await Task.WhenAll(open);
         stopping.Dispose();
         certificate?.Dispose();
+        clientAuthority?.Dispose();
     }
 
-    [LoggerMessage(EventId = 4101, Level = LogLevel.Information, Message = "Channel {Channel}: MLLP listening on {Endpoint} (TLS: {Tls})")]
-    private static partial void LogListening(ILogger logger, string channel, string endpoint, bool tls);
+    [LoggerMessage(EventId = 4101, Level = LogLevel.Information,
+        Message = "Channel {Channel}: MLLP listening on {Endpoint} (TLS: {Tls}; allowed address ranges: {Ranges}; client certificate required: {ClientCertificates}; senders: {Senders})")]
+    private static partial void LogListening(ILogger logger, string channel, string endpoint, bool tls, int ranges, bool clientCertificates, string senders);
+
+    [LoggerMessage(EventId = 4107, Level = LogLevel.Warning,
+        Message = "Channel {Channel}: MLLP listening on {Endpoint} UNAUTHENTICATED (loopback only): any process on this machine may send to it")]
+    private static partial void LogListeningUnauthenticated(ILogger logger, string channel, string endpoint);
+
+    [LoggerMessage(EventId = 4108, Level = LogLevel.Warning, Message = "Channel {Channel}: connection from {Address} refused: {Reason}")]
+    private static partial void LogRefused(ILogger logger, string channel, string address, string reason);
 
     [LoggerMessage(EventId = 4102, Level = LogLevel.Warning, Message = "Channel {Channel}: connection from {Remote} closed: {Reason}")]
     private static partial void LogClosed(ILogger logger, string channel, string remote, string reason);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
@@ -64,6 +65,20 @@ public sealed partial record ChannelOptions
     /// </summary>
     public string? Organisation { get; init; }
 
+    /// <summary>
+    /// The id of the data sharing agreement (a FHIR <c>Contract</c>) that makes this feed authoritative for demographics.
+    /// Only then may its ADT messages update Patient records it does not own, found by NHS Number or MRN whoever wrote
+    /// them; the agreement must be in force, and name <see cref="Organisation"/> as a source, when each message is
+    /// delivered. Unset (the default): the feed writes and updates only its own source records.
+    /// </summary>
+    public string? DemographicsAgreement { get; init; }
+
+    /// <summary>
+    /// The <c>meta.source</c> of the records this channel writes, and the scope of its conditional keys: the ODS
+    /// organisation URL of <see cref="Organisation"/> (docs/governance.md, data sharing agreements), else the channel itself.
+    /// </summary>
+    public string SourceUri => Organisation is { Length: > 0 } ods ? Governance.OrganisationSource.For(ods) : "urn:carehub:channel:" + Name;
+
     /// <summary>Checks the channel; <paramref name="at"/> is its configuration path, for messages.</summary>
     public void Validate(string at, IReadOnlyCollection<string> transformers)
     {
@@ -74,6 +89,12 @@ public sealed partial record ChannelOptions
 
         Source.Validate($"{at}:Source");
         Filters.Validate($"{at}:Filters");
+        if (DemographicsAgreement is not null && (string.IsNullOrWhiteSpace(Organisation) || !Fhir.FhirIds.IsValidId(DemographicsAgreement)))
+        {
+            throw new InvalidOperationException(
+                $"{at}:DemographicsAgreement '{DemographicsAgreement}' needs a Contract id (letters, digits, '-', '.') and {at}:Organisation, the ODS code the agreement names as its source.");
+        }
+
         if (!transformers.Contains(Transformer))
         {
             throw new InvalidOperationException($"{at}:Transformer '{Transformer}' is not known; use one of: {string.Join(", ", transformers.Order(StringComparer.Ordinal))}.");
@@ -102,7 +123,7 @@ public sealed partial record ChannelOptions
 }
 
 /// <summary>Where a channel's messages come from.</summary>
-public sealed record SourceOptions
+public sealed partial record SourceOptions
 {
     /// <summary><c>mllp</c> (a TCP listener), <c>http</c> (POST /channels/{name}/messages), <c>folder</c> (a watched folder) or <c>changes</c> (the record's change feed).</summary>
     public string Type { get; init; } = "";
@@ -125,14 +146,62 @@ public sealed record SourceOptions
     /// <summary>MLLP and HTTP: the largest message accepted. Default 16 MiB.</summary>
     public int MaxMessageBytes { get; init; } = 16 * 1024 * 1024;
 
-    /// <summary>MLLP: the longest wait for a message on an open connection before it is closed. Default 10 minutes.</summary>
-    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>MLLP: the longest wait for a message on an open connection before it is closed, so that idle connections cannot hold the listener's slots. Default 60 seconds.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>MLLP: the longest time a started frame may take to finish. Default 30 seconds.</summary>
     public TimeSpan FrameTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>MLLP: connections served at once; more wait for a slot. Default 64.</summary>
+    /// <summary>MLLP: connections served at once; a connection beyond it is closed at once. Default 64.</summary>
     public int MaxConnections { get; init; } = 64;
+
+    /// <summary>MLLP: connections one remote address may hold at once; more from it are closed at once. Default 8.</summary>
+    public int MaxConnectionsPerAddress { get; init; } = 8;
+
+    /// <summary>
+    /// MLLP: of <see cref="MaxConnections"/>, how many only known senders may take (an address in
+    /// <see cref="AllowedAddresses"/>, or a connection that presented an allowed client certificate), so that anonymous
+    /// connections cannot exhaust them. Default: an eighth of <see cref="MaxConnections"/> (8 of 64).
+    /// </summary>
+    public int? ReservedConnections { get; init; }
+
+    /// <summary>The reserved slots in effect: <see cref="ReservedConnections"/>, or an eighth of <see cref="MaxConnections"/>.</summary>
+    public int EffectiveReservedConnections => ReservedConnections ?? MaxConnections / 8;
+
+    /// <summary>
+    /// MLLP: the addresses senders may connect from, as IP addresses or CIDR ranges (<c>10.1.2.3</c>, <c>10.1.0.0/16</c>,
+    /// <c>2001:db8::/32</c>). Without client certificates, a connection from any other address is closed at once; with
+    /// them, other addresses may still connect but must present an allowed certificate and are anonymous until they do.
+    /// </summary>
+    public string[] AllowedAddresses { get; init; } = [];
+
+    /// <summary>
+    /// MLLP over TLS: SHA-256 (or SHA-1) thumbprints, in hex, of the client certificates allowed to send. Setting this or
+    /// <see cref="ClientCertificateAuthority"/> makes the listener require a client certificate (mutual TLS).
+    /// </summary>
+    public string[] ClientCertificateThumbprints { get; init; } = [];
+
+    /// <summary>MLLP over TLS: a PEM or DER certificate file of the authority that issues the allowed client certificates (mutual TLS).</summary>
+    public string? ClientCertificateAuthority { get; init; }
+
+    /// <summary>
+    /// The senders the channel takes messages from, as <c>MSH-3^MSH-4</c> namespace ids (<c>PAS^RX1</c>; <c>*^RX1</c> for any
+    /// application of a facility). A message from another is refused AR, with an ERR naming the mismatch, and kept in
+    /// the message store. Empty: any sender.
+    /// </summary>
+    public string[] Senders { get; init; } = [];
+
+    /// <summary>
+    /// MLLP: declares a channel without sender authentication (no allowed addresses, no client certificates): anyone who
+    /// can reach the port may send. Only allowed on a loopback address; a channel without sender authentication must say so.
+    /// </summary>
+    public bool Unauthenticated { get; init; }
+
+    /// <summary>MLLP: true when TLS clients must present a certificate (thumbprints or an authority are configured).</summary>
+    public bool RequiresClientCertificate => ClientCertificateThumbprints.Length > 0 || ClientCertificateAuthority is not null;
+
+    /// <summary>MLLP: true when the listener authenticates senders, by address or by client certificate.</summary>
+    public bool AuthenticatesSenders => AllowedAddresses.Length > 0 || RequiresClientCertificate;
 
     /// <summary>Folder: the folder watched for files; they move to <c>processed/</c> or <c>error/</c> inside it.</summary>
     public string? Path { get; init; }
@@ -174,6 +243,76 @@ public sealed record SourceOptions
             ? X509Certificate2.CreateFromEncryptedPemFile(path, password, key)
             : X509Certificate2.CreateFromPemFile(path, key);
     }
+
+    /// <summary>
+    /// A listener reachable from other machines must know who sends: a non-loopback channel without allowed addresses or
+    /// client certificates, or without <see cref="Senders"/>, stops the start. A loopback channel without sender
+    /// authentication must say <see cref="Unauthenticated"/>.
+    /// </summary>
+    private void ValidateSenderAuthentication(string at)
+    {
+        for (var i = 0; i < AllowedAddresses.Length; i++)
+        {
+            if (!AddressRange.TryParse(AllowedAddresses[i], out _))
+            {
+                throw new InvalidOperationException($"{at}:AllowedAddresses:{i.ToString(CultureInfo.InvariantCulture)} '{AllowedAddresses[i]}' is not an IP address or CIDR range such as 10.1.2.3 or 10.1.0.0/16.");
+            }
+        }
+
+        if (RequiresClientCertificate && Certificate is null)
+        {
+            throw new InvalidOperationException($"{at}: client certificates (ClientCertificateThumbprints, ClientCertificateAuthority) need TLS: set {at}:Certificate to the listener's own certificate.");
+        }
+
+        if (ClientCertificateAuthority is not null)
+        {
+            try
+            {
+                using var authority = X509CertificateLoader.LoadCertificateFromFile(ClientCertificateAuthority);
+            }
+            catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException)
+            {
+                throw new InvalidOperationException($"{at}:ClientCertificateAuthority '{ClientCertificateAuthority}' could not be read as a PEM or DER certificate: {e.Message}", e);
+            }
+        }
+
+        for (var i = 0; i < ClientCertificateThumbprints.Length; i++)
+        {
+            if (!Thumbprint().IsMatch(ClientCertificateThumbprints[i]))
+            {
+                throw new InvalidOperationException($"{at}:ClientCertificateThumbprints:{i.ToString(CultureInfo.InvariantCulture)} is not a SHA-256 (64 hex digits) or SHA-1 (40 hex digits) thumbprint.");
+            }
+        }
+
+        var loopback = IsLoopback(Host);
+        if (AuthenticatesSenders && Unauthenticated)
+        {
+            throw new InvalidOperationException($"{at}:Unauthenticated is true, but the channel authenticates senders (AllowedAddresses or client certificates): remove one of them.");
+        }
+
+        if (!AuthenticatesSenders && !loopback)
+        {
+            throw new InvalidOperationException(
+                $"{at}: an MLLP listener on '{Host}' is reachable from other machines but authenticates no sender. Set {at}:AllowedAddresses " +
+                $"(the senders' IP addresses or CIDR ranges) and/or client certificates ({at}:Certificate with ClientCertificateThumbprints or ClientCertificateAuthority), or listen on 127.0.0.1.");
+        }
+
+        if (!loopback && Senders.Length == 0)
+        {
+            throw new InvalidOperationException(
+                $"{at}:Senders is empty: an MLLP listener reachable from other machines must name the senders it takes, as MSH-3^MSH-4 (e.g. PAS^RX1, or *^RX1 for any application of a facility).");
+        }
+
+        if (!AuthenticatesSenders && !Unauthenticated)
+        {
+            throw new InvalidOperationException(
+                $"{at}: the MLLP listener authenticates no sender. Set {at}:AllowedAddresses or client certificates, or, for a loopback-only channel that anyone on this machine may send to, say so with {at}:Unauthenticated = true.");
+        }
+    }
+
+    /// <summary>True for 127.0.0.0/8, ::1 and localhost: addresses only this machine can reach.</summary>
+    public static bool IsLoopback(string host) =>
+        string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase) || (IPAddress.TryParse(host, out var address) && IPAddress.IsLoopback(address));
 
     /// <summary>Loads the certificate once at start, so that a wrong file or password stops the start, not each TLS handshake.</summary>
     private void CheckCertificate(string at)
@@ -234,6 +373,26 @@ public sealed record SourceOptions
             {
                 throw new InvalidOperationException($"{at}:MaxConnections must be at least 1.");
             }
+
+            if (MaxConnectionsPerAddress < 1)
+            {
+                throw new InvalidOperationException($"{at}:MaxConnectionsPerAddress must be at least 1.");
+            }
+
+            if (EffectiveReservedConnections < 0 || EffectiveReservedConnections >= MaxConnections)
+            {
+                throw new InvalidOperationException($"{at}:ReservedConnections must be 0 or more and less than MaxConnections ({MaxConnections.ToString(CultureInfo.InvariantCulture)}).");
+            }
+
+            ValidateSenderAuthentication(at);
+        }
+
+        for (var i = 0; i < Senders.Length; i++)
+        {
+            if (!SenderPattern().IsMatch(Senders[i]))
+            {
+                throw new InvalidOperationException($"{at}:Senders:{i.ToString(CultureInfo.InvariantCulture)} '{Senders[i]}' is not a sender such as PAS^RX1 (MSH-3^MSH-4) or *^RX1.");
+            }
         }
 
         if (MaxMessageBytes < 64)
@@ -256,6 +415,12 @@ public sealed record SourceOptions
             throw new InvalidOperationException($"{at}:ResourceTypes is empty: give the resource types whose changes to send, e.g. Patient.");
         }
     }
+
+    [GeneratedRegex(@"^([^\^\s]+)\^([^\^\s]+)$", RegexOptions.CultureInvariant)]
+    internal static partial Regex SenderPattern();
+
+    [GeneratedRegex("^([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$", RegexOptions.CultureInvariant)]
+    private static partial Regex Thumbprint();
 }
 
 /// <summary>

@@ -53,7 +53,7 @@ public sealed partial class MessageBroker : IAsyncDisposable
                 throw new InvalidOperationException($"{MessagingOptions.ChannelsSectionName}:{i}:Source:ResourceTypes: change-feed channels send Patient changes (as ADT^A08) only.");
             }
 
-            if (!channels.TryAdd(c.Name, new Channel(c, new MessageFilter(c.Filters), byName[c.Transformer], Principal(c))))
+            if (!channels.TryAdd(c.Name, new Channel(c, new MessageFilter(c.Filters), new SenderRule(c.Source.Senders), byName[c.Transformer], Principal(c))))
             {
                 throw new InvalidOperationException($"{MessagingOptions.ChannelsSectionName}:{i}:Name '{c.Name}' is used by another channel.");
             }
@@ -93,7 +93,7 @@ public sealed partial class MessageBroker : IAsyncDisposable
 
     private IMessageDestination CreateDestination(ChannelOptions channel, DestinationOptions d) => d.Type switch
     {
-        "record" => new RecordDestination(records, Principal(channel), d.EffectiveName),
+        "record" => new RecordDestination(records, Principal(channel), d.EffectiveName, channel.DemographicsAgreement, clock),
         "mllp" => new MllpDestination(d),
         "http" => new HttpDestination(d),
         "folder" => new FolderDestination(d),
@@ -182,7 +182,16 @@ public sealed partial class MessageBroker : IAsyncDisposable
     {
         ProcessedMessage processing;
         Hl7Message ack;
-        if (!channel.Filter.Matches(message))
+        if (channel.Senders.Refusal(message) is { } refusal)
+        {
+            // Refused, not filtered: the sender is not one this channel was set up for. Kept in error state for inspection;
+            // AR (HL7 v2 chapter 2.9.2: the message is rejected and must not be sent again as it is), ERR at MSH-4.
+            LogSenderRefused(logger, channel.Options.Name);
+            processing = ProcessedMessage.Failed($"{(int)Hl7ErrorCode.ApplicationInternalError} {refusal}");
+            ack = Hl7Acknowledgement.Create(message, Hl7Acknowledgement.CodeFor(Hl7Acknowledgement.ModeOf(message), Hl7AckOutcome.Reject),
+                [new Hl7Error(Hl7ErrorCode.ApplicationInternalError, new Hl7ErrorLocation("MSH", 1, 4), refusal)]);
+        }
+        else if (!channel.Filter.Matches(message))
         {
             processing = ProcessedMessage.Filtered();
             ack = Hl7Acknowledgement.Accept(message);
@@ -191,7 +200,7 @@ public sealed partial class MessageBroker : IAsyncDisposable
         {
             try
             {
-                var transformed = channel.Transformer.Transform(message);
+                var transformed = channel.Transformer.Transform(message, channel.Options);
                 processing = new ProcessedMessage(MessageStates.Queued, transformed.Content, transformed.ContentType, null,
                     channel.Options.Destinations.Select(d => d.EffectiveName).ToList());
                 ack = Hl7Acknowledgement.Accept(message);
@@ -307,7 +316,7 @@ public sealed partial class MessageBroker : IAsyncDisposable
     }
 
     /// <summary>A configured channel at run time: its parts, its routes, and a signal that wakes its workers.</summary>
-    private sealed class Channel(ChannelOptions options, MessageFilter filter, IMessageTransformer transformer, Principal principal)
+    private sealed class Channel(ChannelOptions options, MessageFilter filter, SenderRule senders, IMessageTransformer transformer, Principal principal)
     {
         private readonly object gate = new();
         private TaskCompletionSource signal = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -315,6 +324,8 @@ public sealed partial class MessageBroker : IAsyncDisposable
         public ChannelOptions Options { get; } = options;
 
         public MessageFilter Filter { get; } = filter;
+
+        public SenderRule Senders { get; } = senders;
 
         public IMessageTransformer Transformer { get; } = transformer;
 
@@ -382,6 +393,9 @@ public sealed partial class MessageBroker : IAsyncDisposable
 
     [LoggerMessage(EventId = 4004, Level = LogLevel.Information, Message = "Channel {Channel}: message {MessageId} reprocessed, now {State}")]
     private static partial void LogReprocessed(ILogger logger, string channel, long messageId, string state);
+
+    [LoggerMessage(EventId = 4006, Level = LogLevel.Warning, Message = "Channel {Channel}: message refused AR, its MSH-3/MSH-4 is not a configured sender; stored in error state")]
+    private static partial void LogSenderRefused(ILogger logger, string channel);
 
     [LoggerMessage(EventId = 4005, Level = LogLevel.Information, Message = "Channel {Channel}: paused = {Paused}")]
     private static partial void LogPaused(ILogger logger, string channel, bool paused);

@@ -14,6 +14,9 @@ public interface IMessageTransformer
     /// <summary>Transforms the message.</summary>
     /// <exception cref="MessageTransformException">The message cannot be transformed; its HL7 table 0357 code goes into the ACK.</exception>
     TransformedContent Transform(Hl7Message message);
+
+    /// <summary>Transforms a message received on <paramref name="channel"/>; transformers that write records use the channel's source.</summary>
+    TransformedContent Transform(Hl7Message message, ChannelOptions channel) => Transform(message);
 }
 
 /// <summary>A transformed message: its text and media type (e.g. a FHIR transaction Bundle as application/fhir+json).</summary>
@@ -61,7 +64,16 @@ public sealed class V2ToFhirTransformer(Mapping.V2MappingOptions options) : IMes
 
     public string Name => "v2-to-fhir";
 
-    public TransformedContent Transform(Hl7Message message)
+    public TransformedContent Transform(Hl7Message message) => Map(message, options);
+
+    /// <summary>The records are the channel's own source records: see <see cref="Mapping.V2MappingOptions.Source"/>.</summary>
+    public TransformedContent Transform(Hl7Message message, ChannelOptions channel)
+    {
+        ArgumentNullException.ThrowIfNull(channel);
+        return Map(message, options with { Source = channel.SourceUri, DemographicsAuthority = channel.DemographicsAgreement is not null });
+    }
+
+    private static TransformedContent Map(Hl7Message message, Mapping.V2MappingOptions options)
     {
         ArgumentNullException.ThrowIfNull(message);
         try

@@ -20,6 +20,7 @@ public sealed class DeliveryTests
         new("CareHub:Channels:0:Name", "relay"),
         new("CareHub:Channels:0:Source:Type", "mllp"),
         new("CareHub:Channels:0:Source:Port", "0"),
+        new("CareHub:Channels:0:Source:Unauthenticated", "true"),
         new("CareHub:Channels:0:Transformer", "pass-through"),
         new("CareHub:Channels:0:Destinations:0:Name", "downstream"),
         new("CareHub:Channels:0:Destinations:0:Type", "mllp"),

@@ -109,6 +109,7 @@ public sealed class KillTests
             ["CareHub__Channels__0__Name"] = "adt-in",
             ["CareHub__Channels__0__Source__Type"] = "mllp",
             ["CareHub__Channels__0__Source__Port"] = mllpPort.ToString(CultureInfo.InvariantCulture),
+            ["CareHub__Channels__0__Source__Unauthenticated"] = "true",
             ["CareHub__Channels__0__Transformer"] = "pass-through",
             ["CareHub__Channels__0__Destinations__0__Type"] = "folder",
             ["CareHub__Channels__0__Destinations__0__Path"] = outbox,

@@ -168,6 +168,11 @@ public sealed class MessagingServer : IAsyncDisposable
         yield return new(at + "Name", name);
         yield return new(at + "Source:Type", "mllp");
         yield return new(at + "Source:Port", "0");
+        if (!extra.Any(e => e.Key is "Source:AllowedAddresses:0" or "Source:ClientCertificateThumbprints:0" or "Source:ClientCertificateAuthority"))
+        {
+            yield return new(at + "Source:Unauthenticated", "true");
+        }
+
         yield return new(at + "Transformer", transformer);
         yield return new(at + "Destinations:0:Type", destination);
         foreach (var (key, value) in extra)

@@ -23,14 +23,7 @@ public sealed class MllpTlsTests : IDisposable
     {
         Directory.CreateDirectory(folder);
         using var key = RSA.Create(2048);
-        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddDnsName("localhost");
-        names.AddIpAddress(System.Net.IPAddress.Loopback);
-        request.CertificateExtensions.Add(names.Build());
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
-        var now = DateTimeOffset.UtcNow;
-        certificate = request.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(1));
+        certificate = TestCertificates.SelfSigned(key, "CN=localhost", TestCertificates.ServerAuth);
         File.WriteAllBytes(Path.Combine(folder, "mllp.pfx"), certificate.Export(X509ContentType.Pkcs12, Password));
         File.WriteAllText(Path.Combine(folder, "mllp.crt"), certificate.ExportCertificatePem());
         File.WriteAllText(Path.Combine(folder, "mllp.key"), key.ExportPkcs8PrivateKeyPem());

@@ -52,6 +52,95 @@ public sealed class V2ToFhirChannelTests
         Assert.Contains("200", ack.Get("ERR-3"), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task the_sample_message_shipped_with_the_repository_becomes_the_channels_own_record_which_the_mpi_links_to_the_gp_practices_record()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "CareHub.sln")))
+        {
+            root = root.Parent;
+        }
+
+        Assert.NotNull(root);
+        var sample = await File.ReadAllTextAsync(Path.Combine(root.FullName, "samples", "hl7v2", "ADT-A04-synthetic.hl7"), Ct);
+        await using var server = await MessagingServer.StartAsync(MessagingServer.InboundChannel(transformer: "v2-to-fhir", extra: [("Organisation", "RTH")]));
+        const string gpRecord = """
+            {"resourceType":"Patient","meta":{"source":"https://directory.spineservices.nhs.uk/ORD/2-0-0/organisations/A81001"},
+             "identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9990000018"}],"name":[{"family":"SYNTHETIC","given":["SAMPLE"]}],"birthDate":"1980-01-01"}
+            """;
+        string gpId;
+        using (var created = await server.Client.PostAsync($"{server.BaseUrl}/fhir/Patient", Fhir(gpRecord), Ct))
+        {
+            created.EnsureSuccessStatusCode();
+            gpId = created.Headers.Location!.ToString().Split("/Patient/")[1].Split('/')[0];
+        }
+
+        await using var client = await MllpClient.ConnectAsync("127.0.0.1", server.Mllp("adt-in").Port, cancellationToken: Ct);
+
+        Assert.Equal("AA", (await client.SendAsync(Hl7Message.Parse(sample), Ct)).Get("MSA-1"));
+
+        var source = Uri.EscapeDataString("https://directory.spineservices.nhs.uk/ORD/2-0-0/organisations/RTH");
+        await MessagingServer.EventuallyAsync(async () => await CountAsync(server, $"Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9990000018&_source={source}", _ => true) == 1,
+            "the sample's patient is in the record as the channel's own source record");
+        Assert.Equal(2, await CountAsync(server, "Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9990000018", _ => true));
+        var person = await server.Client.GetStringAsync($"{server.BaseUrl}/fhir/Person?link=Patient/{gpId}", Ct);
+        using var people = JsonDocument.Parse(person);
+        var links = people.RootElement.GetProperty("entry").EnumerateArray().Select(e => e.GetProperty("resource"))
+            .Where(r => r.GetProperty("resourceType").GetString() == "Person")
+            .SelectMany(r => r.GetProperty("link").EnumerateArray().Select(l => l.GetProperty("target").GetProperty("reference").GetString()))
+            .ToList();
+        Assert.Equal(2, links.Count(l => l!.StartsWith("Patient/", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task a_feed_updates_another_organisations_patient_only_while_its_demographics_agreement_is_in_force()
+    {
+        await using var server = await MessagingServer.StartAsync(MessagingServer.InboundChannel(transformer: "v2-to-fhir",
+            extra: [("Organisation", "RTH"), ("DemographicsAgreement", "dsa-rth-demographics")]));
+        const string gpRecord = """
+            {"resourceType":"Patient","meta":{"source":"https://directory.spineservices.nhs.uk/ORD/2-0-0/organisations/A81001"},
+             "identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9990000018"}],"name":[{"family":"GPRECORD"}]}
+            """;
+        using (var created = await server.Client.PostAsync($"{server.BaseUrl}/fhir/Patient", Fhir(gpRecord), Ct))
+        {
+            created.EnsureSuccessStatusCode();
+        }
+
+        await using (var client = await MllpClient.ConnectAsync("127.0.0.1", server.Mllp("adt-in").Port, cancellationToken: Ct))
+        {
+            Assert.Equal("AA", (await client.SendAsync(Hl7Message.Parse(Admit), Ct)).Get("MSA-1"));
+        }
+
+        var id = Assert.Single(await server.Store.SearchAsync(new CareHub.Messaging.Storage.MessageQuery(ControlId: "V2F-1"), Ct)).Id;
+        await MessagingServer.EventuallyAsync(async () => (await server.Store.GetAsync(id, Ct))!.Deliveries.Single().State == CareHub.Messaging.Storage.DeliveryStates.DeadLetter,
+            "without the agreement the delivery is refused");
+        Assert.Contains("Contract/dsa-rth-demographics does not exist", (await server.Store.GetAsync(id, Ct))!.Deliveries.Single().LastError, StringComparison.Ordinal);
+        var patients = "Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9990000018";
+        Assert.Equal(1, await CountAsync(server, patients, p => p.GetProperty("name")[0].GetProperty("family").GetString() == "GPRECORD"));
+
+        const string agreement = """
+            {"resourceType":"Contract","id":"dsa-rth-demographics","status":"executed",
+             "type":{"coding":[{"system":"https://carehub.local/fhir/CodeSystem/agreement-type","code":"data-sharing"}]},
+             "term":[{"offer":{"party":[{"reference":[{"identifier":{"system":"https://fhir.nhs.uk/Id/ods-organization-code","value":"RTH"}}],
+               "role":{"coding":[{"system":"https://carehub.local/fhir/CodeSystem/agreement-party","code":"source"}]}}]}}]}
+            """;
+        using (var put = await server.Client.PutAsync($"{server.BaseUrl}/fhir/Contract/dsa-rth-demographics", Fhir(agreement), Ct))
+        {
+            put.EnsureSuccessStatusCode();
+        }
+
+        using (var reprocess = await server.Client.PostAsync($"{server.BaseUrl}/admin/messaging/messages/{id}/reprocess", null, Ct))
+        {
+            reprocess.EnsureSuccessStatusCode();
+        }
+
+        await MessagingServer.EventuallyAsync(async () => await CountAsync(server, patients, p => p.GetProperty("name")[0].GetProperty("family").GetString() == "EXAMPLE") == 1,
+            "with the agreement in force the feed's demographics replace the patient's");
+        Assert.Equal(1, await CountAsync(server, patients, _ => true));
+    }
+
+    private static StringContent Fhir(string json) => new(json, System.Text.Encoding.UTF8, "application/fhir+json");
+
     private static async Task<int> CountAsync(MessagingServer server, string query, Func<JsonElement, bool> predicate)
     {
         using var response = await server.Client.GetAsync($"{server.BaseUrl}/fhir/{query}", Ct);

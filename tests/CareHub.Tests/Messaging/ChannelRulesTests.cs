@@ -12,7 +12,7 @@ public sealed class ChannelRulesTests
     private static ChannelOptions Valid() => new()
     {
         Name = "adt-in",
-        Source = new SourceOptions { Type = "mllp", Port = 2575 },
+        Source = new SourceOptions { Type = "mllp", Port = 2575, Unauthenticated = true },
         Transformer = "v2-to-fhir",
         Destinations = [new DestinationOptions { Type = "record" }],
     };
@@ -33,6 +33,14 @@ public sealed class ChannelRulesTests
         { "condition", "CareHub:Channels:0:Filters:Conditions:0 'PV1=I' is not a condition" },
         { "attempts", "CareHub:Channels:0:Destinations:0:MaxAttempts" },
         { "folder", "CareHub:Channels:0:Source:Path is empty" },
+        { "open-to-the-network", "CareHub:Channels:0:Source: an MLLP listener on '0.0.0.0' is reachable from other machines but authenticates no sender" },
+        { "unlabelled-loopback", "CareHub:Channels:0:Source: the MLLP listener authenticates no sender" },
+        { "bad-range", "CareHub:Channels:0:Source:AllowedAddresses:0 '10.1.2.300/8'" },
+        { "client-certificates-without-tls", "client certificates (ClientCertificateThumbprints, ClientCertificateAuthority) need TLS" },
+        { "bad-sender", "CareHub:Channels:0:Source:Senders:0 'RX1' is not a sender" },
+        { "reserved", "CareHub:Channels:0:Source:ReservedConnections" },
+        { "network-listener-without-senders", "CareHub:Channels:0:Source:Senders is empty: an MLLP listener reachable from other machines" },
+        { "agreement-without-organisation", "CareHub:Channels:0:DemographicsAgreement 'dsa-1' needs" },
     };
 
     [Theory]
@@ -52,12 +60,58 @@ public sealed class ChannelRulesTests
             "condition" => Valid() with { Filters = new FilterOptions { Conditions = ["PV1=I"] } },
             "attempts" => Valid() with { Destinations = [new DestinationOptions { Type = "record", MaxAttempts = 0 }] },
             "folder" => Valid() with { Source = new SourceOptions { Type = "folder" } },
+            "open-to-the-network" => Valid() with { Source = new SourceOptions { Type = "mllp", Port = 2575, Host = "0.0.0.0", Unauthenticated = true } },
+            "unlabelled-loopback" => Valid() with { Source = new SourceOptions { Type = "mllp", Port = 2575 } },
+            "bad-range" => Valid() with { Source = new SourceOptions { Type = "mllp", Port = 2575, AllowedAddresses = ["10.1.2.300/8"] } },
+            "client-certificates-without-tls" => Valid() with { Source = new SourceOptions { Type = "mllp", Port = 2575, ClientCertificateThumbprints = [new string('a', 64)] } },
+            "bad-sender" => Valid() with { Source = Valid().Source with { Senders = ["RX1"] } },
+            "reserved" => Valid() with { Source = Valid().Source with { MaxConnections = 4, ReservedConnections = 4 } },
+            "network-listener-without-senders" => Valid() with { Source = new SourceOptions { Type = "mllp", Port = 2575, Host = "0.0.0.0", AllowedAddresses = ["10.1.2.3"] } },
+            "agreement-without-organisation" => Valid() with { DemographicsAgreement = "dsa-1" },
             _ => throw new ArgumentOutOfRangeException(nameof(problem)),
         };
 
         var e = Assert.Throws<InvalidOperationException>(() => channel.Validate("CareHub:Channels:0", Transformers));
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void a_network_listener_that_authenticates_senders_by_address_passes() =>
+        (Valid() with { Source = new SourceOptions { Type = "mllp", Port = 2575, Host = "0.0.0.0", AllowedAddresses = ["10.1.2.3", "10.2.0.0/16"], Senders = ["PAS^RX1"] } })
+            .Validate("CareHub:Channels:0", Transformers);
+
+    [Fact]
+    public void an_eighth_of_the_connections_are_reserved_for_known_senders_unless_configured()
+    {
+        Assert.Equal(8, new SourceOptions().EffectiveReservedConnections);
+        Assert.Equal(0, new SourceOptions { MaxConnections = 4 }.EffectiveReservedConnections);
+        (Valid() with { Source = Valid().Source with { MaxConnections = 4 } }).Validate("CareHub:Channels:0", Transformers);
+    }
+
+    [Fact]
+    public void an_idle_mllp_connection_is_closed_after_a_minute_by_default() =>
+        Assert.Equal(TimeSpan.FromSeconds(60), new SourceOptions().IdleTimeout);
+
+    [Theory]
+    [InlineData("10.1.2.3", "10.1.2.3", true)]
+    [InlineData("10.1.2.3", "10.1.2.4", false)]
+    [InlineData("10.1.0.0/16", "10.1.200.7", true)]
+    [InlineData("10.1.0.0/16", "::ffff:10.1.200.7", true)]
+    [InlineData("10.1.0.0/16", "10.2.0.1", false)]
+    [InlineData("2001:db8::/32", "2001:db8::1", true)]
+    public void allowed_addresses_match_single_addresses_and_cidr_ranges(string range, string address, bool matches)
+    {
+        Assert.True(AddressRange.TryParse(range, out var parsed));
+        Assert.Equal(matches, parsed.Contains(System.Net.IPAddress.Parse(address)));
+    }
+
+    [Theory]
+    [InlineData("PAS^RAL", true)]
+    [InlineData("*^RAL", true)]
+    [InlineData("PAS^RX1", false)]
+    [InlineData("LAB^RAL", false)]
+    public void a_message_is_taken_only_from_a_configured_sender(string sender, bool taken) =>
+        Assert.Equal(taken, new SenderRule([sender]).Refusal(Inpatient) is null);
 
     [Fact]
     public void backoff_doubles_from_the_first_delay_up_to_the_cap()

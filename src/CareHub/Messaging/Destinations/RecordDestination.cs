@@ -14,8 +14,11 @@ namespace CareHub.Messaging.Destinations;
 /// channel's principal. The Bundle runs as one transaction, and carries a receipt: a Basic resource whose identifier is
 /// the message's id and this destination. If a crash falls between the record's commit and the message store's, the
 /// next attempt finds the receipt and does not write the Bundle again, so the record receives each message once.
+/// A channel authoritative for demographics (<see cref="ChannelOptions.DemographicsAgreement"/>) delivers only while its
+/// agreement is in force and names the channel's organisation as a source; otherwise the message is refused and kept.
 /// </summary>
-public sealed class RecordDestination(RecordService records, Principal principal, string destination) : IMessageDestination
+public sealed class RecordDestination(RecordService records, Principal principal, string destination, string? demographicsAgreement = null, TimeProvider? clock = null)
+    : IMessageDestination
 {
     /// <summary>The identifier system of message receipts.</summary>
     public const string ReceiptSystem = "urn:carehub:message-receipt";
@@ -50,6 +53,11 @@ public sealed class RecordDestination(RecordService records, Principal principal
             $"message-{claim.Message.Id.ToString(CultureInfo.InvariantCulture)}") { Return = ReturnPreference.Minimal };
         try
         {
+            if (demographicsAgreement is not null && await AgreementProblemAsync(context, cancellationToken) is { } problem)
+            {
+                return DeliveryResult.Reject(problem);
+            }
+
             if (claim.Attempt > 1 && await HasReceiptAsync(context, receipt, cancellationToken))
             {
                 return DeliveryResult.Success("already in the record (receipt found)");
@@ -74,6 +82,30 @@ public sealed class RecordDestination(RecordService records, Principal principal
     /// <summary>A request the record refused for what it is (4xx) will be refused again; a conflict or a busy store may pass later.</summary>
     private static bool IsPermanent(HttpStatusCode status) =>
         (int)status is >= 400 and < 500 && status is not (HttpStatusCode.Conflict or HttpStatusCode.PreconditionFailed or HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout);
+
+    /// <summary>Why the channel may not act as authoritative for demographics now, or null when its agreement allows it.</summary>
+    private async Task<string?> AgreementProblemAsync(RequestContext context, CancellationToken cancellationToken)
+    {
+        RecordResult contract;
+        try
+        {
+            contract = await records.ReadAsync(context, "Contract", demographicsAgreement!, null, cancellationToken);
+        }
+        catch (FhirException e) when (e.Status is HttpStatusCode.NotFound or HttpStatusCode.Gone)
+        {
+            return $"the channel's demographics agreement Contract/{demographicsAgreement} does not exist";
+        }
+
+        var agreement = contract.Json is null ? null : DataSharingAgreement.Parse(contract.Json);
+        if (agreement is null || !agreement.InForce((clock ?? TimeProvider.System).GetUtcNow()))
+        {
+            return $"the channel's demographics agreement Contract/{demographicsAgreement} is not an executed data sharing agreement in force";
+        }
+
+        return principal.Organisation is { } ods && !agreement.Sources.Contains(ods)
+            ? $"the channel's demographics agreement Contract/{demographicsAgreement} does not name {ods} as a source"
+            : null;
+    }
 
     private async Task<bool> HasReceiptAsync(RequestContext context, string receipt, CancellationToken cancellationToken)
     {

@@ -26,7 +26,14 @@ internal sealed class MappingContext
             ?? V2Types.Code(V2Types.Text(message.Header[4].Component(2)))
             ?? V2Types.Code(V2Types.Text(message.Header[3].Component(1)))
             ?? "unknown-sender";
+        Builder = new TransactionBuilder(options.Source ?? SenderSource(Sender), options.DemographicsAuthority);
     }
+
+    /// <summary>
+    /// The source of a feed that named none (the mapper used on its own): the sending facility, so that its keys are
+    /// still scoped to what that sender wrote. Channels always name their source (their organisation or themselves).
+    /// </summary>
+    public static string SenderSource(string sender) => "urn:carehub:hl7v2-sender:" + V2Identifiers.Slug(sender);
 
     public Hl7Message Message { get; }
 
@@ -38,7 +45,7 @@ internal sealed class MappingContext
     /// <summary>The sender's name for identifiers it assigns without an authority: MSH-4, else MSH-3.</summary>
     public string Sender { get; }
 
-    public TransactionBuilder Builder { get; } = new();
+    public TransactionBuilder Builder { get; }
 
     public List<V2MappingWarning> Warnings { get; } = [];
 

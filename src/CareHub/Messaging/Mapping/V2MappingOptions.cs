@@ -46,6 +46,20 @@ public sealed record V2MappingOptions
     /// </summary>
     public Encounter.EncounterStatus CancelledAdmissionStatus { get; init; } = Encounter.EncounterStatus.Cancelled;
 
+    /// <summary>
+    /// The <c>meta.source</c> of every record this feed writes (the ODS organisation URL of the sending organisation, see
+    /// docs/governance.md, or the channel's own URI). Every conditional key is scoped to it, so a feed updates only its own
+    /// source records and never another organisation's record with the same NHS Number; the MPI links them into one
+    /// person. Null: derived from the sending facility (MSH-4, else MSH-3).
+    /// </summary>
+    public string? Source { get; init; }
+
+    /// <summary>
+    /// True only for a feed that a data sharing agreement makes authoritative for demographics: its Patient keys (NHS
+    /// Number or MRN) find the patient's record whoever wrote it, and its demographics replace that record's. Default false.
+    /// </summary>
+    public bool DemographicsAuthority { get; init; }
+
     private static TimeZoneInfo LondonOrUtc() =>
         TimeZoneInfo.TryFindSystemTimeZoneById("Europe/London", out var zone) ? zone : TimeZoneInfo.Utc;
 }

@@ -140,6 +140,33 @@ public static partial class V2ToFhir
         return new PatientMap(patient, keys);
     }
 
+    /// <summary>
+    /// The patient identifiers of every PID in a message (PID-3, and the pre-v2.5 PID-2 and PID-4) as the mapper writes
+    /// them, NHS Numbers under the NHS system: what the message says about whom, e.g. for the audit of a view of it.
+    /// </summary>
+    public static IReadOnlyList<Identifier> PatientIdentifiers(Hl7Message message, V2MappingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        ArgumentNullException.ThrowIfNull(options);
+        var context = new MappingContext(message, options, message.TriggerEvent);
+        var identifiers = new List<Identifier>();
+        foreach (var pid in message.SegmentsWithId("PID"))
+        {
+            foreach (var field in (int[])[3, 2, 4])
+            {
+                foreach (var repetition in pid[field].Repetitions)
+                {
+                    if (V2Identifiers.FromCx(Hl7Identifier.From(repetition), context.Sender, "patient-id", options, out _) is { } identifier)
+                    {
+                        identifiers.Add(identifier);
+                    }
+                }
+            }
+        }
+
+        return identifiers;
+    }
+
     private static void AddTelecoms(List<ContactPoint> telecoms, Hl7Element field, ContactPoint.ContactPointUse use)
     {
         foreach (var repetition in field.Repetitions)

@@ -145,19 +145,31 @@ public sealed class V2FieldTests
     }
 
     [Fact]
-    public void the_patient_and_encounter_are_written_by_conditional_update_on_nhs_number_or_mrn_and_visit_number()
+    public void the_patient_and_encounter_are_written_by_conditional_update_on_nhs_number_or_mrn_and_visit_number_within_the_feeds_own_records()
     {
-        var result = V2ToFhir.Map(V2Messages.Adt("A01"), V2MappingOptions.Default);
+        var source = "https://directory.spineservices.nhs.uk/ORD/2-0-0/organisations/RX1";
+        var result = V2ToFhir.Map(V2Messages.Adt("A01"), V2MappingOptions.Default with { Source = source });
 
         var patient = Assert.Single(result.Bundle.Entry, e => e.Resource is Patient);
         Assert.Equal(Bundle.HTTPVerb.PUT, patient.Request!.Method);
         Assert.Equal(
-            "Patient?identifier=" + Uri.EscapeDataString($"https://fhir.nhs.uk/Id/nhs-number|{V2Messages.NhsNumber},https://fhir.carehub.local/Id/rx1|H123456"),
+            "Patient?identifier=" + Uri.EscapeDataString($"https://fhir.nhs.uk/Id/nhs-number|{V2Messages.NhsNumber},https://fhir.carehub.local/Id/rx1|H123456")
+            + "&_source=" + Uri.EscapeDataString(source),
             patient.Request!.Url);
+        Assert.Equal(source, patient.Resource!.Meta!.Source);
         var encounter = Assert.Single(result.Bundle.Entry, e => e.Resource is Encounter);
-        Assert.Equal("Encounter?identifier=" + Uri.EscapeDataString("https://fhir.carehub.local/Id/rx1|V0001"), encounter.Request!.Url);
+        Assert.Equal("Encounter?identifier=" + Uri.EscapeDataString("https://fhir.carehub.local/Id/rx1|V0001") + "&_source=" + Uri.EscapeDataString(source), encounter.Request!.Url);
         Assert.Equal(patient.FullUrl, ((Encounter)encounter.Resource!).Subject!.Reference);
         Assert.StartsWith("urn:uuid:", patient.FullUrl, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void without_a_configured_source_the_keys_are_scoped_to_the_sending_facility()
+    {
+        var result = V2ToFhir.Map(V2Messages.Adt("A01"), V2MappingOptions.Default);
+
+        var patient = Assert.Single(result.Bundle.Entry, e => e.Resource is Patient);
+        Assert.EndsWith("&_source=" + Uri.EscapeDataString("urn:carehub:hl7v2-sender:rx1"), patient.Request!.Url, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using CareHub.Governance;
 using CareHub.Identity;
 using CareHub.Messaging.Mapping;
 using CareHub.Tests.Records;
@@ -158,5 +159,75 @@ public sealed class V2RecordTests
         Assert.Equal(observationUrl, $"Observation/{observations.Entry[0].Resource!.Id}");
         var patient = Assert.Single(await V2Samples.FindAsync<Patient>(fixture, NhsNumber.IdentifierSystem, V2Messages.NhsNumber));
         Assert.NotEmpty(patient.Address);
+    }
+
+    // ---- each feed writes its own source records -------------------------------------------------------------
+
+    private static readonly string GpPractice = OrganisationSource.For("A81001");
+
+    private static readonly string TrustSource = OrganisationSource.For("RX1");
+
+    /// <summary>The GP practice's own record of the patient the test messages name (same NHS Number).</summary>
+    private static async Task<string> GpRecordAsync(RecordsFixture fixture)
+    {
+        var patient = new Patient
+        {
+            Meta = new Meta { Source = GpPractice },
+            Identifier = [new Identifier(NhsNumber.IdentifierSystem, V2Messages.NhsNumber)],
+            Name = [new HumanName { Family = "GPRECORD", Given = ["OWN"] }],
+            BirthDate = "1980-02-14",
+            GeneralPractitioner = [new ResourceReference { Identifier = new Identifier(OrganisationSource.OdsSystem, "A81001") }],
+        };
+        var created = await fixture.Records.CreateAsync(RecordsFixture.System(), patient, null, TestContext.Current.CancellationToken);
+        return created.Id;
+    }
+
+    [Fact]
+    public async Task an_adt_feed_writes_its_own_patient_record_and_leaves_the_gp_practices_record_with_the_same_nhs_number_alone()
+    {
+        await using var fixture = await RecordsFixture.CreateAsync();
+        var gpRecord = await GpRecordAsync(fixture);
+        var options = V2MappingOptions.Default with { Source = TrustSource };
+
+        await V2Samples.AssertAcceptedAsync(fixture, V2ToFhir.Map(V2Messages.Adt("A04"), options).Bundle);
+        await V2Samples.AssertAcceptedAsync(fixture, V2ToFhir.Map(V2Messages.Adt("A08", controlId: "MSG0002"), options).Bundle);
+
+        var patients = await V2Samples.FindAsync<Patient>(fixture, NhsNumber.IdentifierSystem, V2Messages.NhsNumber);
+        Assert.Equal(2, patients.Count);
+        var gp = Assert.Single(patients, p => p.Id == gpRecord);
+        Assert.Equal("1", gp.Meta!.VersionId);
+        Assert.Equal("GPRECORD", gp.Name[0].Family);
+        Assert.Equal("A81001", Assert.Single(gp.GeneralPractitioner).Identifier!.Value);
+        var feed = Assert.Single(patients, p => p.Id != gpRecord);
+        Assert.Equal(TrustSource, feed.Meta!.Source);
+        Assert.Equal("SMITH", feed.Name[0].Family);
+        var encounter = Assert.Single(await V2Samples.FindAsync<Encounter>(fixture, HospitalNumbers, "V0001"));
+        Assert.Equal($"Patient/{feed.Id}", encounter.Subject!.Reference);
+        Assert.Equal(TrustSource, encounter.Meta!.Source);
+    }
+
+    [Fact]
+    public async Task two_feeds_with_the_same_hospital_number_each_keep_their_own_record()
+    {
+        await using var fixture = await RecordsFixture.CreateAsync();
+
+        await V2Samples.AssertAcceptedAsync(fixture, V2ToFhir.Map(V2Messages.Adt("A04"), V2MappingOptions.Default with { Source = TrustSource }).Bundle);
+        await V2Samples.AssertAcceptedAsync(fixture, V2ToFhir.Map(V2Messages.Adt("A04"), V2MappingOptions.Default with { Source = "urn:carehub:channel:other-feed" }).Bundle);
+
+        var patients = await V2Samples.FindAsync<Patient>(fixture, HospitalNumbers, "H123456");
+        Assert.Equal(new[] { TrustSource, "urn:carehub:channel:other-feed" }.Order(StringComparer.Ordinal), patients.Select(p => p.Meta!.Source).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task a_feed_authoritative_for_demographics_updates_the_patients_record_whoever_wrote_it()
+    {
+        await using var fixture = await RecordsFixture.CreateAsync();
+        var gpRecord = await GpRecordAsync(fixture);
+
+        await V2Samples.AssertAcceptedAsync(fixture, V2ToFhir.Map(V2Messages.Adt("A04"), V2MappingOptions.Default with { Source = TrustSource, DemographicsAuthority = true }).Bundle);
+
+        var patient = Assert.Single(await V2Samples.FindAsync<Patient>(fixture, NhsNumber.IdentifierSystem, V2Messages.NhsNumber));
+        Assert.Equal(gpRecord, patient.Id);
+        Assert.Equal("SMITH", patient.Name[0].Family);
     }
 }
