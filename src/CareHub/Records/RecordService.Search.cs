@@ -231,6 +231,8 @@ public sealed partial class RecordService
                 clauses.Add(visible);
             }
 
+            clauses.AddRange(await ViewClausesAsync(context, scope.Types, parameters, cancellationToken));
+
             var storeQuery = request.ToStoreQuery() with
             {
                 Count = request.SummaryCount ? 0 : request.Count,
@@ -259,7 +261,7 @@ public sealed partial class RecordService
             }
 
             var patients = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var stored in page.Resources)
+            foreach (var stored in await ShowAllAsync(context, page.Resources, cancellationToken))
             {
                 bundle.Entry.Add(Entry(context, stored, request, Bundle.SearchEntryMode.Match));
                 patients.UnionWith(PatientsOf(stored.Type, stored.Id, stored.Json));
@@ -269,7 +271,7 @@ public sealed partial class RecordService
                 ? [.. request.Includes, .. page.Resources.Select(r => r.Type).Distinct().Select(t => new IncludeSpec(t, null, null, false, false))]
                 : request.Includes;
             var included = includes.Count == 0 ? [] : await IncludeAsync(context, page.Resources, includes, cancellationToken);
-            foreach (var stored in included)
+            foreach (var stored in await ShowAllAsync(context, included, cancellationToken))
             {
                 bundle.Entry.Add(Entry(context, stored, request, Bundle.SearchEntryMode.Include));
                 patients.UnionWith(PatientsOf(stored.Type, stored.Id, stored.Json));
@@ -499,9 +501,9 @@ public sealed partial class RecordService
                         LastModified = version.LastUpdated,
                     },
                 };
-                if (version.Json is not null)
+                if (version.Json is not null && await ShowAsync(context, version, cancellationToken) is { Json: { } shown })
                 {
-                    entry.Resource = StoredJson.Parse(version.Json);
+                    entry.Resource = StoredJson.Parse(shown);
                 }
 
                 bundle.Entry.Add(entry);
