@@ -134,6 +134,17 @@ public abstract class MpiAndAuditGovernance(GovernanceServer server)
         var everything = await server.GetAsync("gp.smith", $"/Patient/{own}/$everything");
         AssertNothingOf(everything, hidden);
         Assert.Single(GovernanceServer.Entries(everything.Body, null), r => Json.Type(r) == "Person");
+
+        // Reads inside a transaction are decided and shaped as they are outside it.
+        var transaction = await server.PostAsync("gp.smith", "", $$$"""
+            {"resourceType":"Bundle","type":"transaction","entry":[
+              {"request":{"method":"GET","url":"Person/{{{person}}}"}},
+              {"request":{"method":"GET","url":"Person?link=Patient/{{{own}}}"}}]}
+            """);
+        AssertNothingOf(transaction, hidden);
+        var hiddenRead = await server.PostAsync("gp.smith", "", $$$"""{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"GET","url":"Patient/{{{h.Id}}}"}}]}""");
+        Assert.True(hiddenRead.Status != HttpStatusCode.OK, hiddenRead.ToString());
+        Assert.DoesNotContain(Family(h.Patient), hiddenRead.Body.GetRawText(), StringComparison.Ordinal);
     }
 
     [Fact]
