@@ -83,7 +83,19 @@ public sealed partial class RecordService
         {
             foreach (var view in ReadViews.Where(v => v.Shapes(type)))
             {
-                var extra = await view.SearchClausesAsync(new ReadScope(this, context), type, parameters, cancellationToken);
+                IReadOnlyList<QueryClause> extra;
+                try
+                {
+                    extra = await view.SearchClausesAsync(new ReadScope(this, context), type, parameters, cancellationToken);
+                }
+                catch (FhirException) when (types.Count > 1)
+                {
+                    // Over several types, a type the view cannot search by these parameters is left out, as a type the
+                    // caller may not read is: the other types still answer.
+                    extra = [new AnyClause([])];
+                }
+
+
                 // Over several types the clauses bind only the view's type.
                 clauses.AddRange(types.Count == 1
                     ? extra

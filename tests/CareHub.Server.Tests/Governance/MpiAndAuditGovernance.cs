@@ -152,7 +152,7 @@ public abstract class MpiAndAuditGovernance(GovernanceServer server)
     {
         server.EnsureAvailable();
         var hidden = await HiddenAsync(2);
-        await LinkedToAsync(hidden);
+        var (own, _) = await LinkedToAsync(hidden);
         var unknown = Guid.NewGuid().ToString();
         foreach (var parameter in new[] { "link", "patient", "link:Patient" })
         {
@@ -168,6 +168,11 @@ public abstract class MpiAndAuditGovernance(GovernanceServer server)
         Assert.Contains("link=Patient/", byName.Diagnostics, StringComparison.Ordinal);
         var byNumber = await server.GetAsync("gp.smith", $"/Person?identifier={NhsSystem}|{hidden.NhsNumber}");
         Assert.True(byNumber.Status == HttpStatusCode.BadRequest, byNumber.ToString());
+
+        // Over several types the parameter leaves Person out; the other types still answer.
+        var compartment = await server.GetAsync("gp.smith", $"/Patient/{own}/*?_content={InventedFamily}");
+        Assert.True(compartment.Status == HttpStatusCode.OK, compartment.ToString());
+        Assert.DoesNotContain(GovernanceServer.Entries(compartment.Body), r => Json.Type(r) == "Person");
     }
 
     /// <summary>A searchset without what differs by nature between two requests: its id, time and the id searched for.</summary>
