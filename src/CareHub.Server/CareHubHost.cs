@@ -50,7 +50,9 @@ public static class CareHubHost
             BundlePatch = FhirApi.PatchFrom,
             WriteHooks = sp.GetServices<IWriteHook>().ToArray(),
             PatientLinks = sp.GetService<IPatientLinks>(),
+            ReadViews = sp.GetServices<IReadView>().ToArray(),
         });
+        builder.Services.AddSingleton<IReadView, CitizenAuditView>();
         builder.Services.AddMpi(builder.Configuration);
         builder.Services.AddSingleton<CapabilityStatementFactory>();
         builder.Services.AddCareHubAuth(builder.Configuration);

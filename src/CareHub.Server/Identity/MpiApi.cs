@@ -32,6 +32,7 @@ public static class MpiApi
         }
 
         services.AddSingleton<IPatientLinks, MpiPatientLinks>();
+        services.AddSingleton<IReadView, PersonView>();
         return services;
     }
 

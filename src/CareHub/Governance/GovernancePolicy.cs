@@ -171,7 +171,7 @@ public sealed class GovernancePolicy(PolicyDocument document, IRecordStore store
                 rules.Add(sensitivity);
             }
 
-            var patientData = entries.Count > 0 && entries[0].Category.PatientData;
+            var patientData = entries.Any(e => e.Category.PatientData);
             if (patientData && ods is not null)
             {
                 if (!agreementRules.TryGetValue(shape, out var agreementRule))

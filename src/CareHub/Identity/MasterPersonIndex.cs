@@ -182,24 +182,30 @@ public sealed class MasterPersonIndex(RecordService records, MpiOptions options,
             writer => Linker(writer).UnlinkAsync(source, target, cancellationToken), cancellationToken);
     }
 
-    public Task<FhirTask> AcceptAsync(RequestContext context, string taskId, CancellationToken cancellationToken)
-    {
-        RequireAdministrator(context);
-        return records.WriteOperationAsync(context, "operation $mpi-accept", "Task", FhirInteraction.Update,
-            writer => Linker(writer).AcceptAsync(taskId, cancellationToken), cancellationToken);
-    }
+    /// <summary>Accepts a review; for the callers the access policy lets change review Tasks (see <see cref="RequireReviewerAsync"/>).</summary>
+    public Task<FhirTask> AcceptAsync(RequestContext context, string taskId, CancellationToken cancellationToken) =>
+        records.WriteOperationAsync(context, "operation $mpi-accept", "Task", FhirInteraction.Update, async writer =>
+        {
+            await RequireReviewerAsync(context, taskId, cancellationToken);
+            return await Linker(writer).AcceptAsync(taskId, cancellationToken);
+        }, cancellationToken);
 
-    public Task<FhirTask> RejectAsync(RequestContext context, string taskId, CancellationToken cancellationToken)
-    {
-        RequireAdministrator(context);
-        return records.WriteOperationAsync(context, "operation $mpi-reject", "Task", FhirInteraction.Update,
-            writer => Linker(writer).RejectAsync(taskId, cancellationToken), cancellationToken);
-    }
+    /// <summary>Rejects a review; for the callers the access policy lets change review Tasks.</summary>
+    public Task<FhirTask> RejectAsync(RequestContext context, string taskId, CancellationToken cancellationToken) =>
+        records.WriteOperationAsync(context, "operation $mpi-reject", "Task", FhirInteraction.Update, async writer =>
+        {
+            await RequireReviewerAsync(context, taskId, cancellationToken);
+            return await Linker(writer).RejectAsync(taskId, cancellationToken);
+        }, cancellationToken);
 
-    /// <summary>The review tasks awaiting a decision, oldest first by id, as a searchset Bundle of Task.</summary>
+    /// <summary>
+    /// The review tasks awaiting a decision, oldest first by id, as a searchset Bundle of Task. They are read through the
+    /// access policy like <c>GET Task</c>: review Tasks are the data category <c>identity-review</c>, so a caller whose
+    /// role is not allowed that category gets an empty queue, exactly as their Task search finds none.
+    /// </summary>
     public Task<Bundle> ReviewQueueAsync(RequestContext context, int count, CancellationToken cancellationToken)
     {
-        RequireAdministrator(context);
+        ArgumentNullException.ThrowIfNull(context);
         if (count < 1)
         {
             throw FhirException.BadRequest("_count must be a positive integer.", "_count");
@@ -295,7 +301,20 @@ public sealed class MasterPersonIndex(RecordService records, MpiOptions options,
     private PersonLinker Linker(IRecordWriter writer) => new(writer, matcher, clock.GetUtcNow(), prepared, options.MaxCandidates);
 
     /// <summary>
-    /// Link, unlink, merge and review decisions change who a record belongs to: they are for backend systems (system
+    /// A review decision is for the callers the access policy lets change the review Task (the data category
+    /// <c>identity-review</c>: system clients, and the roles the policy file allows it). To anyone else the Task reads as
+    /// one that is not a review, which is also what an unknown id answers.
+    /// </summary>
+    private async Task RequireReviewerAsync(RequestContext context, string taskId, CancellationToken cancellationToken)
+    {
+        if ((await records.VisibleIdsAsync(context, "Task", [taskId], FhirInteraction.Update, cancellationToken)).Count == 0)
+        {
+            throw FhirException.NotFound($"Task/{taskId} is not a review of the master person index.");
+        }
+    }
+
+    /// <summary>
+    /// Link, unlink and merge change who a record belongs to: they are for backend systems (system
     /// scopes) and administrators, never a citizen or an ordinary user session.
     /// </summary>
     private static void RequireAdministrator(RequestContext context)

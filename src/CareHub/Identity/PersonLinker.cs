@@ -32,7 +32,8 @@ internal sealed record PreMatch(PreparedPerson Me, IReadOnlyList<string> Keys, I
 /// MPI Person (FHIR R4 Person, tagged <see cref="MpiCodes.ManagedTag"/>): <c>Person.link.target</c> is each source
 /// Patient, with its origin, score, rule and date as extensions, and <c>Person.link.assurance</c> level3 for an automatic
 /// link and level4 for a person's decision. The Person's own name, birth date, sex, address and telecom are the golden
-/// record: those of the member written most recently; its identifiers are every member's identifiers.
+/// record: those of the first source to join it that is still a member and unmerged (<see cref="SetGoldenRecord"/>); its
+/// identifiers are every member's identifiers.
 /// </summary>
 internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, DateTimeOffset now, PreparedPatients prepared, int maxCandidates)
 {
@@ -242,10 +243,10 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
             await writer.DeleteAsync("Person", pb.Id!, cancellationToken);
         }
 
-        // The decision is about both records: both links become a person's decision.
-        pa.Link.RemoveAll(l => TargetId(l) == a || TargetId(l) == b);
-        pa.Link.Add(Link(a, MpiCodes.Manual, null));
-        pa.Link.Add(Link(b, MpiCodes.Manual, null));
+        // The decision is about both records: both links become a person's decision, each where it was, because the order
+        // of the links is the order the sources joined in, which the golden record's survivorship follows.
+        SetLink(pa, Link(a, MpiCodes.Manual, null));
+        SetLink(pa, Link(b, MpiCodes.Manual, null));
         foreach (var task in await DecisionsAsync(a, cancellationToken))
         {
             if (ReviewTasks.Pair(task) is var (x, y) && MpiCodes.PairKey(x, y) == MpiCodes.PairKey(a, b) && task.Status != FhirTask.TaskStatus.Completed)
@@ -577,6 +578,20 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
         return link;
     }
 
+    /// <summary>Replaces the Person's link to the same Patient in place, or appends the link when there is none.</summary>
+    private static void SetLink(Person person, Person.LinkComponent link)
+    {
+        var index = person.Link.FindIndex(l => TargetId(l) == TargetId(link));
+        if (index < 0)
+        {
+            person.Link.Add(link);
+        }
+        else
+        {
+            person.Link[index] = link;
+        }
+    }
+
     private async Task RemoveAsync(Person person, string patientId, CancellationToken cancellationToken)
     {
         person.Link.RemoveAll(l => TargetId(l) == patientId);
@@ -600,20 +615,20 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
         var before = string.IsNullOrEmpty(person.Id) ? null
             : personJson.TryGetValue(person.Id, out var read) ? read
             : (await Session.ReadAsync("Person", person.Id, cancellationToken))?.Json;
-        var members = new List<(DateTimeOffset LastUpdated, Patient Patient)>();
+        var members = new List<Patient>();
         foreach (var id in Members(person))
         {
-            if (written is { Meta.LastUpdated: { } writtenAt } && written.Id == id)
+            if (written is not null && written.Id == id)
             {
-                members.Add((writtenAt, written));
+                members.Add(written);
             }
             else if (confirmed.TryGetValue(id, out var known))
             {
-                members.Add((known.Stored.LastUpdated, known.Patient));
+                members.Add(known.Patient);
             }
-            else if (await Session.ReadAsync("Patient", id, cancellationToken) is { Json: { } json } stored)
+            else if (await Session.ReadAsync("Patient", id, cancellationToken) is { Json: { } json })
             {
-                members.Add((stored.LastUpdated, (Patient)StoredJson.Parse(json)));
+                members.Add((Patient)StoredJson.Parse(json));
             }
         }
 
@@ -630,23 +645,34 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
     }
 
     /// <summary>
-    /// The golden record: name, sex, birth date, address and telecom of the member written most recently (unmerged ones
-    /// first), and every member's identifiers, valid NHS Numbers first, so a search by any linked identifier finds the Person.
+    /// The golden record, by survivorship: name, sex, birth date, address and telecom of the authoritative member, which
+    /// is the first unmerged one in link order (the order the sources joined the Person in), as it is now; and every
+    /// member's identifiers, valid NHS Numbers first, so a search by any linked identifier finds the Person. A source that
+    /// joins later never replaces the demographics of one already established, however recently it was written: a
+    /// mistaken or invented record that the matcher links must not rewrite the person everyone else sees.
     /// </summary>
-    private static void SetGoldenRecord(Person person, IReadOnlyList<(DateTimeOffset LastUpdated, Patient Patient)> members)
+    /// <param name="members">The member Patients in the Person's link order.</param>
+    internal static void SetGoldenRecord(Person person, IReadOnlyList<Patient> members)
     {
-        var latest = members.Where(m => !IsMerged(m.Patient)).OrderByDescending(m => m.LastUpdated).Select(m => m.Patient).FirstOrDefault()
-            ?? members.Select(m => m.Patient).FirstOrDefault();
-        if (latest is not null)
+        var authoritative = members.FirstOrDefault(m => !IsMerged(m)) ?? members.FirstOrDefault();
+        if (authoritative is not null)
         {
-            person.Name = latest.Name.Select(n => (HumanName)n.DeepCopy()).ToList();
-            person.Gender = latest.Gender;
-            person.BirthDate = latest.BirthDate;
-            person.Address = latest.Address.Select(a => (Address)a.DeepCopy()).ToList();
-            person.Telecom = latest.Telecom.Select(t => (ContactPoint)t.DeepCopy()).ToList();
+            person.Name = authoritative.Name.Select(n => (HumanName)n.DeepCopy()).ToList();
+            person.Gender = authoritative.Gender;
+            person.BirthDate = authoritative.BirthDate;
+            person.Address = authoritative.Address.Select(a => (Address)a.DeepCopy()).ToList();
+            person.Telecom = authoritative.Telecom.Select(t => (ContactPoint)t.DeepCopy()).ToList();
+        }
+        else
+        {
+            person.Name = [];
+            person.Gender = null;
+            person.BirthDate = null;
+            person.Address = [];
+            person.Telecom = [];
         }
 
-        person.Identifier = members.SelectMany(m => m.Patient.Identifier)
+        person.Identifier = members.SelectMany(m => m.Identifier)
             .Where(i => !string.IsNullOrEmpty(i.Value))
             .GroupBy(i => (i.System, i.Value))
             .Select(g => (Identifier)g.First().DeepCopy())

@@ -310,8 +310,9 @@ public sealed partial class RecordService
                 {
                     var stored = !FhirIds.IsValidId(plan.Id) ? null
                         : plan.Version is null ? await session.ReadAsync(plan.Type, plan.Id, cancellationToken) : await store.ReadAsync(plan.Type, plan.Id, plan.Version, cancellationToken);
-                    var read = ReadResult(plan.Type, plan.Id, plan.Version, stored);
-                    // A read inside a transaction is decided as a read outside one: same rules, same 403 or 404.
+                    plan.Done = ReadResult(plan.Type, plan.Id, plan.Version, stored);
+                    // A read inside a transaction is decided and shaped as a read outside one: same rules, same 403 or 404
+                    // (the transaction's failure audit records it).
                     if (await CheckRecordAsync(FindInSession(session, cancellationToken), context, plan.Type, plan.Id, FhirInteraction.Read, cancellationToken) is { } refusal)
                     {
                         throw refusal.Hidden
@@ -319,17 +320,21 @@ public sealed partial class RecordService
                             : new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden, refusal.Reason);
                     }
 
-                    plan.Done = read;
+                    plan.Done = ReadResult(plan.Type, plan.Id, plan.Version, await ShowAsync(context, stored!, cancellationToken));
                 }
                 else
                 {
-                    var query = SearchRequest.Parse(plan.Type, QueryString.Parse(plan.Criteria ?? string.Empty), context.StrictHandling);
-                    var ids = await session.FindIdsAsync(await GovernAsync(context, query.ToStoreQuery(), FhirInteraction.Search, cancellationToken), cancellationToken);
+                    var parameters = QueryString.Parse(plan.Criteria ?? string.Empty);
+                    var query = SearchRequest.Parse(plan.Type, parameters, context.StrictHandling);
+                    var governed = await GovernAsync(context, query.ToStoreQuery(), FhirInteraction.Search, cancellationToken);
+                    var ids = await session.FindIdsAsync(governed with { Clauses = [.. governed.Clauses, .. await ViewClausesAsync(context, [plan.Type], parameters, cancellationToken)] }, cancellationToken);
                     var result = new Bundle { Type = Bundle.BundleType.Searchset, Total = ids.Count };
                     foreach (var found in ids)
                     {
-                        var stored = await session.ReadAsync(plan.Type, found, cancellationToken);
-                        result.Entry.Add(new Bundle.EntryComponent { FullUrl = $"{context.BaseUrl}/{plan.Type}/{found}", Resource = StoredJson.Parse(stored!.Json!), Search = new Bundle.SearchComponent { Mode = Bundle.SearchEntryMode.Match } });
+                        if (await ShowAsync(context, (await session.ReadAsync(plan.Type, found, cancellationToken))!, cancellationToken) is { Json: { } json })
+                        {
+                            result.Entry.Add(new Bundle.EntryComponent { FullUrl = $"{context.BaseUrl}/{plan.Type}/{found}", Resource = StoredJson.Parse(json), Search = new Bundle.SearchComponent { Mode = Bundle.SearchEntryMode.Match } });
+                        }
                     }
 
                     plan.SearchResult = result;

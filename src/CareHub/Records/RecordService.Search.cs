@@ -227,10 +227,11 @@ public sealed partial class RecordService
                 Count = request.SummaryCount ? 0 : request.Count,
                 Types = scope.Types.Count == 1 ? null : scope.Types,
             }, FhirInteraction.Search, cancellationToken);
-            if (scope.Scope is not null)
+            // The operation's own scope and the read views' clauses (docs/governance.md) are CareHub's, added as they are.
+            storeQuery = storeQuery with
             {
-                storeQuery = storeQuery with { Clauses = [.. storeQuery.Clauses, scope.Scope] };
-            }
+                Clauses = [.. storeQuery.Clauses, .. scope.Scope is null ? [] : new[] { scope.Scope }, .. await ViewClausesAsync(context, scope.Types, parameters, cancellationToken)],
+            };
             var page = await store.SearchAsync(storeQuery, cancellationToken);
             var bundle = new Bundle { Type = Bundle.BundleType.Searchset, Id = FhirIds.NewId(), Meta = new Meta { LastUpdated = Now() } };
             if (page.Total is { } total)
@@ -253,7 +254,7 @@ public sealed partial class RecordService
             }
 
             var patients = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var stored in page.Resources)
+            foreach (var stored in await ShowAllAsync(context, page.Resources, cancellationToken))
             {
                 bundle.Entry.Add(Entry(context, stored, request, Bundle.SearchEntryMode.Match));
                 patients.UnionWith(PatientsOf(stored.Type, stored.Id, stored.Json));
@@ -263,7 +264,7 @@ public sealed partial class RecordService
                 ? [.. request.Includes, .. page.Resources.Select(r => r.Type).Distinct().Select(t => new IncludeSpec(t, null, null, false, false))]
                 : request.Includes;
             var included = includes.Count == 0 ? [] : await IncludeAsync(context, page.Resources, includes, cancellationToken);
-            foreach (var stored in included)
+            foreach (var stored in await ShowAllAsync(context, included, cancellationToken))
             {
                 bundle.Entry.Add(Entry(context, stored, request, Bundle.SearchEntryMode.Include));
                 patients.UnionWith(PatientsOf(stored.Type, stored.Id, stored.Json));
@@ -493,9 +494,9 @@ public sealed partial class RecordService
                         LastModified = version.LastUpdated,
                     },
                 };
-                if (version.Json is not null)
+                if (version.Json is not null && await ShowAsync(context, version, cancellationToken) is { Json: { } shown })
                 {
-                    entry.Resource = StoredJson.Parse(version.Json);
+                    entry.Resource = StoredJson.Parse(shown);
                 }
 
                 bundle.Entry.Add(entry);

@@ -54,6 +54,8 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
                 throw Refuse(context, refusal, interaction, AuditEvent.AuditEventAction.R, type, $"{type}/{id}", PatientsOf(type, id, result.Json));
             }
 
+            result = ReadResult(type, id, version, await ShowAsync(context, stored!, cancellationToken));
+
             audit.Record(context, new AuditFacts(interaction, AuditEvent.AuditEventAction.R, type, [result.VersionedReference], PatientsOf(type, id, result.Json), true));
             return result;
         }

@@ -138,7 +138,7 @@ public sealed class GovernanceIndexTests
     [Fact]
     public void the_default_policy_loads()
     {
-        Assert.Equal(["gp", "hospital-doctor", "community-nurse", "social-worker", "ig-officer", "system-admin", "integration-engineer"], PolicyDocument.Default.Roles.Select(r => r.Code));
+        Assert.Equal(["gp", "hospital-doctor", "community-nurse", "social-worker", "ig-officer", "system-admin", "mpi-reviewer", "integration-engineer"], PolicyDocument.Default.Roles.Select(r => r.Code));
         Assert.Same(PolicyDocument.Default.Roles[0], PolicyDocument.Default.Role("R8000"));
     }
 }

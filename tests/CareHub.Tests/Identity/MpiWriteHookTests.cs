@@ -109,6 +109,30 @@ public sealed class MpiWriteHookTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task the_golden_record_keeps_the_established_sources_demographics_when_a_later_source_joins_or_is_rewritten()
+    {
+        var first = MpiFixture.NewPatient(nhs: "9434765919", localId: "gp-1");
+        var a = await mpi.CreateAsync(first, Ct);
+        var b = await mpi.CreateAsync(MpiFixture.NewPatient(given: "Invented", family: "Othername", nhs: "9434765919", postcode: null), Ct);
+        Assert.Equal(Sorted(a, b), await mpi.MembersAsync(a, Ct));
+        Assert.Equal("Smith", (await mpi.PersonOfAsync(a, Ct))!.Name.Single().Family);
+
+        // The later source written again, even last, does not take over; the established source's own update flows through.
+        var later = MpiFixture.NewPatient(given: "Invented", family: "Otherername", nhs: "9434765919", postcode: null);
+        later.Id = b;
+        await mpi.Records.UpdateAsync(MpiFixture.Context, "Patient", b, later, null, Ct);
+        Assert.Equal("Smith", (await mpi.PersonOfAsync(a, Ct))!.Name.Single().Family);
+        first.Id = a;
+        first.Name[0].Family = "Smith-Jones";
+        await mpi.Records.UpdateAsync(MpiFixture.Context, "Patient", a, first, null, Ct);
+        Assert.Equal("Smith-Jones", (await mpi.PersonOfAsync(b, Ct))!.Name.Single().Family);
+
+        // When the established source leaves, the next in join order is authoritative.
+        await mpi.Records.DeleteAsync(MpiFixture.Context, "Patient", a, null, Ct);
+        Assert.Equal("Otherername", (await mpi.PersonOfAsync(b, Ct))!.Name.Single().Family);
+    }
+
+    [Fact]
     public async Task two_different_valid_nhs_numbers_never_link_automatically()
     {
         var a = await mpi.CreateAsync(MpiFixture.NewPatient(nhs: "9434765919"), Ct);
