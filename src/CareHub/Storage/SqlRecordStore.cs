@@ -11,7 +11,7 @@ public abstract partial class SqlRecordStore : IRecordStore
 {
 
     /// <summary>The schema version this build writes and reads; migrations 1..N are embedded resources.</summary>
-    public const int SchemaVersion = 8;
+    public const int SchemaVersion = 11;
 
     public abstract string Backend { get; }
 
@@ -379,6 +379,9 @@ public abstract partial class SqlRecordStore : IRecordStore
 
         private readonly List<VersionWrite> changes = [];
 
+        /// <summary>Versions written and indexes rebuilt, counted towards the next refresh of the planner's statistics.</summary>
+        private int written;
+
         /// <summary>This session's own commands, when the provider keeps none across sessions.</summary>
         private CommandCache? ownCommands;
 
@@ -571,6 +574,7 @@ public abstract partial class SqlRecordStore : IRecordStore
 
             var lastUpdated = write.LastUpdated.ToUnixTimeMilliseconds();
             var audit = write.Type == AuditType;
+            written++;
             long seq;
             var insert = With(Reusable(audit ? store.InsertAuditVersionSql : store.InsertVersionSql, VersionParameters),
                 write.Type, write.Id, write.Version, lastUpdated, write.Method, write.Json);
@@ -602,6 +606,7 @@ public abstract partial class SqlRecordStore : IRecordStore
         {
             await EnsureStartedAsync(cancellationToken);
             await WriteIndexAsync(type, id, index, replace: true, cancellationToken);
+            written++;
         }
 
         private async Task WriteIndexAsync(string type, string id, IReadOnlyList<IndexRow> index, bool replace, CancellationToken cancellationToken)
@@ -659,6 +664,7 @@ public abstract partial class SqlRecordStore : IRecordStore
             // (SQLite's writer connection, shared by the sessions of a group) stay with the connection.
             await DisposeCommandsAsync();
             await scope!.CommitAsync(cancellationToken);
+            store.Statistics.Written(written);
         }
 
         public async ValueTask DisposeAsync()

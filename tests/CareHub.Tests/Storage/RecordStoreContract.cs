@@ -139,6 +139,25 @@ public abstract partial class RecordStoreContract : IAsyncLifetime
         Assert.Equal(MigrationCount(Store.Backend), await ScalarSqlAsync("SELECT COUNT(*) FROM schema_version"));
     }
 
+    // ---- Planner statistics ----
+
+    [Fact]
+    public async Task refreshing_statistics_after_a_bulk_load_measures_what_was_loaded()
+    {
+        for (var n = 0; n < 30; n++)
+        {
+            await CommitAsync(Version("Patient", $"s{n}", 1, n, 0, Identifier("urn:mrn", $"m{n}")));
+        }
+
+        await Store.RefreshStatisticsAsync(Ct);
+
+        // The store's statistics now describe the 30 loaded resources, not a guess (SQLite: the shipped baseline; PostgreSQL:
+        // nothing until autovacuum's first analyse).
+        Assert.Equal(30, await ScalarSqlAsync(Store.Backend == "sqlite"
+            ? "SELECT CAST(substr(stat, 1, instr(stat, ' ') - 1) AS INTEGER) FROM sqlite_stat1 WHERE idx = 'ix_search_token_resource'"
+            : "SELECT CAST(reltuples AS bigint) FROM pg_class WHERE oid = 'search_token'::regclass"));
+    }
+
     // ---- Writes and reads ----
 
     [Fact]
