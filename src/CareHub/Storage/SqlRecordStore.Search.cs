@@ -12,11 +12,27 @@ public abstract partial class SqlRecordStore
 {
     public async Task<SearchPage> SearchAsync(StoreQuery query, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        return await SearchCoreAsync(connection, null, query, cancellationToken);
+        await using var reader = await RentReaderAsync(cancellationToken);
+        return await SearchCoreAsync(reader.Connection, null, query, cancellationToken, reader.Commands);
     }
 
-    private static async Task<SearchPage> SearchCoreAsync(DbConnection connection, DbTransaction? transaction, StoreQuery query, CancellationToken cancellationToken)
+    /// <summary>
+    /// The command for a search statement: from <paramref name="commands"/> when the connection keeps its statements (so
+    /// a statement of the same shape, e.g. the access policy's clauses for one kind of caller, is compiled once per
+    /// connection rather than once per query), else a new one. Only a new command is the caller's to dispose.
+    /// </summary>
+    private static (DbCommand Command, bool Owned) SearchCommand(DbConnection connection, DbTransaction? transaction, CommandCache? commands, string sql, List<(string Name, object? Value)> parameters)
+    {
+        if (commands is null)
+        {
+            return (Command(connection, transaction, sql, [.. parameters]), true);
+        }
+
+        var command = commands.Get(connection, transaction!, sql, [.. parameters.Select(p => p.Name)]);
+        return (With(command, [.. parameters.Select(p => p.Value)]), false);
+    }
+
+    private static async Task<SearchPage> SearchCoreAsync(DbConnection connection, DbTransaction? transaction, StoreQuery query, CancellationToken cancellationToken, CommandCache? commands = null)
     {
         var sql = new SqlBuilder();
         var filter = sql.Filter(query, "c");
@@ -51,9 +67,10 @@ public abstract partial class SqlRecordStore
                    $"{keyset} ORDER BY {orderBy} LIMIT {limit}";
 
         var rows = new List<(StoredResource Resource, PageCursor Cursor)>();
-        await using (var command = Command(connection, transaction, text, [.. sql.Parameters]))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        var (command, owned) = SearchCommand(connection, transaction, commands, text, sql.Parameters);
+        try
         {
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
                 var resource = ReadVersion(reader);
@@ -64,6 +81,13 @@ public abstract partial class SqlRecordStore
                 }
 
                 rows.Add((resource, new PageCursor(values, resource.Type, resource.Id)));
+            }
+        }
+        finally
+        {
+            if (owned)
+            {
+                await command.DisposeAsync();
             }
         }
 
@@ -83,7 +107,18 @@ public abstract partial class SqlRecordStore
         {
             var count = new SqlBuilder();
             var countFilter = count.Filter(query, "c");
-            total = Convert.ToInt64(await ScalarAsync(connection, transaction, $"SELECT COUNT(*) FROM resource_current c WHERE {countFilter}", cancellationToken, [.. count.Parameters]), CultureInfo.InvariantCulture);
+            var (counter, ownedCounter) = SearchCommand(connection, transaction, commands, $"SELECT COUNT(*) FROM resource_current c WHERE {countFilter}", count.Parameters);
+            try
+            {
+                total = Convert.ToInt64(await counter.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+            }
+            finally
+            {
+                if (ownedCounter)
+                {
+                    await counter.DisposeAsync();
+                }
+            }
         }
 
         // Going forwards, a previous page exists when we started after some row; going backwards, "more" means earlier pages.
@@ -107,8 +142,8 @@ public abstract partial class SqlRecordStore
 
     public async Task<IReadOnlyList<string>> FindIdsAsync(StoreQuery query, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        return await FindIdsCoreAsync(connection, null, query, cancellationToken);
+        await using var reader = await RentReaderAsync(cancellationToken);
+        return await FindIdsCoreAsync(reader.Connection, null, query, cancellationToken, reader.Commands);
     }
 
     public async Task<IReadOnlyList<IReadOnlyList<string>>> TokenPostingsAsync(string type, string param, IReadOnlyList<string> codes, int limit, CancellationToken cancellationToken)
@@ -155,20 +190,30 @@ public abstract partial class SqlRecordStore
         return postings;
     }
 
-    private static async Task<IReadOnlyList<string>> FindIdsCoreAsync(DbConnection connection, DbTransaction? transaction, StoreQuery query, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<string>> FindIdsCoreAsync(DbConnection connection, DbTransaction? transaction, StoreQuery query, CancellationToken cancellationToken, CommandCache? commands = null)
     {
         var sql = new SqlBuilder();
         var filter = sql.Filter(query, "c");
         var limit = sql.Add(query.Count);
-        await using var command = Command(connection, transaction, $"SELECT c.id FROM resource_current c WHERE {filter} ORDER BY c.id LIMIT {limit}", [.. sql.Parameters]);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var ids = new List<string>();
-        while (await reader.ReadAsync(cancellationToken))
+        var (command, owned) = SearchCommand(connection, transaction, commands, $"SELECT c.id FROM resource_current c WHERE {filter} ORDER BY c.id LIMIT {limit}", sql.Parameters);
+        try
         {
-            ids.Add(reader.GetString(0));
-        }
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            var ids = new List<string>();
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                ids.Add(reader.GetString(0));
+            }
 
-        return ids;
+            return ids;
+        }
+        finally
+        {
+            if (owned)
+            {
+                await command.DisposeAsync();
+            }
+        }
     }
 
     internal static string TableName(IndexTable table) => table switch

@@ -45,14 +45,25 @@ public abstract partial class SqlRecordStore : IRecordStore
     /// Prepared commands by SQL text on one connection. A command is handed out with the caller's transaction set and its
     /// parameters to be given values; the cache owns it (the caller does not dispose it).
     /// </summary>
-    protected sealed class CommandCache : IAsyncDisposable
+    protected sealed class CommandCache(int capacity = int.MaxValue) : IAsyncDisposable
     {
         private readonly Dictionary<string, DbCommand> commands = new(StringComparer.Ordinal);
 
-        public DbCommand Get(DbConnection connection, DbTransaction transaction, string sql, params string[] parameterNames)
+        public DbCommand Get(DbConnection connection, DbTransaction? transaction, string sql, params string[] parameterNames)
         {
             if (!commands.TryGetValue(sql, out var command))
             {
+                if (commands.Count >= capacity)
+                {
+                    // Bounded by starting again: search shapes seen once (a list of ids of one length) do not pile up.
+                    foreach (var old in commands.Values)
+                    {
+                        old.Dispose();
+                    }
+
+                    commands.Clear();
+                }
+
                 // Microsoft.Data.Sqlite compiles a command's statements on its first execution and keeps them while the
                 // command lives, so a kept command is compiled once.
                 command = Command(connection, transaction, sql, [.. parameterNames.Select(n => (n, (object?)null))]);
@@ -73,6 +84,29 @@ public abstract partial class SqlRecordStore : IRecordStore
             commands.Clear();
         }
     }
+
+    /// <summary>A connection for searches, with the commands it keeps (none by default: a connection of its own, closed after).</summary>
+    protected sealed class Reader(DbConnection connection, CommandCache? commands, Action? giveBack) : IAsyncDisposable
+    {
+        public DbConnection Connection => connection;
+
+        public CommandCache? Commands => commands;
+
+        public ValueTask DisposeAsync()
+        {
+            if (giveBack is not null)
+            {
+                giveBack();
+                return ValueTask.CompletedTask;
+            }
+
+            return connection.DisposeAsync();
+        }
+    }
+
+    /// <summary>A connection for one search; providers that keep compiled statements per connection hand out a kept one.</summary>
+    protected virtual async ValueTask<Reader> RentReaderAsync(CancellationToken cancellationToken) =>
+        new(await OpenAsync(cancellationToken), null, null);
 
     /// <summary>Sets a command's parameters, in the order they were named, to the given values (null as DBNull).</summary>
     protected static DbCommand With(DbCommand command, params object?[] values)

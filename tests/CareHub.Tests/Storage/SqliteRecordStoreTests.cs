@@ -113,6 +113,23 @@ public sealed class SqliteRecordStoreTests : RecordStoreContract
     }
 
     [Fact]
+    public async Task a_kept_search_statement_sees_what_was_committed_after_its_last_run()
+    {
+        // Searches reuse compiled statements on kept reader connections: a statement left open would hold its connection
+        // on an old snapshot of the database.
+        var query = new StoreQuery("Patient", [new TokenClause("identifier", [new TokenMatch("urn:mrn", "k", AnySystem: false)])], 10);
+        await CommitAsync(Version("Patient", "k1", 1, 1, 0, new TokenIndexRow("identifier", "urn:mrn", "k")));
+        Assert.Single((await Store.SearchAsync(query, Ct)).Resources);
+        Assert.Equal(["k1"], await Store.FindIdsAsync(query, Ct));
+
+        await CommitAsync(Version("Patient", "k2", 1, 2, 0, new TokenIndexRow("identifier", "urn:mrn", "k")));
+
+        Assert.Equal(["k1", "k2"], (await Store.SearchAsync(query with { CountTotal = true }, Ct)).Resources.Select(r => r.Id));
+        Assert.Equal(["k1", "k2"], await Store.FindIdsAsync(query, Ct));
+        Assert.Equal(2, (await Store.SearchAsync(query with { CountTotal = true }, Ct)).Total);
+    }
+
+    [Fact]
     public async Task the_store_refreshes_statistics_on_its_own_after_a_batch_of_writes()
     {
         var folder = Path.Combine(Path.GetTempPath(), "carehub-tests", Guid.NewGuid().ToString("N"));

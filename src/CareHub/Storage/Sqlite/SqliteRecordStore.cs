@@ -55,7 +55,7 @@ public sealed class SqliteRecordStore : SqlRecordStore
         // ANALYZE of one small table creates sqlite_stat1 when it does not exist yet.
         await ExecuteAsync(connection, null, "ANALYZE planner_baseline; " + SeedStatisticsSql, cancellationToken);
         // Connections opened before (none in a starting server) would keep planning without the baseline.
-        SqliteConnection.ClearPool(new SqliteConnection(connectionString));
+        await RetireReadersAsync();
     }
 
     /// <summary>
@@ -81,7 +81,7 @@ public sealed class SqliteRecordStore : SqlRecordStore
             await ReleaseWriterAsync();
         }
 
-        SqliteConnection.ClearPool(new SqliteConnection(connectionString));
+        await RetireReadersAsync();
     }
 
     protected override async ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken)
@@ -96,6 +96,83 @@ public sealed class SqliteRecordStore : SqlRecordStore
         await pragma.ExecuteNonQueryAsync(cancellationToken);
         walSet = true;
         return connection;
+    }
+
+    /// <summary>
+    /// Searches run on reader connections this store keeps open, each with its compiled statements by SQL text. A search
+    /// of a restricted caller carries the access policy's clauses, a few kilobytes of SQL with about a hundred parameters;
+    /// compiling that on every query was most of what the policy added to a point read. The statement is the same text
+    /// for every caller of one kind (role, organisation, purpose) and query shape, only its parameters differ, so a kept
+    /// statement serves them all. Microsoft.Data.Sqlite finalises a command's statements when its connection is closed,
+    /// which is why the connections are kept here rather than in its pool.
+    /// </summary>
+    protected override async ValueTask<Reader> RentReaderAsync(CancellationToken cancellationToken)
+    {
+        var generation = Volatile.Read(ref readerGeneration);
+        KeptReader? kept = null;
+        while (idleReaders.TryTake(out var idle))
+        {
+            if (idle.Generation == generation)
+            {
+                kept = idle;
+                break;
+            }
+
+            await idle.DisposeAsync();
+        }
+
+        kept ??= new KeptReader((SqliteConnection)await OpenAsync(cancellationToken), generation);
+        return new Reader(kept.Connection, kept.Commands, () => GiveBack(kept));
+    }
+
+    private void GiveBack(KeptReader reader)
+    {
+        if (reader.Generation == Volatile.Read(ref readerGeneration) && idleReaders.Count < MaxIdleReaders)
+        {
+            idleReaders.Add(reader);
+        }
+        else
+        {
+            reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    /// <summary>Readers kept idle at most; more can be open while searches run, and are closed when handed back.</summary>
+    private const int MaxIdleReaders = 16;
+
+    /// <summary>Statements kept per reader; past it the reader starts again (shapes seen once do not pile up).</summary>
+    private const int StatementsPerReader = 256;
+
+    private readonly System.Collections.Concurrent.ConcurrentBag<KeptReader> idleReaders = [];
+
+    /// <summary>Raised when statistics change or the store closes: readers of an older generation are closed, not reused.</summary>
+    private int readerGeneration;
+
+    private sealed class KeptReader(SqliteConnection connection, int generation) : IAsyncDisposable
+    {
+        public SqliteConnection Connection => connection;
+
+        public int Generation => generation;
+
+        public CommandCache Commands { get; } = new(StatementsPerReader);
+
+        public async ValueTask DisposeAsync()
+        {
+            await Commands.DisposeAsync();
+            await connection.DisposeAsync();
+        }
+    }
+
+    /// <summary>Kept readers compiled their statements with the old statistics and loaded those when they opened.</summary>
+    private async Task RetireReadersAsync()
+    {
+        Interlocked.Increment(ref readerGeneration);
+        while (idleReaders.TryTake(out var idle))
+        {
+            await idle.DisposeAsync();
+        }
+
+        SqliteConnection.ClearPool(new SqliteConnection(connectionString));
     }
 
     /// <summary>
@@ -330,7 +407,7 @@ public sealed class SqliteRecordStore : SqlRecordStore
             writerConnection = null;
         }
 
-        SqliteConnection.ClearPool(new SqliteConnection(connectionString));
+        await RetireReadersAsync();
         writer.Dispose();
     }
 }
