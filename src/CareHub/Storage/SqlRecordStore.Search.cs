@@ -241,6 +241,9 @@ public abstract partial class SqlRecordStore
         /// <summary>The alias of the resource the outermost correlated clause is deciding.</summary>
         private string? subject;
 
+        /// <summary>The one Patient whose compartment the query is confined to ($everything), if any.</summary>
+        private string? compartmentPatient;
+
         public string Add(object? value)
         {
             var name = "@p" + parameter++.ToString(CultureInfo.InvariantCulture);
@@ -264,6 +267,7 @@ public abstract partial class SqlRecordStore
         public string Filter(StoreQuery query, string c)
         {
             var types = query.Types ?? [query.Type];
+            compartmentPatient = query.Clauses.OfType<CompartmentClause>().FirstOrDefault(x => x.TargetType == "Patient")?.TargetId;
             var parts = new List<string>
             {
                 types.Count == 0 ? "1 = 0" : types.Count == 1 ? $"{c}.type = {Add(types[0])}" : $"{c}.type IN ({List(types)})",
@@ -367,6 +371,8 @@ public abstract partial class SqlRecordStore
 
                 case CompositeClause composite:
                     return Or(composite.AnyOf.Select(components => Composite(components, c, types)));
+                case ChainClause { TargetTypes: ["Patient"] } chain when correlated > 0 && compartmentPatient is not null:
+                    return PatientChain(chain, c, compartmentPatient);
                 case ChainClause chain:
                 {
                     var r = Alias("r");
@@ -469,6 +475,25 @@ public abstract partial class SqlRecordStore
                 default:
                     throw new ArgumentException($"Unsupported clause {clause.GetType().Name}", nameof(clause));
             }
+        }
+
+        /// <summary>
+        /// A record-level rule about the record's patient (the access policy's relationship and consent rules), inside a
+        /// query confined to one patient's compartment. Every record there is that patient's, so the rule is decided for
+        /// that patient once, as an uncorrelated subquery SQLite runs once per statement, instead of once per record;
+        /// only a record that also names another patient has the rule decided for that one.
+        /// </summary>
+        private string PatientChain(ChainClause chain, string c, string patient)
+        {
+            var r = Alias("r");
+            var once = Alias("c");
+            var each = Alias("c");
+            var id = Add(patient);
+            var patientType = Add("Patient");
+            return $"EXISTS (SELECT 1 FROM search_reference {r} WHERE {ParamIs(r, chain.Param)} AND {r}.id = {c}.id AND {r}.type = {c}.type AND {r}.target_type = {patientType} AND " +
+                   $"(CASE WHEN {r}.target_id = {id} " +
+                   $"THEN (SELECT EXISTS (SELECT 1 FROM resource_current {once} WHERE {once}.type = {patientType} AND {once}.id = {id} AND {once}.deleted = 0 AND {Predicate(chain.Inner, once, chain.TargetTypes)})) " +
+                   $"ELSE EXISTS (SELECT 1 FROM resource_current {each} WHERE {each}.type = {patientType} AND {each}.id = {r}.target_id AND {each}.deleted = 0 AND {Predicate(chain.Inner, each, chain.TargetTypes)}) END))";
         }
 
         /// <summary>Reverse chaining: some <paramref name="sourceType"/> matching <paramref name="inner"/> refers to c through one of <paramref name="parameters"/>.</summary>
