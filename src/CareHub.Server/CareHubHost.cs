@@ -104,8 +104,8 @@ public static class CareHubHost
     /// <summary>Opens the configured store; the caller migrates it before serving.</summary>
     public static IRecordStore OpenStore(StorageOptions storage) =>
         storage.Postgres is { } connectionString
-            ? new PostgresRecordStore(connectionString, storage.PostgresSchema)
-            : new SqliteRecordStore(Path.Combine(storage.DataDirectory, "carehub.db"), storage.FullSync);
+            ? new PostgresRecordStore(connectionString, storage.PostgresSchema) { StatisticsOptions = new() { Every = storage.StatisticsEvery } }
+            : new SqliteRecordStore(Path.Combine(storage.DataDirectory, "carehub.db"), storage.FullSync) { StatisticsOptions = new() { Every = storage.StatisticsEvery } };
 
     /// <summary>Migrates the store (failing fast on a schema newer than this build) and starts serving.</summary>
     public static async Task StartAsync(WebApplication app, CancellationToken cancellationToken)

@@ -17,6 +17,12 @@ public sealed record StorageOptions
     /// <summary>SQLite synchronous=FULL: survive power loss as well as a killed process, at some cost to write speed.</summary>
     public bool FullSync { get; init; }
 
+    /// <summary>
+    /// Committed writes (versions and index rebuilds) between the store's background refreshes of the query planner's
+    /// statistics; 0 turns them off (loaders still refresh after a bulk load).
+    /// </summary>
+    public int StatisticsEvery { get; init; } = CareHub.Storage.StatisticsOptions.Default.Every;
+
     /// <summary>The largest request body accepted, in bytes (413 past it).</summary>
     public long MaxBodyBytes { get; init; } = 64L * 1024 * 1024;
 
@@ -25,6 +31,11 @@ public sealed record StorageOptions
         if (Postgres is null && string.IsNullOrWhiteSpace(DataDirectory))
         {
             throw new InvalidOperationException($"{SectionName}:DataDirectory is empty: give a folder for the embedded store, or set {SectionName}:Postgres.");
+        }
+
+        if (StatisticsEvery < 0)
+        {
+            throw new InvalidOperationException($"{SectionName}:StatisticsEvery must be 0 (off) or a number of writes (it is {StatisticsEvery}).");
         }
 
         if (MaxBodyBytes < 1024)

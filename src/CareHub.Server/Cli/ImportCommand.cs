@@ -50,6 +50,12 @@ public static class ImportCommand
         var result = await ImportAsync(records, context, files, new ConsoleProgress(), CancellationToken.None);
         Console.Error.WriteLine();
         Console.WriteLine($"Imported {result.Loaded} resources from {files.Count} files in {result.Elapsed.TotalSeconds:F1} s; {result.Failures.Count} failed.");
+        if (result.Loaded > 0)
+        {
+            var analysed = await local.RefreshStatisticsAsync();
+            Console.WriteLine($"Planner statistics refreshed in {analysed.TotalSeconds:F1} s.");
+        }
+
         foreach (var failure in result.Failures.Take(50))
         {
             Console.WriteLine($"  failed: {failure}");

@@ -75,6 +75,14 @@ public sealed class LocalRecords : IAsyncDisposable
         return new LocalRecords(store, audit, records, new MasterPersonIndex(records, mpi, matcher, TimeProvider.System));
     }
 
+    /// <summary>After a bulk load: the planner's statistics brought up to date, so the next searches are planned on what was loaded.</summary>
+    public async Task<TimeSpan> RefreshStatisticsAsync()
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        await store.RefreshStatisticsAsync(CancellationToken.None);
+        return System.Diagnostics.Stopwatch.GetElapsedTime(started);
+    }
+
     public async ValueTask DisposeAsync()
     {
         await audit.DisposeAsync();

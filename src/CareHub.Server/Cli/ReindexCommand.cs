@@ -11,6 +11,8 @@ public static class ReindexCommand
         var watch = Stopwatch.StartNew();
         var count = await local.Records.ReindexAsync(CancellationToken.None);
         Console.WriteLine($"Reindexed {count} resources in {watch.Elapsed.TotalSeconds:F1} s.");
+        var analysed = await local.RefreshStatisticsAsync();
+        Console.WriteLine($"Planner statistics refreshed in {analysed.TotalSeconds:F1} s.");
         return 0;
     }
 }

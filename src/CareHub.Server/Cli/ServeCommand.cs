@@ -1,6 +1,7 @@
 using CareHub.Demo;
 using CareHub.Governance;
 using CareHub.Records;
+using CareHub.Storage;
 
 namespace CareHub.Server.Cli;
 
@@ -120,6 +121,8 @@ public static class ServeCommand
             resources += bundle.Entry.Count;
         }
 
+        // Searches are planned on statistics of what is stored: without them the access policy's clauses ran minutes.
+        await app.Services.GetRequiredService<IRecordStore>().RefreshStatisticsAsync(cancellationToken);
         Console.WriteLine($"Loaded the demo community: {community.Count} bundles, {resources} resources, {patients} patients.");
     }
 

@@ -79,6 +79,13 @@ public interface IRecordStore : IAsyncDisposable
 
     /// <summary>The ids of the Patients a resource references (through its indexed reference parameters).</summary>
     Task<IReadOnlyList<string>> PatientsOfAsync(string type, string id, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Brings the query planner's statistics up to date and returns when they are: loaders call it after a bulk load
+    /// (demo, import, reindex), so the first searches after it are planned on what was loaded. The store also refreshes
+    /// them on its own as writes accumulate.
+    /// </summary>
+    Task RefreshStatisticsAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>One database transaction. Disposing it without committing rolls everything back.</summary>

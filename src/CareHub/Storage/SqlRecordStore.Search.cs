@@ -12,11 +12,27 @@ public abstract partial class SqlRecordStore
 {
     public async Task<SearchPage> SearchAsync(StoreQuery query, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        return await SearchCoreAsync(connection, null, query, cancellationToken);
+        await using var reader = await RentReaderAsync(cancellationToken);
+        return await SearchCoreAsync(reader.Connection, null, query, cancellationToken, reader.Commands);
     }
 
-    private static async Task<SearchPage> SearchCoreAsync(DbConnection connection, DbTransaction? transaction, StoreQuery query, CancellationToken cancellationToken)
+    /// <summary>
+    /// The command for a search statement: from <paramref name="commands"/> when the connection keeps its statements (so
+    /// a statement of the same shape, e.g. the access policy's clauses for one kind of caller, is compiled once per
+    /// connection rather than once per query), else a new one. Only a new command is the caller's to dispose.
+    /// </summary>
+    private static (DbCommand Command, bool Owned) SearchCommand(DbConnection connection, DbTransaction? transaction, CommandCache? commands, string sql, List<(string Name, object? Value)> parameters)
+    {
+        if (commands is null)
+        {
+            return (Command(connection, transaction, sql, [.. parameters]), true);
+        }
+
+        var command = commands.Get(connection, transaction!, sql, [.. parameters.Select(p => p.Name)]);
+        return (With(command, [.. parameters.Select(p => p.Value)]), false);
+    }
+
+    private static async Task<SearchPage> SearchCoreAsync(DbConnection connection, DbTransaction? transaction, StoreQuery query, CancellationToken cancellationToken, CommandCache? commands = null)
     {
         var sql = new SqlBuilder();
         var filter = sql.Filter(query, "c");
@@ -51,9 +67,10 @@ public abstract partial class SqlRecordStore
                    $"{keyset} ORDER BY {orderBy} LIMIT {limit}";
 
         var rows = new List<(StoredResource Resource, PageCursor Cursor)>();
-        await using (var command = Command(connection, transaction, text, [.. sql.Parameters]))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        var (command, owned) = SearchCommand(connection, transaction, commands, text, sql.Parameters);
+        try
         {
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
                 var resource = ReadVersion(reader);
@@ -64,6 +81,13 @@ public abstract partial class SqlRecordStore
                 }
 
                 rows.Add((resource, new PageCursor(values, resource.Type, resource.Id)));
+            }
+        }
+        finally
+        {
+            if (owned)
+            {
+                await command.DisposeAsync();
             }
         }
 
@@ -83,7 +107,18 @@ public abstract partial class SqlRecordStore
         {
             var count = new SqlBuilder();
             var countFilter = count.Filter(query, "c");
-            total = Convert.ToInt64(await ScalarAsync(connection, transaction, $"SELECT COUNT(*) FROM resource_current c WHERE {countFilter}", cancellationToken, [.. count.Parameters]), CultureInfo.InvariantCulture);
+            var (counter, ownedCounter) = SearchCommand(connection, transaction, commands, $"SELECT COUNT(*) FROM resource_current c WHERE {countFilter}", count.Parameters);
+            try
+            {
+                total = Convert.ToInt64(await counter.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+            }
+            finally
+            {
+                if (ownedCounter)
+                {
+                    await counter.DisposeAsync();
+                }
+            }
         }
 
         // Going forwards, a previous page exists when we started after some row; going backwards, "more" means earlier pages.
@@ -107,8 +142,8 @@ public abstract partial class SqlRecordStore
 
     public async Task<IReadOnlyList<string>> FindIdsAsync(StoreQuery query, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        return await FindIdsCoreAsync(connection, null, query, cancellationToken);
+        await using var reader = await RentReaderAsync(cancellationToken);
+        return await FindIdsCoreAsync(reader.Connection, null, query, cancellationToken, reader.Commands);
     }
 
     public async Task<IReadOnlyList<IReadOnlyList<string>>> TokenPostingsAsync(string type, string param, IReadOnlyList<string> codes, int limit, CancellationToken cancellationToken)
@@ -155,20 +190,30 @@ public abstract partial class SqlRecordStore
         return postings;
     }
 
-    private static async Task<IReadOnlyList<string>> FindIdsCoreAsync(DbConnection connection, DbTransaction? transaction, StoreQuery query, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<string>> FindIdsCoreAsync(DbConnection connection, DbTransaction? transaction, StoreQuery query, CancellationToken cancellationToken, CommandCache? commands = null)
     {
         var sql = new SqlBuilder();
         var filter = sql.Filter(query, "c");
         var limit = sql.Add(query.Count);
-        await using var command = Command(connection, transaction, $"SELECT c.id FROM resource_current c WHERE {filter} ORDER BY c.id LIMIT {limit}", [.. sql.Parameters]);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var ids = new List<string>();
-        while (await reader.ReadAsync(cancellationToken))
+        var (command, owned) = SearchCommand(connection, transaction, commands, $"SELECT c.id FROM resource_current c WHERE {filter} ORDER BY c.id LIMIT {limit}", sql.Parameters);
+        try
         {
-            ids.Add(reader.GetString(0));
-        }
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            var ids = new List<string>();
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                ids.Add(reader.GetString(0));
+            }
 
-        return ids;
+            return ids;
+        }
+        finally
+        {
+            if (owned)
+            {
+                await command.DisposeAsync();
+            }
+        }
     }
 
     internal static string TableName(IndexTable table) => table switch
@@ -195,6 +240,9 @@ public abstract partial class SqlRecordStore
 
         /// <summary>The alias of the resource the outermost correlated clause is deciding.</summary>
         private string? subject;
+
+        /// <summary>The one Patient whose compartment the query is confined to ($everything), if any.</summary>
+        private string? compartmentPatient;
 
         public string Add(object? value)
         {
@@ -225,6 +273,7 @@ public abstract partial class SqlRecordStore
             }
 
             var types = query.Types ?? [query.Type];
+            compartmentPatient = query.Clauses.OfType<CompartmentClause>().FirstOrDefault(x => x.TargetType == "Patient")?.TargetId;
             var parts = new List<string>
             {
                 types.Count == 0 ? "1 = 0" : types.Count == 1 ? $"{c}.type = {Add(types[0])}" : $"{c}.type IN ({List(types)})",
@@ -328,6 +377,8 @@ public abstract partial class SqlRecordStore
 
                 case CompositeClause composite:
                     return Or(composite.AnyOf.Select(components => Composite(components, c, types)));
+                case ChainClause { TargetTypes: ["Patient"] } chain when correlated > 0 && compartmentPatient is not null:
+                    return PatientChain(chain, c, compartmentPatient);
                 case ChainClause chain:
                 {
                     var r = Alias("r");
@@ -430,6 +481,25 @@ public abstract partial class SqlRecordStore
                 default:
                     throw new ArgumentException($"Unsupported clause {clause.GetType().Name}", nameof(clause));
             }
+        }
+
+        /// <summary>
+        /// A record-level rule about the record's patient (the access policy's relationship and consent rules), inside a
+        /// query confined to one patient's compartment. Every record there is that patient's, so the rule is decided for
+        /// that patient once, as an uncorrelated subquery SQLite runs once per statement, instead of once per record;
+        /// only a record that also names another patient has the rule decided for that one.
+        /// </summary>
+        private string PatientChain(ChainClause chain, string c, string patient)
+        {
+            var r = Alias("r");
+            var once = Alias("c");
+            var each = Alias("c");
+            var id = Add(patient);
+            var patientType = Add("Patient");
+            return $"EXISTS (SELECT 1 FROM search_reference {r} WHERE {ParamIs(r, chain.Param)} AND {r}.id = {c}.id AND {r}.type = {c}.type AND {r}.target_type = {patientType} AND " +
+                   $"(CASE WHEN {r}.target_id = {id} " +
+                   $"THEN (SELECT EXISTS (SELECT 1 FROM resource_current {once} WHERE {once}.type = {patientType} AND {once}.id = {id} AND {once}.deleted = 0 AND {Predicate(chain.Inner, once, chain.TargetTypes)})) " +
+                   $"ELSE EXISTS (SELECT 1 FROM resource_current {each} WHERE {each}.type = {patientType} AND {each}.id = {r}.target_id AND {each}.deleted = 0 AND {Predicate(chain.Inner, each, chain.TargetTypes)}) END))";
         }
 
         /// <summary>Reverse chaining: some <paramref name="sourceType"/> matching <paramref name="inner"/> refers to c through one of <paramref name="parameters"/>.</summary>

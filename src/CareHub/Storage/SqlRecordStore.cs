@@ -11,7 +11,7 @@ public abstract partial class SqlRecordStore : IRecordStore
 {
 
     /// <summary>The schema version this build writes and reads; migrations 1..N are embedded resources.</summary>
-    public const int SchemaVersion = 8;
+    public const int SchemaVersion = 11;
 
     public abstract string Backend { get; }
 
@@ -45,14 +45,25 @@ public abstract partial class SqlRecordStore : IRecordStore
     /// Prepared commands by SQL text on one connection. A command is handed out with the caller's transaction set and its
     /// parameters to be given values; the cache owns it (the caller does not dispose it).
     /// </summary>
-    protected sealed class CommandCache : IAsyncDisposable
+    protected sealed class CommandCache(int capacity = int.MaxValue) : IAsyncDisposable
     {
         private readonly Dictionary<string, DbCommand> commands = new(StringComparer.Ordinal);
 
-        public DbCommand Get(DbConnection connection, DbTransaction transaction, string sql, params string[] parameterNames)
+        public DbCommand Get(DbConnection connection, DbTransaction? transaction, string sql, params string[] parameterNames)
         {
             if (!commands.TryGetValue(sql, out var command))
             {
+                if (commands.Count >= capacity)
+                {
+                    // Bounded by starting again: search shapes seen once (a list of ids of one length) do not pile up.
+                    foreach (var old in commands.Values)
+                    {
+                        old.Dispose();
+                    }
+
+                    commands.Clear();
+                }
+
                 // Microsoft.Data.Sqlite compiles a command's statements on its first execution and keeps them while the
                 // command lives, so a kept command is compiled once.
                 command = Command(connection, transaction, sql, [.. parameterNames.Select(n => (n, (object?)null))]);
@@ -73,6 +84,29 @@ public abstract partial class SqlRecordStore : IRecordStore
             commands.Clear();
         }
     }
+
+    /// <summary>A connection for searches, with the commands it keeps (none by default: a connection of its own, closed after).</summary>
+    protected sealed class Reader(DbConnection connection, CommandCache? commands, Action? giveBack) : IAsyncDisposable
+    {
+        public DbConnection Connection => connection;
+
+        public CommandCache? Commands => commands;
+
+        public ValueTask DisposeAsync()
+        {
+            if (giveBack is not null)
+            {
+                giveBack();
+                return ValueTask.CompletedTask;
+            }
+
+            return connection.DisposeAsync();
+        }
+    }
+
+    /// <summary>A connection for one search; providers that keep compiled statements per connection hand out a kept one.</summary>
+    protected virtual async ValueTask<Reader> RentReaderAsync(CancellationToken cancellationToken) =>
+        new(await OpenAsync(cancellationToken), null, null);
 
     /// <summary>Sets a command's parameters, in the order they were named, to the given values (null as DBNull).</summary>
     protected static DbCommand With(DbCommand command, params object?[] values)
@@ -379,6 +413,9 @@ public abstract partial class SqlRecordStore : IRecordStore
 
         private readonly List<VersionWrite> changes = [];
 
+        /// <summary>Versions written and indexes rebuilt, counted towards the next refresh of the planner's statistics.</summary>
+        private int written;
+
         /// <summary>This session's own commands, when the provider keeps none across sessions.</summary>
         private CommandCache? ownCommands;
 
@@ -571,6 +608,7 @@ public abstract partial class SqlRecordStore : IRecordStore
 
             var lastUpdated = write.LastUpdated.ToUnixTimeMilliseconds();
             var audit = write.Type == AuditType;
+            written++;
             long seq;
             var insert = With(Reusable(audit ? store.InsertAuditVersionSql : store.InsertVersionSql, VersionParameters),
                 write.Type, write.Id, write.Version, lastUpdated, write.Method, write.Json);
@@ -602,6 +640,7 @@ public abstract partial class SqlRecordStore : IRecordStore
         {
             await EnsureStartedAsync(cancellationToken);
             await WriteIndexAsync(type, id, index, replace: true, cancellationToken);
+            written++;
         }
 
         private async Task WriteIndexAsync(string type, string id, IReadOnlyList<IndexRow> index, bool replace, CancellationToken cancellationToken)
@@ -659,6 +698,7 @@ public abstract partial class SqlRecordStore : IRecordStore
             // (SQLite's writer connection, shared by the sessions of a group) stay with the connection.
             await DisposeCommandsAsync();
             await scope!.CommitAsync(cancellationToken);
+            store.Statistics.Written(written);
         }
 
         public async ValueTask DisposeAsync()

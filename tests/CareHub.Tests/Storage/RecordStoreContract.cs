@@ -139,6 +139,48 @@ public abstract partial class RecordStoreContract : IAsyncLifetime
         Assert.Equal(MigrationCount(Store.Backend), await ScalarSqlAsync("SELECT COUNT(*) FROM schema_version"));
     }
 
+    // ---- Planner statistics ----
+
+    [Fact]
+    public async Task refreshing_statistics_after_a_bulk_load_measures_what_was_loaded()
+    {
+        for (var n = 0; n < 30; n++)
+        {
+            await CommitAsync(Version("Patient", $"s{n}", 1, n, 0, Identifier("urn:mrn", $"m{n}")));
+        }
+
+        await Store.RefreshStatisticsAsync(Ct);
+
+        // The store's statistics now describe the 30 loaded resources, not a guess (SQLite: the shipped baseline; PostgreSQL:
+        // nothing until autovacuum's first analyse).
+        Assert.Equal(30, await ScalarSqlAsync(Store.Backend == "sqlite"
+            ? "SELECT CAST(substr(stat, 1, instr(stat, ' ') - 1) AS INTEGER) FROM sqlite_stat1 WHERE idx = 'ix_search_token_resource'"
+            : "SELECT CAST(reltuples AS bigint) FROM pg_class WHERE oid = 'search_token'::regclass"));
+    }
+
+    [Fact]
+    public async Task a_rule_about_the_patient_inside_one_patients_compartment_is_decided_for_every_patient_the_record_names()
+    {
+        // The access policy's patient rules inside $everything: decided for the compartment's patient once, and for any
+        // other patient a record names as before. p1 does not meet the rule, p2 does.
+        static ReferenceIndexRow Subject(string patient) => new("subject", "Patient", patient, null);
+        static ReferenceIndexRow Names(string patient) => new("names", "Patient", patient, null);
+        await CommitAsync(
+            Version("Patient", "p1", 1, 1, 0, Identifier("urn:flag", "no"), Names("p1")),
+            Version("Patient", "p2", 1, 1, 0, Identifier("urn:flag", "yes"), Names("p2")),
+            Version("Observation", "only-p1", 1, 1, 0, Subject("p1"), Names("p1")),
+            Version("Observation", "p1-and-p2", 1, 1, 0, Subject("p1"), Names("p1"), Names("p2")));
+        var compartment = new CompartmentClause("Patient", "p1", new Dictionary<string, IReadOnlyList<string>> { ["Observation"] = ["subject"], ["Patient"] = [] });
+        QueryClause Rule(string flag) => new CorrelatedClause(new ChainClause("names", ["Patient"], new TokenClause("identifier", [new TokenMatch("urn:flag", flag, AnySystem: false)])));
+        string[] Visible(string flag) => [.. Store.SearchAsync(new StoreQuery("Observation", [compartment, Rule(flag)], 10) { Types = ["Observation", "Patient"] }, Ct)
+            .GetAwaiter().GetResult().Resources.Select(r => $"{r.Type}/{r.Id}")];
+
+        Assert.Equal(["Observation/p1-and-p2"], Visible("yes"));
+        Assert.Equal(["Observation/only-p1", "Observation/p1-and-p2", "Patient/p1"], Visible("no"));
+        Assert.Empty(Visible("maybe"));
+        Assert.Equal(["p1-and-p2"], await Store.FindIdsAsync(new StoreQuery("Observation", [compartment, Rule("yes")], 10), Ct));
+    }
+
     // ---- Writes and reads ----
 
     [Fact]

@@ -33,6 +33,57 @@ public sealed class SqliteRecordStore : SqlRecordStore
 
     protected override string NoSystemTokenIndex => " INDEXED BY ix_search_token_value_id";
 
+    /// <summary>
+    /// Rows of an analysis sampled per index in a background refresh: ANALYZE writes sqlite_stat1 in one transaction, so it
+    /// holds the writer for as long as it reads (https://www.sqlite.org/lang_analyze.html#approx; SQLite suggests a few
+    /// hundred to a thousand for applications that analyse as they run).
+    /// </summary>
+    private const int AnalysisLimit = 1000;
+
+    /// <summary>
+    /// Tables without statistics of their own (never analysed, or empty when last analysed) get the shipped baseline
+    /// (migration 011), and the planner reloads sqlite_stat1 (ANALYZE sqlite_schema).
+    /// </summary>
+    private const string SeedStatisticsSql =
+        "INSERT INTO sqlite_stat1 (tbl, idx, stat) SELECT b.tbl, b.idx, b.stat FROM planner_baseline b " +
+        "WHERE NOT EXISTS (SELECT 1 FROM sqlite_stat1 s WHERE s.tbl = b.tbl) " +
+        "AND EXISTS (SELECT 1 FROM sqlite_schema m WHERE m.type IN ('index', 'table') AND m.name = b.idx); " +
+        "ANALYZE sqlite_schema;";
+
+    protected override async Task FinishMigrationAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        // ANALYZE of one small table creates sqlite_stat1 when it does not exist yet.
+        await ExecuteAsync(connection, null, "ANALYZE planner_baseline; " + SeedStatisticsSql, cancellationToken);
+        // Connections opened before (none in a starting server) would keep planning without the baseline.
+        await RetireReadersAsync();
+    }
+
+    /// <summary>
+    /// Analyses on the writer connection, holding the writer: ANALYZE is a write, so run beside the writer it would only
+    /// wait for it, and the writer's own searches (conditional writes, the policy's checks of a write) then plan with the
+    /// new statistics at once. Pooled reader connections keep the statistics they loaded when they opened, so the pool is
+    /// cleared and readers open afresh.
+    /// </summary>
+    protected override async Task RefreshStatisticsCoreAsync(bool full, CancellationToken cancellationToken)
+    {
+        await writer.WaitAsync(cancellationToken);
+        try
+        {
+            writerConnection ??= (SqliteConnection)await OpenAsync(cancellationToken);
+            // Inside the open group's transaction when there is one: it commits with the group.
+            await using var command = writerConnection.CreateCommand();
+            command.Transaction = group;
+            command.CommandText = $"PRAGMA analysis_limit = {(full ? 0 : AnalysisLimit)}; ANALYZE; {SeedStatisticsSql}";
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        finally
+        {
+            await ReleaseWriterAsync();
+        }
+
+        await RetireReadersAsync();
+    }
+
     protected override async ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(connectionString);
@@ -45,6 +96,83 @@ public sealed class SqliteRecordStore : SqlRecordStore
         await pragma.ExecuteNonQueryAsync(cancellationToken);
         walSet = true;
         return connection;
+    }
+
+    /// <summary>
+    /// Searches run on reader connections this store keeps open, each with its compiled statements by SQL text. A search
+    /// of a restricted caller carries the access policy's clauses, a few kilobytes of SQL with about a hundred parameters;
+    /// compiling that on every query was most of what the policy added to a point read. The statement is the same text
+    /// for every caller of one kind (role, organisation, purpose) and query shape, only its parameters differ, so a kept
+    /// statement serves them all. Microsoft.Data.Sqlite finalises a command's statements when its connection is closed,
+    /// which is why the connections are kept here rather than in its pool.
+    /// </summary>
+    protected override async ValueTask<Reader> RentReaderAsync(CancellationToken cancellationToken)
+    {
+        var generation = Volatile.Read(ref readerGeneration);
+        KeptReader? kept = null;
+        while (idleReaders.TryTake(out var idle))
+        {
+            if (idle.Generation == generation)
+            {
+                kept = idle;
+                break;
+            }
+
+            await idle.DisposeAsync();
+        }
+
+        kept ??= new KeptReader((SqliteConnection)await OpenAsync(cancellationToken), generation);
+        return new Reader(kept.Connection, kept.Commands, () => GiveBack(kept));
+    }
+
+    private void GiveBack(KeptReader reader)
+    {
+        if (reader.Generation == Volatile.Read(ref readerGeneration) && idleReaders.Count < MaxIdleReaders)
+        {
+            idleReaders.Add(reader);
+        }
+        else
+        {
+            reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    /// <summary>Readers kept idle at most; more can be open while searches run, and are closed when handed back.</summary>
+    private const int MaxIdleReaders = 16;
+
+    /// <summary>Statements kept per reader; past it the reader starts again (shapes seen once do not pile up).</summary>
+    private const int StatementsPerReader = 256;
+
+    private readonly System.Collections.Concurrent.ConcurrentBag<KeptReader> idleReaders = [];
+
+    /// <summary>Raised when statistics change or the store closes: readers of an older generation are closed, not reused.</summary>
+    private int readerGeneration;
+
+    private sealed class KeptReader(SqliteConnection connection, int generation) : IAsyncDisposable
+    {
+        public SqliteConnection Connection => connection;
+
+        public int Generation => generation;
+
+        public CommandCache Commands { get; } = new(StatementsPerReader);
+
+        public async ValueTask DisposeAsync()
+        {
+            await Commands.DisposeAsync();
+            await connection.DisposeAsync();
+        }
+    }
+
+    /// <summary>Kept readers compiled their statements with the old statistics and loaded those when they opened.</summary>
+    private async Task RetireReadersAsync()
+    {
+        Interlocked.Increment(ref readerGeneration);
+        while (idleReaders.TryTake(out var idle))
+        {
+            await idle.DisposeAsync();
+        }
+
+        SqliteConnection.ClearPool(new SqliteConnection(connectionString));
     }
 
     /// <summary>
@@ -253,6 +381,7 @@ public sealed class SqliteRecordStore : SqlRecordStore
 
     public override async ValueTask DisposeAsync()
     {
+        await StopStatisticsAsync();
         // With the writer held no commit is in flight, so none can signal the checkpointer as it stops.
         await writer.WaitAsync();
         if (checkpoints is not null)
@@ -263,11 +392,22 @@ public sealed class SqliteRecordStore : SqlRecordStore
         await writerCommands.DisposeAsync();
         if (writerConnection is not null)
         {
+            // What SQLite asks of a connection that has written before it closes: analyse the tables whose statistics are
+            // out of date, within the sampling limit (https://www.sqlite.org/pragma.html#pragma_optimize).
+            try
+            {
+                await ExecuteAsync(writerConnection, null, $"PRAGMA analysis_limit = {AnalysisLimit}; PRAGMA optimize;", CancellationToken.None);
+            }
+            catch (SqliteException)
+            {
+                // Closing goes on: statistics are an optimisation, and the next start has the baseline or the last analysis.
+            }
+
             await writerConnection.DisposeAsync();
             writerConnection = null;
         }
 
-        SqliteConnection.ClearPool(new SqliteConnection(connectionString));
+        await RetireReadersAsync();
         writer.Dispose();
     }
 }

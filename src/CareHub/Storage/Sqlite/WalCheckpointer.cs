@@ -38,21 +38,9 @@ internal sealed class WalCheckpointer : IAsyncDisposable
     private long passes;
 
     /// <summary>Checkpoints that failed so far, and the last failure's time and SQLite message (no record content).</summary>
-    public (long Failures, DateTimeOffset? At, string? Message) Failures
-    {
-        get
-        {
-            lock (failureGate)
-            {
-                return (failures, lastFailureAt, lastFailure);
-            }
-        }
-    }
+    public (long Failures, DateTimeOffset? At, string? Message) Failures => failures.Snapshot;
 
-    private readonly Lock failureGate = new();
-    private long failures;
-    private DateTimeOffset? lastFailureAt;
-    private string? lastFailure;
+    private readonly BackgroundFailures failures = new();
 
     /// <summary>Called after each commit; wakes the checkpointer every <see cref="CommitsPerPass"/> commits.</summary>
     public void Committed()
@@ -91,12 +79,7 @@ internal sealed class WalCheckpointer : IAsyncDisposable
                 {
                     // The writer's own automatic checkpoint is the backstop; start again with a fresh connection. The failure
                     // is counted for /health: the store has no logger, and SQLite's message names no record.
-                    lock (failureGate)
-                    {
-                        failures++;
-                        lastFailureAt = DateTimeOffset.UtcNow;
-                        lastFailure = e.Message;
-                    }
+                    failures.Record(e);
 
                     if (connection is not null)
                     {
