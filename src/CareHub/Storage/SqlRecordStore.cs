@@ -11,7 +11,7 @@ public abstract partial class SqlRecordStore : IRecordStore
 {
 
     /// <summary>The schema version this build writes and reads; migrations 1..N are embedded resources.</summary>
-    public const int SchemaVersion = 11;
+    public const int SchemaVersion = 9;
 
     public abstract string Backend { get; }
 

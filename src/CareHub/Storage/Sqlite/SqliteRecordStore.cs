@@ -42,7 +42,7 @@ public sealed class SqliteRecordStore : SqlRecordStore
 
     /// <summary>
     /// Tables without statistics of their own (never analysed, or empty when last analysed) get the shipped baseline
-    /// (migration 011), and the planner reloads sqlite_stat1 (ANALYZE sqlite_schema).
+    /// (migration 009), and the planner reloads sqlite_stat1 (ANALYZE sqlite_schema).
     /// </summary>
     private const string SeedStatisticsSql =
         "INSERT INTO sqlite_stat1 (tbl, idx, stat) SELECT b.tbl, b.idx, b.stat FROM planner_baseline b " +
