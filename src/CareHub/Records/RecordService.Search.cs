@@ -218,7 +218,7 @@ public sealed partial class RecordService
                 throw FhirException.BadRequest("No resource type to search: _type is empty or names types the access token does not allow searching.");
             }
 
-            var request = SearchRequest.Parse(scope.Types, parameters, context.StrictHandling, context.BaseUrl, clock, await SearchLookups.LoadAsync(store, parameters, cancellationToken));
+            var request = SearchRequest.Parse(scope.Types, parameters, context.StrictHandling, context.BaseUrl, clock, await SearchLookups.LoadAsync(store, parameters, cancellationToken), context.SearchLimits);
             // The policy's clause goes into the query itself, so paging and _total count only what the caller may see.
             var clauses = new List<QueryClause>(request.Clauses);
             if (scope.Scope is not null)

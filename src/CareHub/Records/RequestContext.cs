@@ -16,6 +16,9 @@ public sealed record RequestContext(Principal Principal, string BaseUrl, string 
 
     /// <summary>Why the caller asks (treatment by default; ETREAT with a reason is break-glass), for the policy and the audit.</summary>
     public AccessPurpose Purpose { get; init; } = AccessPurpose.Default;
+
+    /// <summary>How much a search in this request may ask for (its own criteria, conditions and Bundle entries alike).</summary>
+    public CareHub.Search.SearchLimits SearchLimits { get; init; } = CareHub.Search.SearchLimits.Default;
 }
 
 public enum ReturnPreference

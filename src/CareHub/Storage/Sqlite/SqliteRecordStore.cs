@@ -33,9 +33,17 @@ public sealed class SqliteRecordStore : SqlRecordStore
 
     protected override string NoSystemTokenIndex => " INDEXED BY ix_search_token_value_id";
 
+    /// <summary>A read connection, which the cancellation of <paramref name="cancellationToken"/> stops mid-statement.</summary>
     protected override async ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
-        var connection = new SqliteConnection(connectionString);
+        var connection = new ReadConnection(connectionString);
+        await OpenConnectionAsync(connection, cancellationToken);
+        connection.InterruptOn(cancellationToken);
+        return connection;
+    }
+
+    private async Task OpenConnectionAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
         await connection.OpenAsync(cancellationToken);
         // journal_mode is persistent in the file, so it is set once; synchronous and busy_timeout are per connection.
         await using var pragma = connection.CreateCommand();
@@ -44,7 +52,44 @@ public sealed class SqliteRecordStore : SqlRecordStore
             : "PRAGMA journal_mode = WAL; " + syncPragmas;
         await pragma.ExecuteNonQueryAsync(cancellationToken);
         walSet = true;
-        return connection;
+    }
+
+    /// <summary>
+    /// A connection that a cancelled request stops mid-statement. Microsoft.Data.Sqlite runs statements synchronously
+    /// and its command cancellation does nothing once one runs, so a search went on long after its client left; the
+    /// token is tied to sqlite3_interrupt (https://www.sqlite.org/c3ref/interrupt.html) instead, and released before
+    /// the connection returns to the pool, so whoever uses the handle next is never interrupted.
+    /// </summary>
+    private sealed class ReadConnection(string connectionString) : SqliteConnection(connectionString)
+    {
+        private CancellationTokenRegistration interrupt;
+
+        public void InterruptOn(CancellationToken cancellationToken)
+        {
+            if (cancellationToken.CanBeCanceled)
+            {
+                interrupt = cancellationToken.Register(static state =>
+                {
+                    if (((ReadConnection)state!).Handle is { } handle)
+                    {
+                        SQLitePCL.raw.sqlite3_interrupt(handle);
+                    }
+                }, this);
+            }
+        }
+
+        public override void Close()
+        {
+            // Dispose waits for a callback already running, so no interrupt can land after this line.
+            interrupt.Dispose();
+            base.Close();
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            interrupt.Dispose();
+            base.Dispose(disposing);
+        }
     }
 
     /// <summary>
@@ -76,7 +121,14 @@ public sealed class SqliteRecordStore : SqlRecordStore
         Interlocked.Decrement(ref waiting);
         try
         {
-            writerConnection ??= (SqliteConnection)await OpenAsync(cancellationToken);
+            if (writerConnection is null)
+            {
+                // The writer is shared by every session of a group: no one request's cancellation may interrupt it.
+                var connection = new SqliteConnection(connectionString);
+                await OpenConnectionAsync(connection, cancellationToken);
+                writerConnection = connection;
+            }
+
             if (group is null)
             {
                 // BEGIN IMMEDIATE: take SQLite's write lock now, so a read-then-write never fails on upgrade.
