@@ -81,7 +81,14 @@ public static class FhirInputCheck
                 switch (reader.TokenType)
                 {
                     case JsonTokenType.PropertyName:
-                        path.Name(CheckedString(ref reader, path));
+                        var name = CheckedString(ref reader, path);
+                        if (name.Length == 0)
+                        {
+                            // No FHIR element has an empty name (R4 json.html); the parser fails on one with an internal error.
+                            throw FhirException.BadRequest("A JSON property has an empty name; FHIR elements are named.", path.ToString());
+                        }
+
+                        path.Name(name);
                         break;
                     case JsonTokenType.StartObject or JsonTokenType.StartArray:
                         path.Value();
@@ -191,6 +198,8 @@ public static class FhirInputCheck
                 {
                     throw TooDeep(maxDepth, null);
                 }
+
+                CheckXmlElement(reader);
             }
 
             if (!seenRoot)
@@ -202,6 +211,43 @@ public static class FhirInputCheck
         {
             throw FhirException.BadRequest($"The body is not well-formed XML: {FhirException.Excerpt(e.Message)}");
         }
+    }
+
+    private const string FhirNamespace = "http://hl7.org/fhir";
+    private const string XhtmlNamespace = "http://www.w3.org/1999/xhtml";
+
+    /// <summary>
+    /// R4 xml.html: FHIR elements are in the FHIR namespace and carry only <c>value</c>, <c>url</c> and <c>id</c>
+    /// attributes; the narrative is XHTML. The parser fails with internal errors on anything else.
+    /// </summary>
+    private static void CheckXmlElement(XmlReader reader)
+    {
+        if (reader.NamespaceURI == XhtmlNamespace)
+        {
+            return;
+        }
+
+        if (reader.NamespaceURI != FhirNamespace)
+        {
+            throw FhirException.BadRequest($"The element '{reader.LocalName}' is in the namespace '{reader.NamespaceURI}'; FHIR XML elements are in {FhirNamespace} (R4 xml.html).");
+        }
+
+        if (!reader.MoveToFirstAttribute())
+        {
+            return;
+        }
+
+        do
+        {
+            var declaration = reader.Prefix == "xmlns" || reader.Name == "xmlns";
+            if (!declaration && (reader.NamespaceURI.Length > 0 || reader.LocalName is not ("value" or "url" or "id")))
+            {
+                throw FhirException.BadRequest($"The attribute '{reader.Name}' is not FHIR: elements carry only value, url and id (R4 xml.html).");
+            }
+        }
+        while (reader.MoveToNextAttribute());
+
+        reader.MoveToElement();
     }
 
     /// <summary>Where the JSON reader is, as a FHIRPath-like path (name[0].family), for the expression.</summary>

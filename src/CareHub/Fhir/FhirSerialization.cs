@@ -55,6 +55,12 @@ public static class FhirSerialization
         {
             throw FhirException.BadRequest($"The body is not a valid FHIR {format} resource: {e.Message}");
         }
+        catch (NotSupportedException)
+        {
+            // Firely's XML parser fails this way on an attribute it does not know on a primitive element (valuE="x");
+            // its message names its own internals, not the body.
+            throw FhirException.BadRequest($"The body is not a valid FHIR {format} resource: an element has an attribute or content FHIR does not define there.");
+        }
 
         // Strict mode already validated cardinality, required elements, codes and primitive formats (nested resources
         // included), so the POCO validation is not run a second time here.

@@ -154,6 +154,32 @@ public abstract class BoundsContract(ServerFixture server)
         Assert.Contains("not well-formed XML", Diagnostics(body), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("<Patient xmlns=\"http://hl7.org/fhir\"><gender valuE=\"male\"/></Patient>", "attribute 'valuE' is not FHIR")]
+    [InlineData("<Patient xmlns=\"http://hl7.org/fhir\"><gender xmlns=\"http://example.org\" value=\"male\"/></Patient>", "namespace 'http://example.org'")]
+    public async Task xml_the_parser_cannot_read_is_a_400_not_a_500(string xml, string expected)
+    {
+        var (response, body) = await SendAsync(HttpMethod.Post, "/Patient", Xml(xml));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains(expected, Diagnostics(body), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task xml_with_a_narrative_is_accepted()
+    {
+        var (response, _) = await SendAsync(HttpMethod.Post, "/Patient", Xml("<Patient xmlns=\"http://hl7.org/fhir\"><text><status value=\"generated\"/><div xmlns=\"http://www.w3.org/1999/xhtml\"><p class=\"x\">Jo <b>Bloggs</b></p></div></text><gender value=\"male\"/></Patient>"));
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task a_json_property_with_an_empty_name_is_a_400_not_a_500()
+    {
+        var (response, body) = await SendAsync(HttpMethod.Post, "/Patient", ServerFixture.Json("{\"resourceType\":\"Patient\",\"name\":[{\"\":\"x\",\"family\":\"Bloggs\"}]}"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("empty name", Diagnostics(body), StringComparison.Ordinal);
+        Assert.Equal("name[0]", Expressions(body));
+    }
+
     [Fact]
     public async Task invalid_utf8_is_a_400_not_a_stored_replacement_character()
     {
