@@ -220,7 +220,7 @@ public abstract class BoundsContract(ServerFixture server)
     public async Task a_five_part_jwe_shaped_token_is_a_401_saying_encrypted_tokens_are_not_accepted()
     {
         using var client = new HttpClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.AAAA.BBBB.CCCC.DDDD");
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.x.y.z.w");
         var (response, body) = await SendAsync(HttpMethod.Get, "/Patient", client: client);
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Contains("Encrypted access tokens (JWE) are not accepted", Diagnostics(body), StringComparison.Ordinal);
