@@ -134,7 +134,7 @@ public static class FhirApi
         var media = (http.Request.ContentType ?? string.Empty).Split(';')[0].Trim().ToLowerInvariant();
         if (media == "application/json-patch+json")
         {
-            var patch = await FhirHttp.ReadBodyAsync(http, limits.MaxBodyBytes);
+            var patch = FhirInputCheck.CheckJsonPatch((await FhirHttp.ReadBodyBytesAsync(http, limits.MaxBodyBytes)).Span, limits.MaxNestingDepth);
             return current => JsonPatch.Apply(current, patch);
         }
 

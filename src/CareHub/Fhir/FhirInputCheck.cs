@@ -23,15 +23,11 @@ public static class FhirInputCheck
     /// <summary>Checks a body and returns its text (without a byte order mark); a 400 <see cref="FhirException"/> otherwise.</summary>
     public static string Check(ReadOnlySpan<byte> utf8, FhirFormat format, int maxDepth)
     {
-        if (utf8.StartsWith("\uFEFF"u8))
-        {
-            utf8 = utf8[3..];
-        }
-
+        utf8 = WithoutByteOrderMark(utf8);
         var text = DecodeUtf8(utf8);
         if (format == FhirFormat.Json)
         {
-            CheckJson(utf8, maxDepth);
+            CheckJson(utf8, maxDepth, patch: false);
         }
         else
         {
@@ -40,6 +36,21 @@ public static class FhirInputCheck
 
         return text;
     }
+
+    /// <summary>
+    /// Checks a JSON Patch body (RFC 6902, an array of operations) as a resource body is checked: its values become FHIR
+    /// elements, so the same nesting bound and string rules apply. Returns its text.
+    /// </summary>
+    public static string CheckJsonPatch(ReadOnlySpan<byte> utf8, int maxDepth)
+    {
+        utf8 = WithoutByteOrderMark(utf8);
+        var text = DecodeUtf8(utf8);
+        CheckJson(utf8, maxDepth, patch: true);
+        return text;
+    }
+
+    private static ReadOnlySpan<byte> WithoutByteOrderMark(ReadOnlySpan<byte> utf8) =>
+        utf8.StartsWith("\uFEFF"u8) ? utf8[3..] : utf8;
 
     /// <summary>The text of UTF-8 bytes; a 400 at the first byte that is not UTF-8 (never a silent U+FFFD).</summary>
     public static string DecodeUtf8(ReadOnlySpan<byte> utf8)
@@ -58,7 +69,7 @@ public static class FhirInputCheck
         new(HttpStatusCode.BadRequest, OperationOutcome.IssueType.TooCostly,
             $"The body is nested more than {maxDepth} levels deep, this server's limit (CareHub:Fhir:MaxNestingDepth).", path);
 
-    private static void CheckJson(ReadOnlySpan<byte> utf8, int maxDepth)
+    private static void CheckJson(ReadOnlySpan<byte> utf8, int maxDepth, bool patch)
     {
         // The reader's own limit sits one above ours, so ours is the one that answers.
         var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = maxDepth + 1, CommentHandling = JsonCommentHandling.Disallow });
@@ -70,12 +81,17 @@ public static class FhirInputCheck
                 throw FhirException.BadRequest("The body is empty.");
             }
 
-            if (reader.TokenType != JsonTokenType.StartObject)
+            if (patch && reader.TokenType != JsonTokenType.StartArray)
+            {
+                throw FhirException.BadRequest($"A JSON Patch is an array of operations (RFC 6902), not a {Describe(reader.TokenType)}.");
+            }
+
+            if (!patch && reader.TokenType != JsonTokenType.StartObject)
             {
                 throw FhirException.BadRequest($"A FHIR JSON body is one resource, a JSON object (R4 json.html), not a {Describe(reader.TokenType)}.");
             }
 
-            path.Enter(false);
+            path.Enter(patch);
             while (reader.Read())
             {
                 switch (reader.TokenType)
@@ -156,6 +172,7 @@ public static class FhirInputCheck
 
     private static string Describe(JsonTokenType token) => token switch
     {
+        JsonTokenType.StartObject => "JSON object",
         JsonTokenType.StartArray => "JSON array",
         JsonTokenType.String => "JSON string",
         JsonTokenType.Number => "JSON number",

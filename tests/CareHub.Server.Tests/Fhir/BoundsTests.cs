@@ -139,6 +139,20 @@ public abstract class BoundsContract(ServerFixture server)
     }
 
     [Fact]
+    public async Task a_control_character_in_a_json_patch_is_a_400_and_the_record_is_unchanged()
+    {
+        var (created, patient) = await SendAsync(HttpMethod.Post, "/Patient", ServerFixture.Json("{\"resourceType\":\"Patient\",\"gender\":\"female\"}"));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = patient.GetProperty("id").GetString();
+        using var patch = new StringContent("[{\"op\":\"add\",\"path\":\"/name\",\"value\":[{\"family\":\"a\\u0000b\"}]}]", Encoding.UTF8, "application/json-patch+json");
+        var (response, body) = await SendAsync(HttpMethod.Patch, $"/Patient/{id}", patch);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("control character", Diagnostics(body), StringComparison.Ordinal);
+        var (_, read) = await SendAsync(HttpMethod.Get, $"/Patient/{id}");
+        Assert.False(read.TryGetProperty("name", out _));
+    }
+
+    [Fact]
     public async Task tabs_and_line_breaks_in_a_string_are_kept()
     {
         var (response, body) = await SendAsync(HttpMethod.Post, "/Patient", ServerFixture.Json("{\"resourceType\":\"Patient\",\"name\":[{\"text\":\"a\\tb\\r\\nc\"}]}"));
