@@ -79,6 +79,9 @@ public abstract class GovernanceServer : IAsyncLifetime
             .. Storage(data),
             new("Logging:LogLevel:Default", "Warning"),
             .. ServeCommand.DemoSettings(),
+            // The scenarios check who sees what, not how fast: on a fresh store without planner statistics a restricted
+            // principal's search can outlast the production budget on a loaded machine (docs/search.md, "Limits").
+            new("CareHub:Fhir:RequestTimeout", "00:05:00"),
         ];
         var extra = $"CareHub:Auth:DevTokens:Users:{ServeCommand.DemoLogins.Count}:";
         settings.AddRange(
