@@ -69,10 +69,6 @@ public static class FhirHttp
         };
     }
 
-    /// <summary>The body as text, which must be UTF-8 (bytes that are not are refused, not replaced).</summary>
-    public static async Task<string> ReadBodyAsync(HttpContext http, long limit) =>
-        FhirInputCheck.DecodeUtf8((await ReadBodyBytesAsync(http, limit)).Span);
-
     /// <summary>The body's bytes, at most <paramref name="limit"/> of them (413 past it; 400 when there are none).</summary>
     public static async Task<ReadOnlyMemory<byte>> ReadBodyBytesAsync(HttpContext http, long limit)
     {
