@@ -103,7 +103,7 @@ public abstract class BoundsContract(ServerFixture server)
         // "reader" may only read and search Patients: it gets its 403 whatever it sends, and the body is never parsed.
         using var reader = new HttpClient();
         reader.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await server.TokenAsync("reader", "reader-secret"));
-        var (response, body) = await SendAsync(HttpMethod.Post, "/Patient", Xml(NestedExtensionsXml(1_000)), reader);
+        var (response, body) = await SendAsync(HttpMethod.Post, "/Patient", ServerFixture.Json("{\"resourceType\": not JSON at all"), reader);
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         Assert.Contains("scopes do not allow create on Patient", Diagnostics(body), StringComparison.Ordinal);
     }
