@@ -35,6 +35,8 @@ public static class Stages
         var parsed = new Resource[count];
         Time("parse + validate (FhirSerialization.Parse)", count, i => parsed[i] = FhirSerialization.Parse(bodies[i % bodies.Count], FhirFormat.Json));
         Time("validate alone (FhirSerialization.Validate)", count, i => FhirSerialization.Validate(parsed[i]));
+        var utf8 = bodies.Select(Encoding.UTF8.GetBytes).ToList();
+        Time("input check alone (FhirInputCheck: UTF-8, nesting, strings)", count, i => FhirInputCheck.Check(utf8[i % utf8.Count], FhirFormat.Json, FhirInputCheck.DefaultMaxDepth));
         var strict = new FhirJsonDeserializer(new DeserializerSettings().UsingMode(DeserializationMode.Strict));
         var lenient = new FhirJsonDeserializer(new DeserializerSettings().UsingMode(DeserializationMode.Ostrich));
         Time("deserialise alone, Firely strict mode (as Parse does)", count, i => strict.DeserializeResource(bodies[i % bodies.Count]));

@@ -149,7 +149,8 @@ public static class Hl7Acknowledgement
         errors ??= [];
         Hl7Delimiters d = message.Delimiters;
         Hl7Segment original = message.Header;
-        string version = message.Version.Length > 0 ? message.Version : "2.5.1";
+        // A blank MSH-12 (spaces included) still gets an ACK, in the version this library writes.
+        string version = string.IsNullOrWhiteSpace(message.Version) ? "2.5.1" : message.Version;
         string trigger = message.TriggerEvent;
 
         string messageType = !Hl7Versions.IsAtLeast(version, 2, 2) ? "ACK"

@@ -91,6 +91,12 @@ public static class Hl7CharacterSets
             seg = seg[..end];
         }
 
+        // A segment cut short by a line break ("MSH|" and nothing else) names no character set.
+        if (seg.Length < 5)
+        {
+            return null;
+        }
+
         byte fieldSep = seg[3];
         byte repSep = seg.Length > 5 ? seg[5] : fieldSep;
         byte compSep = seg[4];

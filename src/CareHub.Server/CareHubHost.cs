@@ -27,6 +27,10 @@ public static class CareHubHost
 
         var storage = builder.Configuration.GetSection(StorageOptions.SectionName).Get<StorageOptions>() ?? new StorageOptions();
         storage.Validate();
+        var fhir = builder.Configuration.GetSection(FhirOptions.SectionName).Get<FhirOptions>() ?? new FhirOptions();
+        fhir.Validate();
+        var searchLimits = builder.Configuration.GetSection(CareHub.Search.SearchLimits.SectionName).Get<CareHub.Search.SearchLimits>() ?? CareHub.Search.SearchLimits.Default;
+        searchLimits.Validate();
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = storage.MaxBodyBytes + 1);
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         // One log line per request costs more than the request itself at thousands a second: framework logs at Warning
@@ -36,7 +40,9 @@ public static class CareHubHost
             : LogLevel.Warning);
 
         builder.Services.AddSingleton(storage);
-        builder.Services.AddSingleton(new ServerLimits(storage.MaxBodyBytes));
+        builder.Services.AddSingleton(new ServerLimits(storage.MaxBodyBytes, fhir.MaxNestingDepth));
+        builder.Services.AddSingleton(fhir);
+        builder.Services.AddSingleton(searchLimits);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<IRecordStore>(_ => OpenStore(storage));
         // Information governance (docs/governance.md): the policy file, or the default one CareHub ships with.
@@ -62,6 +68,7 @@ public static class CareHubHost
 
         var app = builder.Build();
         app.UseFhirErrors();
+        app.UseFhirRequestTimeout(fhir.RequestTimeout);
         app.UseFhirAuthentication();
         app.MapFhirApi();
         app.MapMessagingApi();

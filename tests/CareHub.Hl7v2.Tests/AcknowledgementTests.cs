@@ -127,6 +127,28 @@ public class AcknowledgementTests
     }
 
     [Fact]
+    public void a_message_whose_version_is_blank_is_still_answered()
+    {
+        byte[] raw = Encoding.UTF8.GetBytes("MSH|^~\\&|PAS|RQ1|HUB|CAREHUB|20240102||ADT^A01|CTRL-11|P| \rPID|1||X\r!!garbage!!\r");
+        var error = Assert.Throws<Hl7ParseException>(() => Hl7Message.Parse(raw));
+
+        Hl7Message? ack = Hl7Acknowledgement.ForUnparseable(raw, error, Fixed);
+
+        Assert.Equal("CTRL-11", ack?.Get("MSA-2"));
+        Assert.Equal("AE", ack?.Get("MSA-1"));
+    }
+
+    [Fact]
+    public void a_header_cut_short_by_a_line_break_is_a_parse_error_not_a_crash()
+    {
+        byte[] raw = Encoding.UTF8.GetBytes("MSH|\rPID|1||X\r");
+
+        var error = Assert.Throws<Hl7ParseException>(() => Hl7Message.Parse(raw));
+
+        Assert.Null(Hl7Acknowledgement.ForUnparseable(raw, error));
+    }
+
+    [Fact]
     public void an_unsupported_version_is_rejected_from_raw_bytes_in_enhanced_mode()
     {
         byte[] raw = Encoding.UTF8.GetBytes("MSH|^~\\&|PAS|RQ1|HUB|CAREHUB|20240102||ADT^A01|CTRL-10|P|9.9|||AL|AL\r");

@@ -29,6 +29,9 @@ public abstract class ServerFixture : IAsyncLifetime
     /// <summary>The storage settings of this fixture.</summary>
     protected abstract IEnumerable<KeyValuePair<string, string?>> Storage(string dataDirectory);
 
+    /// <summary>Settings of this fixture beyond the common ones (they win over them).</summary>
+    protected virtual IEnumerable<KeyValuePair<string, string?>> Settings => [];
+
     public async ValueTask InitializeAsync()
     {
         if (Unavailable is not null)
@@ -50,6 +53,7 @@ public abstract class ServerFixture : IAsyncLifetime
             new("CareHub:Auth:DevTokens:Clients:1:ClientId", "reader"),
             new("CareHub:Auth:DevTokens:Clients:1:Secret", "reader-secret"),
             new("CareHub:Auth:DevTokens:Clients:1:Scopes", "system/Patient.rs"),
+            .. Settings,
         ]);
         await CareHubHost.StartAsync(app, CancellationToken.None);
         BaseUrl = app.Urls.First().TrimEnd('/');

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using CareHub.Fhir;
+using CareHub.Governance;
 using CareHub.Records;
 using CareHub.Records.Patch;
 using Hl7.Fhir.Model;
@@ -67,7 +68,8 @@ public static class FhirApi
     private static async Task Create(HttpContext http, RecordService records, ServerLimits limits, string type)
     {
         RecordService.EnsureWritableType(type);
-        var resource = await FhirHttp.ReadResourceAsync(http, limits.MaxBodyBytes);
+        records.AuthorizeType(FhirHttp.Context(http), FhirInteraction.Create, type, "create", AuditEvent.AuditEventAction.C);
+        var resource = await FhirHttp.ReadResourceAsync(http, limits);
         if (resource.TypeName != type)
         {
             throw FhirException.BadRequest($"The body is a {resource.TypeName} but the URL is for {type}.", "resourceType");
@@ -81,7 +83,8 @@ public static class FhirApi
     private static async Task Update(HttpContext http, RecordService records, ServerLimits limits, string type, string id)
     {
         RecordService.EnsureWritableType(type);
-        var resource = await FhirHttp.ReadResourceAsync(http, limits.MaxBodyBytes);
+        records.AuthorizeType(FhirHttp.Context(http), FhirInteraction.Update, type, "update", AuditEvent.AuditEventAction.U);
+        var resource = await FhirHttp.ReadResourceAsync(http, limits);
         var result = await records.UpdateAsync(FhirHttp.Context(http), type, id, resource, FhirHttp.IfMatch(http), http.RequestAborted);
         await FhirHttp.WriteResultAsync(http, result, location: result.Status == HttpStatusCode.Created);
     }
@@ -89,7 +92,8 @@ public static class FhirApi
     private static async Task ConditionalUpdate(HttpContext http, RecordService records, ServerLimits limits, string type)
     {
         RecordService.EnsureWritableType(type);
-        var resource = await FhirHttp.ReadResourceAsync(http, limits.MaxBodyBytes);
+        records.AuthorizeType(FhirHttp.Context(http), FhirInteraction.Update, type, "update", AuditEvent.AuditEventAction.U);
+        var resource = await FhirHttp.ReadResourceAsync(http, limits);
         var result = await records.ConditionalUpdateAsync(FhirHttp.Context(http), type, Criteria(http), resource, FhirHttp.IfMatch(http), http.RequestAborted);
         await FhirHttp.WriteResultAsync(http, result, location: true);
     }
@@ -109,6 +113,7 @@ public static class FhirApi
     private static async Task Patch(HttpContext http, RecordService records, ServerLimits limits, string type, string id)
     {
         RecordService.EnsureWritableType(type);
+        records.AuthorizeType(FhirHttp.Context(http), FhirInteraction.Update, type, "patch", AuditEvent.AuditEventAction.U);
         var apply = await ReadPatchAsync(http, limits);
         var result = await records.PatchAsync(FhirHttp.Context(http), type, id, apply, FhirHttp.IfMatch(http), http.RequestAborted);
         await FhirHttp.WriteResultAsync(http, result, location: false);
@@ -117,6 +122,7 @@ public static class FhirApi
     private static async Task ConditionalPatch(HttpContext http, RecordService records, ServerLimits limits, string type)
     {
         RecordService.EnsureWritableType(type);
+        records.AuthorizeType(FhirHttp.Context(http), FhirInteraction.Update, type, "patch", AuditEvent.AuditEventAction.U);
         var apply = await ReadPatchAsync(http, limits);
         var result = await records.ConditionalPatchAsync(FhirHttp.Context(http), type, Criteria(http), apply, FhirHttp.IfMatch(http), http.RequestAborted);
         await FhirHttp.WriteResultAsync(http, result, location: false);
@@ -128,11 +134,11 @@ public static class FhirApi
         var media = (http.Request.ContentType ?? string.Empty).Split(';')[0].Trim().ToLowerInvariant();
         if (media == "application/json-patch+json")
         {
-            var patch = await FhirHttp.ReadBodyAsync(http, limits.MaxBodyBytes);
+            var patch = FhirInputCheck.CheckJsonPatch((await FhirHttp.ReadBodyBytesAsync(http, limits.MaxBodyBytes)).Span, limits.MaxNestingDepth);
             return current => JsonPatch.Apply(current, patch);
         }
 
-        var resource = await FhirHttp.ReadResourceAsync(http, limits.MaxBodyBytes);
+        var resource = await FhirHttp.ReadResourceAsync(http, limits);
         return PatchFrom(resource);
     }
 
@@ -152,42 +158,20 @@ public static class FhirApi
         await FhirHttp.WriteAsync(http, bundle);
     }
 
-    private static async Task SearchByPost(HttpContext http, RecordService records, string type)
-    {
-        if (!http.Request.HasFormContentType)
-        {
-            throw new FhirException(HttpStatusCode.UnsupportedMediaType, OperationOutcome.IssueType.NotSupported, "POST _search takes application/x-www-form-urlencoded parameters.");
-        }
-
-        var form = await http.Request.ReadFormAsync(http.RequestAborted);
-        var parameters = FhirHttp.QueryParameters(http).Concat(form.SelectMany(f => f.Value.Select(v => new KeyValuePair<string, string>(f.Key, v ?? string.Empty)))).ToList();
-        var bundle = await records.SearchAsync(FhirHttp.Context(http), type, parameters, http.RequestAborted);
-        await FhirHttp.WriteAsync(http, bundle);
-    }
+    private static async Task SearchByPost(HttpContext http, RecordService records, string type) =>
+        await FhirHttp.WriteAsync(http, await records.SearchAsync(FhirHttp.Context(http), type, await FhirHttp.SearchParametersAsync(http), http.RequestAborted));
 
     private static async Task SystemSearch(HttpContext http, RecordService records) =>
         await FhirHttp.WriteAsync(http, await records.SearchSystemAsync(FhirHttp.Context(http), FhirHttp.QueryParameters(http), http.RequestAborted));
 
     private static async Task SystemSearchByPost(HttpContext http, RecordService records) =>
-        await FhirHttp.WriteAsync(http, await records.SearchSystemAsync(FhirHttp.Context(http), await FormParametersAsync(http), http.RequestAborted));
+        await FhirHttp.WriteAsync(http, await records.SearchSystemAsync(FhirHttp.Context(http), await FhirHttp.SearchParametersAsync(http), http.RequestAborted));
 
     private static async Task CompartmentSearch(HttpContext http, RecordService records, string compartment, string id, string type) =>
         await FhirHttp.WriteAsync(http, await records.SearchCompartmentAsync(FhirHttp.Context(http), compartment, id, type == "*" ? null : type, FhirHttp.QueryParameters(http), http.RequestAborted));
 
     private static async Task Everything(HttpContext http, RecordService records, string id) =>
         await FhirHttp.WriteAsync(http, await records.EverythingAsync(FhirHttp.Context(http), id, FhirHttp.QueryParameters(http), http.RequestAborted));
-
-    /// <summary>POST _search (R4 http.html#search): form parameters, plus any in the URL.</summary>
-    private static async Task<List<KeyValuePair<string, string>>> FormParametersAsync(HttpContext http)
-    {
-        if (!http.Request.HasFormContentType)
-        {
-            throw new FhirException(HttpStatusCode.UnsupportedMediaType, OperationOutcome.IssueType.NotSupported, "POST _search takes application/x-www-form-urlencoded parameters.");
-        }
-
-        var form = await http.Request.ReadFormAsync(http.RequestAborted);
-        return FhirHttp.QueryParameters(http).Concat(form.SelectMany(f => f.Value.Select(v => new KeyValuePair<string, string>(f.Key, v ?? string.Empty)))).ToList();
-    }
 
     private static async Task History(HttpContext http, RecordService records, string? type, string? id)
     {
@@ -197,7 +181,7 @@ public static class FhirApi
 
     private static async Task Bundle(HttpContext http, RecordService records, ServerLimits limits)
     {
-        var resource = await FhirHttp.ReadResourceAsync(http, limits.MaxBodyBytes);
+        var resource = await FhirHttp.ReadResourceAsync(http, limits);
         if (resource is not Hl7.Fhir.Model.Bundle bundle)
         {
             throw FhirException.BadRequest($"Only a batch or transaction Bundle can be posted to the base URL, not a {resource.TypeName}.", "resourceType");
@@ -220,5 +204,5 @@ public static class FhirApi
     }
 }
 
-/// <summary>Limits on what a client may send.</summary>
-public sealed record ServerLimits(long MaxBodyBytes);
+/// <summary>Limits on what a client may send: body size in bytes and nesting depth of a resource body.</summary>
+public sealed record ServerLimits(long MaxBodyBytes, int MaxNestingDepth = FhirInputCheck.DefaultMaxDepth);

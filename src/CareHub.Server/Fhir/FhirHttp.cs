@@ -3,6 +3,7 @@ using System.Text;
 using CareHub.Fhir;
 using CareHub.Governance;
 using CareHub.Records;
+using CareHub.Search;
 using Hl7.Fhir.Model;
 using Microsoft.Extensions.Primitives;
 
@@ -14,6 +15,14 @@ public static class FhirHttp
     public const string JsonType = "application/fhir+json";
     public const string XmlType = "application/fhir+xml";
     public const string PrincipalKey = "carehub.principal";
+    public const string ClientGoneKey = "carehub.client-gone";
+
+    /// <summary>
+    /// Fires when the client goes away, but not at the request's time limit: a response already computed is written
+    /// whatever the time, while the work before it (<see cref="HttpContext.RequestAborted"/>) stops at the limit.
+    /// </summary>
+    public static CancellationToken ClientGone(HttpContext http) =>
+        http.Items[ClientGoneKey] is CancellationToken token ? token : http.RequestAborted;
 
     /// <summary>The response format: <c>_format</c> wins over Accept; JSON by default.</summary>
     public static FhirFormat ResponseFormat(HttpContext http)
@@ -60,42 +69,43 @@ public static class FhirHttp
         };
     }
 
-    public static async Task<string> ReadBodyAsync(HttpContext http, long limit)
+    /// <summary>The body's bytes, at most <paramref name="limit"/> of them (413 past it; 400 when there are none).</summary>
+    public static async Task<ReadOnlyMemory<byte>> ReadBodyBytesAsync(HttpContext http, long limit)
     {
         if (http.Request.ContentLength is { } length && length > limit)
         {
             throw TooLarge(limit);
         }
 
-        using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
-        var buffer = new char[8192];
-        var text = new StringBuilder();
+        using var body = new MemoryStream();
+        var buffer = new byte[16384];
         int read;
-        while ((read = await reader.ReadAsync(buffer, http.RequestAborted)) > 0)
+        while ((read = await http.Request.Body.ReadAsync(buffer, http.RequestAborted)) > 0)
         {
-            text.Append(buffer, 0, read);
-            if (text.Length > limit)
+            body.Write(buffer, 0, read);
+            if (body.Length > limit)
             {
                 throw TooLarge(limit);
             }
         }
 
-        if (text.Length == 0)
+        if (body.Length == 0)
         {
             throw FhirException.BadRequest("The request has no body.");
         }
 
-        return text.ToString();
+        return body.GetBuffer().AsMemory(0, (int)body.Length);
     }
 
     private static FhirException TooLarge(long limit) =>
         new(HttpStatusCode.RequestEntityTooLarge, OperationOutcome.IssueType.TooCostly, $"The request body is larger than this server's limit of {limit} bytes.");
 
-    public static async Task<Resource> ReadResourceAsync(HttpContext http, long limit)
+    /// <summary>Reads and parses a resource body: size, encoding and nesting are checked before the FHIR parser runs.</summary>
+    public static async Task<Resource> ReadResourceAsync(HttpContext http, ServerLimits limits)
     {
         var format = RequestFormat(http);
-        var body = await ReadBodyAsync(http, limit);
-        return FhirSerialization.Parse(body, format);
+        var body = await ReadBodyBytesAsync(http, limits.MaxBodyBytes);
+        return FhirSerialization.Parse(body.Span, format, limits.MaxNestingDepth);
     }
 
     public static RequestContext Context(HttpContext http)
@@ -111,6 +121,7 @@ public static class FhirHttp
             StrictHandling = prefer.Contains("handling=strict", StringComparison.OrdinalIgnoreCase),
             Purpose = Purpose(http, principal),
             RelationshipReason = RelationshipReason(http),
+            SearchLimits = http.RequestServices.GetService<SearchLimits>() ?? SearchLimits.Default,
         };
     }
 
@@ -158,8 +169,28 @@ public static class FhirHttp
 
     public static int? IfMatch(HttpContext http) => RecordService.ParseETag(http.Request.Headers.IfMatch.ToString());
 
+    /// <summary>The URL's parameters, refused past the search limits before anything looks at them.</summary>
     public static IReadOnlyList<KeyValuePair<string, string>> QueryParameters(HttpContext http) =>
-        http.Request.Query.SelectMany(q => q.Value.Select(v => new KeyValuePair<string, string>(q.Key, v ?? string.Empty))).ToList();
+        Limited(http, http.Request.Query.SelectMany(q => q.Value.Select(v => new KeyValuePair<string, string>(q.Key, v ?? string.Empty))).ToList());
+
+    /// <summary>POST _search (R4 http.html#search): form parameters, plus any in the URL.</summary>
+    public static async Task<IReadOnlyList<KeyValuePair<string, string>>> SearchParametersAsync(HttpContext http)
+    {
+        if (!http.Request.HasFormContentType)
+        {
+            throw new FhirException(HttpStatusCode.UnsupportedMediaType, OperationOutcome.IssueType.NotSupported, "POST _search takes application/x-www-form-urlencoded parameters.");
+        }
+
+        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        var fromUrl = http.Request.Query.SelectMany(q => q.Value.Select(v => new KeyValuePair<string, string>(q.Key, v ?? string.Empty)));
+        return Limited(http, fromUrl.Concat(form.SelectMany(f => f.Value.Select(v => new KeyValuePair<string, string>(f.Key, v ?? string.Empty)))).ToList());
+    }
+
+    private static List<KeyValuePair<string, string>> Limited(HttpContext http, List<KeyValuePair<string, string>> parameters)
+    {
+        SearchRequest.CheckLimits(parameters, http.RequestServices.GetService<SearchLimits>() ?? SearchLimits.Default);
+        return parameters;
+    }
 
     /// <summary>Writes one resource result with its headers (ETag, Last-Modified, Location), honouring Prefer: return.</summary>
     public static async Task WriteResultAsync(HttpContext http, RecordResult result, bool location)
@@ -204,7 +235,7 @@ public static class FhirHttp
                 if (ResponseFormat(http) == FhirFormat.Json)
                 {
                     response.ContentType = JsonType + "; charset=utf-8";
-                    await response.WriteAsync(result.Json, http.RequestAborted);
+                    await response.WriteAsync(result.Json, ClientGone(http));
                 }
                 else
                 {
@@ -219,7 +250,7 @@ public static class FhirHttp
     {
         var chosen = format ?? SafeResponseFormat(http);
         http.Response.ContentType = (chosen == FhirFormat.Json ? JsonType : XmlType) + "; charset=utf-8";
-        await http.Response.WriteAsync(FhirSerialization.Serialize(resource, chosen), http.RequestAborted);
+        await http.Response.WriteAsync(FhirSerialization.Serialize(resource, chosen), ClientGone(http));
     }
 
     /// <summary>The response format for errors: a bad _format must still get an answer.</summary>

@@ -111,6 +111,56 @@ public static partial class FhirMiddleware
         await next(http);
     });
 
+    /// <summary>
+    /// A time budget for each FHIR read and search: past <paramref name="timeout"/> the request's cancellation fires,
+    /// which stops its database work (PostgreSQL cancels the statement; SQLite interrupts it), and the client gets a 503
+    /// saying so. Writes are not cut short: one stopped near its commit could have committed or not, and a client that
+    /// cannot tell would retry into a duplicate; their work is bounded by the body size and the search limits instead.
+    /// Every request's cancellation still fires when its client goes away.
+    /// </summary>
+    public static IApplicationBuilder UseFhirRequestTimeout(this IApplicationBuilder app, TimeSpan timeout) => app.Use(async (http, next) =>
+    {
+        if (!http.Request.Path.StartsWithSegments("/fhir", StringComparison.Ordinal) || !IsRead(http.Request))
+        {
+            await next(http);
+            return;
+        }
+
+        var clientGone = http.RequestAborted;
+        using var budget = CancellationTokenSource.CreateLinkedTokenSource(clientGone);
+        budget.CancelAfter(timeout);
+        http.RequestAborted = budget.Token;
+        http.Items[FhirHttp.ClientGoneKey] = clientGone;
+        try
+        {
+            await next(http);
+        }
+        catch (Exception e) when (budget.IsCancellationRequested && e is not FhirException)
+        {
+            // Whatever a cancelled request fails with (OperationCanceledException, or the store's own error for an
+            // interrupted statement) is the cancellation's doing.
+            http.RequestAborted = clientGone;
+            if (clientGone.IsCancellationRequested)
+            {
+                throw new OperationCanceledException("The client went away.", e, clientGone);
+            }
+
+            throw new FhirException(HttpStatusCode.ServiceUnavailable, OperationOutcome.IssueType.Timeout,
+                $"The request took longer than this server allows ({timeout.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)} s, CareHub:Fhir:RequestTimeout) and was stopped. " +
+                "Narrow it: add more selective parameters (an identifier, a patient, a date range), ask for a smaller _count, drop _include/_revinclude, or use _total=none.");
+        }
+        finally
+        {
+            http.RequestAborted = clientGone;
+        }
+    });
+
+    /// <summary>Reads and searches, GET or POST _search; the CapabilityStatement does no database work.</summary>
+    private static bool IsRead(HttpRequest request) =>
+        (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method)
+            || (HttpMethods.IsPost(request.Method) && request.Path.Value!.EndsWith("/_search", StringComparison.Ordinal)))
+        && !request.Path.StartsWithSegments("/fhir/metadata", StringComparison.Ordinal);
+
     /// <summary>Caps request bodies per request (Kestrel answers 413 past it).</summary>
     public static IApplicationBuilder UseBodyLimit(this IApplicationBuilder app, long maxBytes) => app.Use((http, next) =>
     {

@@ -115,7 +115,7 @@ public static class MpiApi
 
     private static async Task<Parameters> ParametersAsync(HttpContext http, ServerLimits limits)
     {
-        var resource = await FhirHttp.ReadResourceAsync(http, limits.MaxBodyBytes);
+        var resource = await FhirHttp.ReadResourceAsync(http, limits);
         return resource as Parameters
             ?? throw FhirException.BadRequest($"The body of this operation is a Parameters resource, not a {resource.TypeName}.", "resourceType");
     }

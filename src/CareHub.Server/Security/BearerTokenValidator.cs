@@ -140,12 +140,19 @@ public sealed partial class BearerTokenValidator : IDisposable
             _validated.TryRemove(token, out _);
         }
 
+        // A JWE in compact form has five parts (RFC 7516 section 7.1), a JWS three. Reading a JWE's header asks the
+        // handler to decrypt it, which fails in ways a malformed JWS does not, so it is refused by its shape first.
+        if (token.AsSpan().Count('.') == 4)
+        {
+            return Fail(null, "Encrypted access tokens (JWE) are not accepted; send a signed JWT");
+        }
+
         JsonWebToken jwt;
         try
         {
             jwt = _handler.ReadJsonWebToken(token);
         }
-        catch (Exception e) when (e is ArgumentException or SecurityTokenMalformedException)
+        catch (Exception e) when (e is ArgumentException or SecurityTokenException or FormatException or System.Text.Json.JsonException)
         {
             return Fail(null, "The access token is not a well-formed JWT");
         }

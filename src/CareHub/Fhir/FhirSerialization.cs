@@ -32,7 +32,15 @@ public static class FhirSerialization
     // JSON is served as application/fhir+json, never embedded in HTML, so '+', '&' and non-ASCII letters need no escaping.
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    public static Resource Parse(string body, FhirFormat format)
+    /// <summary>Parses text that came from a file or a message; it passes the same <see cref="FhirInputCheck"/> as a request body.</summary>
+    public static Resource Parse(string body, FhirFormat format, int maxDepth = FhirInputCheck.DefaultMaxDepth) =>
+        ParseChecked(FhirInputCheck.Check(Encoding.UTF8.GetBytes(body), format, maxDepth), format);
+
+    /// <summary>Parses a body as it came over the wire: UTF-8, checked (<see cref="FhirInputCheck"/>) before the parser runs.</summary>
+    public static Resource Parse(ReadOnlySpan<byte> utf8, FhirFormat format, int maxDepth) =>
+        ParseChecked(FhirInputCheck.Check(utf8, format, maxDepth), format);
+
+    private static Resource ParseChecked(string body, FhirFormat format)
     {
         Resource resource;
         try
@@ -46,6 +54,12 @@ public static class FhirSerialization
         catch (Exception e) when (e is JsonException or XmlException or FormatException or CodedException)
         {
             throw FhirException.BadRequest($"The body is not a valid FHIR {format} resource: {e.Message}");
+        }
+        catch (NotSupportedException)
+        {
+            // Firely's XML parser fails this way on an attribute it does not know on a primitive element (valuE="x");
+            // its message names its own internals, not the body.
+            throw FhirException.BadRequest($"The body is not a valid FHIR {format} resource: an element has an attribute or content FHIR does not define there.");
         }
 
         // Strict mode already validated cardinality, required elements, codes and primitive formats (nested resources

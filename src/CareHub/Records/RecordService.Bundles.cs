@@ -90,6 +90,52 @@ public sealed partial class RecordService
         return new EntryPlan(index, method, type, id, version, criteria, entry.Resource, entry);
     }
 
+    /// <summary>
+    /// The rules a transaction must keep before anything runs (R4 http.html#transaction): each fullUrl names one entry
+    /// (bundle.html, bdl-7: unless the versions differ), and no resource is the target of two of the DELETE, POST and
+    /// PUT/PATCH steps, "the transaction SHALL fail" otherwise, since their order would decide the outcome.
+    /// </summary>
+    private static void CheckTransactionRules(IReadOnlyList<EntryPlan> plans)
+    {
+        var fullUrls = new Dictionary<string, int>(StringComparer.Ordinal);
+        var targets = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var plan in plans)
+        {
+            if (plan.Entry.FullUrl is { Length: > 0 } fullUrl && !fullUrls.TryAdd($"{fullUrl}|{plan.Resource?.Meta?.VersionId}", plan.Index))
+            {
+                var first = fullUrls[$"{fullUrl}|{plan.Resource?.Meta?.VersionId}"];
+                throw FhirException.BadRequest($"Bundle.entry[{first}] and Bundle.entry[{plan.Index}] have the same fullUrl '{fullUrl}': each entry of a transaction has its own (R4 bundle.html, bdl-7).", $"Bundle.entry[{plan.Index}].fullUrl");
+            }
+
+            var target = plan.Method == Bundle.HTTPVerb.GET ? null
+                : plan.Id is not null ? $"{plan.Type}/{plan.Id}"
+                : plan.Criteria is not null ? $"{plan.Type}?{plan.Criteria}"
+                : null;
+            if (target is not null && !targets.TryAdd(target, plan.Index))
+            {
+                throw SameTarget(targets[target], plan.Index, target);
+            }
+        }
+    }
+
+    /// <summary>The same rule once conditional updates have found their targets: two entries may not change one resource.</summary>
+    private static void CheckResolvedIdentities(IReadOnlyList<EntryPlan> plans)
+    {
+        var targets = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var plan in plans.Where(p => p.Method is not Bundle.HTTPVerb.GET))
+        {
+            var id = plan.Method is Bundle.HTTPVerb.PUT ? plan.AssignedId : plan.Id;
+            if (id is not null && !targets.TryAdd($"{plan.Type}/{id}", plan.Index))
+            {
+                // The resolved id is not named: a condition may have matched a record the caller cannot see.
+                throw SameTarget(targets[$"{plan.Type}/{id}"], plan.Index, $"the same {plan.Type}");
+            }
+        }
+    }
+
+    private static FhirException SameTarget(int first, int second, string target) =>
+        FhirException.BadRequest($"Bundle.entry[{first}] and Bundle.entry[{second}] both change {target}: a transaction may not act on one resource twice (R4 http.html#transaction).", $"Bundle.entry[{second}].request.url");
+
     private static FhirInteraction Permission(EntryPlan plan) => plan.Method switch
     {
         Bundle.HTTPVerb.POST => FhirInteraction.Create,
@@ -101,6 +147,7 @@ public sealed partial class RecordService
     private async Task<Bundle> TransactionAsync(RequestContext context, Bundle bundle, CancellationToken cancellationToken)
     {
         var plans = bundle.Entry.Select(Plan).ToList();
+        CheckTransactionRules(plans);
         foreach (var plan in plans)
         {
             Authorize(context, Permission(plan), plan.Type, "transaction", AuditEvent.AuditEventAction.E, plan.Type);
@@ -152,6 +199,7 @@ public sealed partial class RecordService
                 }
             }
 
+            CheckResolvedIdentities(plans);
             foreach (var plan in plans.Where(p => p.Resource is not null && p.Method is Bundle.HTTPVerb.POST or Bundle.HTTPVerb.PUT))
             {
                 await ResolveReferencesAsync(session, context, plan, targets, conditionalReferences, inTransaction: true, cancellationToken);
@@ -325,7 +373,7 @@ public sealed partial class RecordService
                 else
                 {
                     var parameters = QueryString.Parse(plan.Criteria ?? string.Empty);
-                    var query = SearchRequest.Parse(plan.Type, parameters, context.StrictHandling);
+                    var query = SearchRequest.Parse(plan.Type, parameters, context.StrictHandling, context.SearchLimits);
                     var governed = await GovernAsync(context, query.ToStoreQuery(), FhirInteraction.Search, cancellationToken);
                     var ids = await session.FindIdsAsync(governed with { Clauses = [.. governed.Clauses, .. await ViewClausesAsync(context, [plan.Type], parameters, cancellationToken)] }, cancellationToken);
                     var result = new Bundle { Type = Bundle.BundleType.Searchset, Total = ids.Count };
@@ -387,7 +435,7 @@ public sealed partial class RecordService
                     }
                     else
                     {
-                        var request = SearchRequest.Parse(type, QueryString.Parse(text), strict: true);
+                        var request = SearchRequest.Parse(type, QueryString.Parse(text), strict: true, context.SearchLimits);
                         var page = await store.SearchAsync(await GovernAsync(context, request.ToStoreQuery() with { Count = 2 }, FhirInteraction.Search, cancellationToken), cancellationToken);
                         if (page.Resources.Count > 1)
                         {

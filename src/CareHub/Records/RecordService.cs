@@ -353,6 +353,14 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
         }
     }
 
+    /// <summary>
+    /// The type-level part of the access decision alone (scopes, role, purpose: may this caller do this interaction on
+    /// this type at all?), for the HTTP edge to take before it reads and parses a body. The full decision is taken again
+    /// on the parsed resource; both are audited alike.
+    /// </summary>
+    public void AuthorizeType(RequestContext context, FhirInteraction permission, string type, string interaction, AuditEvent.AuditEventAction action) =>
+        Authorize(context, permission, type, interaction, action, type);
+
     /// <summary>Refuses writes to types that only CareHub writes (and unknown types), before any body is read.</summary>
     public static void EnsureWritableType(string type)
     {
@@ -379,7 +387,7 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
     private async Task<StoredResource?> FindOneAsync(IWriteSession session, RequestContext context, string type, string criteria, string what, CancellationToken cancellationToken)
     {
         var parameters = QueryString.Parse(criteria);
-        var request = SearchRequest.Parse(type, parameters, strict: true);
+        var request = SearchRequest.Parse(type, parameters, strict: true, context.SearchLimits);
         if (request.Clauses.Count == 0)
         {
             throw FhirException.BadRequest($"The {what} criteria '{criteria}' select nothing: give at least one search parameter.");

@@ -22,6 +22,8 @@ public sealed record RequestContext(Principal Principal, string BaseUrl, string 
     /// or referral of their own): without it such a write is refused; with it the write is audited as self-claimed.
     /// </summary>
     public string? RelationshipReason { get; init; }
+    /// <summary>How much a search in this request may ask for (its own criteria, conditions and Bundle entries alike).</summary>
+    public CareHub.Search.SearchLimits SearchLimits { get; init; } = CareHub.Search.SearchLimits.Default;
 }
 
 public enum ReturnPreference

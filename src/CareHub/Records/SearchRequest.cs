@@ -89,13 +89,18 @@ public sealed record SearchRequest(
     /// <summary>The query as the caller asked it; the store runs it only after the one door has governed it.</summary>
     public StoreQuery ToStoreQuery() => new(Type, Clauses, Count, After, Before, CountTotal || SummaryCount) { Types = Types, Sort = Sort, Scope = QueryScope.Request };
 
-    public static SearchRequest Parse(string type, IEnumerable<KeyValuePair<string, string>> parameters, bool strict) =>
-        Parse([type], parameters, strict, null, TimeProvider.System);
+    public static SearchRequest Parse(string type, IEnumerable<KeyValuePair<string, string>> parameters, bool strict, SearchLimits? limits = null) =>
+        Parse([type], parameters, strict, null, TimeProvider.System, limits: limits);
 
     /// <summary>Parses a search over one or several types (a parameter must mean the same on every one).</summary>
     /// <param name="terminology">What :in, :not-in, :below, :above and near look up in the record; null refuses them.</param>
-    public static SearchRequest Parse(IReadOnlyList<string> types, IEnumerable<KeyValuePair<string, string>> parameters, bool strict, string? baseUrl, TimeProvider clock, SearchLookups? terminology = null)
+    /// <param name="limits">How much the search may ask for; <see cref="SearchLimits.Default"/> when null.</param>
+    public static SearchRequest Parse(IReadOnlyList<string> types, IEnumerable<KeyValuePair<string, string>> parameters, bool strict, string? baseUrl, TimeProvider clock, SearchLookups? terminology = null, SearchLimits? limits = null)
     {
+        limits ??= SearchLimits.Default;
+        var materialized = parameters as IReadOnlyCollection<KeyValuePair<string, string>> ?? parameters.ToList();
+        CheckLimits(materialized, limits);
+        parameters = materialized;
         var clauses = new List<QueryClause>();
         var applied = new List<KeyValuePair<string, string>>();
         var ignored = new List<string>();
@@ -230,6 +235,58 @@ public sealed record SearchRequest(
             Elements = elements,
         };
     }
+
+    /// <summary>
+    /// Refuses a search past <paramref name="limits"/> before any of it is parsed: each bound keeps the SQL the search
+    /// becomes bounded (SQLite refuses expressions nested past 1,000, and both stores plan huge OR lists slowly).
+    /// </summary>
+    public static void CheckLimits(IReadOnlyCollection<KeyValuePair<string, string>> parameters, SearchLimits limits)
+    {
+        if (parameters.Count > limits.MaxParameters)
+        {
+            throw TooCostly($"The search has {parameters.Count} parameters; this server's limit is {limits.MaxParameters} (CareHub:Search:MaxParameters).", null);
+        }
+
+        foreach (var (rawName, value) in parameters)
+        {
+            if (ResultParameters.Contains(rawName.Split(':')[0]))
+            {
+                continue;
+            }
+
+            var has = Occurrences(rawName, "_has:");
+            if (has > limits.MaxHasDepth)
+            {
+                throw TooCostly($"The parameter nests _has {has} deep; this server's limit is {limits.MaxHasDepth} (CareHub:Search:MaxHasDepth).", rawName);
+            }
+
+            var chain = Occurrences(rawName, ".");
+            if (chain > limits.MaxChainDepth)
+            {
+                throw TooCostly($"The parameter chains {chain} links; this server's limit is {limits.MaxChainDepth} (CareHub:Search:MaxChainDepth).", rawName);
+            }
+
+            var or = SearchCriteria.CountUnescaped(value, ',') + 1;
+            if (or > limits.MaxOrValues)
+            {
+                throw TooCostly($"The parameter has {or} values joined by commas; this server's limit is {limits.MaxOrValues} (CareHub:Search:MaxOrValues).", rawName);
+            }
+        }
+    }
+
+    private static int Occurrences(string text, string part)
+    {
+        var count = 0;
+        for (var at = text.IndexOf(part, StringComparison.Ordinal); at >= 0; at = text.IndexOf(part, at + part.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
+    }
+
+    private static FhirException TooCostly(string message, string? rawName) =>
+        new(System.Net.HttpStatusCode.BadRequest, OperationOutcome.IssueType.TooCostly, message, rawName);
 
     /// <summary>_sort=a,-b (search.html#sort): parameters of the sortable types, '-' for descending.</summary>
     private static List<SortBy>? ParseSort(IReadOnlyList<string> types, string value)

@@ -478,6 +478,25 @@ public static class SearchCriteria
         return parts;
     }
 
+    /// <summary>How many unescaped separators the value holds (the parts <see cref="SplitEscaped"/> would give, less one).</summary>
+    public static int CountUnescaped(string value, char separator)
+    {
+        var count = 0;
+        for (var i = 0; i < value.Length; i++)
+        {
+            if (value[i] == '\\')
+            {
+                i++;
+            }
+            else if (value[i] == separator)
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
     /// <summary>Removes the escapes \, \$ \| and \\.</summary>
     public static string Unescape(string value)
     {

@@ -18,25 +18,10 @@ public abstract class RestApiContract(ServerFixture server)
     private static string PatientJson(string? id = null, string family = "Smith", string nhs = "9000000009") =>
         $$"""{"resourceType":"Patient",{{(id is null ? "" : $"\"id\":\"{id}\",")}}"identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"{{nhs}}"}],"name":[{"family":"{{family}}","given":["Jo"]}],"gender":"female","birthDate":"1970-01-01"}""";
 
-    private async Task<(HttpResponseMessage Response, JsonElement Body)> SendAsync(HttpMethod method, string path, HttpContent? content = null, Action<HttpRequestMessage>? configure = null, HttpClient? client = null)
-    {
-        if (server.Unavailable is { } why)
-        {
-            Assert.Skip(why);
-        }
+    private Task<(HttpResponseMessage Response, JsonElement Body)> SendAsync(HttpMethod method, string path, HttpContent? content = null, Action<HttpRequestMessage>? configure = null, HttpClient? client = null) =>
+        FhirCalls.SendAsync(server, method, path, content, configure, client, None);
 
-        using var request = new HttpRequestMessage(method, path.StartsWith("http", StringComparison.Ordinal) ? path : server.FhirUrl + path) { Content = content };
-        configure?.Invoke(request);
-        var response = await (client ?? server.Client).SendAsync(request, None);
-        var text = await response.Content.ReadAsStringAsync(None);
-        var body = text.Length > 0 && (response.Content.Headers.ContentType?.MediaType?.Contains("json", StringComparison.Ordinal) ?? false)
-            ? JsonDocument.Parse(text).RootElement.Clone()
-            : default;
-        return (response, body);
-    }
-
-    private static string Diagnostics(JsonElement outcome) =>
-        string.Join(" | ", outcome.GetProperty("issue").EnumerateArray().Select(i => i.TryGetProperty("diagnostics", out var d) ? d.GetString() : ""));
+    private static string Diagnostics(JsonElement outcome) => FhirCalls.Diagnostics(outcome);
 
     private async Task<string> CreatePatientAsync(string nhs = "9000000009")
     {

@@ -35,6 +35,59 @@ public sealed class BearerTokenValidatorTests : IDisposable
     }
 
     [Fact]
+    public async Task a_five_part_token_is_refused_as_encrypted_by_its_shape()
+    {
+        var reason = await ReasonFor("eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00iLCJ6aXAiOiJERUYifQ.x.y.z.w");
+        Assert.Contains("JWE", reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task tokens_of_any_shape_are_refused_with_a_reason_never_an_exception()
+    {
+        // Seeded, so every run tries the same tokens: a valid token with one character changed, or 1 to 6 parts, each
+        // random bytes, JSON a parser may choke on, or junk.
+        string[] json = ["{}", "[]", "null", "\"x\"", "{\"alg\":\"none\"}", "{\"alg\":\"RSA-OAEP\",\"enc\":\"A256GCM\",\"zip\":\"DEF\"}",
+            "{\"alg\":\"RS256\",\"kid\":1,\"typ\":[]}", "{\"iss\":{},\"exp\":\"soon\",\"aud\":[1,2]}", "{\"alg\":\"RS256\"", "\ud800"];
+        var valid = TestTokens.Create(_key, claims: TestTokens.SystemClaims());
+        var random = new Random(20261207);
+        for (var i = 0; i < 2_000; i++)
+        {
+            string token;
+            if (i % 4 == 0)
+            {
+                var chars = valid.ToCharArray();
+                chars[random.Next(chars.Length)] = "._-!A0= "[random.Next(8)];
+                token = new string(chars).Trim();
+            }
+            else
+            {
+                token = string.Join('.', Enumerable.Range(0, random.Next(1, 7)).Select(_ => random.Next(4) switch
+                {
+                    0 => Base64UrlEncoder.Encode(RandomBytes(random)),
+                    1 or 2 => Base64UrlEncoder.Encode(json[random.Next(json.Length)]),
+                    _ => "!!*" + random.Next(),
+                }));
+            }
+
+            if (token.Length == 0 || token == valid)
+            {
+                continue;
+            }
+
+            // A changed character in base64url padding bits can leave a token valid; an exception is what must never happen.
+            var result = await _validator.ValidateAsync(token, Ct);
+            Assert.True(i % 4 == 0 || !result.Succeeded, $"token {i} was accepted");
+        }
+    }
+
+    private static byte[] RandomBytes(Random random)
+    {
+        var bytes = new byte[random.Next(0, 40)];
+        random.NextBytes(bytes);
+        return bytes;
+    }
+
+    [Fact]
     public async Task accepts_a_valid_token_and_maps_it_to_a_system_principal()
     {
         var claims = TestTokens.SystemClaims();

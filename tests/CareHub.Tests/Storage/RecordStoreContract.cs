@@ -172,13 +172,13 @@ public abstract partial class RecordStoreContract : IAsyncLifetime
             Version("Observation", "p1-and-p2", 1, 1, 0, Subject("p1"), Names("p1"), Names("p2")));
         var compartment = new CompartmentClause("Patient", "p1", new Dictionary<string, IReadOnlyList<string>> { ["Observation"] = ["subject"], ["Patient"] = [] });
         QueryClause Rule(string flag) => new CorrelatedClause(new ChainClause("names", ["Patient"], new TokenClause("identifier", [new TokenMatch("urn:flag", flag, AnySystem: false)])));
-        string[] Visible(string flag) => [.. Store.SearchAsync(new StoreQuery("Observation", [compartment, Rule(flag)], 10) { Types = ["Observation", "Patient"] }, Ct)
+        string[] Visible(string flag) => [.. Store.SearchAsync(new StoreQuery("Observation", [compartment, Rule(flag)], 10) { Scope = QueryScope.Internal("test"), Types = ["Observation", "Patient"] }, Ct)
             .GetAwaiter().GetResult().Resources.Select(r => $"{r.Type}/{r.Id}")];
 
         Assert.Equal(["Observation/p1-and-p2"], Visible("yes"));
         Assert.Equal(["Observation/only-p1", "Observation/p1-and-p2", "Patient/p1"], Visible("no"));
         Assert.Empty(Visible("maybe"));
-        Assert.Equal(["p1-and-p2"], await Store.FindIdsAsync(new StoreQuery("Observation", [compartment, Rule("yes")], 10), Ct));
+        Assert.Equal(["p1-and-p2"], await Store.FindIdsAsync(new StoreQuery("Observation", [compartment, Rule("yes")], 10) { Scope = QueryScope.Internal("test") }, Ct));
     }
 
     // ---- Writes and reads ----

@@ -20,6 +20,28 @@ public sealed class SqliteRecordStoreTests : RecordStoreContract
     }
 
     [Fact]
+    public async Task a_cancelled_search_is_interrupted_inside_sqlite_not_left_to_finish()
+    {
+        // 400 resources, each matching 99 clauses only at the last of 100 patterns: seconds of work in one statement.
+        var writes = Enumerable.Range(0, 400).Select(i => Version("Practitioner", $"p{i}", 1, 1, 0, new StringIndexRow("name", $"family{i}", $"Family{i}"))).ToArray();
+        await CommitAsync(writes);
+        var clauses = Enumerable.Range(0, 99)
+            .Select(c => (QueryClause)new StringClause("name", [.. Enumerable.Range(0, 99).Select(v => $"zq{c}x{v}"), "a"], StringMode.Contains))
+            .ToList();
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        cancel.CancelAfter(TimeSpan.FromMilliseconds(500));
+
+        // Microsoft.Data.Sqlite runs a statement to its end whatever the token says; only sqlite3_interrupt stops one,
+        // and its mark is SQLITE_INTERRUPT (9) from inside the statement.
+        var stopped = await Assert.ThrowsAsync<SqliteException>(() => Store.SearchAsync(new StoreQuery("Practitioner", clauses, 1, null, null, CountTotal: true) { Scope = QueryScope.Internal("test") }, cancel.Token));
+        Assert.Equal(9, stopped.SqliteErrorCode);
+
+        // The connection went back to the pool without the interrupt: the next search on it runs normally.
+        var page = await Store.SearchAsync(new StoreQuery("Practitioner", [new StringClause("name", ["family1"], StringMode.Prefix)], 200) { Scope = QueryScope.Internal("test") }, Ct);
+        Assert.Equal(111, page.Resources.Count);
+    }
+
+    [Fact]
     public async Task committed_pages_reach_the_database_file_through_the_checkpointer_beside_the_writer()
     {
         var sqlite = (SqliteRecordStore)Store;
@@ -117,7 +139,7 @@ public sealed class SqliteRecordStoreTests : RecordStoreContract
     {
         // Searches reuse compiled statements on kept reader connections: a statement left open would hold its connection
         // on an old snapshot of the database.
-        var query = new StoreQuery("Patient", [new TokenClause("identifier", [new TokenMatch("urn:mrn", "k", AnySystem: false)])], 10);
+        var query = new StoreQuery("Patient", [new TokenClause("identifier", [new TokenMatch("urn:mrn", "k", AnySystem: false)])], 10) { Scope = QueryScope.Internal("test") };
         await CommitAsync(Version("Patient", "k1", 1, 1, 0, new TokenIndexRow("identifier", "urn:mrn", "k")));
         Assert.Single((await Store.SearchAsync(query, Ct)).Resources);
         Assert.Equal(["k1"], await Store.FindIdsAsync(query, Ct));

@@ -84,9 +84,17 @@ public sealed class SqliteRecordStore : SqlRecordStore
         await RetireReadersAsync();
     }
 
+    /// <summary>A read connection, which the cancellation of <paramref name="cancellationToken"/> stops mid-statement.</summary>
     protected override async ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
-        var connection = new SqliteConnection(connectionString);
+        var connection = new ReadConnection(connectionString);
+        await OpenConnectionAsync(connection, cancellationToken);
+        connection.InterruptOn(cancellationToken);
+        return connection;
+    }
+
+    private async Task OpenConnectionAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
         await connection.OpenAsync(cancellationToken);
         // journal_mode is persistent in the file, so it is set once; synchronous and busy_timeout are per connection.
         await using var pragma = connection.CreateCommand();
@@ -95,7 +103,52 @@ public sealed class SqliteRecordStore : SqlRecordStore
             : "PRAGMA journal_mode = WAL; " + syncPragmas;
         await pragma.ExecuteNonQueryAsync(cancellationToken);
         walSet = true;
-        return connection;
+    }
+
+    /// <summary>
+    /// A connection that a cancelled request stops mid-statement. Microsoft.Data.Sqlite runs statements synchronously
+    /// and its command cancellation does nothing once one runs, so a search went on long after its client left; the
+    /// token is tied to sqlite3_interrupt (https://www.sqlite.org/c3ref/interrupt.html) instead, and released before
+    /// the connection returns to the pool, so whoever uses the handle next is never interrupted.
+    /// </summary>
+    private sealed class ReadConnection(string connectionString) : SqliteConnection(connectionString)
+    {
+        private CancellationTokenRegistration interrupt;
+
+        /// <summary>Ties the connection to one request's cancellation, in place of the request it served before.</summary>
+        public void InterruptOn(CancellationToken cancellationToken)
+        {
+            interrupt.Dispose();
+            interrupt = cancellationToken.CanBeCanceled
+                ? cancellationToken.Register(static state =>
+                {
+                    if (((ReadConnection)state!).Handle is { } handle)
+                    {
+                        SQLitePCL.raw.sqlite3_interrupt(handle);
+                    }
+                }, this)
+                : default;
+        }
+
+        /// <summary>Unties the connection from its request before another may use it (waits for a callback already running).</summary>
+        public void ReleaseInterrupt()
+        {
+            interrupt.Dispose();
+            interrupt = default;
+        }
+
+        public override void Close()
+        {
+            // Dispose waits for a callback already running, so no interrupt can land after this line.
+            interrupt.Dispose();
+            base.Close();
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            interrupt.Dispose();
+            base.Dispose(disposing);
+        }
     }
 
     /// <summary>
@@ -121,13 +174,23 @@ public sealed class SqliteRecordStore : SqlRecordStore
             await idle.DisposeAsync();
         }
 
-        kept ??= new KeptReader((SqliteConnection)await OpenAsync(cancellationToken), generation);
-        return new Reader(kept.Connection, kept.Commands, () => GiveBack(kept));
+        if (kept is null)
+        {
+            var connection = new ReadConnection(connectionString);
+            await OpenConnectionAsync(connection, cancellationToken);
+            kept = new KeptReader(connection, generation);
+        }
+
+        // A kept reader serves one request at a time: its interrupt follows the request that rents it.
+        kept.Connection.InterruptOn(cancellationToken);
+        return new Reader(kept.Connection, kept.Commands, () => GiveBack(kept, cancellationToken));
     }
 
-    private void GiveBack(KeptReader reader)
+    private void GiveBack(KeptReader reader, CancellationToken cancellationToken)
     {
-        if (reader.Generation == Volatile.Read(ref readerGeneration) && idleReaders.Count < MaxIdleReaders)
+        reader.Connection.ReleaseInterrupt();
+        // A reader whose request was cancelled may have been interrupted mid-statement: it is not kept.
+        if (!cancellationToken.IsCancellationRequested && reader.Generation == Volatile.Read(ref readerGeneration) && idleReaders.Count < MaxIdleReaders)
         {
             idleReaders.Add(reader);
         }
@@ -148,9 +211,9 @@ public sealed class SqliteRecordStore : SqlRecordStore
     /// <summary>Raised when statistics change or the store closes: readers of an older generation are closed, not reused.</summary>
     private int readerGeneration;
 
-    private sealed class KeptReader(SqliteConnection connection, int generation) : IAsyncDisposable
+    private sealed class KeptReader(ReadConnection connection, int generation) : IAsyncDisposable
     {
-        public SqliteConnection Connection => connection;
+        public ReadConnection Connection => connection;
 
         public int Generation => generation;
 
@@ -204,7 +267,14 @@ public sealed class SqliteRecordStore : SqlRecordStore
         Interlocked.Decrement(ref waiting);
         try
         {
-            writerConnection ??= (SqliteConnection)await OpenAsync(cancellationToken);
+            if (writerConnection is null)
+            {
+                // The writer is shared by every session of a group: no one request's cancellation may interrupt it.
+                var connection = new SqliteConnection(connectionString);
+                await OpenConnectionAsync(connection, cancellationToken);
+                writerConnection = connection;
+            }
+
             if (group is null)
             {
                 // BEGIN IMMEDIATE: take SQLite's write lock now, so a read-then-write never fails on upgrade.
