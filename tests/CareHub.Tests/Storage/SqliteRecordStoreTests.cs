@@ -48,6 +48,50 @@ public sealed class SqliteRecordStoreTests : RecordStoreContract
     }
 
     [Fact]
+    public async Task a_kept_search_statement_with_many_parameters_is_not_recompiled_when_run_again_with_other_values()
+    {
+        // SQLite consults the authorizer while it compiles a statement, and again whenever it recompiles one that expired
+        // (https://www.sqlite.org/c3ref/set_authorizer.html), so no calls on a second run mean the kept statement ran as compiled.
+        var compiles = 0;
+        SQLitePCL.delegate_authorizer count = (_, _, _, _, _, _) =>
+        {
+            Interlocked.Increment(ref compiles);
+            return SQLitePCL.raw.SQLITE_OK;
+        };
+        var watchedPath = Path.Combine(Path.GetTempPath(), "carehub-tests", $"{Guid.NewGuid():N}.db");
+        var store = new SqliteRecordStore(watchedPath) { KeptReaderOpened = c => SQLitePCL.raw.sqlite3_set_authorizer(c.Handle, count, null) };
+        try
+        {
+            await store.MigrateAsync(Ct);
+
+            // Forty ids put the statement's later parameters past the 31st, which SQLite tracks as one for recompiling on rebind.
+            StoreQuery Ids(string prefix) => new("Patient", [new IdClause([.. Enumerable.Range(0, 40).Select(i => $"{prefix}{i}")])], 10) { Scope = QueryScope.Internal("test") };
+            await store.SearchAsync(Ids("a"), Ct);
+            await store.FindIdsAsync(Ids("a"), Ct);
+            Assert.True(Volatile.Read(ref compiles) > 0, "the authorizer saw no compilation: the test watches nothing");
+
+            Interlocked.Exchange(ref compiles, 0);
+            await store.SearchAsync(Ids("b"), Ct);
+            await store.FindIdsAsync(Ids("b"), Ct);
+            Assert.Equal(0, Volatile.Read(ref compiles));
+        }
+        finally
+        {
+            await store.DisposeAsync();
+            // Only this store's pool, so other tests' pooled connections are left alone.
+            using (var pooled = new SqliteConnection(SqliteFiles.ConnectionString(watchedPath)))
+            {
+                SqliteConnection.ClearPool(pooled);
+            }
+
+            foreach (var file in new[] { watchedPath, watchedPath + "-wal", watchedPath + "-shm" })
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
+    [Fact]
     public async Task committed_pages_reach_the_database_file_through_the_checkpointer_beside_the_writer()
     {
         var sqlite = (SqliteRecordStore)Store;

@@ -178,6 +178,7 @@ public sealed class SqliteRecordStore : SqlRecordStore
         {
             var connection = new ReadConnection(connectionString);
             await OpenConnectionAsync(connection, cancellationToken);
+            KeptReaderOpened?.Invoke(connection);
             kept = new KeptReader(connection, generation);
         }
 
@@ -353,6 +354,9 @@ public sealed class SqliteRecordStore : SqlRecordStore
 
     /// <summary>Checkpoints the background checkpointer has run: for benchmarks and tests.</summary>
     public long CheckpointPasses => checkpoints?.Passes ?? 0;
+
+    /// <summary>Called with each reader connection this store opens to keep, before its first statement (for tests that watch its statements).</summary>
+    internal Action<SqliteConnection>? KeptReaderOpened { get; init; }
 
     /// <summary>Background checkpoints that failed, and the last failure (for /health).</summary>
     public (long Failures, DateTimeOffset? At, string? Message) CheckpointFailures => checkpoints?.Failures ?? (0, null, null);
