@@ -64,7 +64,8 @@ public sealed class SqliteRecordStoreTests : RecordStoreContract
         {
             await store.MigrateAsync(Ct);
 
-            // Forty ids put the statement's later parameters past the 31st, which SQLite tracks as one for recompiling on rebind.
+            // Forty ids: a statement of the access policy's size, whose later parameters (past the 31st) SQLite tracks as one
+            // when deciding whether a rebind needs a recompile.
             StoreQuery Ids(string prefix) => new("Patient", [new IdClause([.. Enumerable.Range(0, 40).Select(i => $"{prefix}{i}")])], 10) { Scope = QueryScope.Internal("test") };
             await store.SearchAsync(Ids("a"), Ct);
             await store.FindIdsAsync(Ids("a"), Ct);
