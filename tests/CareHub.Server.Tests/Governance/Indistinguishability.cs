@@ -163,3 +163,6 @@ public abstract partial class Indistinguishability(GovernanceServer server)
 
 [Collection(SqliteGovernanceCollection.Name)]
 public sealed class IndistinguishabilityOnSqliteTests(SqliteGovernanceServer server) : Indistinguishability(server);
+
+[Collection(PostgresGovernanceCollection.Name)]
+public sealed class IndistinguishabilityOnPostgresTests(PostgresGovernanceServer server) : Indistinguishability(server);
