@@ -358,9 +358,9 @@ public sealed partial class RecordService
                 {
                     var stored = !FhirIds.IsValidId(plan.Id) ? null
                         : plan.Version is null ? await session.ReadAsync(plan.Type, plan.Id, cancellationToken) : await store.ReadAsync(plan.Type, plan.Id, plan.Version, cancellationToken);
-                    plan.Done = ReadResult(plan.Type, plan.Id, plan.Version, stored);
-                    // A read inside a transaction is decided and shaped as a read outside one: same rules, same 403 or 404
-                    // (the transaction's failure audit records it).
+                    // A read inside a transaction is decided and shaped as a read outside one: 404 or 410 first, then the
+                    // same rules, the same 403 or 404 (the transaction's failure audit records it).
+                    ReadResult(plan.Type, plan.Id, plan.Version, stored);
                     if (await CheckRecordAsync(FindInSession(session, cancellationToken), context, plan.Type, plan.Id, FhirInteraction.Read, cancellationToken) is { } refusal)
                     {
                         throw refusal.Hidden

@@ -64,12 +64,7 @@ public sealed partial class RecordService
     /// </summary>
     private async ValueTask<StoreQuery> GovernAsync(RequestContext context, StoreQuery query, FhirInteraction interaction, CancellationToken cancellationToken)
     {
-        var clauses = new List<QueryClause>(query.Clauses.Count + 1);
-        foreach (var clause in query.Clauses)
-        {
-            clauses.Add(await GovernClauseAsync(context, clause, cancellationToken));
-        }
-
+        var clauses = await GovernAllAsync(context, query.Clauses, cancellationToken);
         if (await VisibleClauseAsync(context, query.Types ?? [query.Type], interaction, cancellationToken) is { } visible)
         {
             clauses.Add(visible);
@@ -78,11 +73,6 @@ public sealed partial class RecordService
         return query with { Clauses = clauses, Scope = QueryScope.Governed };
     }
 
-    /// <summary>
-    /// The caller's clause with what each chain's targets and each <c>_has</c>'s sources may be narrowed to what the caller
-    /// may search. A type the caller may not search at all is refused (403, as a search of it would be): that says
-    /// something about the caller's role, nothing about any patient.
-    /// </summary>
     /// <summary>
     /// A query CareHub built itself (includes, an operation's look-ups), restricted to what the caller may see. Its own
     /// chains and <c>_has</c> only relate what the caller already sees, so they are not narrowed again.
@@ -93,6 +83,11 @@ public sealed partial class RecordService
         return (clause is null ? query : query with { Clauses = [.. query.Clauses, clause] }) with { Scope = QueryScope.Governed };
     }
 
+    /// <summary>
+    /// The caller's clause with what each chain's targets and each <c>_has</c>'s sources may be narrowed to what the caller
+    /// may search. A type the caller may not search at all is refused (403, as a search of it would be): that says
+    /// something about the caller's role, nothing about any patient.
+    /// </summary>
     private async ValueTask<QueryClause> GovernClauseAsync(RequestContext context, QueryClause clause, CancellationToken cancellationToken)
     {
         switch (clause)
@@ -238,10 +233,10 @@ public sealed partial class RecordService
     /// <summary>
     /// The patients of a user's write of a relationship-bearing record with whom the user had no legitimate relationship
     /// before it (empty for other writers and types). If the write then passes the policy, it was the write that gave the
-    /// relationship: a relationship the user gave themselves (<see cref="ClaimRelationship"/>). Writes by systems (a
+    /// relationship: a relationship the user gave themselves (<see cref="RequireRelationshipReason"/>). Writes by systems (a
     /// trust's PAS, a GP system's feed) are the authoritative sources and count at once; break-glass is audited as such.
     /// </summary>
-    private async Task<IReadOnlyList<string>> PatientsWithoutRelationshipAsync(IWriteSession session, RequestContext? context, string type, Resource resource, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<string>> PatientsWithoutRelationshipAsync(IWriteSession session, RequestContext? context, string type, string id, string json, CancellationToken cancellationToken)
     {
         if (context is null || context.Principal.Kind != PrincipalKind.User || !RelationshipTypes.Contains(type))
         {
@@ -255,11 +250,11 @@ public sealed partial class RecordService
         }
 
         var unrelated = new List<string>();
-        foreach (var patient in PatientsOf(type, resource.Id ?? string.Empty, FhirSerialization.ToJson(resource)))
+        foreach (var patient in PatientsOf(type, id, json))
         {
-            var id = patient["Patient/".Length..];
-            var held = FhirIds.IsValidId(id)
-                ? await session.FindIdsAsync(new StoreQuery("Patient", [new IdClause([id]), new CorrelatedClause(relationship.Clause)], 1) { Scope = AccessCheck }, cancellationToken)
+            var patientId = patient["Patient/".Length..];
+            var held = FhirIds.IsValidId(patientId)
+                ? await session.FindIdsAsync(new StoreQuery("Patient", [new IdClause([patientId]), new CorrelatedClause(relationship.Clause)], 1) { Scope = AccessCheck }, cancellationToken)
                 : [];
             if (held.Count == 0)
             {
@@ -275,19 +270,19 @@ public sealed partial class RecordService
     /// only with a reason (X-Relationship-Reason) and is flagged in the audit for the IG officer; without one the write is
     /// refused (rule <c>self-claimed-relationship</c>).
     /// </summary>
-    private static bool ClaimRelationship(RequestContext context, string type, IReadOnlyList<string> patients)
+    private static void RequireRelationshipReason(RequestContext context, string type, IReadOnlyList<string> patients)
     {
-        if (context.RelationshipReason is null)
+        if (context.RelationshipReason is not null)
         {
-            var refusal = new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden,
-                $"This {type} would give you a legitimate relationship with a patient your organisation has none with. Say why in the header X-Relationship-Reason " +
-                "(it is recorded, and the information governance officer reviews self-claimed relationships), or have the relationship recorded by its source system.");
-            refusal.Data[RuleKey] = "self-claimed-relationship";
-            refusal.Data[PatientsKey] = patients.ToArray();
-            throw refusal;
+            return;
         }
 
-        return true;
+        var refusal = new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden,
+            $"This {type} would give you a legitimate relationship with a patient your organisation has none with. Say why in the header X-Relationship-Reason " +
+            "(it is recorded, and the information governance officer reviews self-claimed relationships), or have the relationship recorded by its source system.");
+        refusal.Data[RuleKey] = "self-claimed-relationship";
+        refusal.Data[PatientsKey] = patients.ToArray();
+        throw refusal;
     }
 
     private const string RuleKey = "carehub.rule";

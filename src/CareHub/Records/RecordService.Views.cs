@@ -95,7 +95,6 @@ public sealed partial class RecordService
                     extra = [new AnyClause([])];
                 }
 
-
                 // Over several types the clauses bind only the view's type.
                 clauses.AddRange(types.Count == 1
                     ? extra

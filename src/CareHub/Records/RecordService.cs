@@ -251,7 +251,6 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
         }
 
         StampSource(context, resource);
-        var unrelated = internalWrite ? [] : await PatientsWithoutRelationshipAsync(session, context, type, resource, cancellationToken);
         var hooks = await BeforeHooksAsync(session, resource, type, id, current, internalWrite, cancellationToken);
         var version = (current?.Version ?? 0) + 1;
         var now = NextTimestamp(current);
@@ -259,6 +258,8 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
         resource.Meta.VersionId = FhirIds.FormatVersion(version);
         resource.Meta.LastUpdated = now;
         var json = FhirSerialization.ToJson(resource);
+        // Read before this version is written: whom the writer had a relationship with without it.
+        var unrelated = internalWrite ? [] : await PatientsWithoutRelationshipAsync(session, context, type, id, json, cancellationToken);
         try
         {
             await session.WriteAsync(new VersionWrite(type, id, version, now, method, json, freshId ? null : current?.Version ?? 0, WithHookRows(IndexRows(resource), resource)), cancellationToken);
@@ -275,8 +276,12 @@ public sealed partial class RecordService(IRecordStore store, IAccessPolicy poli
 
         await CheckWriteAsync(session, context, type, id, created ? FhirInteraction.Create : FhirInteraction.Update, after: true, cancellationToken);
         // Allowed after the write, for a patient without a relationship before it: the write itself gave the relationship.
-        var selfClaimed = unrelated.Count > 0 && ClaimRelationship(context!, type, unrelated);
-        return new RecordResult(created ? HttpStatusCode.Created : HttpStatusCode.OK, type, id, version, now, json) { SelfClaimed = selfClaimed };
+        if (unrelated.Count > 0)
+        {
+            RequireRelationshipReason(context!, type, unrelated);
+        }
+
+        return new RecordResult(created ? HttpStatusCode.Created : HttpStatusCode.OK, type, id, version, now, json) { SelfClaimed = unrelated.Count > 0 };
     }
 
     /// <summary>The search index rows of every R4 search parameter of the resource's type, written in the same transaction.</summary>
