@@ -23,6 +23,16 @@ public abstract class ServerFixture : IAsyncLifetime
 
     public const long MaxBodyBytes = 4 * 1024 * 1024;
 
+    /// <summary>The development token endpoint with one system client, <c>test-system</c>, granted everything.</summary>
+    public static IEnumerable<KeyValuePair<string, string?>> DevTokens { get; } =
+    [
+        new("CareHub:Auth:DevTokens:Enabled", "true"),
+        new("CareHub:Auth:DevTokens:Audience", "carehub"),
+        new("CareHub:Auth:DevTokens:Clients:0:ClientId", "test-system"),
+        new("CareHub:Auth:DevTokens:Clients:0:Secret", "test-secret"),
+        new("CareHub:Auth:DevTokens:Clients:0:Scopes", "system/*.cruds"),
+    ];
+
     /// <summary>Why this fixture cannot run here (a missing database), or null.</summary>
     public string? Unavailable { get; protected set; }
 
@@ -45,11 +55,7 @@ public abstract class ServerFixture : IAsyncLifetime
             .. Storage(data),
             new("CareHub:Storage:MaxBodyBytes", MaxBodyBytes.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             new("Logging:LogLevel:Default", "Warning"),
-            new("CareHub:Auth:DevTokens:Enabled", "true"),
-            new("CareHub:Auth:DevTokens:Audience", "carehub"),
-            new("CareHub:Auth:DevTokens:Clients:0:ClientId", "test-system"),
-            new("CareHub:Auth:DevTokens:Clients:0:Secret", "test-secret"),
-            new("CareHub:Auth:DevTokens:Clients:0:Scopes", "system/*.cruds"),
+            .. DevTokens,
             new("CareHub:Auth:DevTokens:Clients:1:ClientId", "reader"),
             new("CareHub:Auth:DevTokens:Clients:1:Secret", "reader-secret"),
             new("CareHub:Auth:DevTokens:Clients:1:Scopes", "system/Patient.rs"),

@@ -10,12 +10,32 @@ public sealed class CapabilityStatementFactory(AuthOptions auth, TimeProvider cl
     private static readonly string[] Interactions = ["read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"];
     private static readonly string[] AuditInteractions = ["read", "vread", "history-instance", "history-type", "search-type"];
 
+    /// <summary>
+    /// Every FHIR operation the server maps, with the definition it follows: HL7's own where FHIR defines the operation
+    /// (R5's Patient $merge is used as published for R5), IHE's for PIXm, and CareHub's own names for the MPI's
+    /// administration. Status URLs of asynchronous operations (<c>$reindex-status</c>) are not operations.
+    /// </summary>
+    public static readonly IReadOnlyList<OperationSupport> Operations =
+    [
+        new(null, "reindex", "urn:carehub:operation:reindex", "Re-extracts search index rows after custom SearchParameters change; asynchronous (R4 async.html)."),
+        new("Patient", "everything", "http://hl7.org/fhir/OperationDefinition/Patient-everything", "A patient's record as the caller may see it, with the records of the same person from other sources."),
+        new("Patient", "match", "http://hl7.org/fhir/OperationDefinition/Patient-match", "The Patients that may be the person described, best first, scored and graded (match-grade)."),
+        new("Patient", "ihe-pix", "https://profiles.ihe.net/ITI/PIXm/OperationDefinition/IHE.PIXm.pix", "IHE PIXm ITI-83: the identifiers of the same person in other domains."),
+        new("Patient", "merge", "http://hl7.org/fhir/OperationDefinition/Patient-merge", "Merges a duplicate Patient into the one kept (parameters as R5 Patient $merge)."),
+        new("Patient", "mpi-link", "urn:carehub:operation:mpi-link", "Links two Patients as one person by a person's decision (MPI administration)."),
+        new("Patient", "mpi-unlink", "urn:carehub:operation:mpi-unlink", "Separates two Patients for good: they are never linked again automatically (MPI administration)."),
+        new("Patient", "mpi-status", "urn:carehub:operation:mpi-status", "How Patient writes are matched and, with queued matching, how far behind the matcher is; no patient data (MPI administration)."),
+        new("Task", "mpi-reviews", "urn:carehub:operation:mpi-reviews", "Possible matches waiting for a person to decide (MPI administration)."),
+        new("Task", "mpi-accept", "urn:carehub:operation:mpi-accept", "Accepts a possible match: its Patients are linked as one person (MPI administration)."),
+        new("Task", "mpi-reject", "urn:carehub:operation:mpi-reject", "Rejects a possible match (MPI administration)."),
+    ];
+
     public CapabilityStatement Build(string baseUrl)
     {
         var rest = new CapabilityStatement.RestComponent
         {
             Mode = CapabilityStatement.RestfulCapabilityMode.Server,
-            Documentation = "Every interaction except metadata needs an OAuth2 bearer token; SMART scopes are enforced per resource type and interaction.",
+            Documentation = "Every interaction except metadata needs an OAuth2 bearer token. Every read and write is decided by the access policy (SMART scopes, roles, legitimate relationships, consent, data sharing agreements, break-glass) and audited.",
             Security = new CapabilityStatement.SecurityComponent
             {
                 Cors = false,
@@ -29,6 +49,7 @@ public sealed class CapabilityStatementFactory(AuthOptions auth, TimeProvider cl
                 new CapabilityStatement.SystemInteractionComponent { Code = CapabilityStatement.SystemRestfulInteraction.HistorySystem },
                 new CapabilityStatement.SystemInteractionComponent { Code = CapabilityStatement.SystemRestfulInteraction.SearchSystem },
             ],
+            Operation = OperationsOf(null),
         };
 
         if (auth.DevTokens is { Enabled: true })
@@ -59,6 +80,7 @@ public sealed class CapabilityStatementFactory(AuthOptions auth, TimeProvider cl
                     .ToList(),
                 SearchInclude = SearchRequest.IncludesFor(type),
                 SearchRevInclude = SearchRequest.RevIncludesFor(type),
+                Operation = OperationsOf(type),
             };
             rest.Resource.Add(resource);
         }
@@ -81,4 +103,12 @@ public sealed class CapabilityStatementFactory(AuthOptions auth, TimeProvider cl
             Rest = [rest],
         };
     }
+
+    private static List<CapabilityStatement.OperationComponent> OperationsOf(string? type) => Operations
+        .Where(o => o.Type == type)
+        .Select(o => new CapabilityStatement.OperationComponent { Name = o.Name, Definition = o.Definition, Documentation = o.Documentation })
+        .ToList();
 }
+
+/// <summary>One operation: on a resource type (instance or type level), or on the whole system when <see cref="Type"/> is null.</summary>
+public sealed record OperationSupport(string? Type, string Name, string Definition, string Documentation);
