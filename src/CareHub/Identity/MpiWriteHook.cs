@@ -63,9 +63,9 @@ public sealed class MpiWriteHook(MpiOptions options, PersonMatcher matcher, Time
                 {
                     // The candidates are read and compared now, before a create's transaction starts; the transaction then
                     // reads only what changed since (PersonLinker.OnPatientWrittenAsync).
-                    // The record's own Person is written inside the transaction. Preparing it here instead, as a deferred
-                    // version of the same transaction, measured no faster (three interleaved runs each) and needed a
-                    // delete when the transaction found someone to join after all.
+                    // The record's own Person is written inside the transaction, not prepared here: a Person prepared
+                    // early would need deleting when the transaction finds someone to join after all
+                    // (docs/decisions/mpi-performance.md).
                     write.Items[typeof(PreMatch)] = await PersonLinker.PreMatchAsync(write.Writer.Store, patient, matcher, prepared, options.MaxCandidates, cancellationToken);
                 }
 

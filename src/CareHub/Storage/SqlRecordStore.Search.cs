@@ -36,8 +36,8 @@ public abstract partial class SqlRecordStore
     /// A search's LIMIT, written as a literal rather than bound. SQLite's planner reads a bound LIMIT's value and marks the
     /// statement to be recompiled whenever that parameter is bound again (sqlite3_prepare_v2,
     /// https://www.sqlite.org/c3ref/prepare.html), and Microsoft.Data.Sqlite binds every parameter on every run, so a kept
-    /// statement was recompiled each time: the access policy's, about a hundred parameters, took 1.1-1.4 ms a run against
-    /// 0.1 ms. The few page sizes give few statement texts.
+    /// statement would be recompiled on every run, and compiling the access policy's clauses costs ten times running them
+    /// (docs/decisions/policy-performance.md). The few page sizes give few statement texts.
     /// </summary>
     private static string Limit(int count) => count.ToString(CultureInfo.InvariantCulture);
 

@@ -652,8 +652,8 @@ public abstract partial class SqlRecordStore : IRecordStore
 
             foreach (var row in index.Distinct())
             {
-                // One prepared single-row insert per table, reused for every row of the session: measured faster on SQLite
-                // than multi-row VALUES or unpacking a JSON array, both of which cost more per row than they save.
+                // One prepared single-row insert per table, reused for every row of the session: on SQLite multi-row VALUES
+                // and unpacking a JSON array both cost more per row (building and parsing the text) than they save.
                 var table = IndexTableOf(row);
                 var insert = IndexInsert(table);
                 var parameters = insert.Parameters;

@@ -3,8 +3,8 @@ namespace CareHub.Storage;
 /// <summary>
 /// Keeps the query planner's statistics current as the record grows. A planner without statistics (SQLite with no
 /// <c>sqlite_stat1</c>, PostgreSQL before autovacuum's first analyse of a freshly loaded table) cannot tell a narrow
-/// index from a wide one, and the access policy's correlated clauses then run against the wrong index: a restricted
-/// search measured 225 s instead of 0.11 s on the demo. So every <see cref="StatisticsOptions.Every"/> committed writes
+/// index from a wide one, and the access policy's correlated clauses then run against the wrong index, turning a
+/// restricted search of milliseconds into minutes (docs/decisions/policy-performance.md). So every <see cref="StatisticsOptions.Every"/> committed writes
 /// (versions and index rebuilds) the provider's refresh runs in the background, one at a time; loaders (demo, import,
 /// reindex) also ask for one when they finish, and wait for it.
 /// </summary>
