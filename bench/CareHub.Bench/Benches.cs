@@ -5,42 +5,6 @@ using static CareHub.Bench.LoadRunner;
 
 namespace CareHub.Bench;
 
-/// <summary>A reported target: a bench's figure and the bound we report against.</summary>
-public sealed record Target(string Text, bool Met);
-
-/// <summary>What one bench found on both sides, and its targets.</summary>
-public sealed record BenchSummary(string Name, LoadResult? CareHub, LoadResult? Ceiling, IReadOnlyList<Target> Targets)
-{
-    public double? Ratio => CareHub is { } c && Ceiling is { } r && r.ResourcesPerSecond > 0 ? c.ResourcesPerSecond / r.ResourcesPerSecond : null;
-
-    public long Errors => (CareHub?.Errors ?? 0) + (Ceiling?.Errors ?? 0);
-
-    /// <summary>The one-line summary: <c>create  carehub 2,731 res/s  p50 4.1 ms ... | ceiling 4,950 res/s | ratio 0.55</c>.</summary>
-    public string Line()
-    {
-        var parts = new List<string>();
-        if (CareHub is { } c)
-        {
-            parts.Add($"carehub {Figures(c)}");
-        }
-
-        if (Ceiling is { } r)
-        {
-            parts.Add(CareHub is null ? $"ceiling {Figures(r)}" : $"ceiling {Count(r.ResourcesPerSecond)} res/s");
-        }
-
-        if (Ratio is { } ratio)
-        {
-            parts.Add(string.Create(CultureInfo.InvariantCulture, $"ratio {ratio:0.00}"));
-        }
-
-        return $"{Name,-7} {string.Join(" | ", parts)}";
-    }
-
-    public static string Figures(LoadResult r) => string.Create(CultureInfo.InvariantCulture,
-        $"{Count(r.ResourcesPerSecond)} res/s  p50 {r.PercentileMs(0.50):0.0} ms  p95 {r.PercentileMs(0.95):0.0} ms  p99 {r.PercentileMs(0.99):0.0} ms");
-}
-
 /// <summary>The three benchmarks. Each runs the same load against CareHub and then against the ceiling, one server at a time.</summary>
 public sealed class Benches(BenchOptions options, string serverDll)
 {
@@ -234,6 +198,42 @@ public sealed class Benches(BenchOptions options, string serverDll)
         };
 
     private static string Seconds(TimeSpan span) => $"{span.TotalSeconds:0} s";
+}
+
+/// <summary>A reported target: a bench's figure and the bound we report against.</summary>
+public sealed record Target(string Text, bool Met);
+
+/// <summary>What one bench found on both sides, and its targets.</summary>
+public sealed record BenchSummary(string Name, LoadResult? CareHub, LoadResult? Ceiling, IReadOnlyList<Target> Targets)
+{
+    public double? Ratio => CareHub is { } c && Ceiling is { } r && r.ResourcesPerSecond > 0 ? c.ResourcesPerSecond / r.ResourcesPerSecond : null;
+
+    public long Errors => (CareHub?.Errors ?? 0) + (Ceiling?.Errors ?? 0);
+
+    /// <summary>The one-line summary: <c>create  carehub 2,731 res/s  p50 4.1 ms ... | ceiling 4,950 res/s | ratio 0.55</c>.</summary>
+    public string Line()
+    {
+        var parts = new List<string>();
+        if (CareHub is { } c)
+        {
+            parts.Add($"carehub {Figures(c)}");
+        }
+
+        if (Ceiling is { } r)
+        {
+            parts.Add(CareHub is null ? $"ceiling {Figures(r)}" : $"ceiling {Count(r.ResourcesPerSecond)} res/s");
+        }
+
+        if (Ratio is { } ratio)
+        {
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"ratio {ratio:0.00}"));
+        }
+
+        return $"{Name,-7} {string.Join(" | ", parts)}";
+    }
+
+    public static string Figures(LoadResult r) => string.Create(CultureInfo.InvariantCulture,
+        $"{Count(r.ResourcesPerSecond)} res/s  p50 {r.PercentileMs(0.50):0.0} ms  p95 {r.PercentileMs(0.95):0.0} ms  p99 {r.PercentileMs(0.99):0.0} ms");
 }
 
 /// <summary>A bench could not be set up or run (a server did not start, a set-up load failed).</summary>

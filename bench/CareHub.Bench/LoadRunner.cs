@@ -3,37 +3,6 @@ using System.Globalization;
 
 namespace CareHub.Bench;
 
-/// <summary>One request of a load run: what to send, and how many resources it carries when it succeeds.</summary>
-public sealed record LoadRequest(Func<HttpRequestMessage> Create, int Resources);
-
-/// <summary>What one load run measured.</summary>
-public sealed record LoadResult(
-    string Side,
-    long Requests,
-    long Resources,
-    TimeSpan Window,
-    long[] SortedLatencyTicks,
-    long Errors,
-    IReadOnlyList<string> ErrorSamples,
-    MachineLoad Load)
-{
-    public double ResourcesPerSecond => Resources / Window.TotalSeconds;
-
-    public double RequestsPerSecond => Requests / Window.TotalSeconds;
-
-    /// <summary>The latency at quantile <paramref name="q"/> (0..1) in milliseconds, nearest-rank on the sorted sample.</summary>
-    public double PercentileMs(double q)
-    {
-        if (SortedLatencyTicks.Length == 0)
-        {
-            return double.NaN;
-        }
-
-        var rank = (int)Math.Ceiling(q * SortedLatencyTicks.Length) - 1;
-        return SortedLatencyTicks[Math.Clamp(rank, 0, SortedLatencyTicks.Length - 1)] * 1000.0 / Stopwatch.Frequency;
-    }
-}
-
 /// <summary>
 /// A closed-loop load: N clients, each sending its next request as soon as the previous answer is read, for a
 /// warm-up and then a measured window. A request counts (throughput and latency) when it completes inside the window,
@@ -111,4 +80,35 @@ public static class LoadRunner
     }
 
     public static string Count(double value) => value.ToString("#,0", CultureInfo.InvariantCulture);
+}
+
+/// <summary>One request of a load run: what to send, and how many resources it carries when it succeeds.</summary>
+public sealed record LoadRequest(Func<HttpRequestMessage> Create, int Resources);
+
+/// <summary>What one load run measured.</summary>
+public sealed record LoadResult(
+    string Side,
+    long Requests,
+    long Resources,
+    TimeSpan Window,
+    long[] SortedLatencyTicks,
+    long Errors,
+    IReadOnlyList<string> ErrorSamples,
+    MachineLoad Load)
+{
+    public double ResourcesPerSecond => Resources / Window.TotalSeconds;
+
+    public double RequestsPerSecond => Requests / Window.TotalSeconds;
+
+    /// <summary>The latency at quantile <paramref name="q"/> (0..1) in milliseconds, nearest-rank on the sorted sample.</summary>
+    public double PercentileMs(double q)
+    {
+        if (SortedLatencyTicks.Length == 0)
+        {
+            return double.NaN;
+        }
+
+        var rank = (int)Math.Ceiling(q * SortedLatencyTicks.Length) - 1;
+        return SortedLatencyTicks[Math.Clamp(rank, 0, SortedLatencyTicks.Length - 1)] * 1000.0 / Stopwatch.Frequency;
+    }
 }

@@ -7,9 +7,6 @@ using Hl7.Fhir.Model;
 
 namespace CareHub.Bench;
 
-/// <summary>One resource body to POST: its type and its JSON as UTF-8.</summary>
-public sealed record ResourceBody(string Type, byte[] Json);
-
 /// <summary>The bodies the benchmarks send, built once before any clock starts.</summary>
 public static partial class Workloads
 {
@@ -93,3 +90,6 @@ public static partial class Workloads
         return locations.Select(l => l.Split('/')[1]);
     }
 }
+
+/// <summary>One resource body to POST: its type and its JSON as UTF-8.</summary>
+public sealed record ResourceBody(string Type, byte[] Json);

@@ -45,28 +45,6 @@ public enum Hl7AckOutcome
     Reject,
 }
 
-/// <summary>Choices for building an ACK.</summary>
-public sealed record Hl7AckOptions
-{
-    /// <summary>MSH-10 of the ACK; a new id when null.</summary>
-    public string? ControlId { get; init; }
-
-    /// <summary>MSH-7 of the ACK; now when null.</summary>
-    public DateTimeOffset? Timestamp { get; init; }
-
-    /// <summary>MSA-3 text message. It is deprecated from v2.5 in favour of ERR, so it is only written when given.</summary>
-    public string? TextMessage { get; init; }
-
-    /// <summary>
-    /// MSH-3 of the ACK as encoded text (HD); null takes the original's MSH-5, as a receiver answers as the
-    /// application the sender addressed.
-    /// </summary>
-    public string? SendingApplication { get; init; }
-
-    /// <summary>MSH-4 of the ACK as encoded text (HD); null takes the original's MSH-6.</summary>
-    public string? SendingFacility { get; init; }
-}
-
 /// <summary>
 /// Builds general acknowledgments (ACK) for received messages, in original or enhanced mode
 /// (HL7 v2.5 chapter 2.9 and 2.14.1; MSA chapter 2.15.8; ERR chapter 2.15.5).
@@ -285,4 +263,26 @@ public static class Hl7Acknowledgement
 
     private static string CodedError(Hl7Delimiters d, char separator, Hl7ErrorCode code) =>
         new Hl7CodedElement(Hl7Message.Format((int)code), Hl7ErrorCodes.Describe(code), Hl7ErrorCodes.TableName).Encode(d, separator);
+}
+
+/// <summary>Choices for building an ACK.</summary>
+public sealed record Hl7AckOptions
+{
+    /// <summary>MSH-10 of the ACK; a new id when null.</summary>
+    public string? ControlId { get; init; }
+
+    /// <summary>MSH-7 of the ACK; now when null.</summary>
+    public DateTimeOffset? Timestamp { get; init; }
+
+    /// <summary>MSA-3 text message. It is deprecated from v2.5 in favour of ERR, so it is only written when given.</summary>
+    public string? TextMessage { get; init; }
+
+    /// <summary>
+    /// MSH-3 of the ACK as encoded text (HD); null takes the original's MSH-5, as a receiver answers as the
+    /// application the sender addressed.
+    /// </summary>
+    public string? SendingApplication { get; init; }
+
+    /// <summary>MSH-4 of the ACK as encoded text (HD); null takes the original's MSH-6.</summary>
+    public string? SendingFacility { get; init; }
 }

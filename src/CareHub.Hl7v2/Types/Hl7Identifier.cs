@@ -1,28 +1,6 @@
 namespace CareHub.Hl7v2;
 
 /// <summary>
-/// A hierarchic designator (HD): namespace id, universal id (e.g. an OID) and universal id type (e.g. ISO).
-/// Used as components (MSH-4) or as subcomponents (CX.4).
-/// </summary>
-public sealed record Hl7HierarchicDesignator(string NamespaceId, string UniversalId = "", string UniversalIdType = "")
-{
-    /// <summary>True when nothing is set.</summary>
-    public bool IsEmpty => NamespaceId.Length == 0 && UniversalId.Length == 0 && UniversalIdType.Length == 0;
-
-    /// <summary>Reads an HD from the components of a field or repetition (e.g. MSH-4).</summary>
-    public static Hl7HierarchicDesignator FromComponents(Hl7Element element) =>
-        new(element.Component(1).Value, element.Component(2).Value, element.Component(3).Value);
-
-    /// <summary>Reads an HD from the subcomponents of a component (e.g. CX.4).</summary>
-    public static Hl7HierarchicDesignator FromSubcomponents(Hl7Element component) =>
-        new(component.Subcomponent(1).Value, component.Subcomponent(2).Value, component.Subcomponent(3).Value);
-
-    /// <summary>Encodes the HD joined by <paramref name="separator"/> (component or subcomponent separator).</summary>
-    public string Encode(Hl7Delimiters delimiters, char separator) =>
-        Hl7Composite.Join(delimiters, separator, NamespaceId, UniversalId, UniversalIdType);
-}
-
-/// <summary>
 /// An extended composite identifier (CX), e.g. one repetition of PID-3: id, check digit, check digit scheme,
 /// assigning authority (HD), identifier type code (HL7 table 0203, e.g. MR, NH for an NHS number) and
 /// assigning facility (HD).
@@ -88,4 +66,26 @@ public sealed record Hl7Identifier(
 
     /// <summary>A description without the identifier value (it may be an NHS number).</summary>
     public override string ToString() => $"CX (type '{IdentifierTypeCode}', authority '{AssigningAuthority?.NamespaceId}')";
+}
+
+/// <summary>
+/// A hierarchic designator (HD): namespace id, universal id (e.g. an OID) and universal id type (e.g. ISO).
+/// Used as components (MSH-4) or as subcomponents (CX.4).
+/// </summary>
+public sealed record Hl7HierarchicDesignator(string NamespaceId, string UniversalId = "", string UniversalIdType = "")
+{
+    /// <summary>True when nothing is set.</summary>
+    public bool IsEmpty => NamespaceId.Length == 0 && UniversalId.Length == 0 && UniversalIdType.Length == 0;
+
+    /// <summary>Reads an HD from the components of a field or repetition (e.g. MSH-4).</summary>
+    public static Hl7HierarchicDesignator FromComponents(Hl7Element element) =>
+        new(element.Component(1).Value, element.Component(2).Value, element.Component(3).Value);
+
+    /// <summary>Reads an HD from the subcomponents of a component (e.g. CX.4).</summary>
+    public static Hl7HierarchicDesignator FromSubcomponents(Hl7Element component) =>
+        new(component.Subcomponent(1).Value, component.Subcomponent(2).Value, component.Subcomponent(3).Value);
+
+    /// <summary>Encodes the HD joined by <paramref name="separator"/> (component or subcomponent separator).</summary>
+    public string Encode(Hl7Delimiters delimiters, char separator) =>
+        Hl7Composite.Join(delimiters, separator, NamespaceId, UniversalId, UniversalIdType);
 }

@@ -4,36 +4,6 @@ using static CareHub.Demo.DemoCatalogue;
 
 namespace CareHub.Demo;
 
-/// <summary>A demo login and the directory entries behind it.</summary>
-public sealed record DemoUser(string UserName, string PractitionerId, string PractitionerRoleId, string OrganizationId, string Role, string RoleCode);
-
-/// <summary>
-/// One generated patient and the organisations that have a care relationship with them, so that access
-/// rules can be shown allowing and denying. One patient in ten is registered with another practice
-/// (<see cref="DemoCommunity.OtherPracticeId"/>), one in twenty has opted out of sharing, and a quarter of
-/// those in social care have not recorded consent to share with the council.
-/// </summary>
-public sealed record DemoPatient(int Index, string NhsNumber, string FullUrl, bool AcuteCare, bool CommunityCare, bool SocialCare)
-{
-    /// <summary>The GP practice the patient is registered with.</summary>
-    public string Practice { get; init; } = DemoCommunity.GpPracticeId;
-
-    /// <summary>The patient has a Consent denying sharing (a local opt-out).</summary>
-    public bool OptedOut { get; init; }
-
-    /// <summary>The patient in social care has recorded explicit consent to share with the council.</summary>
-    public bool SocialCareConsent { get; init; }
-
-    /// <summary>Organisation ids (= ODS codes) with a relationship to the patient, the GP practice first.</summary>
-    public IReadOnlyList<string> OrganizationIds =>
-    [
-        Practice,
-        .. AcuteCare ? [DemoCommunity.AcuteTrustId] : Array.Empty<string>(),
-        .. CommunityCare ? [DemoCommunity.CommunityTrustId] : Array.Empty<string>(),
-        .. SocialCare ? [DemoCommunity.CouncilId] : Array.Empty<string>(),
-    ];
-}
-
 /// <summary>
 /// Generates, from a seed alone, a UK-flavoured local health and social care community as FHIR R4
 /// transaction Bundles: first the directory (organisations under their ODS codes, locations,
@@ -261,4 +231,34 @@ public static partial class DemoCommunity
 
     internal static CodeableConcept Concept(Term code, string? text = null) =>
         new(code.System, code.Value, code.Display, text);
+}
+
+/// <summary>A demo login and the directory entries behind it.</summary>
+public sealed record DemoUser(string UserName, string PractitionerId, string PractitionerRoleId, string OrganizationId, string Role, string RoleCode);
+
+/// <summary>
+/// One generated patient and the organisations that have a care relationship with them, so that access
+/// rules can be shown allowing and denying. One patient in ten is registered with another practice
+/// (<see cref="DemoCommunity.OtherPracticeId"/>), one in twenty has opted out of sharing, and a quarter of
+/// those in social care have not recorded consent to share with the council.
+/// </summary>
+public sealed record DemoPatient(int Index, string NhsNumber, string FullUrl, bool AcuteCare, bool CommunityCare, bool SocialCare)
+{
+    /// <summary>The GP practice the patient is registered with.</summary>
+    public string Practice { get; init; } = DemoCommunity.GpPracticeId;
+
+    /// <summary>The patient has a Consent denying sharing (a local opt-out).</summary>
+    public bool OptedOut { get; init; }
+
+    /// <summary>The patient in social care has recorded explicit consent to share with the council.</summary>
+    public bool SocialCareConsent { get; init; }
+
+    /// <summary>Organisation ids (= ODS codes) with a relationship to the patient, the GP practice first.</summary>
+    public IReadOnlyList<string> OrganizationIds =>
+    [
+        Practice,
+        .. AcuteCare ? [DemoCommunity.AcuteTrustId] : Array.Empty<string>(),
+        .. CommunityCare ? [DemoCommunity.CommunityTrustId] : Array.Empty<string>(),
+        .. SocialCare ? [DemoCommunity.CouncilId] : Array.Empty<string>(),
+    ];
 }

@@ -3,9 +3,6 @@ using CareHub.Storage;
 
 namespace CareHub.Identity;
 
-/// <summary>A stored Patient as matching sees it: normalised once, and whether it was merged into another record.</summary>
-internal sealed record PreparedPatient(PreparedPerson Person, bool Merged);
-
 /// <summary>
 /// A bounded cache of stored Patients prepared for comparison (names folded, phonetic codes, birth date, postcode...), so
 /// a record that is somebody's blocking candidate again and again is parsed and normalised once, not on every write.
@@ -95,3 +92,6 @@ internal sealed class PreparedPatients(int capacity)
 
     private sealed record Entry(int Version, int Length, int Hash, PreparedPatient Prepared);
 }
+
+/// <summary>A stored Patient as matching sees it: normalised once, and whether it was merged into another record.</summary>
+internal sealed record PreparedPatient(PreparedPerson Person, bool Merged);

@@ -6,38 +6,6 @@ using System.Text.RegularExpressions;
 
 namespace CareHub.Messaging;
 
-/// <summary>The broker's settings, bound from <c>CareHub:Messaging</c>; channels come from <c>CareHub:Channels</c>.</summary>
-public sealed record MessagingOptions
-{
-    public const string SectionName = "CareHub:Messaging";
-
-    public const string ChannelsSectionName = "CareHub:Channels";
-
-    /// <summary>How long messages in a final state are kept; older ones are purged. Default 30 days.</summary>
-    public TimeSpan Retention { get; init; } = TimeSpan.FromDays(30);
-
-    /// <summary>How often the purge runs. Default one hour.</summary>
-    public TimeSpan PurgeInterval { get; init; } = TimeSpan.FromHours(1);
-
-    /// <summary>How often idle delivery workers look at their queue when nothing woke them (other nodes may queue). Default 5 seconds.</summary>
-    public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(5);
-
-    public void Validate()
-    {
-        Positive(Retention, $"{SectionName}:Retention");
-        Positive(PurgeInterval, $"{SectionName}:PurgeInterval");
-        Positive(PollInterval, $"{SectionName}:PollInterval");
-    }
-
-    internal static void Positive(TimeSpan value, string name)
-    {
-        if (value <= TimeSpan.Zero)
-        {
-            throw new InvalidOperationException($"{name} must be a positive time span such as 00:00:05 (it is {value}).");
-        }
-    }
-}
-
 /// <summary>One channel: a source, filters, a transformer and its destinations. Bound from <c>CareHub:Channels:N</c>.</summary>
 public sealed partial record ChannelOptions
 {
@@ -120,6 +88,38 @@ public sealed partial record ChannelOptions
 
     [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$", RegexOptions.CultureInvariant)]
     internal static partial Regex ChannelName();
+}
+
+/// <summary>The broker's settings, bound from <c>CareHub:Messaging</c>; channels come from <c>CareHub:Channels</c>.</summary>
+public sealed record MessagingOptions
+{
+    public const string SectionName = "CareHub:Messaging";
+
+    public const string ChannelsSectionName = "CareHub:Channels";
+
+    /// <summary>How long messages in a final state are kept; older ones are purged. Default 30 days.</summary>
+    public TimeSpan Retention { get; init; } = TimeSpan.FromDays(30);
+
+    /// <summary>How often the purge runs. Default one hour.</summary>
+    public TimeSpan PurgeInterval { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>How often idle delivery workers look at their queue when nothing woke them (other nodes may queue). Default 5 seconds.</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    public void Validate()
+    {
+        Positive(Retention, $"{SectionName}:Retention");
+        Positive(PurgeInterval, $"{SectionName}:PurgeInterval");
+        Positive(PollInterval, $"{SectionName}:PollInterval");
+    }
+
+    internal static void Positive(TimeSpan value, string name)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            throw new InvalidOperationException($"{name} must be a positive time span such as 00:00:05 (it is {value}).");
+        }
+    }
 }
 
 /// <summary>Where a channel's messages come from.</summary>

@@ -4,28 +4,6 @@ using System.Text.Json;
 namespace CareHub.Server.Tests.Governance;
 
 /// <summary>
-/// Governance servers of their own (xunit makes one fixture per collection): these tests link a GP's record to a patient
-/// of another practice and open review Tasks, which must not change what the policy matrix of the shared servers expects.
-/// </summary>
-[CollectionDefinition(Name)]
-public sealed class SqliteMpiGovernanceCollection : ICollectionFixture<SqliteGovernanceServer>
-{
-    public const string Name = "MPI and audit governance on SQLite";
-}
-
-[CollectionDefinition(Name)]
-public sealed class PostgresMpiGovernanceCollection : ICollectionFixture<PostgresGovernanceServer>
-{
-    public const string Name = "MPI and audit governance on PostgreSQL";
-}
-
-[Collection(SqliteMpiGovernanceCollection.Name)]
-public sealed class MpiAndAuditGovernanceOnSqliteTests(SqliteGovernanceServer server) : MpiAndAuditGovernance(server);
-
-[Collection(PostgresMpiGovernanceCollection.Name)]
-public sealed class MpiAndAuditGovernanceOnPostgresTests(PostgresGovernanceServer server) : MpiAndAuditGovernance(server);
-
-/// <summary>
 /// The master person index's Person and review Tasks, and AuditEvents, show a principal only what it may see, on the
 /// demo community with real tokens. H is the patient of another practice (A81002) that gp.smith may not see.
 /// </summary>
@@ -261,3 +239,25 @@ public abstract class MpiAndAuditGovernance(GovernanceServer server)
         Assert.Equal(Normalised(byUnknown.Body, unknown), Normalised(byOther.Body, other));
     }
 }
+
+/// <summary>
+/// Governance servers of their own (xunit makes one fixture per collection): these tests link a GP's record to a patient
+/// of another practice and open review Tasks, which must not change what the policy matrix of the shared servers expects.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class SqliteMpiGovernanceCollection : ICollectionFixture<SqliteGovernanceServer>
+{
+    public const string Name = "MPI and audit governance on SQLite";
+}
+
+[CollectionDefinition(Name)]
+public sealed class PostgresMpiGovernanceCollection : ICollectionFixture<PostgresGovernanceServer>
+{
+    public const string Name = "MPI and audit governance on PostgreSQL";
+}
+
+[Collection(SqliteMpiGovernanceCollection.Name)]
+public sealed class MpiAndAuditGovernanceOnSqliteTests(SqliteGovernanceServer server) : MpiAndAuditGovernance(server);
+
+[Collection(PostgresMpiGovernanceCollection.Name)]
+public sealed class MpiAndAuditGovernanceOnPostgresTests(PostgresGovernanceServer server) : MpiAndAuditGovernance(server);

@@ -15,6 +15,19 @@ public enum Interaction
     CreateConsent,
 }
 
+/// <summary>The matrix's cells but $everything, on the server it is given.</summary>
+public abstract class PolicyMatrix(GovernanceServer server) : PolicyMatrixBase(server)
+{
+    /// <summary>Every cell but $everything: user x kind of patient x interaction x break-glass or not.</summary>
+    public static IEnumerable<TheoryDataRow<string, PatientKind, Interaction, bool>> Cells() =>
+        AllCells().Where(c => c.Data.Item3 != Interaction.Everything);
+
+    [Theory]
+    [MemberData(nameof(Cells), MemberType = typeof(PolicyMatrix))]
+    public Task policy_matrix_cell_decides_as_the_policy_says_and_audits_it(string user, PatientKind kind, Interaction interaction, bool breakGlass) =>
+        RunCellAsync(user, kind, interaction, breakGlass);
+}
+
 /// <summary>
 /// The information governance contract over HTTP with real tokens (issue 6, "Tests"): every demo user x kinds of patient x
 /// read, search, $everything and writes, with and without break-glass. Each cell asks the oracle
@@ -215,19 +228,6 @@ public abstract class PolicyMatrixBase(GovernanceServer server)
             Assert.Contains(record.Reference, AuditChecks.Entities(audit));
         }
     }
-}
-
-/// <summary>The matrix's cells but $everything, on the server it is given.</summary>
-public abstract class PolicyMatrix(GovernanceServer server) : PolicyMatrixBase(server)
-{
-    /// <summary>Every cell but $everything: user x kind of patient x interaction x break-glass or not.</summary>
-    public static IEnumerable<TheoryDataRow<string, PatientKind, Interaction, bool>> Cells() =>
-        AllCells().Where(c => c.Data.Item3 != Interaction.Everything);
-
-    [Theory]
-    [MemberData(nameof(Cells), MemberType = typeof(PolicyMatrix))]
-    public Task policy_matrix_cell_decides_as_the_policy_says_and_audits_it(string user, PatientKind kind, Interaction interaction, bool breakGlass) =>
-        RunCellAsync(user, kind, interaction, breakGlass);
 }
 
 /// <summary>

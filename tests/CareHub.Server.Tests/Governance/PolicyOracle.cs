@@ -2,34 +2,6 @@ using System.Text.Json;
 
 namespace CareHub.Server.Tests.Governance;
 
-/// <summary>Who calls: a demo login as the issue describes it (job role, organisation, practitioner), or a citizen.</summary>
-public sealed record Actor(string Name, string? Role, string? Organisation, string? Practitioner, string? OwnPatient = null)
-{
-    public bool IsCitizen => OwnPatient is not null;
-}
-
-/// <summary>The matrix's callers: the six demo staff logins and one citizen.</summary>
-public static class TestUsers
-{
-    public const string Citizen = "citizen";
-
-    public static readonly string[] Staff = ["gp.smith", "dr.ahmed", "nurse.jones", "sw.patel", "ig.lead", "admin"];
-
-    /// <summary>The demo logins (issue 6, "Principals"); the citizen is the one whose NHS Number signed in.</summary>
-    public static Actor Actor(string user, string? citizenPatient = null) => user switch
-    {
-        "gp.smith" => new(user, "gp", "A81001", "Practitioner/gp-smith"),
-        "dr.ahmed" => new(user, "hospital-doctor", "RTH", "Practitioner/dr-ahmed"),
-        "nurse.jones" => new(user, "community-nurse", "RYG", "Practitioner/nurse-jones"),
-        "sw.patel" => new(user, "social-worker", "00K", "Practitioner/sw-patel"),
-        "ig.lead" => new(user, "ig-officer", "QU9", null),
-        "admin" => new(user, "system-admin", null, null),
-        GovernanceServer.ReablementNurse => new(user, "community-nurse", "00K", null),
-        Citizen => new(user, null, null, null, citizenPatient ?? throw new ArgumentNullException(nameof(citizenPatient))),
-        _ => throw new ArgumentOutOfRangeException(nameof(user), user, "Not a test login."),
-    };
-}
-
 public enum Verb
 {
     Create,
@@ -324,5 +296,33 @@ public static class PolicyOracle
         "own-record" => "own record",
         "scope" => "scope",
         _ => throw new ArgumentOutOfRangeException(nameof(rule), rule, "No remedy known for this rule."),
+    };
+}
+
+/// <summary>Who calls: a demo login as the issue describes it (job role, organisation, practitioner), or a citizen.</summary>
+public sealed record Actor(string Name, string? Role, string? Organisation, string? Practitioner, string? OwnPatient = null)
+{
+    public bool IsCitizen => OwnPatient is not null;
+}
+
+/// <summary>The matrix's callers: the six demo staff logins and one citizen.</summary>
+public static class TestUsers
+{
+    public const string Citizen = "citizen";
+
+    public static readonly string[] Staff = ["gp.smith", "dr.ahmed", "nurse.jones", "sw.patel", "ig.lead", "admin"];
+
+    /// <summary>The demo logins (issue 6, "Principals"); the citizen is the one whose NHS Number signed in.</summary>
+    public static Actor Actor(string user, string? citizenPatient = null) => user switch
+    {
+        "gp.smith" => new(user, "gp", "A81001", "Practitioner/gp-smith"),
+        "dr.ahmed" => new(user, "hospital-doctor", "RTH", "Practitioner/dr-ahmed"),
+        "nurse.jones" => new(user, "community-nurse", "RYG", "Practitioner/nurse-jones"),
+        "sw.patel" => new(user, "social-worker", "00K", "Practitioner/sw-patel"),
+        "ig.lead" => new(user, "ig-officer", "QU9", null),
+        "admin" => new(user, "system-admin", null, null),
+        GovernanceServer.ReablementNurse => new(user, "community-nurse", "00K", null),
+        Citizen => new(user, null, null, null, citizenPatient ?? throw new ArgumentNullException(nameof(citizenPatient))),
+        _ => throw new ArgumentOutOfRangeException(nameof(user), user, "Not a test login."),
     };
 }

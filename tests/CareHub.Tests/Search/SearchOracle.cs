@@ -7,12 +7,6 @@ using Hl7.FhirPath.Expressions;
 
 namespace CareHub.Tests.Search;
 
-/// <summary>One generated search and how the oracle decides it for one resource's values (null: the oracle cannot tell).</summary>
-public sealed record Probe(string Type, string Parameter, string Name, string Value, Func<IReadOnlyList<Base>, bool?> Matches)
-{
-    public override string ToString() => $"{Type}?{Name}={Value}";
-}
-
 /// <summary>
 /// An independent in-memory evaluation of FHIR R4 search (search.html) for the differential test: the parameter's
 /// FHIRPath expression from the SDK's registry is run by Firely's engine on the resource (not by CareHub's
@@ -525,4 +519,10 @@ public sealed partial class SearchOracle
 
     [GeneratedRegex(@"^(?<y>\d{4})(-(?<m>\d{2})(-(?<d>\d{2})(T(?<h>\d{2}):(?<min>\d{2})(:(?<s>\d{2})(\.(?<f>\d+))?)?(?<zone>Z|[+-]\d{2}:\d{2})?)?)?)?$")]
     private static partial Regex DatePattern();
+}
+
+/// <summary>One generated search and how the oracle decides it for one resource's values (null: the oracle cannot tell).</summary>
+public sealed record Probe(string Type, string Parameter, string Name, string Value, Func<IReadOnlyList<Base>, bool?> Matches)
+{
+    public override string ToString() => $"{Type}?{Name}={Value}";
 }

@@ -30,38 +30,6 @@ public enum BlockingRule
     Phone,
 }
 
-/// <summary>Which blocking rules run, and the cap on a block's size.</summary>
-public sealed record BlockingOptions
-{
-    public static BlockingOptions Default { get; } = new();
-
-    public IReadOnlyList<BlockingRule> Rules { get; init; } = Enum.GetValues<BlockingRule>();
-
-    /// <summary>
-    /// Blocks with more records than this are skipped (and counted in <see cref="CandidatePairs.OversizedBlocks"/>):
-    /// a key shared by that many records (a placeholder email, a common name in one year) costs
-    /// quadratic work and says little; other rules still bring true pairs together.
-    /// </summary>
-    public int MaxBlockSize { get; init; } = 250;
-
-    public void Validate()
-    {
-        ArgumentNullException.ThrowIfNull(Rules);
-        if (Rules.Count == 0)
-        {
-            throw new ArgumentException("At least one blocking rule is needed.", nameof(Rules));
-        }
-
-        if (MaxBlockSize < 2)
-        {
-            throw new ArgumentException("MaxBlockSize must be at least 2.", nameof(MaxBlockSize));
-        }
-    }
-}
-
-/// <summary>The deduplicated candidate pairs of a set of records (indexes into it, Left &lt; Right).</summary>
-public sealed record CandidatePairs(IReadOnlyList<(int Left, int Right)> Pairs, int Blocks, int OversizedBlocks);
-
 /// <summary>Blocking keys and the candidate pair generator.</summary>
 public static class Blocking
 {
@@ -174,3 +142,35 @@ public static class Blocking
         return new CandidatePairs(pairs, used, oversized);
     }
 }
+
+/// <summary>Which blocking rules run, and the cap on a block's size.</summary>
+public sealed record BlockingOptions
+{
+    public static BlockingOptions Default { get; } = new();
+
+    public IReadOnlyList<BlockingRule> Rules { get; init; } = Enum.GetValues<BlockingRule>();
+
+    /// <summary>
+    /// Blocks with more records than this are skipped (and counted in <see cref="CandidatePairs.OversizedBlocks"/>):
+    /// a key shared by that many records (a placeholder email, a common name in one year) costs
+    /// quadratic work and says little; other rules still bring true pairs together.
+    /// </summary>
+    public int MaxBlockSize { get; init; } = 250;
+
+    public void Validate()
+    {
+        ArgumentNullException.ThrowIfNull(Rules);
+        if (Rules.Count == 0)
+        {
+            throw new ArgumentException("At least one blocking rule is needed.", nameof(Rules));
+        }
+
+        if (MaxBlockSize < 2)
+        {
+            throw new ArgumentException("MaxBlockSize must be at least 2.", nameof(MaxBlockSize));
+        }
+    }
+}
+
+/// <summary>The deduplicated candidate pairs of a set of records (indexes into it, Left &lt; Right).</summary>
+public sealed record CandidatePairs(IReadOnlyList<(int Left, int Right)> Pairs, int Blocks, int OversizedBlocks);

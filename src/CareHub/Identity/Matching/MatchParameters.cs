@@ -1,14 +1,5 @@
 namespace CareHub.Identity.Matching;
 
-/// <summary>The m and u probabilities of one comparison level.</summary>
-/// <param name="M">P(level | the records are the same person).</param>
-/// <param name="U">P(level | the records are different people).</param>
-public readonly record struct LevelProbabilities(double M, double U)
-{
-    /// <summary>The level's match weight, log2(m/u): positive supports a match, negative opposes it.</summary>
-    public double Weight => Math.Log2(M / U);
-}
-
 /// <summary>
 /// The m and u probability of every <see cref="ComparisonLevel"/> (Fellegi-Sunter). Immutable:
 /// <see cref="With"/> returns a copy with one level overridden. The defaults are judgement for an
@@ -147,4 +138,13 @@ public sealed class MatchParameters
 
         return ComparisonLevels.All.Select(l => d[l]).ToArray();
     }
+}
+
+/// <summary>The m and u probabilities of one comparison level.</summary>
+/// <param name="M">P(level | the records are the same person).</param>
+/// <param name="U">P(level | the records are different people).</param>
+public readonly record struct LevelProbabilities(double M, double U)
+{
+    /// <summary>The level's match weight, log2(m/u): positive supports a match, negative opposes it.</summary>
+    public double Weight => Math.Log2(M / U);
 }

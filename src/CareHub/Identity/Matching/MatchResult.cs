@@ -54,11 +54,6 @@ public enum MatchRule
     GivenNameConflict,
 }
 
-/// <summary>One field of a compared pair, as a review screen shows it.</summary>
-/// <param name="Level">The agreement level, or null when a value is missing.</param>
-/// <param name="Weight">log2(m/u) of the level; 0 when missing.</param>
-public sealed record FieldComparison(MatchField Field, ComparisonLevel? Level, FieldAgreement Agreement, double Weight);
-
 /// <summary>
 /// The result of comparing two person records. <see cref="Weight"/> and <see cref="Probability"/> are
 /// the probabilistic evidence, computed for every pair so a reviewer always sees it; when a
@@ -81,3 +76,8 @@ public sealed record MatchResult(
     /// <summary>The fields that differed.</summary>
     public IEnumerable<FieldComparison> Differing => Fields.Where(f => f.Agreement == FieldAgreement.Differs);
 }
+
+/// <summary>One field of a compared pair, as a review screen shows it.</summary>
+/// <param name="Level">The agreement level, or null when a value is missing.</param>
+/// <param name="Weight">log2(m/u) of the level; 0 when missing.</param>
+public sealed record FieldComparison(MatchField Field, ComparisonLevel? Level, FieldAgreement Agreement, double Weight);

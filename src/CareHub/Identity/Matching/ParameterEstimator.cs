@@ -1,52 +1,5 @@
 namespace CareHub.Identity.Matching;
 
-/// <summary>How <see cref="ParameterEstimator"/> runs.</summary>
-public sealed record EstimationOptions
-{
-    public static EstimationOptions Default { get; } = new();
-
-    /// <summary>
-    /// How many random pairs of records to add to the blocked pairs (fewer when the records allow fewer;
-    /// 0 for EM over blocked pairs alone). Blocked pairs are mostly matches, so on their own they say
-    /// little about u; random pairs are mostly non-matches and say much. Each group keeps its own match
-    /// share in the model, so the few true matches among random pairs do not inflate u.
-    /// </summary>
-    public int RandomPairs { get; init; } = 100_000;
-
-    /// <summary>Seed of the random pair sample, so estimates are repeatable.</summary>
-    public int Seed { get; init; } = 20_240_601;
-
-    public int MaxIterations { get; init; } = 200;
-
-    /// <summary>EM stops when no level's weight, log2(m/u), moves by more than this many bits between iterations.</summary>
-    public double Tolerance { get; init; } = 1e-4;
-
-    /// <summary>The share of blocked pairs assumed to be matches at the start of EM.</summary>
-    public double InitialBlockedMatchShare { get; init; } = 0.5;
-
-    /// <summary>
-    /// Pseudo-counts of the starting parameters mixed into each estimate (m in expected matches, u in
-    /// expected non-matches), so a level the data never shows keeps a finite, cautious weight instead
-    /// of an infinite one.
-    /// </summary>
-    public double MPriorPairs { get; init; } = 20;
-
-    public double UPriorPairs { get; init; } = 2_000;
-}
-
-/// <summary>What <see cref="ParameterEstimator.Estimate"/> found.</summary>
-/// <param name="Parameters">The estimated m and u of every level (levels the data never reached keep their starting values).</param>
-/// <param name="BlockedMatchShare">EM's estimate of the share of blocked pairs that are matches.</param>
-/// <param name="LogLikelihoods">The log-likelihood (base 2) of the blocked pairs after each iteration; EM never lowers it.</param>
-public sealed record EstimationResult(
-    MatchParameters Parameters,
-    int Iterations,
-    bool Converged,
-    double BlockedMatchShare,
-    int BlockedPairs,
-    int RandomPairs,
-    IReadOnlyList<double> LogLikelihoods);
-
 /// <summary>
 /// Estimates m and u from unlabelled records by expectation maximisation (Winkler, "Using the EM
 /// Algorithm for Weight Computation in the Fellegi-Sunter Model of Record Linkage", 1988), treating
@@ -229,3 +182,50 @@ public static class ParameterEstimator
         private static int FirstLevel(int field) => FirstLevels[field];
     }
 }
+
+/// <summary>How <see cref="ParameterEstimator"/> runs.</summary>
+public sealed record EstimationOptions
+{
+    public static EstimationOptions Default { get; } = new();
+
+    /// <summary>
+    /// How many random pairs of records to add to the blocked pairs (fewer when the records allow fewer;
+    /// 0 for EM over blocked pairs alone). Blocked pairs are mostly matches, so on their own they say
+    /// little about u; random pairs are mostly non-matches and say much. Each group keeps its own match
+    /// share in the model, so the few true matches among random pairs do not inflate u.
+    /// </summary>
+    public int RandomPairs { get; init; } = 100_000;
+
+    /// <summary>Seed of the random pair sample, so estimates are repeatable.</summary>
+    public int Seed { get; init; } = 20_240_601;
+
+    public int MaxIterations { get; init; } = 200;
+
+    /// <summary>EM stops when no level's weight, log2(m/u), moves by more than this many bits between iterations.</summary>
+    public double Tolerance { get; init; } = 1e-4;
+
+    /// <summary>The share of blocked pairs assumed to be matches at the start of EM.</summary>
+    public double InitialBlockedMatchShare { get; init; } = 0.5;
+
+    /// <summary>
+    /// Pseudo-counts of the starting parameters mixed into each estimate (m in expected matches, u in
+    /// expected non-matches), so a level the data never shows keeps a finite, cautious weight instead
+    /// of an infinite one.
+    /// </summary>
+    public double MPriorPairs { get; init; } = 20;
+
+    public double UPriorPairs { get; init; } = 2_000;
+}
+
+/// <summary>What <see cref="ParameterEstimator.Estimate"/> found.</summary>
+/// <param name="Parameters">The estimated m and u of every level (levels the data never reached keep their starting values).</param>
+/// <param name="BlockedMatchShare">EM's estimate of the share of blocked pairs that are matches.</param>
+/// <param name="LogLikelihoods">The log-likelihood (base 2) of the blocked pairs after each iteration; EM never lowers it.</param>
+public sealed record EstimationResult(
+    MatchParameters Parameters,
+    int Iterations,
+    bool Converged,
+    double BlockedMatchShare,
+    int BlockedPairs,
+    int RandomPairs,
+    IReadOnlyList<double> LogLikelihoods);

@@ -2,17 +2,6 @@ using CareHub.Identity.Matching;
 
 namespace CareHub.Tests.Identity.Matching;
 
-/// <summary>A labelled record set: the records and, for each, the id of the true person.</summary>
-public sealed record LabelledRecords(string Name, IReadOnlyList<PersonRecord> Records, IReadOnlyList<string> Truth)
-{
-    /// <summary>How many pairs of records belong to the same person.</summary>
-    public long TruePairs => Truth.GroupBy(t => t, StringComparer.Ordinal).Sum(g => (long)g.Count() * (g.Count() - 1) / 2);
-
-    public bool IsTrueMatch(PersonRecord left, PersonRecord right) =>
-        string.Equals(Truth[int.Parse(left.LocalId.Split('#')[0], System.Globalization.CultureInfo.InvariantCulture)],
-            Truth[int.Parse(right.LocalId.Split('#')[0], System.Globalization.CultureInfo.InvariantCulture)], StringComparison.Ordinal);
-}
-
 /// <summary>
 /// Reads the two shared MPI datasets into person records. Each record's LocalId starts with its row
 /// index ("17#rec-3-dup-0") so the truth can be looked up; neither file holds quoted commas.
@@ -87,6 +76,17 @@ public static class MpiDatasets
     private static string? Blank(string value) => string.IsNullOrWhiteSpace(value) ? null : value;
 
     private static string Join(string a, string b) => $"{a} {b}".Trim();
+}
+
+/// <summary>A labelled record set: the records and, for each, the id of the true person.</summary>
+public sealed record LabelledRecords(string Name, IReadOnlyList<PersonRecord> Records, IReadOnlyList<string> Truth)
+{
+    /// <summary>How many pairs of records belong to the same person.</summary>
+    public long TruePairs => Truth.GroupBy(t => t, StringComparer.Ordinal).Sum(g => (long)g.Count() * (g.Count() - 1) / 2);
+
+    public bool IsTrueMatch(PersonRecord left, PersonRecord right) =>
+        string.Equals(Truth[int.Parse(left.LocalId.Split('#')[0], System.Globalization.CultureInfo.InvariantCulture)],
+            Truth[int.Parse(right.LocalId.Split('#')[0], System.Globalization.CultureInfo.InvariantCulture)], StringComparison.Ordinal);
 }
 
 /// <summary>Pairwise precision and recall of one outcome against the truth.</summary>

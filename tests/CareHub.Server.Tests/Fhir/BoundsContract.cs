@@ -5,10 +5,6 @@ using System.Text.Json;
 
 namespace CareHub.Server.Tests.Fhir;
 
-public sealed class BoundsOnSqliteTests(SqliteServerFixture server) : BoundsContract(server), IClassFixture<SqliteServerFixture>;
-
-public sealed class BoundsOnPostgresTests(PostgresServerFixture server) : BoundsContract(server), IClassFixture<PostgresServerFixture>;
-
 /// <summary>
 /// Bounded work and honest 4xx at the FHIR edge: what any signed-in caller can send (deep, malformed or huge bodies,
 /// odd tokens, oversized searches, transactions that break the spec's rules) gets a clear 4xx and leaves the server
@@ -382,3 +378,7 @@ public abstract class BoundsContract(ServerFixture server)
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 }
+
+public sealed class BoundsOnSqliteTests(SqliteServerFixture server) : BoundsContract(server), IClassFixture<SqliteServerFixture>;
+
+public sealed class BoundsOnPostgresTests(PostgresServerFixture server) : BoundsContract(server), IClassFixture<PostgresServerFixture>;

@@ -5,10 +5,6 @@ using CareHub.Identity;
 
 namespace CareHub.Server.Tests.Identity;
 
-public sealed class MpiApiOnSqliteTests(SqliteServerFixture server) : MpiApiContract(server), IClassFixture<SqliteServerFixture>;
-
-public sealed class MpiApiOnPostgresTests(PostgresServerFixture server) : MpiApiContract(server), IClassFixture<PostgresServerFixture>;
-
 /// <summary>The master person index's operations end to end over HTTP, on each store.</summary>
 public abstract class MpiApiContract(ServerFixture server)
 {
@@ -396,3 +392,7 @@ public abstract class MpiApiContract(ServerFixture server)
         Assert.False(parameters.ContainsKey("pending"));
     }
 }
+
+public sealed class MpiApiOnSqliteTests(SqliteServerFixture server) : MpiApiContract(server), IClassFixture<SqliteServerFixture>;
+
+public sealed class MpiApiOnPostgresTests(PostgresServerFixture server) : MpiApiContract(server), IClassFixture<PostgresServerFixture>;

@@ -6,10 +6,6 @@ using CareHub.Records;
 
 namespace CareHub.Server.Tests.Fhir;
 
-public sealed class RestApiOnSqliteTests(SqliteServerFixture server) : RestApiContract(server), IClassFixture<SqliteServerFixture>;
-
-public sealed class RestApiOnPostgresTests(PostgresServerFixture server) : RestApiContract(server), IClassFixture<PostgresServerFixture>;
-
 /// <summary>The FHIR REST API end to end on a real Kestrel, run on each store.</summary>
 public abstract class RestApiContract(ServerFixture server)
 {
@@ -349,3 +345,7 @@ public abstract class RestApiContract(ServerFixture server)
         Assert.Contains("read", mentions);
     }
 }
+
+public sealed class RestApiOnSqliteTests(SqliteServerFixture server) : RestApiContract(server), IClassFixture<SqliteServerFixture>;
+
+public sealed class RestApiOnPostgresTests(PostgresServerFixture server) : RestApiContract(server), IClassFixture<PostgresServerFixture>;

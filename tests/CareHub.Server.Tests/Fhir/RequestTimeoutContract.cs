@@ -6,44 +6,6 @@ using Hl7.Fhir.Model;
 
 namespace CareHub.Server.Tests.Fhir;
 
-/// <summary>The server with a request time budget far below what the expensive search below needs.</summary>
-public abstract class ShortRequestTimeoutFixture : ServerFixture
-{
-    public static readonly TimeSpan Timeout = TimeSpan.FromMilliseconds(300);
-
-    protected override IEnumerable<KeyValuePair<string, string?>> Settings =>
-        [new("CareHub:Fhir:RequestTimeout", Timeout.ToString("c", System.Globalization.CultureInfo.InvariantCulture))];
-}
-
-public sealed class ShortRequestTimeoutOnSqliteFixture : ShortRequestTimeoutFixture
-{
-    protected override IEnumerable<KeyValuePair<string, string?>> Storage(string dataDirectory) =>
-        [new("CareHub:Storage:DataDirectory", dataDirectory)];
-}
-
-public sealed class ShortRequestTimeoutOnPostgresFixture : ShortRequestTimeoutFixture
-{
-    private readonly string? connectionString = Environment.GetEnvironmentVariable("CAREHUB_TEST_POSTGRES");
-
-    public ShortRequestTimeoutOnPostgresFixture()
-    {
-        if (string.IsNullOrEmpty(connectionString))
-        {
-            Unavailable = "CAREHUB_TEST_POSTGRES is not set: run ./carehub test, which starts a throwaway PostgreSQL";
-        }
-    }
-
-    protected override IEnumerable<KeyValuePair<string, string?>> Storage(string dataDirectory) =>
-    [
-        new("CareHub:Storage:Postgres", connectionString),
-        new("CareHub:Storage:PostgresSchema", "timeout_" + Guid.NewGuid().ToString("N")[..12]),
-    ];
-}
-
-public sealed class RequestTimeoutOnSqliteTests(ShortRequestTimeoutOnSqliteFixture server) : RequestTimeoutContract(server), IClassFixture<ShortRequestTimeoutOnSqliteFixture>;
-
-public sealed class RequestTimeoutOnPostgresTests(ShortRequestTimeoutOnPostgresFixture server) : RequestTimeoutContract(server), IClassFixture<ShortRequestTimeoutOnPostgresFixture>;
-
 public abstract class RequestTimeoutContract(ShortRequestTimeoutFixture server)
 {
     private static readonly CancellationToken None = CancellationToken.None;
@@ -115,3 +77,41 @@ public abstract class RequestTimeoutContract(ShortRequestTimeoutFixture server)
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 }
+
+/// <summary>The server with a request time budget far below what the expensive search below needs.</summary>
+public abstract class ShortRequestTimeoutFixture : ServerFixture
+{
+    public static readonly TimeSpan Timeout = TimeSpan.FromMilliseconds(300);
+
+    protected override IEnumerable<KeyValuePair<string, string?>> Settings =>
+        [new("CareHub:Fhir:RequestTimeout", Timeout.ToString("c", System.Globalization.CultureInfo.InvariantCulture))];
+}
+
+public sealed class ShortRequestTimeoutOnSqliteFixture : ShortRequestTimeoutFixture
+{
+    protected override IEnumerable<KeyValuePair<string, string?>> Storage(string dataDirectory) =>
+        [new("CareHub:Storage:DataDirectory", dataDirectory)];
+}
+
+public sealed class ShortRequestTimeoutOnPostgresFixture : ShortRequestTimeoutFixture
+{
+    private readonly string? connectionString = Environment.GetEnvironmentVariable("CAREHUB_TEST_POSTGRES");
+
+    public ShortRequestTimeoutOnPostgresFixture()
+    {
+        if (string.IsNullOrEmpty(connectionString))
+        {
+            Unavailable = "CAREHUB_TEST_POSTGRES is not set: run ./carehub test, which starts a throwaway PostgreSQL";
+        }
+    }
+
+    protected override IEnumerable<KeyValuePair<string, string?>> Storage(string dataDirectory) =>
+    [
+        new("CareHub:Storage:Postgres", connectionString),
+        new("CareHub:Storage:PostgresSchema", "timeout_" + Guid.NewGuid().ToString("N")[..12]),
+    ];
+}
+
+public sealed class RequestTimeoutOnSqliteTests(ShortRequestTimeoutOnSqliteFixture server) : RequestTimeoutContract(server), IClassFixture<ShortRequestTimeoutOnSqliteFixture>;
+
+public sealed class RequestTimeoutOnPostgresTests(ShortRequestTimeoutOnPostgresFixture server) : RequestTimeoutContract(server), IClassFixture<ShortRequestTimeoutOnPostgresFixture>;
