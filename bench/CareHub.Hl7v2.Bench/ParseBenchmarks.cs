@@ -6,17 +6,17 @@ namespace CareHub.Hl7v2.Bench;
 [MemoryDiagnoser]
 public class ParseBenchmarks
 {
-    private byte[][] _files = [];
+    private byte[][] files = [];
 
     [GlobalSetup]
-    public void Setup() => _files = Corpus.Load();
+    public void Setup() => files = Corpus.Load();
 
     [Benchmark(Baseline = true)]
-    public int Scan() => Corpus.Scan(_files);
+    public int Scan() => Corpus.Scan(files);
 
     [Benchmark]
-    public int Parse() => Corpus.Parse(_files);
+    public int Parse() => Corpus.Parse(files);
 
     [Benchmark]
-    public int ParseAndWalk() => Corpus.ParseAndWalk(_files);
+    public int ParseAndWalk() => Corpus.ParseAndWalk(files);
 }

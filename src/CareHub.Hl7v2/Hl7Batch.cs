@@ -191,7 +191,7 @@ public sealed class Hl7Batch
 /// <summary>One batch: BHS, messages, BTS.</summary>
 public sealed class Hl7BatchGroup
 {
-    private readonly List<Hl7Message> _messages = [];
+    private readonly List<Hl7Message> messages = [];
 
     internal Hl7BatchGroup(Hl7Segment? header) => Header = header;
 
@@ -202,11 +202,11 @@ public sealed class Hl7BatchGroup
     public Hl7Segment? Trailer { get; internal set; }
 
     /// <summary>The messages of this batch.</summary>
-    public IReadOnlyList<Hl7Message> Messages => _messages;
+    public IReadOnlyList<Hl7Message> Messages => this.messages;
 
     /// <summary>BTS-1 (batch message count) as sent, or null; compare with <see cref="Messages"/> to detect loss.</summary>
     public int? DeclaredMessageCount =>
         Trailer is not null && int.TryParse(Trailer.Get(1), NumberStyles.None, CultureInfo.InvariantCulture, out int n) ? n : null;
 
-    internal void AddMessage(Hl7Message message) => _messages.Add(message);
+    internal void AddMessage(Hl7Message message) => this.messages.Add(message);
 }

@@ -24,63 +24,63 @@ public enum Hl7ElementLevel
 /// </summary>
 public readonly struct Hl7Element
 {
-    private readonly ReadOnlyMemory<char> _raw;
-    private readonly Hl7Delimiters? _delimiters;
-    private readonly bool _opaque;
+    private readonly ReadOnlyMemory<char> raw;
+    private readonly Hl7Delimiters? delimiters;
+    private readonly bool opaque;
 
     internal Hl7Element(ReadOnlyMemory<char> raw, Hl7Delimiters delimiters, Hl7ElementLevel level, bool opaque = false)
     {
-        _raw = raw;
-        _delimiters = delimiters;
+        this.raw = raw;
+        this.delimiters = delimiters;
         Level = level;
-        _opaque = opaque;
+        this.opaque = opaque;
     }
 
     /// <summary>Where this element sits in the hierarchy.</summary>
     public Hl7ElementLevel Level { get; }
 
     /// <summary>The encoded text, escape sequences and lower-level delimiters included.</summary>
-    public ReadOnlyMemory<char> RawMemory => _raw;
+    public ReadOnlyMemory<char> RawMemory => this.raw;
 
     /// <summary>The encoded text as a string.</summary>
-    public string Raw => _raw.ToString();
+    public string Raw => this.raw.ToString();
 
     /// <summary>
     /// The decoded text: escape sequences resolved. For a composite element the lower-level delimiters are
     /// left in place, so read components to take it apart.
     /// </summary>
-    public string Value => _opaque || _delimiters is null ? _raw.ToString() : Hl7Escaping.Unescape(_raw.Span, _delimiters);
+    public string Value => this.opaque || this.delimiters is null ? this.raw.ToString() : Hl7Escaping.Unescape(this.raw.Span, this.delimiters);
 
     /// <summary>True when nothing was sent.</summary>
-    public bool IsEmpty => _raw.IsEmpty;
+    public bool IsEmpty => this.raw.IsEmpty;
 
     /// <summary>True for the explicit null <c>""</c>, which tells a receiver to delete the value (v2.5 chapter 2.5.3).</summary>
-    public bool IsNull => _raw.Span is "\"\"";
+    public bool IsNull => this.raw.Span is "\"\"";
 
     /// <summary>Number of repetitions of a field: 0 when empty.</summary>
-    public int RepetitionCount => Level != Hl7ElementLevel.Field || _opaque ? (_raw.IsEmpty ? 0 : 1) : CountPieces(_delimiters!.Repetition);
+    public int RepetitionCount => Level != Hl7ElementLevel.Field || this.opaque ? (this.raw.IsEmpty ? 0 : 1) : CountPieces(this.delimiters!.Repetition);
 
     /// <summary>Number of components (of the first repetition, for a field); 0 when empty.</summary>
     public int ComponentCount => Level switch
     {
         Hl7ElementLevel.Field => Repetition(1).ComponentCount,
-        Hl7ElementLevel.Repetition when !_opaque => CountPieces(_delimiters!.Component),
-        _ => _raw.IsEmpty ? 0 : 1,
+        Hl7ElementLevel.Repetition when !this.opaque => CountPieces(this.delimiters!.Component),
+        _ => this.raw.IsEmpty ? 0 : 1,
     };
 
     /// <summary>Number of subcomponents (of the first component, above component level); 0 when empty.</summary>
     public int SubcomponentCount => Level switch
     {
         Hl7ElementLevel.Field or Hl7ElementLevel.Repetition => Component(1).SubcomponentCount,
-        Hl7ElementLevel.Component when !_opaque => CountPieces(_delimiters!.Subcomponent),
-        _ => _raw.IsEmpty ? 0 : 1,
+        Hl7ElementLevel.Component when !this.opaque => CountPieces(this.delimiters!.Subcomponent),
+        _ => this.raw.IsEmpty ? 0 : 1,
     };
 
     /// <summary>The n-th repetition of a field (1-based). Below field level, repetition 1 is the element itself.</summary>
     public Hl7Element Repetition(int n)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
-        if (_delimiters is null)
+        if (this.delimiters is null)
         {
             return default;
         }
@@ -90,12 +90,12 @@ public readonly struct Hl7Element
             return n == 1 ? this : default;
         }
 
-        if (_opaque)
+        if (this.opaque)
         {
             return n == 1 ? Down(Hl7ElementLevel.Repetition) : default;
         }
 
-        return new Hl7Element(Piece(_raw, _delimiters!.Repetition, n), _delimiters, Hl7ElementLevel.Repetition);
+        return new Hl7Element(Piece(this.raw, this.delimiters!.Repetition, n), this.delimiters, Hl7ElementLevel.Repetition);
     }
 
     /// <summary>
@@ -105,7 +105,7 @@ public readonly struct Hl7Element
     public Hl7Element Component(int n)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
-        if (_delimiters is null)
+        if (this.delimiters is null)
         {
             return default;
         }
@@ -114,8 +114,8 @@ public readonly struct Hl7Element
         {
             case Hl7ElementLevel.Field:
                 return Repetition(1).Component(n);
-            case Hl7ElementLevel.Repetition when !_opaque:
-                return new Hl7Element(Piece(_raw, _delimiters!.Component, n), _delimiters, Hl7ElementLevel.Component);
+            case Hl7ElementLevel.Repetition when !this.opaque:
+                return new Hl7Element(Piece(this.raw, this.delimiters!.Component, n), this.delimiters, Hl7ElementLevel.Component);
             case Hl7ElementLevel.Repetition:
                 return n == 1 ? Down(Hl7ElementLevel.Component) : default;
             default:
@@ -127,7 +127,7 @@ public readonly struct Hl7Element
     public Hl7Element Subcomponent(int n)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
-        if (_delimiters is null)
+        if (this.delimiters is null)
         {
             return default;
         }
@@ -137,8 +137,8 @@ public readonly struct Hl7Element
             case Hl7ElementLevel.Field:
             case Hl7ElementLevel.Repetition:
                 return Component(1).Subcomponent(n);
-            case Hl7ElementLevel.Component when !_opaque:
-                return new Hl7Element(Piece(_raw, _delimiters!.Subcomponent, n), _delimiters, Hl7ElementLevel.Subcomponent);
+            case Hl7ElementLevel.Component when !this.opaque:
+                return new Hl7Element(Piece(this.raw, this.delimiters!.Subcomponent, n), this.delimiters, Hl7ElementLevel.Subcomponent);
             case Hl7ElementLevel.Component:
                 return n == 1 ? Down(Hl7ElementLevel.Subcomponent) : default;
             default:
@@ -147,33 +147,33 @@ public readonly struct Hl7Element
     }
 
     /// <summary>The repetitions of a field, in order.</summary>
-    public Hl7ElementList Repetitions => Level == Hl7ElementLevel.Field && !_opaque
-        ? new Hl7ElementList(_raw, _delimiters!, _delimiters!.Repetition, Hl7ElementLevel.Repetition)
-        : Hl7ElementList.Single(_raw, _delimiters, Hl7ElementLevel.Repetition, _opaque);
+    public Hl7ElementList Repetitions => Level == Hl7ElementLevel.Field && !this.opaque
+        ? new Hl7ElementList(this.raw, this.delimiters!, this.delimiters!.Repetition, Hl7ElementLevel.Repetition)
+        : Hl7ElementList.Single(this.raw, this.delimiters, Hl7ElementLevel.Repetition, this.opaque);
 
     /// <summary>The components of a repetition (of the first repetition, for a field).</summary>
     public Hl7ElementList Components => Level switch
     {
         Hl7ElementLevel.Field => Repetition(1).Components,
-        Hl7ElementLevel.Repetition when !_opaque => new Hl7ElementList(_raw, _delimiters!, _delimiters!.Component, Hl7ElementLevel.Component),
-        _ => Hl7ElementList.Single(_raw, _delimiters, Hl7ElementLevel.Component, _opaque),
+        Hl7ElementLevel.Repetition when !this.opaque => new Hl7ElementList(this.raw, this.delimiters!, this.delimiters!.Component, Hl7ElementLevel.Component),
+        _ => Hl7ElementList.Single(this.raw, this.delimiters, Hl7ElementLevel.Component, this.opaque),
     };
 
     /// <summary>The subcomponents of a component (of the first component, above component level).</summary>
     public Hl7ElementList Subcomponents => Level switch
     {
         Hl7ElementLevel.Field or Hl7ElementLevel.Repetition => Component(1).Subcomponents,
-        Hl7ElementLevel.Component when !_opaque => new Hl7ElementList(_raw, _delimiters!, _delimiters!.Subcomponent, Hl7ElementLevel.Subcomponent),
-        _ => Hl7ElementList.Single(_raw, _delimiters, Hl7ElementLevel.Subcomponent, _opaque),
+        Hl7ElementLevel.Component when !this.opaque => new Hl7ElementList(this.raw, this.delimiters!, this.delimiters!.Subcomponent, Hl7ElementLevel.Subcomponent),
+        _ => Hl7ElementList.Single(this.raw, this.delimiters, Hl7ElementLevel.Subcomponent, this.opaque),
     };
 
     /// <summary>The decoded value.</summary>
     public override string ToString() => Value;
 
     /// <summary>The same text one level down: MSH-1 and MSH-2 are values at every level, never split.</summary>
-    private Hl7Element Down(Hl7ElementLevel level) => new(_raw, _delimiters!, level, _opaque);
+    private Hl7Element Down(Hl7ElementLevel level) => new(this.raw, this.delimiters!, level, this.opaque);
 
-    private int CountPieces(char separator) => _raw.IsEmpty ? 0 : _raw.Span.Count(separator) + 1;
+    private int CountPieces(char separator) => this.raw.IsEmpty ? 0 : this.raw.Span.Count(separator) + 1;
 
     internal static ReadOnlyMemory<char> Piece(ReadOnlyMemory<char> raw, char separator, int n)
     {
@@ -198,19 +198,19 @@ public readonly struct Hl7Element
 /// <summary>The children of an element, split lazily; enumerate with foreach (no allocation).</summary>
 public readonly struct Hl7ElementList
 {
-    private readonly ReadOnlyMemory<char> _raw;
-    private readonly Hl7Delimiters? _delimiters;
-    private readonly char _separator;
-    private readonly Hl7ElementLevel _level;
-    private readonly bool _opaque;
+    private readonly ReadOnlyMemory<char> raw;
+    private readonly Hl7Delimiters? delimiters;
+    private readonly char separator;
+    private readonly Hl7ElementLevel level;
+    private readonly bool opaque;
 
     internal Hl7ElementList(ReadOnlyMemory<char> raw, Hl7Delimiters? delimiters, char separator, Hl7ElementLevel level, bool opaque = false)
     {
-        _raw = raw;
-        _delimiters = delimiters;
-        _separator = separator;
-        _level = level;
-        _opaque = opaque;
+        this.raw = raw;
+        this.delimiters = delimiters;
+        this.separator = separator;
+        this.level = level;
+        this.opaque = opaque;
     }
 
     /// <summary>
@@ -238,23 +238,23 @@ public readonly struct Hl7ElementList
     /// <summary>Enumerates children; an empty parent has none. A ref struct, so it scans the text as a span.</summary>
     public ref struct Enumerator
     {
-        private readonly ReadOnlyMemory<char> _raw;
-        private readonly ReadOnlySpan<char> _span;
-        private readonly Hl7Delimiters? _delimiters;
-        private readonly char _separator;
-        private readonly Hl7ElementLevel _level;
-        private readonly bool _opaque;
-        private int _next;
+        private readonly ReadOnlyMemory<char> raw;
+        private readonly ReadOnlySpan<char> span;
+        private readonly Hl7Delimiters? delimiters;
+        private readonly char separator;
+        private readonly Hl7ElementLevel level;
+        private readonly bool opaque;
+        private int next;
 
         internal Enumerator(Hl7ElementList list)
         {
-            _raw = list._raw;
-            _span = list._raw.Span;
-            _delimiters = list._delimiters;
-            _separator = list._separator;
-            _level = list._level;
-            _opaque = list._opaque;
-            _next = _span.IsEmpty || _delimiters is null ? int.MaxValue : 0;
+            this.raw = list.raw;
+            this.span = list.raw.Span;
+            this.delimiters = list.delimiters;
+            this.separator = list.separator;
+            this.level = list.level;
+            this.opaque = list.opaque;
+            this.next = this.span.IsEmpty || this.delimiters is null ? int.MaxValue : 0;
             Current = default;
         }
 
@@ -264,19 +264,19 @@ public readonly struct Hl7ElementList
         /// <summary>Moves to the next child.</summary>
         public bool MoveNext()
         {
-            if (_next > _span.Length)
+            if (this.next > this.span.Length)
             {
                 return false;
             }
 
-            int len = _span[_next..].IndexOf(_separator);
+            int len = this.span[this.next..].IndexOf(this.separator);
             if (len < 0)
             {
-                len = _span.Length - _next;
+                len = this.span.Length - this.next;
             }
 
-            Current = new Hl7Element(_raw.Slice(_next, len), _delimiters!, _level, _opaque);
-            _next += len + 1;
+            Current = new Hl7Element(this.raw.Slice(this.next, len), this.delimiters!, this.level, this.opaque);
+            this.next += len + 1;
             return true;
         }
     }

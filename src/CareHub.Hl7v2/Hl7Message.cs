@@ -12,11 +12,11 @@ namespace CareHub.Hl7v2;
 /// </summary>
 public sealed class Hl7Message
 {
-    private readonly List<Hl7Segment> _segments;
+    private readonly List<Hl7Segment> segments;
 
     private Hl7Message(List<Hl7Segment> segments)
     {
-        _segments = segments;
+        this.segments = segments;
         Delimiters = segments[0].Delimiters;
     }
 
@@ -24,10 +24,10 @@ public sealed class Hl7Message
     public Hl7Delimiters Delimiters { get; }
 
     /// <summary>The segments in order; the first is MSH.</summary>
-    public IReadOnlyList<Hl7Segment> Segments => _segments;
+    public IReadOnlyList<Hl7Segment> Segments => this.segments;
 
     /// <summary>The MSH segment.</summary>
-    public Hl7Segment Header => _segments[0];
+    public Hl7Segment Header => this.segments[0];
 
     /// <summary>MSH-3 (sending application), namespace id.</summary>
     public string SendingApplication => Header.Get(3);
@@ -195,7 +195,7 @@ public sealed class Hl7Message
     {
         ArgumentNullException.ThrowIfNull(id);
         ArgumentOutOfRangeException.ThrowIfLessThan(occurrence, 1);
-        foreach (Hl7Segment s in _segments)
+        foreach (Hl7Segment s in this.segments)
         {
             if (string.Equals(s.Id, id, StringComparison.Ordinal) && --occurrence == 0)
             {
@@ -209,7 +209,7 @@ public sealed class Hl7Message
     /// <summary>All segments with the id, in order.</summary>
     public IEnumerable<Hl7Segment> SegmentsWithId(string id)
     {
-        foreach (Hl7Segment s in _segments)
+        foreach (Hl7Segment s in this.segments)
         {
             if (string.Equals(s.Id, id, StringComparison.Ordinal))
             {
@@ -222,7 +222,7 @@ public sealed class Hl7Message
     public Hl7Segment AddSegment(string id)
     {
         var segment = NewSegment(id);
-        _segments.Add(segment);
+        this.segments.Add(segment);
         return segment;
     }
 
@@ -230,9 +230,9 @@ public sealed class Hl7Message
     public Hl7Segment InsertSegment(int index, string id)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(index, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(index, _segments.Count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(index, this.segments.Count);
         var segment = NewSegment(id);
-        _segments.Insert(index, segment);
+        this.segments.Insert(index, segment);
         return segment;
     }
 
@@ -257,7 +257,7 @@ public sealed class Hl7Message
         }
 
         var segment = new Hl7Segment(encoded.AsMemory(), id, Delimiters);
-        _segments.Add(segment);
+        this.segments.Add(segment);
         return segment;
     }
 
@@ -270,7 +270,7 @@ public sealed class Hl7Message
             throw new ArgumentException("MSH cannot be removed", nameof(segment));
         }
 
-        return _segments.Remove(segment);
+        return this.segments.Remove(segment);
     }
 
     /// <summary>
@@ -320,12 +320,12 @@ public sealed class Hl7Message
     public string Encode()
     {
         int length = 0;
-        foreach (Hl7Segment s in _segments)
+        foreach (Hl7Segment s in this.segments)
         {
             length += s.Raw.Length + 1;
         }
 
-        return string.Create(length, _segments, static (dest, segments) =>
+        return string.Create(length, this.segments, static (dest, segments) =>
         {
             int pos = 0;
             foreach (Hl7Segment s in segments)
@@ -350,7 +350,7 @@ public sealed class Hl7Message
         }
 
         var sb = new StringBuilder();
-        foreach (Hl7Segment s in _segments)
+        foreach (Hl7Segment s in this.segments)
         {
             Hl7Reencoder.Append(sb, s, delimiters);
             sb.Append('\r');

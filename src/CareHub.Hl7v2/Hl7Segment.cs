@@ -13,12 +13,12 @@ public sealed class Hl7Segment
     private static readonly ConcurrentDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> KnownIdsBySpan =
         KnownIds.GetAlternateLookup<ReadOnlySpan<char>>();
 
-    private ReadOnlyMemory<char> _raw;
-    private int[]? _fieldStarts;
+    private ReadOnlyMemory<char> raw;
+    private int[]? fieldStarts;
 
     internal Hl7Segment(ReadOnlyMemory<char> raw, string id, Hl7Delimiters delimiters)
     {
-        _raw = raw;
+        this.raw = raw;
         Id = id;
         Delimiters = delimiters;
         IsHeader = IsHeaderId(id);
@@ -34,7 +34,7 @@ public sealed class Hl7Segment
     public bool IsHeader { get; }
 
     /// <summary>The encoded segment, without a terminator.</summary>
-    public ReadOnlyMemory<char> Raw => _raw;
+    public ReadOnlyMemory<char> Raw => this.raw;
 
     /// <summary>Number of fields present (trailing empty ones included, as sent).</summary>
     public int FieldCount
@@ -56,7 +56,7 @@ public sealed class Hl7Segment
         if (IsHeader && n <= 2)
         {
             // MSH-1 is the field separator and MSH-2 the encoding characters: values, not delimited text.
-            ReadOnlyMemory<char> value = n == 1 ? _raw.Slice(3, 1) : PieceAt(1);
+            ReadOnlyMemory<char> value = n == 1 ? this.raw.Slice(3, 1) : PieceAt(1);
             return new Hl7Element(value, Delimiters, Hl7ElementLevel.Field, opaque: true);
         }
 
@@ -130,19 +130,19 @@ public sealed class Hl7Segment
             }
         }
 
-        var sb = new StringBuilder(_raw.Length + raw.Length + 8);
-        Splice(sb, _raw.Span, path[..depth], 0, raw);
-        _raw = sb.ToString().AsMemory();
-        _fieldStarts = null;
+        var sb = new StringBuilder(this.raw.Length + raw.Length + 8);
+        Splice(sb, this.raw.Span, path[..depth], 0, raw);
+        this.raw = sb.ToString().AsMemory();
+        fieldStarts = null;
     }
 
     /// <summary>The encoded segment.</summary>
-    public override string ToString() => _raw.ToString();
+    public override string ToString() => this.raw.ToString();
 
     internal void ReplaceRaw(ReadOnlyMemory<char> raw)
     {
-        _raw = raw;
-        _fieldStarts = null;
+        this.raw = raw;
+        fieldStarts = null;
     }
 
     private void Splice(StringBuilder sb, ReadOnlySpan<char> s, ReadOnlySpan<int> path, int level, string value)
@@ -192,18 +192,18 @@ public sealed class Hl7Segment
         }
 
         int start = starts[piece];
-        int end = piece + 1 < starts.Length ? starts[piece + 1] - 1 : _raw.Length;
-        return _raw[start..end];
+        int end = piece + 1 < starts.Length ? starts[piece + 1] - 1 : this.raw.Length;
+        return this.raw[start..end];
     }
 
     private int[] FieldStarts()
     {
-        if (_fieldStarts is { } cached)
+        if (fieldStarts is { } cached)
         {
             return cached;
         }
 
-        ReadOnlySpan<char> span = _raw.Span;
+        ReadOnlySpan<char> span = this.raw.Span;
         char sep = Delimiters.Field;
         int[] starts = new int[span.Count(sep) + 1];
         int pos = 0;
@@ -213,7 +213,7 @@ public sealed class Hl7Segment
             starts[i] = pos;
         }
 
-        _fieldStarts = starts;
+        fieldStarts = starts;
         return starts;
     }
 

@@ -218,30 +218,30 @@ public class MllpTests
     /// <summary>Serves fixed bytes in chunks: at the given split points, or at most <c>maxChunk</c> bytes per read.</summary>
     private sealed class ChunkedStream(byte[] data, int[]? splits = null, int maxChunk = int.MaxValue) : Stream
     {
-        private int _position;
+        private int position;
 
         public override bool CanRead => true;
         public override bool CanSeek => false;
         public override bool CanWrite => false;
         public override long Length => data.Length;
-        public override long Position { get => _position; set => throw new NotSupportedException(); }
+        public override long Position { get => position; set => throw new NotSupportedException(); }
 
         public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
-            int end = Math.Min(data.Length, _position + Math.Min(buffer.Length, maxChunk));
+            int end = Math.Min(data.Length, position + Math.Min(buffer.Length, maxChunk));
             foreach (int split in splits ?? [])
             {
-                if (split > _position && split < end)
+                if (split > position && split < end)
                 {
                     end = split;
                 }
             }
 
-            int n = end - _position;
-            data.AsSpan(_position, n).CopyTo(buffer);
-            _position = end;
+            int n = end - position;
+            data.AsSpan(position, n).CopyTo(buffer);
+            position = end;
             return n;
         }
 

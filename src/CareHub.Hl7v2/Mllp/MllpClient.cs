@@ -8,12 +8,12 @@ namespace CareHub.Hl7v2.Mllp;
 /// </summary>
 public sealed class MllpClient : IAsyncDisposable
 {
-    private readonly TcpClient? _tcp;
-    private readonly Stream _stream;
-    private readonly bool _ownsStream;
-    private readonly MllpReader _reader;
-    private readonly MllpWriter _writer;
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly TcpClient? tcp;
+    private readonly Stream stream;
+    private readonly bool ownsStream;
+    private readonly MllpReader reader;
+    private readonly MllpWriter writer;
+    private readonly SemaphoreSlim gate = new(1, 1);
 
     /// <summary>Uses an open stream, e.g. a TLS stream or one end of a pipe.</summary>
     public MllpClient(Stream stream, MllpOptions? options = null, bool ownsStream = true)
@@ -25,12 +25,12 @@ public sealed class MllpClient : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(stream);
         MllpOptions o = options ?? MllpOptions.Default;
-        _tcp = tcp;
-        _stream = stream;
-        _ownsStream = ownsStream;
+        this.tcp = tcp;
+        this.stream = stream;
+        this.ownsStream = ownsStream;
         // The wait for an ACK is the reader's wait for a frame to start.
-        _reader = new MllpReader(stream, o with { IdleTimeout = o.AckTimeout });
-        _writer = new MllpWriter(stream);
+        this.reader = new MllpReader(stream, o with { IdleTimeout = o.AckTimeout });
+        writer = new MllpWriter(stream);
     }
 
     /// <summary>Connects over TCP.</summary>
@@ -50,22 +50,22 @@ public sealed class MllpClient : IAsyncDisposable
     }
 
     /// <summary>Bytes the reader dropped because they were outside frames.</summary>
-    public long SkippedBytes => _reader.SkippedBytes;
+    public long SkippedBytes => this.reader.SkippedBytes;
 
     /// <summary>Sends raw message bytes and returns the raw reply.</summary>
     /// <exception cref="MllpException">The connection closed before the reply, or a limit was hit.</exception>
     public async Task<byte[]> SendRawAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken = default)
     {
-        await _gate.WaitAsync(cancellationToken);
+        await gate.WaitAsync(cancellationToken);
         try
         {
-            await _writer.WriteMessageAsync(message, cancellationToken);
-            return await _reader.ReadMessageAsync(cancellationToken)
+            await writer.WriteMessageAsync(message, cancellationToken);
+            return await this.reader.ReadMessageAsync(cancellationToken)
                 ?? throw new MllpException("the connection closed before an acknowledgment arrived");
         }
         finally
         {
-            _gate.Release();
+            gate.Release();
         }
     }
 
@@ -92,12 +92,12 @@ public sealed class MllpClient : IAsyncDisposable
     /// <summary>Closes the connection when the client owns it.</summary>
     public async ValueTask DisposeAsync()
     {
-        _reader.Dispose();
-        _gate.Dispose();
-        if (_ownsStream)
+        this.reader.Dispose();
+        gate.Dispose();
+        if (this.ownsStream)
         {
-            await _stream.DisposeAsync();
-            _tcp?.Dispose();
+            await this.stream.DisposeAsync();
+            this.tcp?.Dispose();
         }
     }
 }

@@ -19,26 +19,26 @@ public sealed class MllpReader : IDisposable
     /// <summary>Carriage return that follows the end block.</summary>
     public const byte CarriageReturn = 0x0D;
 
-    private readonly Stream _stream;
-    private readonly MllpOptions _options;
-    private readonly byte[] _buffer;
-    private int _pos;
-    private int _len;
-    private byte[] _frame;
-    private int _frameLength;
-    private bool _expectCarriageReturn;
-    private bool _disposed;
+    private readonly Stream stream;
+    private readonly MllpOptions options;
+    private readonly byte[] buffer;
+    private int pos;
+    private int len;
+    private byte[] frame;
+    private int frameLength;
+    private bool expectCarriageReturn;
+    private bool disposed;
 
     /// <summary>Creates a reader over <paramref name="stream"/>; the reader does not own the stream.</summary>
     public MllpReader(Stream stream, MllpOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        _stream = stream;
-        _options = options ?? MllpOptions.Default;
-        _options.Validate();
+        this.stream = stream;
+        this.options = options ?? MllpOptions.Default;
+        this.options.Validate();
         // Not pooled: after a timeout a stream that ignores cancellation may still write into it later.
-        _buffer = new byte[_options.ReadBufferSize];
-        _frame = ArrayPool<byte>.Shared.Rent(Math.Min(_options.MaxMessageBytes, 4096));
+        this.buffer = new byte[this.options.ReadBufferSize];
+        this.frame = ArrayPool<byte>.Shared.Rent(Math.Min(this.options.MaxMessageBytes, 4096));
     }
 
     /// <summary>Raised when bytes outside a frame are dropped.</summary>
@@ -56,47 +56,47 @@ public sealed class MllpReader : IDisposable
     /// <exception cref="MllpIncompleteFrameException">The stream ended inside a frame.</exception>
     public async ValueTask<byte[]?> ReadMessageAsync(CancellationToken cancellationToken = default)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(disposed, this);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Schedule(timeout, _options.IdleTimeout);
+        Schedule(timeout, this.options.IdleTimeout);
         bool inFrame = false;
-        _frameLength = 0;
+        frameLength = 0;
 
         while (true)
         {
-            if (_pos == _len)
+            if (pos == len)
             {
                 int read = await FillAsync(timeout, inFrame, cancellationToken);
                 if (read == 0)
                 {
                     if (inFrame)
                     {
-                        throw new MllpIncompleteFrameException(_frameLength);
+                        throw new MllpIncompleteFrameException(frameLength);
                     }
 
                     return null;
                 }
             }
 
-            if (_expectCarriageReturn)
+            if (expectCarriageReturn)
             {
                 // The CR of the previous frame's trailer may arrive in a later read; it is framing, not garbage.
-                _expectCarriageReturn = false;
-                if (_buffer[_pos] == CarriageReturn)
+                expectCarriageReturn = false;
+                if (this.buffer[pos] == CarriageReturn)
                 {
-                    _pos++;
+                    pos++;
                     continue;
                 }
             }
 
-            ReadOnlySpan<byte> data = _buffer.AsSpan(_pos, _len - _pos);
+            ReadOnlySpan<byte> data = this.buffer.AsSpan(pos, len - pos);
             if (!inFrame)
             {
                 int start = data.IndexOf(StartBlock);
                 if (start < 0)
                 {
                     Skip(data.Length, partialFrame: false);
-                    _pos = _len;
+                    pos = len;
                     continue;
                 }
 
@@ -105,9 +105,9 @@ public sealed class MllpReader : IDisposable
                     Skip(start, partialFrame: false);
                 }
 
-                _pos += start + 1;
+                pos += start + 1;
                 inFrame = true;
-                Schedule(timeout, _options.FrameTimeout);
+                Schedule(timeout, this.options.FrameTimeout);
                 continue;
             }
 
@@ -115,49 +115,49 @@ public sealed class MllpReader : IDisposable
             if (stop < 0)
             {
                 Append(data);
-                _pos = _len;
+                pos = len;
                 continue;
             }
 
             Append(data[..stop]);
-            _pos += stop + 1;
+            pos += stop + 1;
             if (data[stop] == StartBlock)
             {
                 // A new start block before the end block: the sender gave up on that frame. Its bytes cannot
                 // be trusted as a message, so they are dropped and reading starts over with the new frame.
-                Skip(_frameLength + 1, partialFrame: true);
-                _frameLength = 0;
-                Schedule(timeout, _options.FrameTimeout);
+                Skip(frameLength + 1, partialFrame: true);
+                frameLength = 0;
+                Schedule(timeout, this.options.FrameTimeout);
                 continue;
             }
 
-            if (_pos < _len)
+            if (pos < len)
             {
-                if (_buffer[_pos] == CarriageReturn)
+                if (this.buffer[pos] == CarriageReturn)
                 {
-                    _pos++;
+                    pos++;
                 }
             }
             else
             {
-                _expectCarriageReturn = true;
+                expectCarriageReturn = true;
             }
 
-            return _frame.AsSpan(0, _frameLength).ToArray();
+            return this.frame.AsSpan(0, frameLength).ToArray();
         }
     }
 
     /// <summary>Returns the pooled frame buffer.</summary>
     public void Dispose()
     {
-        if (_disposed)
+        if (disposed)
         {
             return;
         }
 
-        _disposed = true;
-        ArrayPool<byte>.Shared.Return(_frame);
-        _frame = [];
+        disposed = true;
+        ArrayPool<byte>.Shared.Return(this.frame);
+        this.frame = [];
     }
 
     private static void Schedule(CancellationTokenSource timeout, TimeSpan after)
@@ -170,21 +170,21 @@ public sealed class MllpReader : IDisposable
 
     private async ValueTask<int> FillAsync(CancellationTokenSource timeout, bool inFrame, CancellationToken cancellationToken)
     {
-        _pos = 0;
-        _len = 0;
+        pos = 0;
+        len = 0;
         int read;
         try
         {
-            ValueTask<int> pending = _stream.ReadAsync(_buffer.AsMemory(), timeout.Token);
+            ValueTask<int> pending = this.stream.ReadAsync(this.buffer.AsMemory(), timeout.Token);
             // WaitAsync bounds the wait even for a stream that ignores cancellation.
             read = pending.IsCompletedSuccessfully ? pending.Result : await pending.AsTask().WaitAsync(timeout.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new MllpTimeoutException(inFrame, inFrame ? _options.FrameTimeout : _options.IdleTimeout);
+            throw new MllpTimeoutException(inFrame, inFrame ? this.options.FrameTimeout : this.options.IdleTimeout);
         }
 
-        _len = read;
+        len = read;
         return read;
     }
 
@@ -195,22 +195,22 @@ public sealed class MllpReader : IDisposable
             return;
         }
 
-        int needed = _frameLength + data.Length;
-        if (needed > _options.MaxMessageBytes)
+        int needed = frameLength + data.Length;
+        if (needed > this.options.MaxMessageBytes)
         {
-            throw new MllpMessageTooLargeException(_options.MaxMessageBytes);
+            throw new MllpMessageTooLargeException(this.options.MaxMessageBytes);
         }
 
-        if (needed > _frame.Length)
+        if (needed > this.frame.Length)
         {
-            byte[] bigger = ArrayPool<byte>.Shared.Rent(Math.Min(Math.Max(needed, _frame.Length * 2), _options.MaxMessageBytes));
-            _frame.AsSpan(0, _frameLength).CopyTo(bigger);
-            ArrayPool<byte>.Shared.Return(_frame);
-            _frame = bigger;
+            byte[] bigger = ArrayPool<byte>.Shared.Rent(Math.Min(Math.Max(needed, this.frame.Length * 2), this.options.MaxMessageBytes));
+            this.frame.AsSpan(0, frameLength).CopyTo(bigger);
+            ArrayPool<byte>.Shared.Return(this.frame);
+            this.frame = bigger;
         }
 
-        data.CopyTo(_frame.AsSpan(_frameLength));
-        _frameLength = needed;
+        data.CopyTo(this.frame.AsSpan(frameLength));
+        frameLength = needed;
     }
 
     private void Skip(int count, bool partialFrame)

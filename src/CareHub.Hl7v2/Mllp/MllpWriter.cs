@@ -5,13 +5,13 @@ namespace CareHub.Hl7v2.Mllp;
 /// <summary>Writes MLLP frames (<c>0x0B message 0x1C 0x0D</c>) to a stream, one write and flush per message.</summary>
 public sealed class MllpWriter
 {
-    private readonly Stream _stream;
+    private readonly Stream stream;
 
     /// <summary>Creates a writer over <paramref name="stream"/>; the writer does not own the stream.</summary>
     public MllpWriter(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        _stream = stream;
+        this.stream = stream;
     }
 
     /// <summary>Frames <paramref name="message"/> into a new array.</summary>
@@ -33,8 +33,8 @@ public sealed class MllpWriter
         try
         {
             WriteFrame(message.Span, buffer);
-            await _stream.WriteAsync(buffer.AsMemory(0, message.Length + 3), cancellationToken);
-            await _stream.FlushAsync(cancellationToken);
+            await this.stream.WriteAsync(buffer.AsMemory(0, message.Length + 3), cancellationToken);
+            await this.stream.FlushAsync(cancellationToken);
         }
         finally
         {

@@ -8,9 +8,9 @@ namespace CareHub.Demo;
 /// </summary>
 internal sealed class DemoRandom
 {
-    private ulong _state;
+    private ulong state;
 
-    private DemoRandom(ulong seed) => _state = seed;
+    private DemoRandom(ulong seed) => state = seed;
 
     /// <summary>An independent stream for one purpose (e.g. patient 17) under one seed.</summary>
     public static DemoRandom For(int seed, string stream, int index)
@@ -29,7 +29,7 @@ internal sealed class DemoRandom
 
     public ulong NextUInt64()
     {
-        var z = _state += 0x9E3779B97F4A7C15UL;
+        var z = state += 0x9E3779B97F4A7C15UL;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
         return z ^ (z >> 31);

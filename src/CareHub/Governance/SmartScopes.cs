@@ -223,15 +223,15 @@ public sealed record SmartScope
 /// </summary>
 public sealed class ScopeSet : IReadOnlyList<SmartScope>, IEquatable<ScopeSet>
 {
-    private readonly SmartScope[] _scopes;
+    private readonly SmartScope[] scopes;
 
-    private ScopeSet(SmartScope[] scopes) => _scopes = scopes;
+    private ScopeSet(SmartScope[] scopes) => this.scopes = scopes;
 
     public static ScopeSet Empty { get; } = new([]);
 
-    public int Count => _scopes.Length;
+    public int Count => this.scopes.Length;
 
-    public SmartScope this[int index] => _scopes[index];
+    public SmartScope this[int index] => this.scopes[index];
 
     /// <summary>Parses a space-separated scope string (RFC 6749 section 3.3); null or blank gives the empty set.</summary>
     public static ScopeSet Parse(string? scopes) =>
@@ -257,23 +257,23 @@ public sealed class ScopeSet : IReadOnlyList<SmartScope>, IEquatable<ScopeSet>
     }
 
     /// <summary>True when the exact scope token was granted (e.g. <c>openid</c>).</summary>
-    public bool Contains(string scope) => _scopes.Any(s => string.Equals(s.Value, scope, StringComparison.Ordinal));
+    public bool Contains(string scope) => this.scopes.Any(s => string.Equals(s.Value, scope, StringComparison.Ordinal));
 
     /// <summary>True when any scope of the given context grants the interaction on the resource type.</summary>
     public bool Allows(ScopeContext context, string resourceType, FhirInteraction interaction) =>
-        _scopes.Any(s => s.Allows(context, resourceType, interaction));
+        this.scopes.Any(s => s.Allows(context, resourceType, interaction));
 
     /// <summary>
     /// True when any resource scope, whatever its context, grants the interaction on the resource type.
     /// A caller's kind should normally restrict the context: use <see cref="Principal.Allows"/>.
     /// </summary>
     public bool Allows(string resourceType, FhirInteraction interaction) =>
-        _scopes.Any(s => s.AllowsInAnyContext(resourceType, interaction));
+        this.scopes.Any(s => s.AllowsInAnyContext(resourceType, interaction));
 
     /// <summary>True when the scope is granted by at least one scope of this set (see <see cref="SmartScope.IsCoveredBy"/>).</summary>
-    public bool Covers(SmartScope scope) => _scopes.Any(scope.IsCoveredBy);
+    public bool Covers(SmartScope scope) => this.scopes.Any(scope.IsCoveredBy);
 
-    public IEnumerator<SmartScope> GetEnumerator() => ((IEnumerable<SmartScope>)_scopes).GetEnumerator();
+    public IEnumerator<SmartScope> GetEnumerator() => ((IEnumerable<SmartScope>)this.scopes).GetEnumerator();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
@@ -281,14 +281,14 @@ public sealed class ScopeSet : IReadOnlyList<SmartScope>, IEquatable<ScopeSet>
     public bool Equals(ScopeSet? other) =>
         other is not null
         && other.Count == Count
-        && _scopes.All(s => other.Contains(s.Value));
+        && this.scopes.All(s => other.Contains(s.Value));
 
     public override bool Equals(object? obj) => Equals(obj as ScopeSet);
 
     public override int GetHashCode()
     {
         var hash = 0;
-        foreach (var scope in _scopes)
+        foreach (var scope in this.scopes)
         {
             hash ^= StringComparer.Ordinal.GetHashCode(scope.Value);
         }
@@ -297,5 +297,5 @@ public sealed class ScopeSet : IReadOnlyList<SmartScope>, IEquatable<ScopeSet>
     }
 
     /// <summary>The scopes space-separated, as in a token response's <c>scope</c> field.</summary>
-    public override string ToString() => string.Join(' ', _scopes.Select(s => s.Value));
+    public override string ToString() => string.Join(' ', this.scopes.Select(s => s.Value));
 }

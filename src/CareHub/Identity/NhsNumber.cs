@@ -24,12 +24,12 @@ public readonly struct NhsNumber : IEquatable<NhsNumber>, IParsable<NhsNumber>
     private const long SyntheticTestBase = 999_000_000;
     private const long SyntheticTestBaseEnd = 999_999_999;
 
-    private readonly string? _digits;
+    private readonly string? digits;
 
-    private NhsNumber(string digits) => _digits = digits;
+    private NhsNumber(string digits) => this.digits = digits;
 
     /// <summary>The ten digits, without spaces: the form stored and exchanged (e.g. FHIR <c>Identifier.value</c>).</summary>
-    public string Value => _digits ?? throw new InvalidOperationException("This NhsNumber is the default value and holds no number.");
+    public string Value => this.digits ?? throw new InvalidOperationException("This NhsNumber is the default value and holds no number.");
 
     /// <summary>The block the number belongs to, or null for 0000000000 to 0000000009, which no range holds.</summary>
     public NhsNumberRegion? Region => NhsNumberRange.Of(long.Parse(Value, CultureInfo.InvariantCulture))?.Region;
@@ -193,13 +193,13 @@ public readonly struct NhsNumber : IEquatable<NhsNumber>, IParsable<NhsNumber>
     }
 
     /// <summary>The ten digits, or the empty string for the default value.</summary>
-    public override string ToString() => _digits ?? string.Empty;
+    public override string ToString() => this.digits ?? string.Empty;
 
-    public bool Equals(NhsNumber other) => string.Equals(_digits, other._digits, StringComparison.Ordinal);
+    public bool Equals(NhsNumber other) => string.Equals(this.digits, other.digits, StringComparison.Ordinal);
 
     public override bool Equals(object? obj) => obj is NhsNumber other && Equals(other);
 
-    public override int GetHashCode() => _digits is null ? 0 : StringComparer.Ordinal.GetHashCode(_digits);
+    public override int GetHashCode() => this.digits is null ? 0 : StringComparer.Ordinal.GetHashCode(this.digits);
 
     public static bool operator ==(NhsNumber left, NhsNumber right) => left.Equals(right);
 

@@ -11,27 +11,27 @@ public sealed class MatchParameters
 {
     private static readonly int LevelCount = ComparisonLevels.All.Count;
 
-    private readonly LevelProbabilities[] _levels;
-    private readonly double[] _weights;
+    private readonly LevelProbabilities[] levels;
+    private readonly double[] weights;
 
     private MatchParameters(LevelProbabilities[] levels)
     {
-        _levels = levels;
-        _weights = levels.Select(l => l.Weight).ToArray();
+        this.levels = levels;
+        weights = levels.Select(l => l.Weight).ToArray();
     }
 
     public static MatchParameters Default { get; } = new(BuildDefaults());
 
-    public LevelProbabilities this[ComparisonLevel level] => _levels[(int)level];
+    public LevelProbabilities this[ComparisonLevel level] => this.levels[(int)level];
 
     /// <summary>log2(m/u) of the level.</summary>
-    public double Weight(ComparisonLevel level) => _weights[(int)level];
+    public double Weight(ComparisonLevel level) => weights[(int)level];
 
     /// <summary>A copy with the level's m and u replaced.</summary>
     /// <exception cref="ArgumentOutOfRangeException">m or u is not in (0, 1].</exception>
     public MatchParameters With(ComparisonLevel level, double m, double u)
     {
-        var levels = (LevelProbabilities[])_levels.Clone();
+        var levels = (LevelProbabilities[])this.levels.Clone();
         levels[(int)level] = Checked(m, u);
         return new MatchParameters(levels);
     }
@@ -40,7 +40,7 @@ public sealed class MatchParameters
     public MatchParameters With(IReadOnlyDictionary<ComparisonLevel, LevelProbabilities> overrides)
     {
         ArgumentNullException.ThrowIfNull(overrides);
-        var levels = (LevelProbabilities[])_levels.Clone();
+        var levels = (LevelProbabilities[])this.levels.Clone();
         foreach (var (level, p) in overrides)
         {
             levels[(int)level] = Checked(p.M, p.U);
@@ -51,7 +51,7 @@ public sealed class MatchParameters
 
     /// <summary>Every level's probabilities, for display or to save estimated parameters.</summary>
     public IReadOnlyDictionary<ComparisonLevel, LevelProbabilities> ToDictionary() =>
-        ComparisonLevels.All.ToDictionary(l => l, l => _levels[(int)l]);
+        ComparisonLevels.All.ToDictionary(l => l, l => this.levels[(int)l]);
 
     internal static MatchParameters FromArrays(double[] m, double[] u)
     {

@@ -6,14 +6,14 @@ namespace CareHub.Identity.Matching;
 /// </summary>
 public sealed class PersonMatcher
 {
-    private readonly double _priorLogOdds;
+    private readonly double priorLogOdds;
 
     /// <exception cref="ArgumentException">The settings are invalid (see <see cref="MatchSettings.Validate"/>).</exception>
     public PersonMatcher(MatchSettings? settings = null)
     {
         Settings = settings ?? MatchSettings.Default;
         Settings.Validate();
-        _priorLogOdds = Math.Log2(Settings.PriorMatchProbability / (1 - Settings.PriorMatchProbability));
+        priorLogOdds = Math.Log2(Settings.PriorMatchProbability / (1 - Settings.PriorMatchProbability));
     }
 
     public MatchSettings Settings { get; }
@@ -44,7 +44,7 @@ public sealed class PersonMatcher
             }
         }
 
-        var probability = 1 / (1 + Math.Pow(2, -(weight + _priorLogOdds)));
+        var probability = 1 / (1 + Math.Pow(2, -(weight + priorLogOdds)));
         var (outcome, grade, rule) = Decide(left, right, levels[(int)MatchField.BirthDate], levels[(int)MatchField.GivenName], weight);
         return new MatchResult(left.Record, right.Record, outcome, grade, rule, weight, probability, swapped, fields);
     }

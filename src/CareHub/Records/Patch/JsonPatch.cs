@@ -274,11 +274,11 @@ public static class JsonPatch
     /// <summary>An RFC 6901 JSON Pointer, unescaped into its reference tokens.</summary>
     private sealed class JsonPointer : IEquatable<JsonPointer>
     {
-        private readonly string _text;
+        private readonly string text;
 
         private JsonPointer(string text, IReadOnlyList<string> tokens)
         {
-            _text = text;
+            this.text = text;
             Tokens = tokens;
         }
 
@@ -288,7 +288,7 @@ public static class JsonPatch
 
         public string Last => Tokens[^1];
 
-        public JsonPointer Parent => new(_text[.._text.LastIndexOf('/')], Tokens.Take(Tokens.Count - 1).ToList());
+        public JsonPointer Parent => new(this.text[..text.LastIndexOf('/')], Tokens.Take(Tokens.Count - 1).ToList());
 
         public static JsonPointer Parse(string text, int index, string member)
         {
@@ -329,8 +329,8 @@ public static class JsonPatch
 
         public override bool Equals(object? obj) => Equals(obj as JsonPointer);
 
-        public override int GetHashCode() => _text.GetHashCode(StringComparison.Ordinal);
+        public override int GetHashCode() => this.text.GetHashCode(StringComparison.Ordinal);
 
-        public override string ToString() => _text;
+        public override string ToString() => this.text;
     }
 }
