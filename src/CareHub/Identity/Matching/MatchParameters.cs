@@ -2,7 +2,7 @@ namespace CareHub.Identity.Matching;
 
 /// <summary>
 /// The m and u probability of every <see cref="ComparisonLevel"/> (Fellegi-Sunter). Immutable:
-/// <see cref="With"/> returns a copy with one level overridden. The defaults are judgement for an
+/// <see cref="With(ComparisonLevel, double, double)"/> returns a copy with one level overridden. The defaults are judgement for an
 /// English local care community (about half a million people): u from the spread of names, birth
 /// dates and postcodes among unrelated people, m from typical error rates in registration data;
 /// <see cref="ParameterEstimator"/> refines them from the records themselves.

@@ -45,7 +45,7 @@ internal sealed class TransactionBuilder(string source, bool demographicsAuthori
         return entry.FullUrl!;
     }
 
-    /// <summary>Conditional create: the resource is written only when none matches <paramref name="key"/>; either way others can refer to it.</summary>
+    /// <summary>Conditional create: the resource is written only when none matches one of <paramref name="keys"/>; either way others can refer to it.</summary>
     public string CreateIfNoneExist(Resource resource, params Identifier[] keys)
     {
         var criteria = Scoped(resource, keys);
