@@ -538,10 +538,10 @@ public abstract partial class SqlRecordStore : IRecordStore, Identity.IPersonInd
             var names = codes.Select((_, i) => "@c" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
             var command = Reusable(
                 "SELECT o.type, o.id, EXISTS (SELECT 1 FROM search_token t WHERE t.type = o.type AND t.id = o.id AND t.param = @param AND t.system IS NULL " +
-                $"AND t.code IN ({string.Join(", ", names)})) FROM outbox o WHERE o.position > @after ORDER BY o.position LIMIT @limit",
-                ["@after", "@limit", "@param", .. names]);
+                $"AND t.code IN ({string.Join(", ", names)})) FROM outbox o WHERE o.position > @after ORDER BY o.position LIMIT {Limit(limit)}",
+                ["@after", "@param", .. names]);
             var rows = 0;
-            await using (var reader = await With(command, [afterPosition, limit, param, .. codes]).ExecuteReaderAsync(cancellationToken))
+            await using (var reader = await With(command, [afterPosition, param, .. codes]).ExecuteReaderAsync(cancellationToken))
             {
                 while (await reader.ReadAsync(cancellationToken))
                 {
