@@ -6,9 +6,10 @@ namespace CareHub.Storage;
 /// agreements), search's reference data (terminology for <c>:in</c> and <c>:below</c>, locations for <c>near</c>, custom
 /// search parameters), the read views' reads of what the door already judged visible, the master person index's
 /// candidates and the development login's citizen look-up. Never a read on behalf of a caller: that goes through
-/// <see cref="Records.RecordService"/>, where the policy decides and the audit records it. Every <see cref="StoreQuery"/>
-/// given here must say why it may see everything (<see cref="QueryScope.Internal"/>); the store refuses a caller's
-/// ungoverned query. Both SQL stores implement it, and so does every <see cref="IRecordStore"/>.
+/// <see cref="Records.RecordService"/>, where the policy decides and the audit records it. A look-up's
+/// <see cref="StoreQuery"/> says why it may see everything (<see cref="QueryScope.Internal"/>); the store refuses a
+/// caller's query the door has not governed. Both SQL stores implement it; <see cref="IRecordStore"/> extends it, as the
+/// door reads through the same methods with queries it has governed.
 /// </summary>
 public interface IRecordLookups
 {
