@@ -52,7 +52,7 @@ internal static class MatchBench
         // --postgres CONN: the same on PostgreSQL, in schema mpi_match (kept, with --data, for a later run) or a throwaway one.
         var postgres = args.Zip(args.Skip(1)).Where(p => p.First == "--postgres").Select(p => p.Second).LastOrDefault();
         var schema = keep is null ? "mpi_match_" + Guid.NewGuid().ToString("N")[..10] : "mpi_match";
-        IRecordStore store = postgres is null
+        SqlRecordStore store = postgres is null
             ? new SqliteRecordStore(Path.Combine(directory, "carehub.db"))
             : new CareHub.Storage.Postgres.PostgresRecordStore(postgres, schema);
         try
@@ -68,7 +68,7 @@ internal static class MatchBench
                 $"mpi-match: {patients:N0} patients, {queries} $match queries, {creates} creates; store {(postgres is null ? directory : "PostgreSQL schema " + schema)}"));
             await LoadAsync(store, audit, context, options, matcher, people, patients, directory);
 
-            var index = new MasterPersonIndex(new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System), options, matcher, TimeProvider.System);
+            var index = new MasterPersonIndex(new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System), store, options, matcher, TimeProvider.System);
             if (queries > 0)
             {
                 await MatchAsync(index, store, context, patients, queries);
@@ -106,7 +106,7 @@ internal static class MatchBench
         return 0;
     }
 
-    private static async Task LoadAsync(IRecordStore store, AuditTrail audit, RequestContext context, MpiOptions options, PersonMatcher matcher,
+    private static async Task LoadAsync(SqlRecordStore store, AuditTrail audit, RequestContext context, MpiOptions options, PersonMatcher matcher,
         SyntheticPatients people, int patients, string directory)
     {
         var marker = Path.Combine(directory, "mpi-match-loaded.txt");
@@ -119,7 +119,7 @@ internal static class MatchBench
 
         var records = new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System)
         {
-            WriteHooks = [new KeysOnly(new MpiWriteHook(options, matcher, TimeProvider.System))],
+            WriteHooks = [new KeysOnly(new MpiWriteHook(options, store, matcher, TimeProvider.System))],
         };
         var clock = Stopwatch.StartNew();
         var lap = Stopwatch.StartNew();
@@ -149,14 +149,14 @@ internal static class MatchBench
     }
 
     /// <summary>Loaded person <paramref name="i"/> as stored (read by its local number, outside any timing).</summary>
-    private static async Task<Patient> StoredAsync(IRecordStore store, int i)
+    private static async Task<Patient> StoredAsync(SqlRecordStore store, int i)
     {
         var page = await store.SearchAsync(new StoreQuery("Patient",
             [new TokenClause("identifier", [new TokenMatch(SyntheticPatients.LocalSystem, "P" + i.ToString(CultureInfo.InvariantCulture), false)])], 1) { Scope = QueryScope.Internal("benchmark") }, CancellationToken.None);
         return (Patient)StoredJson.Parse(page.Resources.Single().Json!);
     }
 
-    private static async Task MatchAsync(MasterPersonIndex index, IRecordStore store, RequestContext context, int patients, int queries)
+    private static async Task MatchAsync(MasterPersonIndex index, SqlRecordStore store, RequestContext context, int patients, int queries)
     {
         var random = new Random(Seed + 1);
         var timings = new List<double>(queries);
@@ -196,7 +196,7 @@ internal static class MatchBench
             $"$match: the person was among the answers {100.0 * found / queries:F1}% of the time, first {100.0 * first / queries:F1}%; {(double)returned / queries:F1} records answered per query"));
     }
 
-    private static async Task CreateAsync(IRecordStore store, AuditTrail audit, RequestContext context, MpiOptions options, PersonMatcher matcher,
+    private static async Task CreateAsync(SqlRecordStore store, AuditTrail audit, RequestContext context, MpiOptions options, PersonMatcher matcher,
         SyntheticPatients people, int patients, int creates, int concurrency, bool matchingOnly, double duplicates, bool queued)
     {
         // New people start at a random point past the loaded ones, so a rerun on a kept store makes new people again.
@@ -209,13 +209,13 @@ internal static class MatchBench
             }
 
             var mpi = options with { Enabled = enabled, Matching = enabled && queued ? MpiMatching.Queued : MpiMatching.Inline };
-            var hook = new MpiWriteHook(mpi, matcher, TimeProvider.System);
+            var hook = new MpiWriteHook(mpi, store, matcher, TimeProvider.System);
             var records = new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System)
             {
                 WriteHooks = [hook],
             };
             // --queued: the matcher runs beside the writers, as the server runs it, from where the last run left it.
-            var queue = mpi.Matching == MpiMatching.Queued ? new QueuedMatcher(records, mpi, matcher, TimeProvider.System) : null;
+            var queue = mpi.Matching == MpiMatching.Queued ? new QueuedMatcher(records, store, mpi, matcher, TimeProvider.System) : null;
             using var stopQueue = new CancellationTokenSource();
             System.Threading.Tasks.Task? matching = null;
             if (queue is not null)

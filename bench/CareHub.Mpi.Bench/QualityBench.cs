@@ -52,7 +52,7 @@ internal static class QualityBench
             var matcher = new PersonMatcher(options.ToMatchSettings());
             var records = new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System)
             {
-                WriteHooks = [new MpiWriteHook(options, matcher, TimeProvider.System)],
+                WriteHooks = [new MpiWriteHook(options, store, matcher, TimeProvider.System)],
             };
             var context = new RequestContext(
                 new Principal { Kind = PrincipalKind.System, Subject = "mpi-quality", ClientId = "mpi-quality", Issuer = "bench", Scopes = ScopeSet.Parse("system/*.cruds") },
@@ -125,7 +125,7 @@ internal static class QualityBench
 
             // The review queue worked through the MPI's own accept and reject operations, oldest task first, by a reviewer
             // who decides each pair correctly: what automatic links plus the review queue deliver.
-            var mpi = new MasterPersonIndex(records, options, matcher, TimeProvider.System);
+            var mpi = new MasterPersonIndex(records, store, options, matcher, TimeProvider.System);
             var tasks = (await AllAsync<FhirTask>(store, "Task")).Where(t => t.Status == FhirTask.TaskStatus.Requested).ToList();
             int accepted = 0, rejectedTasks = 0;
             foreach (var task in tasks)

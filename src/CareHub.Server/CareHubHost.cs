@@ -1,4 +1,5 @@
 using CareHub.Governance;
+using CareHub.Identity;
 using CareHub.Records;
 using CareHub.Server.Fhir;
 using CareHub.Server.Identity;
@@ -44,11 +45,17 @@ public static class CareHubHost
         builder.Services.AddSingleton(fhir);
         builder.Services.AddSingleton(searchLimits);
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<IRecordStore>(_ => OpenStore(storage));
+        // One store under each of its interfaces: the door's contract, and the narrower ones CareHub's own look-ups, the MPI
+        // and the governance jobs read through.
+        builder.Services.AddSingleton(_ => OpenStore(storage));
+        builder.Services.AddSingleton<IRecordStore>(sp => sp.GetRequiredService<SqlRecordStore>());
+        builder.Services.AddSingleton<IRecordLookups>(sp => sp.GetRequiredService<SqlRecordStore>());
+        builder.Services.AddSingleton<IPersonIndexStore>(sp => sp.GetRequiredService<SqlRecordStore>());
+        builder.Services.AddSingleton<IGovernanceStore>(sp => sp.GetRequiredService<SqlRecordStore>());
         // Information governance (docs/governance.md): the policy file, or the default one CareHub ships with.
         builder.Services.AddSingleton<IAccessPolicy>(sp => new GovernancePolicy(
             builder.Configuration["CareHub:Governance:PolicyFile"] is { Length: > 0 } policyFile ? PolicyDocument.Load(policyFile) : PolicyDocument.Default,
-            sp.GetRequiredService<IRecordStore>(), sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<IRecordLookups>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<AuditTrail>();
         builder.Services.AddSingleton(sp => new RecordService(
             sp.GetRequiredService<IRecordStore>(), sp.GetRequiredService<IAccessPolicy>(), sp.GetRequiredService<AuditTrail>(), sp.GetRequiredService<TimeProvider>())
@@ -84,32 +91,32 @@ public static class CareHubHost
     }
 
     /// <summary>Readiness for load balancers and operators: the store answers. No patient data, no authentication.</summary>
-    private static async Task<IResult> Health(IRecordStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> Health(RecordService records, SqlRecordStore store, CancellationToken cancellationToken)
     {
         try
         {
-            await store.ReadChangesAsync(long.MaxValue - 1, 1, cancellationToken);
+            await records.ReadChangesAsync(long.MaxValue - 1, 1, cancellationToken);
             if (store is SqliteRecordStore sqlite)
             {
                 // A checkpoint that fails leaves the write-ahead log growing until the writer's own backstop copies it.
                 var (failures, at, message) = sqlite.CheckpointFailures;
                 return Results.Json(new
                 {
-                    status = "ok", store = store.Backend, schema = SqlRecordStore.SchemaVersion,
+                    status = "ok", store = records.Backend, schema = SqlRecordStore.SchemaVersion,
                     checkpoints = new { passes = sqlite.CheckpointPasses, failures, lastFailureAt = at, lastFailure = message },
                 });
             }
 
-            return Results.Json(new { status = "ok", store = store.Backend, schema = SqlRecordStore.SchemaVersion });
+            return Results.Json(new { status = "ok", store = records.Backend, schema = SqlRecordStore.SchemaVersion });
         }
         catch (System.Data.Common.DbException)
         {
-            return Results.Json(new { status = "unavailable", store = store.Backend }, statusCode: StatusCodes.Status503ServiceUnavailable);
+            return Results.Json(new { status = "unavailable", store = records.Backend }, statusCode: StatusCodes.Status503ServiceUnavailable);
         }
     }
 
     /// <summary>Opens the configured store; the caller migrates it before serving.</summary>
-    public static IRecordStore OpenStore(StorageOptions storage) =>
+    public static SqlRecordStore OpenStore(StorageOptions storage) =>
         storage.Postgres is { } connectionString
             ? new PostgresRecordStore(connectionString, storage.PostgresSchema) { StatisticsOptions = new() { Every = storage.StatisticsEvery } }
             : new SqliteRecordStore(Path.Combine(storage.DataDirectory, "carehub.db"), storage.FullSync) { StatisticsOptions = new() { Every = storage.StatisticsEvery } };
@@ -118,7 +125,7 @@ public static class CareHubHost
     public static async Task StartAsync(WebApplication app, CancellationToken cancellationToken)
     {
         await app.Services.GetRequiredService<IRecordStore>().MigrateAsync(cancellationToken);
-        await CareHub.Search.CustomSearchParameters.LoadAsync(app.Services.GetRequiredService<IRecordStore>(), cancellationToken);
+        await CareHub.Search.CustomSearchParameters.LoadAsync(app.Services.GetRequiredService<IRecordLookups>(), cancellationToken);
         // Messaging: the message store has its own migrations and version table.
         await app.Services.GetRequiredService<CareHub.Messaging.Storage.IMessageStore>().MigrateAsync(cancellationToken);
         await app.StartAsync(cancellationToken);

@@ -13,10 +13,10 @@ namespace CareHub.Server.Cli;
 /// </summary>
 public sealed class LocalRecords : IAsyncDisposable
 {
-    private readonly IRecordStore store;
+    private readonly SqlRecordStore store;
     private readonly AuditTrail audit;
 
-    private LocalRecords(IRecordStore store, AuditTrail audit, RecordService records, MasterPersonIndex mpi)
+    private LocalRecords(SqlRecordStore store, AuditTrail audit, RecordService records, MasterPersonIndex mpi)
     {
         this.store = store;
         this.audit = audit;
@@ -37,10 +37,10 @@ public sealed class LocalRecords : IAsyncDisposable
         .Build();
 
     /// <summary>
-    /// The store alone, migrated, for commands that work below the door on the store's own terms (audit verify reads the
-    /// chain; purge removes expired records with their audit records, which no interaction of the door can do).
+    /// The store alone, migrated, for commands that work below the door through <see cref="IGovernanceStore"/> (audit
+    /// verify reads the chain; purge removes expired records with their audit records, which no interaction of the door can do).
     /// </summary>
-    public static async Task<IRecordStore> OpenStoreAsync(Options options)
+    public static async Task<SqlRecordStore> OpenStoreAsync(Options options)
     {
         var storage = Configuration(options).GetSection(StorageOptions.SectionName).Get<StorageOptions>() ?? new StorageOptions();
         storage.Validate();
@@ -70,16 +70,16 @@ public sealed class LocalRecords : IAsyncDisposable
         var records = new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System)
         {
             BundlePatch = Fhir.FhirApi.PatchFrom,
-            WriteHooks = [new MpiWriteHook(mpi, matcher, TimeProvider.System)],
+            WriteHooks = [new MpiWriteHook(mpi, store, matcher, TimeProvider.System)],
         };
-        return new LocalRecords(store, audit, records, new MasterPersonIndex(records, mpi, matcher, TimeProvider.System));
+        return new LocalRecords(store, audit, records, new MasterPersonIndex(records, store, mpi, matcher, TimeProvider.System));
     }
 
     /// <summary>After a bulk load: the planner's statistics brought up to date, so the next searches are planned on what was loaded.</summary>
     public async Task<TimeSpan> RefreshStatisticsAsync()
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        await store.RefreshStatisticsAsync(CancellationToken.None);
+        await Records.RefreshStatisticsAsync(CancellationToken.None);
         return System.Diagnostics.Stopwatch.GetElapsedTime(started);
     }
 

@@ -122,7 +122,7 @@ public static class ServeCommand
         }
 
         // Searches are planned on statistics of what is stored: without them the access policy's clauses ran minutes.
-        await app.Services.GetRequiredService<IRecordStore>().RefreshStatisticsAsync(cancellationToken);
+        await records.RefreshStatisticsAsync(cancellationToken);
         Console.WriteLine($"Loaded the demo community: {community.Count} bundles, {resources} resources, {patients} patients.");
     }
 

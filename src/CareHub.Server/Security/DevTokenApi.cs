@@ -94,7 +94,7 @@ public static class DevTokenApi
         return grantType switch
         {
             ClientCredentialsGrant => ClientCredentials(client, form, issuer),
-            PasswordGrant when issuer.Options.Users.Count > 0 || issuer.Options.CitizenPassword is not null => await PasswordAsync(client, form, issuer, context.RequestServices.GetService<IRecordStore>(), context.RequestAborted),
+            PasswordGrant when issuer.Options.Users.Count > 0 || issuer.Options.CitizenPassword is not null => await PasswordAsync(client, form, issuer, context.RequestServices.GetService<IRecordLookups>(), context.RequestAborted),
             _ => Error("unsupported_grant_type", "This endpoint supports the client_credentials grant" + (issuer.Options.Users.Count > 0 ? " and the password grant" : string.Empty)),
         };
     }
@@ -103,7 +103,7 @@ public static class DevTokenApi
     /// The resource owner password grant (RFC 6749 section 4.3) for demo users and citizens, through an authenticated
     /// client. Development only: real deployments sign users in at their identity provider (NHS CIS2, NHS login).
     /// </summary>
-    private static async Task<IResult> PasswordAsync(DevClient client, IFormCollection form, DevTokenIssuer issuer, IRecordStore? store, CancellationToken cancellationToken)
+    private static async Task<IResult> PasswordAsync(DevClient client, IFormCollection form, DevTokenIssuer issuer, IRecordLookups? store, CancellationToken cancellationToken)
     {
         var userName = Value(form, "username");
         var password = Value(form, "password");

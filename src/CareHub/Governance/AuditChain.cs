@@ -44,7 +44,7 @@ public static class AuditChain
     /// chained (body changed), whose hash does not follow from the previous one (hash mismatch); then looks for audit
     /// records written since the chain began that no link covers (unchained).
     /// </summary>
-    public static async Task<AuditChainReport> VerifyAsync(IRecordStore store, CancellationToken cancellationToken)
+    public static async Task<AuditChainReport> VerifyAsync(IGovernanceStore store, CancellationToken cancellationToken)
     {
         var previous = Genesis;
         long verified = 0;

@@ -21,7 +21,7 @@ namespace CareHub.Governance;
 /// connection agreement that issued its credentials). Every rule is a query clause, so searches filter in the database
 /// and a read is decided by the same clauses.
 /// </summary>
-public sealed class GovernancePolicy(PolicyDocument document, IRecordStore store, TimeProvider clock) : IAccessPolicy
+public sealed class GovernancePolicy(PolicyDocument document, IRecordLookups store, TimeProvider clock) : IAccessPolicy
 {
     private static readonly TimeSpan CacheLifetime = TimeSpan.FromSeconds(30);
 

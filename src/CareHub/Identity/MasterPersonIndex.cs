@@ -16,7 +16,7 @@ public sealed record RematchSummary(int Patients, int Links, int Reviews);
 /// The master person index's operations, all through the one door: <c>Patient/$match</c>, the IHE PIXm cross-reference,
 /// link, unlink, merge and the review queue. Linking on every Patient write is <see cref="MpiWriteHook"/>'s job.
 /// </summary>
-public sealed class MasterPersonIndex(RecordService records, MpiOptions options, PersonMatcher matcher, TimeProvider clock)
+public sealed class MasterPersonIndex(RecordService records, IPersonIndexStore index, MpiOptions options, PersonMatcher matcher, TimeProvider clock)
 {
     /// <summary>The most records one $match answers, whatever count asks for.</summary>
     public const int MaxMatchCount = 100;
@@ -256,7 +256,7 @@ public sealed class MasterPersonIndex(RecordService records, MpiOptions options,
         var order = new SortBy("_lastUpdated", SortSource.LastUpdated, false);
         do
         {
-            var page = await records.Store.SearchAsync(new StoreQuery("Patient", [], RematchPage, After: after) { Sort = [order], Scope = QueryScope.Internal("re-matching every Patient") }, cancellationToken);
+            var page = await index.SearchAsync(new StoreQuery("Patient", [], RematchPage, After: after) { Sort = [order], Scope = QueryScope.Internal("re-matching every Patient") }, cancellationToken);
             foreach (var listed in page.Resources)
             {
                 var outcome = await records.WriteOperationAsync(context, "operation $mpi-rematch", "Patient", FhirInteraction.Update, async writer =>
@@ -298,7 +298,7 @@ public sealed class MasterPersonIndex(RecordService records, MpiOptions options,
         return result;
     }
 
-    private PersonLinker Linker(IRecordWriter writer) => new(writer, matcher, clock.GetUtcNow(), prepared, options.MaxCandidates);
+    private PersonLinker Linker(IRecordWriter writer) => new(writer, index, matcher, clock.GetUtcNow(), prepared, options.MaxCandidates);
 
     /// <summary>
     /// A review decision is for the callers the access policy lets change the review Task (the data category

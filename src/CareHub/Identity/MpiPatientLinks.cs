@@ -13,7 +13,7 @@ public sealed class MpiPatientLinks : IPatientLinks
 {
     public string Parameter => MpiCodes.EverythingParam;
 
-    public async Task<IReadOnlyList<string>> LinkedAsync(IRecordStore store, string patientId, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<string>> LinkedAsync(IRecordLookups store, string patientId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(store);
         var persons = await store.SearchAsync(PersonLinker.ByToken("Person", MpiCodes.LinkParam, patientId, 1), cancellationToken);

@@ -13,7 +13,7 @@ namespace CareHub.Identity;
 /// blocking keys that find a Patient's candidates, and links each written Patient to a Person in the same transaction
 /// (or, with <see cref="MpiMatching.Queued"/>, leaves that to <see cref="QueuedMatcher"/> after the commit).
 /// </summary>
-public sealed class MpiWriteHook(MpiOptions options, PersonMatcher matcher, TimeProvider clock) : IWriteHook
+public sealed class MpiWriteHook(MpiOptions options, IPersonIndexStore index, PersonMatcher matcher, TimeProvider clock) : IWriteHook
 {
     private readonly PreparedPatients prepared = new(options.CandidateCacheSize);
 
@@ -66,7 +66,7 @@ public sealed class MpiWriteHook(MpiOptions options, PersonMatcher matcher, Time
                     // The record's own Person is written inside the transaction, not prepared here: a Person prepared
                     // early would need deleting when the transaction finds someone to join after all
                     // (docs/decisions/mpi-performance.md).
-                    write.Items[typeof(PreMatch)] = await PersonLinker.PreMatchAsync(write.Writer.Store, patient, matcher, prepared, options.MaxCandidates, cancellationToken);
+                    write.Items[typeof(PreMatch)] = await PersonLinker.PreMatchAsync(index, patient, matcher, prepared, options.MaxCandidates, cancellationToken);
                 }
 
                 break;
@@ -84,7 +84,7 @@ public sealed class MpiWriteHook(MpiOptions options, PersonMatcher matcher, Time
             return;
         }
 
-        var linker = new PersonLinker(write.Writer, matcher, clock.GetUtcNow(), prepared, options.MaxCandidates);
+        var linker = new PersonLinker(write.Writer, index, matcher, clock.GetUtcNow(), prepared, options.MaxCandidates);
         if (write.Resource is null)
         {
             await linker.OnPatientDeletedAsync(write.Id, cancellationToken);

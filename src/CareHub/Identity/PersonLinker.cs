@@ -35,7 +35,7 @@ internal sealed record PreMatch(PreparedPerson Me, IReadOnlyList<string> Keys, I
 /// record: those of the first source to join it that is still a member and unmerged (<see cref="SetGoldenRecord"/>); its
 /// identifiers are every member's identifiers.
 /// </summary>
-internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, DateTimeOffset now, PreparedPatients prepared, int maxCandidates)
+internal sealed class PersonLinker(IRecordWriter writer, IPersonIndexStore index, PersonMatcher matcher, DateTimeOffset now, PreparedPatients prepared, int maxCandidates)
 {
     private const int MaxDecisions = 1000;
 
@@ -74,7 +74,7 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
     /// Compares a Patient about to be written with its candidates as committed now, outside any transaction (one query for
     /// the candidates' bodies). <see cref="OnPatientWrittenAsync"/> then confirms it inside the write transaction.
     /// </summary>
-    public static async Task<PreMatch> PreMatchAsync(IRecordStore store, Patient patient, PersonMatcher matcher, PreparedPatients prepared, int maxCandidates, CancellationToken cancellationToken)
+    public static async Task<PreMatch> PreMatchAsync(IPersonIndexStore store, Patient patient, PersonMatcher matcher, PreparedPatients prepared, int maxCandidates, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(patient);
@@ -424,15 +424,15 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
         PreMatch? early, CancellationToken cancellationToken)
     {
         if (early?.FeedEnd is { } feedEnd
-            && await Session.ChangedSinceAsync("Patient", feedEnd, MpiCodes.BlockParam, keys, MaxChangedSincePreMatch, cancellationToken) is { } changed)
+            && await index.ChangedSinceAsync(Session, "Patient", feedEnd, MpiCodes.BlockParam, keys, MaxChangedSincePreMatch, cancellationToken) is { } changed)
         {
             return await CompareChangedAsync(me, keys, self, early, changed, cancellationToken);
         }
 
         var max = matcher.Settings.Blocking.MaxBlockSize;
         var chosen = CandidateBlocks.Choose(
-            await Session.TokenPostingsAsync("Patient", MpiCodes.BlockParam, keys, CandidateBlocks.Limit(max), cancellationToken), self, max, maxCandidates);
-        var versions = await Session.CurrentVersionsAsync("Patient", chosen, cancellationToken);
+            await index.TokenPostingsAsync(Session, "Patient", MpiCodes.BlockParam, keys, CandidateBlocks.Limit(max), cancellationToken), self, max, maxCandidates);
+        var versions = await index.CurrentVersionsAsync(Session, "Patient", chosen, cancellationToken);
         var compared = new List<(string, MatchResult)>(chosen.Count);
         foreach (var id in chosen)
         {
@@ -481,7 +481,7 @@ internal sealed class PersonLinker(IRecordWriter writer, PersonMatcher matcher, 
             .Where(c => c.Value.Result is { Outcome: not MatchOutcome.NoMatch } && !changed.Contains(c.Key))
             .Select(c => c.Key)
             .ToList();
-        var versions = await Session.CurrentVersionsAsync("Patient", kept, cancellationToken);
+        var versions = await index.CurrentVersionsAsync(Session, "Patient", kept, cancellationToken);
         foreach (var id in kept)
         {
             if (versions.TryGetValue(id, out var version) && version == early.Compared[id].Version)

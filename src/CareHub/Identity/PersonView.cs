@@ -65,7 +65,7 @@ public sealed class PersonView : IReadView
             link.RemoveExtension(MpiCodes.LinkRule);
         }
 
-        var read = (await scope.Store.ReadManyAsync("Patient", [.. visible], cancellationToken))
+        var read = (await scope.Lookups.ReadManyAsync("Patient", [.. visible], cancellationToken))
             .Where(s => s.Json is not null)
             .ToDictionary(s => s.Id, s => (Patient)StoredJson.Parse(s.Json!), StringComparer.Ordinal);
         PersonLinker.SetGoldenRecord(person, PersonLinker.Members(person).Where(read.ContainsKey).Select(id => read[id]).ToList());

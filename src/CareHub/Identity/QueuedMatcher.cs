@@ -28,7 +28,7 @@ public sealed record QueuedMatchStatus(long Position, int Pending, bool PendingC
 /// at its newer version when that version's own event comes. Deletes and merges are not queued: the write does them.
 /// </para>
 /// </summary>
-public sealed partial class QueuedMatcher(RecordService records, MpiOptions options, PersonMatcher matcher, TimeProvider clock)
+public sealed partial class QueuedMatcher(RecordService records, IPersonIndexStore index, MpiOptions options, PersonMatcher matcher, TimeProvider clock)
 {
     /// <summary>
     /// How long the matcher, short of a full batch, waits for more Patient writes before it matches what it has: writes
@@ -72,7 +72,6 @@ public sealed partial class QueuedMatcher(RecordService records, MpiOptions opti
     /// </summary>
     public async Task<QueuedMatchPass> RunOnceAsync(CancellationToken cancellationToken, int? batchSize = null)
     {
-        var store = records.Store;
         var size = batchSize ?? options.QueueBatchSize;
         if (!started)
         {
@@ -86,8 +85,8 @@ public sealed partial class QueuedMatcher(RecordService records, MpiOptions opti
             started = true;
         }
 
-        var from = await store.GetFeedPositionAsync(FeedName, cancellationToken);
-        var events = await store.ReadChangesAsync(from, size * EventsPerPatient, cancellationToken);
+        var from = await records.GetFeedPositionAsync(FeedName, cancellationToken);
+        var events = await records.ReadChangesAsync(from, size * EventsPerPatient, cancellationToken);
         if (events.Count == 0)
         {
             return new QueuedMatchPass(0, 0, 0, 0, from);
@@ -114,13 +113,13 @@ public sealed partial class QueuedMatcher(RecordService records, MpiOptions opti
         }
 
         // Candidates are read and compared from committed data first, outside the transaction (as a write does inline).
-        var current = (await store.ReadManyAsync("Patient", ids, cancellationToken)).ToDictionary(s => s.Id, StringComparer.Ordinal);
+        var current = (await index.ReadManyAsync("Patient", ids, cancellationToken)).ToDictionary(s => s.Id, StringComparer.Ordinal);
         var work = new List<(StoredResource Stored, Patient Patient, PreMatch Early)>(ids.Count);
         foreach (var id in ids)
         {
             if (current.TryGetValue(id, out var stored) && StoredJson.Parse(stored.Json!) is Patient patient && !PersonLinker.IsMerged(patient))
             {
-                work.Add((stored, patient, await PersonLinker.PreMatchAsync(store, patient, matcher, prepared, options.MaxCandidates, cancellationToken)));
+                work.Add((stored, patient, await PersonLinker.PreMatchAsync(index, patient, matcher, prepared, options.MaxCandidates, cancellationToken)));
             }
         }
 
@@ -128,13 +127,13 @@ public sealed partial class QueuedMatcher(RecordService records, MpiOptions opti
         {
             var links = 0;
             var reviews = 0;
-            var versions = await writer.Session.CurrentVersionsAsync("Patient", work.Select(w => w.Stored.Id).ToList(), cancellationToken);
+            var versions = await index.CurrentVersionsAsync(writer.Session, "Patient", work.Select(w => w.Stored.Id).ToList(), cancellationToken);
             foreach (var (stored, patient, early) in work)
             {
                 // Deleted since: nothing to match. Written since: that version's own event, later in the feed, brings it.
                 if (versions.TryGetValue(stored.Id, out var version) && version == stored.Version)
                 {
-                    var outcome = await new PersonLinker(writer, matcher, clock.GetUtcNow(), prepared, options.MaxCandidates)
+                    var outcome = await new PersonLinker(writer, index, matcher, clock.GetUtcNow(), prepared, options.MaxCandidates)
                         .OnPatientWrittenAsync(patient, created: false, cancellationToken, early);
                     links += outcome.Linked ? 1 : 0;
                     reviews += outcome.Reviews;
@@ -235,8 +234,8 @@ public sealed partial class QueuedMatcher(RecordService records, MpiOptions opti
     /// <summary>Moves the position past the next Patient write without matching it; answers its id.</summary>
     private async Task<string?> PassOverAsync(CancellationToken cancellationToken)
     {
-        var from = await records.Store.GetFeedPositionAsync(FeedName, cancellationToken);
-        var next = (await records.Store.ReadChangesAsync(from, 1000, cancellationToken)).FirstOrDefault(e => e.Type == "Patient" && e.Method != "DELETE");
+        var from = await records.GetFeedPositionAsync(FeedName, cancellationToken);
+        var next = (await records.ReadChangesAsync(from, 1000, cancellationToken)).FirstOrDefault(e => e.Type == "Patient" && e.Method != "DELETE");
         if (next is null)
         {
             return null;
@@ -272,13 +271,12 @@ public sealed partial class QueuedMatcher(RecordService records, MpiOptions opti
     /// <summary>The matcher's position and the Patient writes waiting after it (counted up to <see cref="StatusLimit"/>).</summary>
     public async Task<QueuedMatchStatus> StatusAsync(CancellationToken cancellationToken)
     {
-        var store = records.Store;
-        var position = await store.GetFeedPositionAsync(FeedName, cancellationToken);
+        var position = await records.GetFeedPositionAsync(FeedName, cancellationToken);
         var pending = 0;
         var after = position;
         while (pending < StatusLimit)
         {
-            var events = await store.ReadChangesAsync(after, 1000, cancellationToken);
+            var events = await records.ReadChangesAsync(after, 1000, cancellationToken);
             if (events.Count == 0)
             {
                 return new QueuedMatchStatus(position, pending, false);

@@ -30,14 +30,14 @@ public interface IReadView
 }
 
 /// <summary>What a view knows of the request it shapes: who asks, and which records they may see.</summary>
-public sealed class ReadScope(RecordService records, RequestContext context)
+public sealed class ReadScope(RecordService records, IRecordLookups lookups, RequestContext context)
 {
     public RequestContext Context => context;
 
     public Principal Principal => context.Principal;
 
     /// <summary>Committed data, for reading the records the caller may see (<see cref="VisibleAsync"/> says which).</summary>
-    public IRecordStore Store => records.Store;
+    public IRecordLookups Lookups => lookups;
 
     /// <summary>Of <paramref name="ids"/>, the current resources of <paramref name="type"/> the caller may read.</summary>
     public Task<IReadOnlySet<string>> VisibleAsync(string type, IReadOnlyCollection<string> ids, CancellationToken cancellationToken) =>

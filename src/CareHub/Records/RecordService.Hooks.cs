@@ -131,8 +131,6 @@ public sealed partial class RecordService
     {
         public IWriteSession Session => session;
 
-        public IRecordStore Store => owner.Store;
-
         public List<RecordResult> Written { get; } = [];
 
         /// <summary>Index rows were rebuilt or a feed position set: no new version, but work to commit.</summary>

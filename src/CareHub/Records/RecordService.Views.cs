@@ -45,7 +45,7 @@ public sealed partial class RecordService
             return stored;
         }
 
-        var scope = new ReadScope(this, context);
+        var scope = new ReadScope(this, store, context);
         foreach (var view in ReadViews.Where(v => v.Shapes(stored.Type)))
         {
             var json = await view.ShowAsync(scope, stored, cancellationToken);
@@ -86,7 +86,7 @@ public sealed partial class RecordService
                 IReadOnlyList<QueryClause> extra;
                 try
                 {
-                    extra = await view.SearchClausesAsync(new ReadScope(this, context), type, parameters, cancellationToken);
+                    extra = await view.SearchClausesAsync(new ReadScope(this, store, context), type, parameters, cancellationToken);
                 }
                 catch (FhirException) when (types.Count > 1)
                 {

@@ -21,8 +21,8 @@ public interface IWriteHook
     /// <summary>
     /// Before the version is written: may reject it (throw <see cref="Fhir.FhirException"/>; nothing is written) or adjust
     /// <see cref="WriteHookContext.Resource"/>. Not called for deletions. For a create nothing has opened the database
-    /// transaction yet, so on a single-writer store this is where a hook's expensive reads belong: through
-    /// <see cref="IRecordWriter.Store"/> (committed data), kept in <see cref="WriteHookContext.Items"/> for
+    /// transaction yet, so on a single-writer store this is where a hook's expensive reads belong: of committed data, through
+    /// the look-up interface the hook was given (<see cref="IRecordLookups"/> or its own), kept in <see cref="WriteHookContext.Items"/> for
     /// <see cref="AfterWriteAsync"/> to confirm inside the transaction.
     /// </summary>
     Task BeforeWriteAsync(WriteHookContext write, CancellationToken cancellationToken);
@@ -52,10 +52,8 @@ public sealed record WriteHookContext(IRecordWriter Writer, string Type, string 
 /// </summary>
 public interface IRecordWriter
 {
+    /// <summary>The transaction, for reads and locks inside it and for a capability's own queries that take it (the MPI's).</summary>
     IWriteSession Session { get; }
-
-    /// <summary>The store outside the transaction (committed data only), for reads made before the transaction needs to start.</summary>
-    IRecordStore Store { get; }
 
     /// <summary>Writes a new version of <paramref name="resource"/>: a new resource when its id is empty, else the next version.</summary>
     Task<RecordResult> WriteAsync(Resource resource, CancellationToken cancellationToken);
@@ -90,5 +88,5 @@ public interface IPatientLinks
     string Parameter { get; }
 
     /// <summary>The ids of the other Patients linked to <paramref name="patientId"/> (not itself); none when it is not linked.</summary>
-    Task<IReadOnlyList<string>> LinkedAsync(IRecordStore store, string patientId, CancellationToken cancellationToken);
+    Task<IReadOnlyList<string>> LinkedAsync(IRecordLookups store, string patientId, CancellationToken cancellationToken);
 }

@@ -10,7 +10,7 @@ public static class CustomSearchParameters
     /// Reads every current SearchParameter resource and makes the usable ones the catalogue's custom parameters; returns
     /// how many are in use. Called at start and by every reindex, which is what indexes existing resources for them.
     /// </summary>
-    public static async Task<int> LoadAsync(IRecordStore store, CancellationToken cancellationToken)
+    public static async Task<int> LoadAsync(IRecordLookups store, CancellationToken cancellationToken)
     {
         var found = new List<Hl7.Fhir.Model.SearchParameter>();
         PageCursor? after = null;

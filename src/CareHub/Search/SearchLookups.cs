@@ -43,7 +43,7 @@ public sealed class SearchLookups
     private static readonly string[] Modifiers = ["in", "not-in", "below", "above"];
 
     /// <summary>Loads the ValueSets and CodeSystems the parameters' :in, :not-in, :below and :above values name.</summary>
-    public static async Task<SearchLookups> LoadAsync(IRecordStore store, IEnumerable<KeyValuePair<string, string>> parameters, CancellationToken cancellationToken)
+    public static async Task<SearchLookups> LoadAsync(IRecordLookups store, IEnumerable<KeyValuePair<string, string>> parameters, CancellationToken cancellationToken)
     {
         SearchLookups? terminology = null;
         foreach (var (name, value) in parameters)
@@ -171,7 +171,7 @@ public sealed class SearchLookups
     /// A bounding box in SQL over the position rows, then the exact great-circle (haversine) distance here: the box
     /// narrows the candidates with the index, the haversine keeps only those within the distance.
     /// </summary>
-    private static async Task<List<string>> NearAsync(IRecordStore store, (double Latitude, double Longitude, double Km) point, CancellationToken cancellationToken)
+    private static async Task<List<string>> NearAsync(IRecordLookups store, (double Latitude, double Longitude, double Km) point, CancellationToken cancellationToken)
     {
         var degrees = point.Km / EarthRadiusKm * 180 / Math.PI;
         var clauses = new List<QueryClause>
@@ -423,7 +423,7 @@ public sealed class SearchLookups
         return hierarchy;
     }
 
-    private async System.Threading.Tasks.Task LoadValueSetAsync(IRecordStore store, string url, int depth, CancellationToken cancellationToken)
+    private async System.Threading.Tasks.Task LoadValueSetAsync(IRecordLookups store, string url, int depth, CancellationToken cancellationToken)
     {
         var bar = url.IndexOf('|', StringComparison.Ordinal);
         var key = bar < 0 ? url : url[..bar];
@@ -458,7 +458,7 @@ public sealed class SearchLookups
         }
     }
 
-    private async System.Threading.Tasks.Task LoadCodeSystemAsync(IRecordStore store, string url, CancellationToken cancellationToken)
+    private async System.Threading.Tasks.Task LoadCodeSystemAsync(IRecordLookups store, string url, CancellationToken cancellationToken)
     {
         if (!codeSystems.ContainsKey(url) && await FindAsync<CodeSystem>(store, "CodeSystem", url, null, cancellationToken) is { } codeSystem)
         {
@@ -470,7 +470,7 @@ public sealed class SearchLookups
     /// A stored terminology resource by canonical url (and version, when given), or by "Type/id". Terminology is
     /// reference data: it is read here without the caller's access decision, which the search itself has had.
     /// </summary>
-    private static async Task<T?> FindAsync<T>(IRecordStore store, string type, string url, string? version, CancellationToken cancellationToken)
+    private static async Task<T?> FindAsync<T>(IRecordLookups store, string type, string url, string? version, CancellationToken cancellationToken)
         where T : Resource
     {
         if (url.StartsWith(type + "/", StringComparison.Ordinal) && FhirIds.IsValidId(url[(type.Length + 1)..]))

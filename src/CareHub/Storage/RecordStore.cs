@@ -1,10 +1,15 @@
 namespace CareHub.Storage;
 
 /// <summary>
-/// The store contract: everything the record needs from a database, and nothing more. Two implementations
-/// (SQLite, PostgreSQL) pass one contract test suite. Only <see cref="Records.RecordService"/> calls it.
+/// The store contract: what the one door needs from a database to keep the record. Only
+/// <see cref="Records.RecordService"/> calls it (with its <see cref="Records.AuditTrail"/>, which writes the door's audit
+/// records of reads and denials), and the composition root that opens, migrates and disposes it. Everyone else reads
+/// through an interface of their own that the same store implements: CareHub's own look-ups through
+/// <see cref="IRecordLookups"/>, the master person index through <c>Identity.IPersonIndexStore</c>, the audit chain and
+/// retention jobs through <c>Governance.IGovernanceStore</c>. Two implementations (SQLite, PostgreSQL) pass one contract
+/// test suite; nothing here leaks one backend's quirks.
 /// </summary>
-public interface IRecordStore : IAsyncDisposable
+public interface IRecordStore : IRecordLookups, IAsyncDisposable
 {
     /// <summary>A short name of the backend, for logs and the CapabilityStatement.</summary>
     string Backend { get; }
@@ -12,27 +17,8 @@ public interface IRecordStore : IAsyncDisposable
     /// <summary>Applies the numbered migrations this build knows; fails when the database is newer than the build.</summary>
     Task MigrateAsync(CancellationToken cancellationToken);
 
-    /// <summary>The current version of a resource (deleted ones included, as tombstones), or a given version.</summary>
-    Task<StoredResource?> ReadAsync(string type, string id, int? version, CancellationToken cancellationToken);
-
-    /// <summary>The current versions of those of <paramref name="ids"/> that exist and are not deleted, in one statement, in no particular order.</summary>
-    Task<IReadOnlyList<StoredResource>> ReadManyAsync(string type, IReadOnlyCollection<string> ids, CancellationToken cancellationToken);
-
     /// <summary>Versions newest first, at instance, type or system level.</summary>
     Task<HistoryPage> HistoryAsync(HistoryQuery query, CancellationToken cancellationToken);
-
-    /// <summary>Current, non-deleted resources of one type matching every clause, ordered by id.</summary>
-    Task<SearchPage> SearchAsync(StoreQuery query, CancellationToken cancellationToken);
-
-    /// <summary>Ids of current, non-deleted resources matching the query, ordered by id: <see cref="SearchAsync"/> without the bodies.</summary>
-    Task<IReadOnlyList<string>> FindIdsAsync(StoreQuery query, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// For each of <paramref name="codes"/>, the ids of the current resources of <paramref name="type"/> with a token index
-    /// row <paramref name="param"/> = that code and no system, at most <paramref name="limit"/> each, in one statement: the
-    /// blocks of a set of blocking keys.
-    /// </summary>
-    Task<IReadOnlyList<IReadOnlyList<string>>> TokenPostingsAsync(string type, string param, IReadOnlyList<string> codes, int limit, CancellationToken cancellationToken);
 
     /// <summary>The change feed: committed writes after <paramref name="afterPosition"/>, in commit order.</summary>
     Task<IReadOnlyList<ChangeEvent>> ReadChangesAsync(long afterPosition, int max, CancellationToken cancellationToken);
@@ -40,45 +26,11 @@ public interface IRecordStore : IAsyncDisposable
     /// <summary>How far the change-feed reader <paramref name="name"/> has read (0 before its first position is set).</summary>
     Task<long> GetFeedPositionAsync(string name, CancellationToken cancellationToken);
 
-    /// <summary>
-    /// The position of the last committed change event (0 when there is none). Read before reading committed data, it
-    /// marks what a later transaction must look at again: <see cref="IWriteSession.ChangedSinceAsync"/>.
-    /// </summary>
-    Task<long> FeedEndAsync(CancellationToken cancellationToken);
-
     /// <summary>Writes server-generated records (audit events of reads and denials) in one transaction, without change events.</summary>
     Task AppendAsync(IReadOnlyList<VersionWrite> writes, CancellationToken cancellationToken);
 
     /// <summary>Starts a write transaction. Writes are invisible to readers until <see cref="IWriteSession.CommitAsync"/>.</summary>
     Task<IWriteSession> BeginWriteAsync(CancellationToken cancellationToken);
-
-    /// <summary>
-    /// The audit chain in sequence order, each entry with the audit version it points at as stored now (null when that
-    /// row is gone). Every AuditEvent version the store writes, by either write path, is chained at commit (docs/decisions/audit.md).
-    /// </summary>
-    IAsyncEnumerable<AuditChainEntry> ReadAuditChainAsync(CancellationToken cancellationToken);
-
-    /// <summary>
-    /// AuditEvent versions that have no chain entry: those written before the chain existed (counted), and the first few
-    /// written after it (which only a write behind the store's back can produce).
-    /// </summary>
-    Task<UnchainedAudit> ReadUnchainedAuditAsync(int max, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Current versions (tombstones included) of one type, ordered by id, after <paramref name="afterId"/>; only those
-    /// last updated at or before <paramref name="updatedBefore"/> when it is given. For the retention job.
-    /// </summary>
-    Task<IReadOnlyList<StoredResource>> ScanCurrentAsync(string type, DateTimeOffset? updatedBefore, string? afterId, int count, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// The last activity on the record of the patients a resource belongs to: the latest lastUpdated of the resource, of
-    /// the Patients it references (or itself, for a Patient) and of every current resource that references those Patients,
-    /// audit records apart. Null when the resource does not exist.
-    /// </summary>
-    Task<DateTimeOffset?> LastPatientActivityAsync(string type, string id, CancellationToken cancellationToken);
-
-    /// <summary>The ids of the Patients a resource references (through its indexed reference parameters).</summary>
-    Task<IReadOnlyList<string>> PatientsOfAsync(string type, string id, CancellationToken cancellationToken);
 
     /// <summary>
     /// Brings the query planner's statistics up to date and returns when they are: loaders call it after a bulk load
@@ -88,7 +40,11 @@ public interface IRecordStore : IAsyncDisposable
     Task RefreshStatisticsAsync(CancellationToken cancellationToken);
 }
 
-/// <summary>One database transaction. Disposing it without committing rolls everything back.</summary>
+/// <summary>
+/// One database transaction of the one door. Disposing it without committing rolls everything back. Write hooks and
+/// operations see it through <see cref="Records.IRecordWriter.Session"/> to read and lock inside the transaction; the
+/// master person index's queries inside it take it as a parameter (<c>Identity.IPersonIndexStore</c>).
+/// </summary>
 public interface IWriteSession : IAsyncDisposable
 {
     /// <summary>The current version of a resource as this transaction sees it.</summary>
@@ -102,25 +58,6 @@ public interface IWriteSession : IAsyncDisposable
 
     /// <summary>Ids of current resources matching the query, as this transaction sees them (for conditional interactions).</summary>
     Task<IReadOnlyList<string>> FindIdsAsync(StoreQuery query, CancellationToken cancellationToken);
-
-    /// <summary><see cref="IRecordStore.TokenPostingsAsync"/> as this transaction sees the index.</summary>
-    Task<IReadOnlyList<IReadOnlyList<string>>> TokenPostingsAsync(string type, string param, IReadOnlyList<string> codes, int limit, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// The current version numbers of those of <paramref name="ids"/> that exist and are not deleted, as this transaction
-    /// sees them, in one statement and without locking them: to tell whether what was read before the transaction is still
-    /// current (a committed version number never names other content).
-    /// </summary>
-    Task<IReadOnlyDictionary<string, int>> CurrentVersionsAsync(string type, IReadOnlyCollection<string> ids, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// The ids of <paramref name="type"/> with a change event after <paramref name="afterPosition"/>, as this transaction
-    /// sees them, that have a token row of <paramref name="param"/> without a system and with one of
-    /// <paramref name="codes"/>; and this session's own writes of the type, whatever their rows: what was written since a
-    /// read made before the transaction. Null when more than <paramref name="max"/> were written, for the caller to read
-    /// again in full instead.
-    /// </summary>
-    Task<IReadOnlyCollection<string>?> ChangedSinceAsync(string type, long afterPosition, string param, IReadOnlyList<string> codes, int max, CancellationToken cancellationToken);
 
     /// <summary>
     /// Moves the change-feed reader <paramref name="name"/> from <paramref name="from"/> to <paramref name="to"/>,
@@ -149,14 +86,6 @@ public interface IWriteSession : IAsyncDisposable
     /// what is indexed, e.g. when an existing database gains the search tables).
     /// </summary>
     Task ReplaceIndexAsync(string type, string id, IReadOnlyList<IndexRow> index, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Removes a resource for good: every version, its search index rows and its change-feed events. Throws
-    /// <see cref="VersionConflictException"/> when its current version is not <paramref name="expectedVersion"/> (it
-    /// changed since it was judged expired). AuditEvents cannot be purged: they are links of the audit chain.
-    /// Returns the number of versions removed.
-    /// </summary>
-    Task<int> PurgeAsync(string type, string id, int expectedVersion, CancellationToken cancellationToken);
 
     Task CommitAsync(CancellationToken cancellationToken);
 }
@@ -187,27 +116,6 @@ public sealed record VersionWrite(
     int? ExpectedVersion,
     IReadOnlyList<IndexRow> Index,
     bool ChangeEvent = true);
-
-/// <summary>
-/// One link of the audit chain: its <see cref="Sequence"/> (1, 2, 3, ... in commit order), the audit version it covers
-/// (<see cref="VersionSequence"/>, <see cref="AuditId"/>), the SHA-256 of that version's stored body and the chain hash, as
-/// recorded at commit; and that version as stored now (<see cref="StoredId"/> and <see cref="StoredBody"/>, null when
-/// the row is gone).
-/// </summary>
-public sealed record AuditChainEntry(
-    long Sequence,
-    string AuditId,
-    long VersionSequence,
-    byte[] BodyHash,
-    byte[] Hash,
-    string? StoredId,
-    string? StoredBody);
-
-/// <summary>
-/// Audit versions outside the chain: <see cref="BeforeChain"/> written before the chain began (not covered), and the
-/// first of those written after it (<see cref="Unchained"/>, by version sequence).
-/// </summary>
-public sealed record UnchainedAudit(long BeforeChain, IReadOnlyList<(long VersionSequence, string Id)> Unchained);
 
 public sealed record ChangeEvent(long Position, string Type, string Id, int Version, string Method, DateTimeOffset Time);
 

@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace CareHub.Storage;
 
-/// <summary>What the retention job (Governance/Lifecycle) needs: a scan of current versions, patient activity, hard purge.</summary>
+/// <summary>What the retention job (Governance/Lifecycle) needs of <see cref="Governance.IGovernanceStore"/>: a scan of current versions, patient activity, hard purge.</summary>
 public abstract partial class SqlRecordStore
 {
     public async Task<IReadOnlyList<StoredResource>> ScanCurrentAsync(string type, DateTimeOffset? updatedBefore, string? afterId, int count, CancellationToken cancellationToken)
@@ -54,6 +54,25 @@ public abstract partial class SqlRecordStore
         }
 
         return ids;
+    }
+
+    public async Task<int?> PurgeAsync(string type, string id, int expectedVersion, Func<int, VersionWrite> audit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(audit);
+        await using var session = new WriteSession(this);
+        int removed;
+        try
+        {
+            removed = await session.PurgeAsync(type, id, expectedVersion, cancellationToken);
+        }
+        catch (VersionConflictException)
+        {
+            return null;
+        }
+
+        await session.WriteAsync(audit(removed), cancellationToken);
+        await session.CommitAsync(cancellationToken);
+        return removed;
     }
 
     private sealed partial class WriteSession

@@ -33,7 +33,7 @@ public abstract partial class SqlRecordStore
     }
 
     /// <summary>
-    /// A search's LIMIT, written as a literal rather than bound. SQLite's planner reads a bound LIMIT's value and marks the
+    /// The LIMIT of a kept statement (a search's, the master person index's changed-since scan), written as a literal rather than bound. SQLite's planner reads a bound LIMIT's value and marks the
     /// statement to be recompiled whenever that parameter is bound again (sqlite3_prepare_v2,
     /// https://www.sqlite.org/c3ref/prepare.html), and Microsoft.Data.Sqlite binds every parameter on every run, so a kept
     /// statement would be recompiled on every run, and compiling the access policy's clauses costs ten times running them

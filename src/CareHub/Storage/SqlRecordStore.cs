@@ -7,9 +7,8 @@ namespace CareHub.Storage;
 /// The SQL shared by the SQLite and PostgreSQL stores. Providers override only where the databases differ:
 /// connections and transactions, JSON columns, locking, migrations and error translation.
 /// </summary>
-public abstract partial class SqlRecordStore : IRecordStore
+public abstract partial class SqlRecordStore : IRecordStore, Identity.IPersonIndexStore, Governance.IGovernanceStore
 {
-
     /// <summary>The schema version this build writes and reads; migrations 1..N are embedded resources.</summary>
     public const int SchemaVersion = 9;
 
@@ -397,6 +396,23 @@ public abstract partial class SqlRecordStore : IRecordStore
     public Task<IWriteSession> BeginWriteAsync(CancellationToken cancellationToken) =>
         Task.FromResult<IWriteSession>(new WriteSession(this));
 
+    public Task<IReadOnlyList<IReadOnlyList<string>>> TokenPostingsAsync(IWriteSession session, string type, string param, IReadOnlyList<string> codes, int limit,
+        CancellationToken cancellationToken) =>
+        Own(session).TokenPostingsAsync(type, param, codes, limit, cancellationToken);
+
+    public Task<IReadOnlyDictionary<string, int>> CurrentVersionsAsync(IWriteSession session, string type, IReadOnlyCollection<string> ids, CancellationToken cancellationToken) =>
+        Own(session).CurrentVersionsAsync(type, ids, cancellationToken);
+
+    public Task<IReadOnlyCollection<string>?> ChangedSinceAsync(IWriteSession session, string type, long afterPosition, string param, IReadOnlyList<string> codes, int max,
+        CancellationToken cancellationToken) =>
+        Own(session).ChangedSinceAsync(type, afterPosition, param, codes, max, cancellationToken);
+
+    /// <summary>A session of this store, for a query that must run in its transaction.</summary>
+    private WriteSession Own(IWriteSession session) =>
+        session is WriteSession own && own.Store == this
+            ? own
+            : throw new ArgumentException("The write session is not one of this store's: a query can run only in a transaction of its own store.", nameof(session));
+
     /// <summary>
     /// A write transaction, opened on first need. Writes that need no check against the stored version (a server-assigned
     /// id, a server-written audit record) are held in memory until the session first reads, locks or commits, and written
@@ -406,6 +422,9 @@ public abstract partial class SqlRecordStore : IRecordStore
     /// </summary>
     private sealed partial class WriteSession(SqlRecordStore store) : IWriteSession
     {
+        /// <summary>The store whose transaction this is.</summary>
+        public SqlRecordStore Store => store;
+
         private WriteScope? scope;
         private DbConnection connection = null!;
         private DbTransaction transaction = null!;
@@ -519,10 +538,10 @@ public abstract partial class SqlRecordStore : IRecordStore
             var names = codes.Select((_, i) => "@c" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
             var command = Reusable(
                 "SELECT o.type, o.id, EXISTS (SELECT 1 FROM search_token t WHERE t.type = o.type AND t.id = o.id AND t.param = @param AND t.system IS NULL " +
-                $"AND t.code IN ({string.Join(", ", names)})) FROM outbox o WHERE o.position > @after ORDER BY o.position LIMIT @limit",
-                ["@after", "@limit", "@param", .. names]);
+                $"AND t.code IN ({string.Join(", ", names)})) FROM outbox o WHERE o.position > @after ORDER BY o.position LIMIT {Limit(limit)}",
+                ["@after", "@param", .. names]);
             var rows = 0;
-            await using (var reader = await With(command, [afterPosition, limit, param, .. codes]).ExecuteReaderAsync(cancellationToken))
+            await using (var reader = await With(command, [afterPosition, param, .. codes]).ExecuteReaderAsync(cancellationToken))
             {
                 while (await reader.ReadAsync(cancellationToken))
                 {

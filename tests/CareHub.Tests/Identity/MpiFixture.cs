@@ -21,9 +21,9 @@ public sealed class MpiFixture : IAsyncDisposable
         var matcher = new PersonMatcher(options.ToMatchSettings());
         Records = new RecordService(store, new ScopeAccessPolicy(), Audit, TimeProvider.System)
         {
-            WriteHooks = [new MpiWriteHook(options, matcher, TimeProvider.System)],
+            WriteHooks = [new MpiWriteHook(options, Store, matcher, TimeProvider.System)],
         };
-        Mpi = new MasterPersonIndex(Records, options, matcher, TimeProvider.System);
+        Mpi = new MasterPersonIndex(Records, store, options, matcher, TimeProvider.System);
     }
 
     public SqliteRecordStore Store { get; }
@@ -77,9 +77,9 @@ public sealed class MpiFixture : IAsyncDisposable
         var matcher = new PersonMatcher(options.ToMatchSettings());
         var records = new RecordService(Store, new ScopeAccessPolicy(), Audit, TimeProvider.System)
         {
-            WriteHooks = [new MpiWriteHook(options, matcher, TimeProvider.System)],
+            WriteHooks = [new MpiWriteHook(options, Store, matcher, TimeProvider.System)],
         };
-        return (records, new MasterPersonIndex(records, options, matcher, TimeProvider.System));
+        return (records, new MasterPersonIndex(records, Store, options, matcher, TimeProvider.System));
     }
 
     public async Task<string> CreateAsync(Patient patient, CancellationToken cancellationToken) =>

@@ -28,7 +28,7 @@ public sealed class MpiPreMatchTests : IAsyncLifetime
         var options = new MpiOptions();
         return new RecordService(mpi.Store, new ScopeAccessPolicy(), mpi.Audit, TimeProvider.System)
         {
-            WriteHooks = [new MpiWriteHook(options, new PersonMatcher(options.ToMatchSettings()), TimeProvider.System), new Between(between)],
+            WriteHooks = [new MpiWriteHook(options, mpi.Store, new PersonMatcher(options.ToMatchSettings()), TimeProvider.System), new Between(between)],
         };
     }
 
@@ -65,7 +65,7 @@ public sealed class MpiPreMatchTests : IAsyncLifetime
         var options = new MpiOptions();
         var keysOnly = new RecordService(mpi.Store, new ScopeAccessPolicy(), mpi.Audit, TimeProvider.System)
         {
-            WriteHooks = [new KeysOnly(new MpiWriteHook(options, new PersonMatcher(options.ToMatchSettings()), TimeProvider.System))],
+            WriteHooks = [new KeysOnly(new MpiWriteHook(options, mpi.Store, new PersonMatcher(options.ToMatchSettings()), TimeProvider.System))],
         };
         var loaded = (await keysOnly.CreateAsync(MpiFixture.Context, MpiFixture.NewPatient(nhs: "9434765919"), null, Ct)).Id;
         Assert.Null(await mpi.PersonOfAsync(loaded, Ct));
@@ -124,9 +124,8 @@ public sealed class MpiPreMatchTests : IAsyncLifetime
         var candidate = await mpi.CreateAsync(MpiFixture.NewPatient(nhs: "9434765919"), Ct);
         var door = DoorWithWriteBetween(async () =>
         {
-            await using var session = await mpi.Store.BeginWriteAsync(Ct);
-            await session.PurgeAsync("Patient", candidate, 1, Ct);
-            await session.CommitAsync(Ct);
+            await mpi.Store.PurgeAsync("Patient", candidate, 1, _ => new VersionWrite("AuditEvent", "purge-" + candidate, 1, DateTimeOffset.UtcNow, "POST",
+                $$"""{"resourceType":"AuditEvent","id":"purge-{{candidate}}","recorded":"2024-01-01T00:00:00Z","outcome":"0"}""", null, [], ChangeEvent: false), Ct);
         });
 
         var id = (await door.CreateAsync(MpiFixture.Context, MpiFixture.NewPatient(nhs: "9434765919"), null, Ct)).Id;

@@ -23,7 +23,7 @@ public sealed class QueuedMatcherTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         mpi = await MpiFixture.CreateAsync(Queued);
-        queue = new QueuedMatcher(mpi.Records, Queued, new PersonMatcher(Queued.ToMatchSettings()), TimeProvider.System);
+        queue = new QueuedMatcher(mpi.Records, mpi.Store, Queued, new PersonMatcher(Queued.ToMatchSettings()), TimeProvider.System);
     }
 
     public async ValueTask DisposeAsync() => await mpi.DisposeAsync();

@@ -29,11 +29,11 @@ public sealed class PostgresRecordStoreTests : RecordStoreContract
         return value;
     }
 
-    protected override ValueTask<IRecordStore> CreateStoreAsync()
+    protected override ValueTask<SqlRecordStore> CreateStoreAsync()
     {
         var connectionString = ConnectionString();
         admin = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString) { SearchPath = schema, Pooling = false }.ConnectionString);
-        return ValueTask.FromResult<IRecordStore>(new PostgresRecordStore(connectionString, schema));
+        return ValueTask.FromResult<SqlRecordStore>(new PostgresRecordStore(connectionString, schema));
     }
 
     protected override async Task ExecuteSqlAsync(string sql)

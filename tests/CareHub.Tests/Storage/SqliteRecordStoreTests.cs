@@ -9,7 +9,7 @@ public sealed class SqliteRecordStoreTests : RecordStoreContract
 {
     private readonly string path = Path.Combine(Path.GetTempPath(), "carehub-tests", $"{Guid.NewGuid():N}.db");
 
-    protected override ValueTask<IRecordStore> CreateStoreAsync() => ValueTask.FromResult<IRecordStore>(new SqliteRecordStore(path));
+    protected override ValueTask<SqlRecordStore> CreateStoreAsync() => ValueTask.FromResult<SqlRecordStore>(new SqliteRecordStore(path));
 
     protected override async Task ExecuteSqlAsync(string sql)
     {
@@ -164,7 +164,7 @@ public sealed class SqliteRecordStoreTests : RecordStoreContract
             "INSERT INTO outbox_old SELECT * FROM outbox WHERE position < 3; DROP TABLE outbox; ALTER TABLE outbox_old RENAME TO outbox; " +
             "CREATE INDEX ix_outbox_resource ON outbox (type, id); DELETE FROM sqlite_sequence; " +
             "INSERT INTO feed_position (name, position) VALUES ('reader', 3); DELETE FROM schema_version WHERE version = 8");
-        Assert.Equal(2, await Store.FeedEndAsync(Ct));
+        Assert.Equal(2, await PersonIndex.FeedEndAsync(Ct));
 
         await Store.MigrateAsync(Ct);
 

@@ -18,7 +18,7 @@ public sealed record PurgeSummary(int Purged, int Versions, int Skipped);
 /// AuditEvent that names the purged resource and the rule (nothing of its content). A resource that changed after it
 /// was judged expired is skipped; the next run judges it again.
 /// </summary>
-public sealed class PurgeJob(IRecordStore store, RetentionPolicy policy, TimeProvider clock)
+public sealed class PurgeJob(IGovernanceStore store, RetentionPolicy policy, TimeProvider clock)
 {
     private const int PageSize = 500;
 
@@ -77,22 +77,10 @@ public sealed class PurgeJob(IRecordStore store, RetentionPolicy policy, TimePro
     }
 
     /// <summary>Purges one resource with its audit record; null when it changed since it was judged (nothing is done).</summary>
-    public async Task<int?> PurgeAsync(PurgeCandidate candidate, CancellationToken cancellationToken)
+    public Task<int?> PurgeAsync(PurgeCandidate candidate, CancellationToken cancellationToken)
     {
-        await using var session = await store.BeginWriteAsync(cancellationToken);
-        int removed;
-        try
-        {
-            removed = await session.PurgeAsync(candidate.Type, candidate.Id, candidate.Version, cancellationToken);
-        }
-        catch (VersionConflictException)
-        {
-            return null;
-        }
-
-        await session.WriteAsync(AuditWrite(candidate, removed), cancellationToken);
-        await session.CommitAsync(cancellationToken);
-        return removed;
+        ArgumentNullException.ThrowIfNull(candidate);
+        return store.PurgeAsync(candidate.Type, candidate.Id, candidate.Version, removed => AuditWrite(candidate, removed), cancellationToken);
     }
 
     private async Task<string?> LastBodyAsync(StoredResource tombstone, CancellationToken cancellationToken)

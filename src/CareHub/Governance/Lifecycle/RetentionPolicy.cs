@@ -45,7 +45,7 @@ public sealed class RetentionPolicy
     /// Decides for the current version of a resource; <paramref name="body"/> is its body, or for a deleted resource the
     /// body of its last version that had one (categories and holds are read from it).
     /// </summary>
-    public async Task<RetentionDecision> DecideAsync(IRecordStore store, StoredResource current, string? body, DateTimeOffset asOf, CancellationToken cancellationToken)
+    public async Task<RetentionDecision> DecideAsync(IGovernanceStore store, StoredResource current, string? body, DateTimeOffset asOf, CancellationToken cancellationToken)
     {
         var resource = body is null ? null : JsonNode.Parse(body) as JsonObject;
         if (resource is not null && HasCoding(resource["meta"]?["tag"], LifecycleCodes.System, LifecycleCodes.LegalHold))
@@ -173,7 +173,7 @@ public sealed class RetentionPolicy
         };
     }
 
-    private static async Task<bool> PatientsAreAtLeastAsync(IRecordStore store, StoredResource current, int age, DateTimeOffset asOf, CancellationToken cancellationToken)
+    private static async Task<bool> PatientsAreAtLeastAsync(IGovernanceStore store, StoredResource current, int age, DateTimeOffset asOf, CancellationToken cancellationToken)
     {
         var patients = await store.PatientsOfAsync(current.Type, current.Id, cancellationToken);
         if (patients.Count == 0)

@@ -126,8 +126,17 @@ public sealed partial class PostgresRecordStore : SqlRecordStore
             cancellationToken);
     }
 
+    private int disposed;
+
     public override async ValueTask DisposeAsync()
     {
+        // Once only: the composition root registers one store under each of its interfaces, and the container disposes
+        // what each registration handed out.
+        if (Interlocked.Exchange(ref disposed, 1) == 1)
+        {
+            return;
+        }
+
         await StopStatisticsAsync();
         await dataSource.DisposeAsync();
     }

@@ -13,13 +13,13 @@ public abstract class PurgeJobTests : IAsyncLifetime
     private static readonly DateTimeOffset Old = new(2010, 3, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly DateTimeOffset Recent = new(2024, 6, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly DateTimeOffset AsOf = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
-    private IRecordStore? store;
+    private SqlRecordStore? store;
 
-    protected IRecordStore Store => store ?? throw new InvalidOperationException("The store is created in InitializeAsync.");
+    protected SqlRecordStore Store => store ?? throw new InvalidOperationException("The store is created in InitializeAsync.");
 
     protected static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    protected abstract ValueTask<IRecordStore> CreateStoreAsync();
+    protected abstract ValueTask<SqlRecordStore> CreateStoreAsync();
 
     protected abstract ValueTask DropDatabaseAsync();
 
@@ -169,7 +169,7 @@ public sealed class SqlitePurgeJobTests : PurgeJobTests
 {
     private readonly string path = Path.Combine(Path.GetTempPath(), "carehub-tests", $"{Guid.NewGuid():N}.db");
 
-    protected override ValueTask<IRecordStore> CreateStoreAsync() => ValueTask.FromResult<IRecordStore>(new SqliteRecordStore(path));
+    protected override ValueTask<SqlRecordStore> CreateStoreAsync() => ValueTask.FromResult<SqlRecordStore>(new SqliteRecordStore(path));
 
     protected override ValueTask DropDatabaseAsync()
     {
@@ -188,7 +188,7 @@ public sealed class PostgresPurgeJobTests : PurgeJobTests
     private readonly string schema = $"carehub_test_{Guid.NewGuid():N}";
     private string? connectionString;
 
-    protected override ValueTask<IRecordStore> CreateStoreAsync()
+    protected override ValueTask<SqlRecordStore> CreateStoreAsync()
     {
         connectionString = Environment.GetEnvironmentVariable("CAREHUB_TEST_POSTGRES");
         if (string.IsNullOrWhiteSpace(connectionString))
@@ -196,7 +196,7 @@ public sealed class PostgresPurgeJobTests : PurgeJobTests
             Assert.Skip("CAREHUB_TEST_POSTGRES is not set: run ./carehub test, which starts a throwaway PostgreSQL");
         }
 
-        return ValueTask.FromResult<IRecordStore>(new PostgresRecordStore(connectionString, schema));
+        return ValueTask.FromResult<SqlRecordStore>(new PostgresRecordStore(connectionString, schema));
     }
 
     protected override async ValueTask DropDatabaseAsync()

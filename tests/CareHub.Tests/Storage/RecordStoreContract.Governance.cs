@@ -18,7 +18,7 @@ public abstract partial class RecordStoreContract
 
     private async Task<AuditChainBreak> BrokenAsync()
     {
-        var report = await AuditChain.VerifyAsync(Store, Ct);
+        var report = await AuditChain.VerifyAsync(Governance, Ct);
         Assert.False(report.Intact, "the chain verified although it was tampered with");
         return report.Break!;
     }
@@ -28,11 +28,11 @@ public abstract partial class RecordStoreContract
     {
         await WriteThreeAuditedChangesAsync();
 
-        var report = await AuditChain.VerifyAsync(Store, Ct);
+        var report = await AuditChain.VerifyAsync(Governance, Ct);
 
         Assert.True(report.Intact, report.Break?.Detail);
         Assert.Equal(3, report.Verified);
-        var entries = await Store.ReadAuditChainAsync(Ct).ToListAsync(Ct);
+        var entries = await Governance.ReadAuditChainAsync(Ct).ToListAsync(Ct);
         Assert.Equal(["a1", "a2", "a3"], entries.Select(e => e.AuditId));
         Assert.Equal([1L, 2, 3], entries.Select(e => e.Sequence));
         Assert.Equal(entries[^1].Hash, report.Head);
@@ -43,7 +43,7 @@ public abstract partial class RecordStoreContract
     {
         await WriteThreeAuditedChangesAsync();
 
-        var first = (await Store.ReadAuditChainAsync(Ct).ToListAsync(Ct))[0];
+        var first = (await Governance.ReadAuditChainAsync(Ct).ToListAsync(Ct))[0];
         var stored = await Store.ReadAsync("AuditEvent", "a1", null, Ct);
 
         Assert.Equal(stored!.Json, first.StoredBody);
@@ -120,9 +120,9 @@ public abstract partial class RecordStoreContract
 
         await CommitAsync(Audit("a2", 3));
 
-        var report = await AuditChain.VerifyAsync(Store, Ct);
+        var report = await AuditChain.VerifyAsync(Governance, Ct);
         Assert.True(report.Intact, report.Break?.Detail);
-        Assert.Equal(["a1", "a2"], (await Store.ReadAuditChainAsync(Ct).ToListAsync(Ct)).Select(e => e.AuditId));
+        Assert.Equal(["a1", "a2"], (await Governance.ReadAuditChainAsync(Ct).ToListAsync(Ct)).Select(e => e.AuditId));
     }
 
     [Fact]
@@ -145,7 +145,7 @@ public abstract partial class RecordStoreContract
         }, Ct));
         await Task.WhenAll(tasks);
 
-        var report = await AuditChain.VerifyAsync(Store, Ct);
+        var report = await AuditChain.VerifyAsync(Governance, Ct);
 
         Assert.True(report.Intact, report.Break?.Detail);
         Assert.Equal((Writers / 2 * Each) + (Writers / 2 * Each * 2), report.Verified);
@@ -162,15 +162,16 @@ public abstract partial class RecordStoreContract
         await CommitAsync(Version("Observation", "o1", 2, 3, 1, Identifier("s", "o1"), subject));
         await CommitAsync(Version("Observation", "o2", 1, 4, 0, Identifier("s", "o2"), subject));
 
-        int removed;
-        await using (var session = await Store.BeginWriteAsync(Ct))
+        int? audited = null;
+        var removed = await Governance.PurgeAsync("Observation", "o1", 2, versions =>
         {
-            removed = await session.PurgeAsync("Observation", "o1", 2, Ct);
-            await session.WriteAsync(Audit("purge-o1", 5), Ct);
-            await session.CommitAsync(Ct);
-        }
+            audited = versions;
+            return Audit("purge-o1", 5);
+        }, Ct);
 
         Assert.Equal(2, removed);
+        Assert.Equal(2, audited);
+        Assert.NotNull(await Store.ReadAsync("AuditEvent", "purge-o1", null, Ct));
         Assert.Null(await Store.ReadAsync("Observation", "o1", null, Ct));
         Assert.Null(await Store.ReadAsync("Observation", "o1", 1, Ct));
         Assert.Equal(0, (await Store.HistoryAsync(new HistoryQuery("Observation", "o1", null, null, 10), Ct)).Total);
@@ -178,7 +179,7 @@ public abstract partial class RecordStoreContract
         Assert.DoesNotContain(await Store.ReadChangesAsync(0, 100, Ct), c => c.Id == "o1");
         Assert.Equal(["o2"], Ids(await SearchAsync("Observation", Token(new TokenMatch("s", "o1", false), new TokenMatch("s", "o2", false)))));
         Assert.NotNull(await Store.ReadAsync("Patient", "p1", null, Ct));
-        Assert.True((await AuditChain.VerifyAsync(Store, Ct)).Intact);
+        Assert.True((await AuditChain.VerifyAsync(Governance, Ct)).Intact);
     }
 
     [Fact]
@@ -187,12 +188,8 @@ public abstract partial class RecordStoreContract
         await CommitAsync(Version("Observation", "o0", 1, 1, 0));
         await CommitAsync(Version("Observation", "o1", 1, 2, 0));
         // A feed reader (an outbound channel, queued matching) has read up to o1's event, the newest.
-        var seen = await Store.FeedEndAsync(Ct);
-        await using (var session = await Store.BeginWriteAsync(Ct))
-        {
-            await session.PurgeAsync("Observation", "o1", 1, Ct);
-            await session.CommitAsync(Ct);
-        }
+        var seen = await PersonIndex.FeedEndAsync(Ct);
+        await Governance.PurgeAsync("Observation", "o1", 1, _ => Audit("purge-o1", 3), Ct);
 
         await CommitAsync(Version("Observation", "o2", 1, 3, 0));
 
@@ -202,18 +199,16 @@ public abstract partial class RecordStoreContract
     }
 
     [Fact]
-    public async Task purge_of_a_resource_that_changed_since_it_was_judged_conflicts_and_removes_nothing()
+    public async Task purge_of_a_resource_that_changed_since_it_was_judged_removes_nothing_and_writes_no_audit()
     {
         await CommitAsync(Version("Observation", "o1", 1, 1, 0));
         await CommitAsync(Version("Observation", "o1", 2, 2, 1));
 
-        await using (var session = await Store.BeginWriteAsync(Ct))
-        {
-            var conflict = await Assert.ThrowsAsync<VersionConflictException>(() => session.PurgeAsync("Observation", "o1", 1, Ct));
-            Assert.Equal(2, conflict.Actual);
-        }
+        Assert.Null(await Governance.PurgeAsync("Observation", "o1", 1, _ => Audit("purge-o1", 3), Ct));
 
         Assert.Equal(2, (await Store.ReadAsync("Observation", "o1", null, Ct))!.Version);
+        Assert.Equal(2, (await Store.HistoryAsync(new HistoryQuery("Observation", "o1", null, null, 10), Ct)).Total);
+        Assert.Null(await Store.ReadAsync("AuditEvent", "purge-o1", null, Ct));
     }
 
     [Fact]
@@ -221,8 +216,8 @@ public abstract partial class RecordStoreContract
     {
         await CommitAsync(Audit("a1", 1));
 
-        await using var session = await Store.BeginWriteAsync(Ct);
-        await Assert.ThrowsAsync<InvalidOperationException>(() => session.PurgeAsync("AuditEvent", "a1", 1, Ct));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Governance.PurgeAsync("AuditEvent", "a1", 1, _ => Audit("purge-a1", 2), Ct));
+        Assert.NotNull(await Store.ReadAsync("AuditEvent", "a1", null, Ct));
     }
 
     [Fact]
@@ -234,11 +229,11 @@ public abstract partial class RecordStoreContract
         await CommitAsync(Version("Encounter", "e1", 1, 30, 0, subject));
         await CommitAsync(Version("Observation", "lonely", 1, 5, 0));
 
-        Assert.Equal(At(30), await Store.LastPatientActivityAsync("Observation", "o1", Ct));
-        Assert.Equal(At(30), await Store.LastPatientActivityAsync("Patient", "p1", Ct));
-        Assert.Equal(At(5), await Store.LastPatientActivityAsync("Observation", "lonely", Ct));
-        Assert.Null(await Store.LastPatientActivityAsync("Observation", "none", Ct));
-        Assert.Equal(["p1"], await Store.PatientsOfAsync("Encounter", "e1", Ct));
+        Assert.Equal(At(30), await Governance.LastPatientActivityAsync("Observation", "o1", Ct));
+        Assert.Equal(At(30), await Governance.LastPatientActivityAsync("Patient", "p1", Ct));
+        Assert.Equal(At(5), await Governance.LastPatientActivityAsync("Observation", "lonely", Ct));
+        Assert.Null(await Governance.LastPatientActivityAsync("Observation", "none", Ct));
+        Assert.Equal(["p1"], await Governance.PatientsOfAsync("Encounter", "e1", Ct));
     }
 
     [Fact]
@@ -249,9 +244,9 @@ public abstract partial class RecordStoreContract
         await CommitAsync(Version("Observation", "o3", 1, 2, 0));
         await CommitAsync(Tombstone("Observation", "o3", 2, 3, 1));
 
-        Assert.Equal(["o1", "o3"], (await Store.ScanCurrentAsync("Observation", At(5), null, 10, Ct)).Select(r => r.Id));
-        Assert.Equal(["o2", "o3"], (await Store.ScanCurrentAsync("Observation", null, "o1", 10, Ct)).Select(r => r.Id));
-        Assert.True((await Store.ScanCurrentAsync("Observation", null, "o2", 10, Ct)).Single().Deleted);
+        Assert.Equal(["o1", "o3"], (await Governance.ScanCurrentAsync("Observation", At(5), null, 10, Ct)).Select(r => r.Id));
+        Assert.Equal(["o2", "o3"], (await Governance.ScanCurrentAsync("Observation", null, "o1", 10, Ct)).Select(r => r.Id));
+        Assert.True((await Governance.ScanCurrentAsync("Observation", null, "o2", 10, Ct)).Single().Deleted);
     }
 
     /// <summary>A SQL literal of a binary value, in the provider's syntax.</summary>
