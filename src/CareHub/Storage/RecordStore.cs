@@ -34,15 +34,10 @@ public interface IRecordStore : IAsyncDisposable
     /// </summary>
     Task<IReadOnlyList<IReadOnlyList<string>>> TokenPostingsAsync(string type, string param, IReadOnlyList<string> codes, int limit, CancellationToken cancellationToken);
 
-    /// <summary>The change feed: committed writes after <paramref name="afterPosition"/>, in commit order.</summary>
-    Task<IReadOnlyList<ChangeEvent>> ReadChangesAsync(long afterPosition, int max, CancellationToken cancellationToken);
-
-    /// <summary>How far the change-feed reader <paramref name="name"/> has read (0 before its first position is set).</summary>
-    Task<long> GetFeedPositionAsync(string name, CancellationToken cancellationToken);
-
     /// <summary>
     /// The position of the last committed change event (0 when there is none). Read before reading committed data, it
-    /// marks what a later transaction must look at again: <see cref="IWriteSession.ChangedSinceAsync"/>.
+    /// marks what a later transaction must look at again: <see cref="IWriteSession.ChangedSinceAsync"/>. The feed itself is
+    /// <see cref="IChangeFeed"/>.
     /// </summary>
     Task<long> FeedEndAsync(CancellationToken cancellationToken);
 
@@ -121,20 +116,6 @@ public interface IWriteSession : IAsyncDisposable
     /// again in full instead.
     /// </summary>
     Task<IReadOnlyCollection<string>?> ChangedSinceAsync(string type, long afterPosition, string param, IReadOnlyList<string> codes, int max, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Moves the change-feed reader <paramref name="name"/> from <paramref name="from"/> to <paramref name="to"/>,
-    /// committed with the rest of the session, so what it did with the changes and its position are stored together
-    /// (<see cref="IRecordStore.GetFeedPositionAsync"/>). False, and nothing changed, when the reader is not at
-    /// <paramref name="from"/> (another reader moved it).
-    /// </summary>
-    Task<bool> SetFeedPositionAsync(string name, long from, long to, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Gives the change-feed reader <paramref name="name"/> a position at the end of the feed as this transaction sees it,
-    /// unless it has one: a reader started now reads what is written from now on.
-    /// </summary>
-    Task StartFeedPositionAsync(string name, CancellationToken cancellationToken);
 
     /// <summary>
     /// Writes a version with its index rows and, when <see cref="VersionWrite.ChangeEvent"/> is set, its change-feed event.
