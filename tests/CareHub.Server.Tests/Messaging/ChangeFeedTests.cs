@@ -11,21 +11,24 @@ public sealed class ChangeFeedTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
+    /// <summary>A change-feed channel that sends Patient changes as ADT^A08 (from facility RXX) to an MLLP receiver.</summary>
+    private static KeyValuePair<string, string?>[] PatientsOut(int port) =>
+    [
+        new("CareHub:Channels:0:Name", "patients-out"),
+        new("CareHub:Channels:0:Source:Type", "changes"),
+        new("CareHub:Channels:0:Source:PollInterval", "00:00:00.100"),
+        new("CareHub:Channels:0:Source:SendingFacility", "RXX"),
+        new("CareHub:Channels:0:Transformer", "pass-through"),
+        new("CareHub:Channels:0:Destinations:0:Type", "mllp"),
+        new("CareHub:Channels:0:Destinations:0:Host", "127.0.0.1"),
+        new("CareHub:Channels:0:Destinations:0:Port", port.ToString(CultureInfo.InvariantCulture)),
+    ];
+
     [Fact]
     public async Task a_patient_written_to_the_record_is_sent_on_as_ADT_A08_once_per_change()
     {
         await using var receiver = new FakeMllpReceiver((_, _) => Hl7AckCode.AA);
-        await using var server = await MessagingServer.StartAsync(
-        [
-            new("CareHub:Channels:0:Name", "patients-out"),
-            new("CareHub:Channels:0:Source:Type", "changes"),
-            new("CareHub:Channels:0:Source:PollInterval", "00:00:00.100"),
-            new("CareHub:Channels:0:Source:SendingFacility", "RXX"),
-            new("CareHub:Channels:0:Transformer", "pass-through"),
-            new("CareHub:Channels:0:Destinations:0:Type", "mllp"),
-            new("CareHub:Channels:0:Destinations:0:Host", "127.0.0.1"),
-            new("CareHub:Channels:0:Destinations:0:Port", receiver.Port.ToString(CultureInfo.InvariantCulture)),
-        ]);
+        await using var server = await MessagingServer.StartAsync(PatientsOut(receiver.Port));
 
         const string Body = """
             {"resourceType":"Patient","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9434765919"}],
@@ -52,17 +55,7 @@ public sealed class ChangeFeedTests
     public async Task health_lists_every_change_feed_consumer_with_its_position_and_lag_and_no_patient_data()
     {
         await using var receiver = new FakeMllpReceiver((_, _) => Hl7AckCode.AA);
-        await using var server = await MessagingServer.StartAsync(
-        [
-            new("CareHub:Mpi:Matching", "Queued"),
-            new("CareHub:Channels:0:Name", "patients-out"),
-            new("CareHub:Channels:0:Source:Type", "changes"),
-            new("CareHub:Channels:0:Source:PollInterval", "00:00:00.100"),
-            new("CareHub:Channels:0:Transformer", "pass-through"),
-            new("CareHub:Channels:0:Destinations:0:Type", "mllp"),
-            new("CareHub:Channels:0:Destinations:0:Host", "127.0.0.1"),
-            new("CareHub:Channels:0:Destinations:0:Port", receiver.Port.ToString(CultureInfo.InvariantCulture)),
-        ]);
+        await using var server = await MessagingServer.StartAsync([new("CareHub:Mpi:Matching", "Queued"), .. PatientsOut(receiver.Port)]);
 
         const string Body = """
             {"resourceType":"Patient","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9434765919"}],
