@@ -541,14 +541,6 @@ public sealed partial class RecordService
         }
     }
 
-    /// <summary>
-    /// The change feed: committed writes after a position, in order. Downstream work reads it through
-    /// <see cref="Feed.ChangeFeedReader"/>, which keeps each consumer's position.
-    /// </summary>
-    public Task<IReadOnlyList<ChangeEvent>> ReadChangesAsync(long afterPosition, int max, CancellationToken cancellationToken) =>
-        (store as IChangeFeed ?? throw new InvalidOperationException($"The record store ({store.Backend}) keeps no change feed."))
-            .ReadChangesAsync(afterPosition, max, cancellationToken);
-
     private static string Link(RequestContext context, string path, IReadOnlyList<KeyValuePair<string, string>> applied, string? cursorName, string? cursor)
     {
         var parts = applied.Select(p => $"{Uri.EscapeDataString(p.Key)}={Uri.EscapeDataString(p.Value)}").ToList();
