@@ -143,8 +143,9 @@ public sealed partial class ChangeFeedReader : IDisposable
             // The store itself is what failed: the status keeps the last figures it had, with this failure.
             LogLagUnknown(logger, reading.Consumer.Name, e.GetType().Name);
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
+            // Stopping, or the read timed out: the back-off that follows decides which.
         }
     }
 
