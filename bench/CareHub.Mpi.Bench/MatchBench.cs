@@ -5,6 +5,7 @@ using CareHub.Governance;
 using CareHub.Identity;
 using CareHub.Identity.Matching;
 using CareHub.Records;
+using CareHub.Records.Feed;
 using CareHub.Storage;
 using CareHub.Storage.Sqlite;
 using Hl7.Fhir.Model;
@@ -215,14 +216,18 @@ internal static class MatchBench
                 WriteHooks = [hook],
             };
             // --queued: the matcher runs beside the writers, as the server runs it, from where the last run left it.
-            var queue = mpi.Matching == MpiMatching.Queued ? new QueuedMatcher(records, store, mpi, matcher, TimeProvider.System) : null;
+            var queue = mpi.Matching == MpiMatching.Queued
+                ? new QueuedMatcher(records, store, (IChangeFeed)store, mpi, matcher, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<QueuedMatcher>.Instance)
+                : null;
             using var stopQueue = new CancellationTokenSource();
+            using var reader = queue is null ? null
+                : new ChangeFeedReader((IChangeFeed)store, [queue], TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<ChangeFeedReader>.Instance);
             System.Threading.Tasks.Task? matching = null;
             if (queue is not null)
             {
                 await queue.DrainAsync(CancellationToken.None);
                 hook.Queued = queue.Wake;
-                matching = System.Threading.Tasks.Task.Run(() => queue.RunAsync(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, stopQueue.Token));
+                matching = reader!.RunAsync(stopQueue.Token);
             }
 
             var random = new Random(Seed + next);

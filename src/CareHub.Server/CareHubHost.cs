@@ -1,6 +1,8 @@
 using CareHub.Governance;
 using CareHub.Identity;
 using CareHub.Records;
+using CareHub.Records.Feed;
+using CareHub.Server.Feed;
 using CareHub.Server.Fhir;
 using CareHub.Server.Identity;
 using CareHub.Server.Messaging;
@@ -71,6 +73,8 @@ public static class CareHubHost
         builder.Services.AddCareHubAuth(builder.Configuration);
         // Messaging: the message broker (channels, message store, MLLP listeners, delivery workers).
         builder.Services.AddCareHubMessaging(builder.Configuration, storage);
+        // Downstream of every write: queued matching, change-feed channels (and subscriptions), one reader.
+        builder.Services.AddChangeFeed();
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -90,12 +94,16 @@ public static class CareHubHost
         return app;
     }
 
-    /// <summary>Readiness for load balancers and operators: the store answers. No patient data, no authentication.</summary>
-    private static async Task<IResult> Health(RecordService records, SqlRecordStore store, CancellationToken cancellationToken)
+    /// <summary>
+    /// Readiness for load balancers and operators: the store answers; with how far each change-feed consumer has read
+    /// (a consumer that fails does not make the node unready: it backs off and its lag shows it). No patient data, no
+    /// authentication.
+    /// </summary>
+    private static async Task<IResult> Health(RecordService records, SqlRecordStore store, ChangeFeedReader feeds, CancellationToken cancellationToken)
     {
         try
         {
-            await records.ReadChangesAsync(long.MaxValue - 1, 1, cancellationToken);
+            await store.FeedEndAsync(cancellationToken);
             if (store is SqliteRecordStore sqlite)
             {
                 // A checkpoint that fails leaves the write-ahead log growing until the writer's own backstop copies it.
@@ -104,10 +112,11 @@ public static class CareHubHost
                 {
                     status = "ok", store = records.Backend, schema = SqlRecordStore.SchemaVersion,
                     checkpoints = new { passes = sqlite.CheckpointPasses, failures, lastFailureAt = at, lastFailure = message },
+                    feeds = ChangeFeedServices.Health(feeds),
                 });
             }
 
-            return Results.Json(new { status = "ok", store = records.Backend, schema = SqlRecordStore.SchemaVersion });
+            return Results.Json(new { status = "ok", store = records.Backend, schema = SqlRecordStore.SchemaVersion, feeds = ChangeFeedServices.Health(feeds) });
         }
         catch (System.Data.Common.DbException)
         {

@@ -2,6 +2,8 @@ using CareHub.Fhir;
 using CareHub.Identity;
 using CareHub.Identity.Matching;
 using CareHub.Records;
+using CareHub.Records.Feed;
+using CareHub.Server.Feed;
 using CareHub.Server.Fhir;
 using Hl7.Fhir.Model;
 
@@ -25,10 +27,16 @@ public static class MpiApi
         services.AddSingleton<MpiWriteHook>();
         services.AddSingleton<IWriteHook>(sp => sp.GetRequiredService<MpiWriteHook>());
         services.AddSingleton<MasterPersonIndex>();
-        services.AddSingleton<QueuedMatcher>();
+        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<QueuedMatcher>(sp, ChangeFeedServices.FeedOf(sp)));
         if (options.Enabled && options.Matching == MpiMatching.Queued)
         {
-            services.AddHostedService<QueuedMatchingService>();
+            // Run by the change-feed reader; every queued Patient write counts towards waking it for a full batch.
+            services.AddSingleton<IChangeFeedConsumer>(sp =>
+            {
+                var matcher = sp.GetRequiredService<QueuedMatcher>();
+                sp.GetRequiredService<MpiWriteHook>().Queued = matcher.Wake;
+                return matcher;
+            });
         }
 
         services.AddSingleton<IPatientLinks, MpiPatientLinks>();
@@ -144,18 +152,5 @@ public static class MpiApi
         }
 
         return id;
-    }
-}
-
-/// <summary>
-/// Runs the queued matcher (<c>CareHub:Mpi:Matching</c> = <c>Queued</c>) with the host: every queued Patient write wakes
-/// it, and it stops with the host, leaving its position stored for the next start.
-/// </summary>
-public sealed class QueuedMatchingService(QueuedMatcher matcher, MpiWriteHook hook, ILogger<QueuedMatcher> logger) : BackgroundService
-{
-    protected override Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        hook.Queued = matcher.Wake;
-        return Task.Run(() => matcher.RunAsync(logger, stoppingToken), CancellationToken.None);
     }
 }

@@ -2,6 +2,7 @@ using CareHub.Fhir;
 using CareHub.Governance;
 using CareHub.Identity.Matching;
 using CareHub.Records;
+using CareHub.Records.Feed;
 using CareHub.Storage;
 using Hl7.Fhir.Model;
 using Microsoft.Extensions.Logging;
@@ -17,29 +18,30 @@ public sealed record QueuedMatchPass(int Events, int Patients, int Links, int Re
 public sealed record QueuedMatchStatus(long Position, int Pending, bool PendingCapped);
 
 /// <summary>
-/// Queued matching (<see cref="MpiMatching.Queued"/>): a Patient write commits without matching, and this reader of the
-/// record's change feed matches the Patients written since its stored position, a batch at a time. Each batch is one
-/// transaction through the one door that links (or queues for review) every Patient in it, moves the position and is
-/// audited as one operation, so a restart neither skips nor repeats a Patient.
+/// Queued matching (<see cref="MpiMatching.Queued"/>): a Patient write commits without matching, and this consumer of the
+/// record's change feed (<see cref="ChangeFeedReader"/>) matches the Patients written since its stored position, a batch
+/// at a time. Each batch is one transaction through the one door that links (or queues for review) every Patient in it,
+/// moves the position and is audited as one operation, so a restart neither skips nor repeats a Patient.
 /// <para>
 /// A Patient is matched as it is when its batch runs (the current version, as <c>mpi rematch</c> does), with the same
 /// <see cref="PersonLinker"/> the inline path uses: candidates are read and compared before the transaction and only what
 /// changed since is read again inside it. A Patient deleted before its batch is passed over; one written again is matched
 /// at its newer version when that version's own event comes. Deletes and merges are not queued: the write does them.
 /// </para>
+/// <para>
+/// A batch a record makes fail (a <see cref="FhirException"/>) is retried one Patient at a time, and the Patient that fails
+/// alone is passed over, logged by id, to be matched by <c>carehub mpi rematch</c> once fixed; any other failure (the
+/// store) reaches the reader, which backs off and hands the same batch again, so nothing is passed over for it.
+/// </para>
 /// </summary>
-public sealed partial class QueuedMatcher(RecordService records, IPersonIndexStore index, MpiOptions options, PersonMatcher matcher, TimeProvider clock)
+public sealed partial class QueuedMatcher(RecordService records, IPersonIndexStore index, IChangeFeed feed, MpiOptions options, PersonMatcher matcher, TimeProvider clock,
+    ILogger<QueuedMatcher> logger) : IChangeFeedConsumer
 {
     /// <summary>
     /// How long the matcher, short of a full batch, waits for more Patient writes before it matches what it has: writes
     /// arriving together are matched in one transaction, and a lone write waits at most this long (or the idle poll).
     /// </summary>
     public static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(200);
-
-    /// <summary>How long the matcher waits after the store failed (not a record) before it tries the same batch again.</summary>
-    public static readonly TimeSpan FailurePause = TimeSpan.FromSeconds(5);
-
-    private readonly SemaphoreSlim wake = new(0, 1);
 
     private bool started;
 
@@ -66,13 +68,31 @@ public sealed partial class QueuedMatcher(RecordService records, IPersonIndexSto
         Return = ReturnPreference.Minimal,
     };
 
-    /// <summary>
-    /// Matches the next batch of Patient writes from the change feed. Answers what it did; a pass with no events means the
-    /// matcher has caught up. <paramref name="batchSize"/> overrides <see cref="MpiOptions.QueueBatchSize"/>.
-    /// </summary>
-    public async Task<QueuedMatchPass> RunOnceAsync(CancellationToken cancellationToken, int? batchSize = null)
+    // Patient writes queued since the matcher last looked at the feed (approximate: only for when to look again).
+    private int queuedWrites;
+
+    public string Name => FeedName;
+
+    public int BatchSize => options.QueueBatchSize * EventsPerPatient;
+
+    /// <summary>Short of a full batch the matcher waits for one (<see cref="Wake"/>) or for <see cref="Linger"/>.</summary>
+    public TimeSpan Idle => Linger;
+
+    private readonly ChangeFeedWake wake = new();
+
+    ChangeFeedWake IChangeFeedConsumer.Wake => wake;
+
+    /// <summary>Tells the reader to look at the change feed now once a full batch of Patient writes was queued.</summary>
+    public void Wake()
     {
-        var size = batchSize ?? options.QueueBatchSize;
+        if (Interlocked.Increment(ref queuedWrites) >= options.QueueBatchSize)
+        {
+            wake.Signal();
+        }
+    }
+
+    public async Task<long> PositionAsync(CancellationToken cancellationToken)
+    {
         if (!started)
         {
             // A store that never queued a write: the matcher reads from now on (what was written before was matched
@@ -85,20 +105,71 @@ public sealed partial class QueuedMatcher(RecordService records, IPersonIndexSto
             started = true;
         }
 
-        var from = await records.GetFeedPositionAsync(FeedName, cancellationToken);
-        var events = await records.ReadChangesAsync(from, size * EventsPerPatient, cancellationToken);
-        if (events.Count == 0)
-        {
-            return new QueuedMatchPass(0, 0, 0, 0, from);
-        }
+        return await feed.GetFeedPositionAsync(FeedName, cancellationToken);
+    }
 
+    public async Task<FeedProgress> HandleAsync(ChangeBatch batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        Interlocked.Exchange(ref queuedWrites, 0);
+        try
+        {
+            try
+            {
+                var pass = await MatchAsync(batch.From, batch.Events, options.QueueBatchSize, cancellationToken);
+                return new FeedProgress(pass.Position, pass.Patients >= options.QueueBatchSize);
+            }
+            catch (FhirException)
+            {
+                // One record spoils the batch: match them one at a time, so only that one is passed over.
+                var pass = await MatchAsync(batch.From, batch.Events, 1, cancellationToken);
+                return new FeedProgress(pass.Position, true);
+            }
+        }
+        catch (FhirException e)
+        {
+            if (batch.Events.FirstOrDefault(IsMatched) is not { } next)
+            {
+                throw;
+            }
+
+            await records.WriteOperationAsync(context, "operation $mpi-queued-matching", "Person", FhirInteraction.Update,
+                async writer => await writer.SetFeedPositionAsync(FeedName, batch.From, next.Position, cancellationToken) ? true : throw new FeedPositionMovedException(),
+                cancellationToken);
+            LogPassedOver(logger, next.Id, (int)e.Status);
+            return new FeedProgress(next.Position, true);
+        }
+        catch (FeedPositionMovedException)
+        {
+            // Another matcher took this batch: read on from where it left off.
+            return new FeedProgress(batch.From, true);
+        }
+    }
+
+    /// <summary>
+    /// Matches the next batch of Patient writes from the change feed. Answers what it did; a pass with no events means the
+    /// matcher has caught up. <paramref name="batchSize"/> overrides <see cref="MpiOptions.QueueBatchSize"/>.
+    /// </summary>
+    public async Task<QueuedMatchPass> RunOnceAsync(CancellationToken cancellationToken, int? batchSize = null)
+    {
+        var size = batchSize ?? options.QueueBatchSize;
+        var from = await PositionAsync(cancellationToken);
+        var events = await feed.ReadChangesAsync(from, size * EventsPerPatient, cancellationToken);
+        return events.Count == 0 ? new QueuedMatchPass(0, 0, 0, 0, from) : await MatchAsync(from, events, size, cancellationToken);
+    }
+
+    private static bool IsMatched(ChangeEvent change) => change.Type == "Patient" && change.Method != "DELETE";
+
+    /// <summary>Matches the Patients written in <paramref name="events"/>, up to <paramref name="size"/>, and moves the position past them in the same transaction.</summary>
+    private async Task<QueuedMatchPass> MatchAsync(long from, IReadOnlyList<ChangeEvent> events, int size, CancellationToken cancellationToken)
+    {
         // The Patients written, each once, in the order written; the batch ends just before the Patient that would overfill it.
         var ids = new List<string>(size);
         var end = from;
         var passed = 0;
         foreach (var change in events)
         {
-            if (change.Type == "Patient" && change.Method != "DELETE" && !ids.Contains(change.Id, StringComparer.Ordinal))
+            if (IsMatched(change) && !ids.Contains(change.Id, StringComparer.Ordinal))
             {
                 if (ids.Count == size)
                 {
@@ -151,107 +222,8 @@ public sealed partial class QueuedMatcher(RecordService records, IPersonIndexSto
         return new QueuedMatchPass(passed, work.Count, links, reviews, end);
     }
 
-    /// <summary>Tells a waiting <see cref="RunAsync"/> to look at the change feed now (a Patient write was queued).</summary>
-    public void Wake()
-    {
-        if (Interlocked.Increment(ref queuedWrites) < options.QueueBatchSize)
-        {
-            return;
-        }
-
-        try
-        {
-            wake.Release();
-        }
-        catch (SemaphoreFullException)
-        {
-            // Already woken.
-        }
-    }
-
-    // Patient writes queued since the matcher last looked at the feed (approximate: only for when to look again).
-    private int queuedWrites;
-
-    /// <summary>
-    /// Matches batch after batch until cancelled; short of a full batch it waits for one (<see cref="Wake"/>) or for
-    /// <see cref="Linger"/>.
-    /// A batch a record makes fail (a <see cref="FhirException"/>) is retried one Patient at a time, and the Patient that
-    /// fails alone is passed over, logged by id, to be matched by <c>carehub mpi rematch</c> once fixed; a failing store
-    /// is retried after <see cref="FailurePause"/>, the same batch, so nothing is passed over for it.
-    /// </summary>
-    public async Task RunAsync(ILogger logger, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(logger);
-        var oneByOne = false;
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                Interlocked.Exchange(ref queuedWrites, 0);
-                var pass = await RunOnceAsync(cancellationToken, oneByOne ? 1 : null);
-                oneByOne = false;
-                if (pass.Patients < options.QueueBatchSize)
-                {
-                    // Caught up, or a part batch: wait for a full batch of writes or the linger, whichever comes first.
-                    await wake.WaitAsync(Linger, cancellationToken);
-                }
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (FeedPositionMovedException)
-            {
-                // Another matcher took this batch: read on from where it left off.
-            }
-            catch (FhirException) when (!oneByOne)
-            {
-                oneByOne = true;
-            }
-            catch (FhirException e)
-            {
-                oneByOne = false;
-                if (await PassOverAsync(cancellationToken) is { } id)
-                {
-                    LogPassedOver(logger, id, (int)e.Status);
-                }
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                LogFailed(logger, e);
-                try
-                {
-                    await Task.Delay(FailurePause, clock, cancellationToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
-        }
-    }
-
-    /// <summary>Moves the position past the next Patient write without matching it; answers its id.</summary>
-    private async Task<string?> PassOverAsync(CancellationToken cancellationToken)
-    {
-        var from = await records.GetFeedPositionAsync(FeedName, cancellationToken);
-        var next = (await records.ReadChangesAsync(from, 1000, cancellationToken)).FirstOrDefault(e => e.Type == "Patient" && e.Method != "DELETE");
-        if (next is null)
-        {
-            return null;
-        }
-
-        await records.WriteOperationAsync(context, "operation $mpi-queued-matching", "Person", FhirInteraction.Update,
-            async writer => await writer.SetFeedPositionAsync(FeedName, from, next.Position, cancellationToken) ? true : throw new FeedPositionMovedException(),
-            cancellationToken);
-        return next.Id;
-    }
-
     [LoggerMessage(EventId = 5001, Level = LogLevel.Warning, Message = "Queued matching passed over Patient/{Id}: matching it failed with status {Status}; run 'carehub mpi rematch' once it is corrected")]
     private static partial void LogPassedOver(ILogger logger, string id, int status);
-
-    [LoggerMessage(EventId = 5002, Level = LogLevel.Error, Message = "Queued matching failed; it tries the same batch again after a pause")]
-    private static partial void LogFailed(ILogger logger, Exception exception);
 
     /// <summary>Runs passes until the matcher has caught up with the change feed; answers the passes' totals.</summary>
     public async Task<QueuedMatchPass> DrainAsync(CancellationToken cancellationToken)
@@ -271,18 +243,18 @@ public sealed partial class QueuedMatcher(RecordService records, IPersonIndexSto
     /// <summary>The matcher's position and the Patient writes waiting after it (counted up to <see cref="StatusLimit"/>).</summary>
     public async Task<QueuedMatchStatus> StatusAsync(CancellationToken cancellationToken)
     {
-        var position = await records.GetFeedPositionAsync(FeedName, cancellationToken);
+        var position = await feed.GetFeedPositionAsync(FeedName, cancellationToken);
         var pending = 0;
         var after = position;
         while (pending < StatusLimit)
         {
-            var events = await records.ReadChangesAsync(after, 1000, cancellationToken);
+            var events = await feed.ReadChangesAsync(after, 1000, cancellationToken);
             if (events.Count == 0)
             {
                 return new QueuedMatchStatus(position, pending, false);
             }
 
-            pending += events.Count(e => e.Type == "Patient" && e.Method != "DELETE");
+            pending += events.Count(IsMatched);
             after = events[^1].Position;
         }
 

@@ -2,7 +2,7 @@ using CareHub.Fhir;
 using CareHub.Hl7v2;
 using CareHub.Messaging.Destinations;
 using CareHub.Messaging.Storage;
-using CareHub.Records;
+using CareHub.Records.Feed;
 using Hl7.Fhir.Model;
 using Microsoft.Extensions.Logging;
 
@@ -14,7 +14,8 @@ public sealed partial class MessageBroker
 
     /// <summary>
     /// Runs the background work until <paramref name="stoppingToken"/> fires: one delivery worker per destination, the
-    /// retention purge, watched folders and change-feed channels. Each loop catches and logs its own failures and
+    /// retention purge and watched folders (change-feed channels are read by the <see cref="ChangeFeedReader"/>, through
+    /// <see cref="FeedConsumers"/>). Each loop catches and logs its own failures and
     /// carries on after a pause, so one broken destination or database hiccup stops nothing else.
     /// </summary>
     public async Task RunAsync(CancellationToken stoppingToken)
@@ -28,14 +29,9 @@ public sealed partial class MessageBroker
         foreach (var channel in channels.Values.Where(c => c.Options.Enabled))
         {
             loops.AddRange(channel.Routes.Select(route => DeliverLoopAsync(route, stoppingToken)));
-            switch (channel.Options.Source.Type)
+            if (channel.Options.Source.Type == "folder")
             {
-                case "folder":
-                    loops.Add(Forever("folder " + channel.Options.Name, channel.Options.Source.PollInterval, ct => ReadFolderOnceAsync(channel, ct), stoppingToken));
-                    break;
-                case "changes":
-                    loops.Add(Forever("changes " + channel.Options.Name, channel.Options.Source.PollInterval, ct => ReadChangesOnceAsync(channel, ct), stoppingToken));
-                    break;
+                loops.Add(Forever("folder " + channel.Options.Name, channel.Options.Source.PollInterval, ct => ReadFolderOnceAsync(channel, ct), stoppingToken));
             }
         }
 
@@ -268,69 +264,6 @@ public sealed partial class MessageBroker
         }
     }
 
-    // ---- change feed ---------------------------------------------------------------------------------------------
-
-    /// <summary>
-    /// Reads the record's change feed from the channel's stored position and turns each Patient change into an ADT^A08
-    /// message, queued for the channel's destinations. The messages and the new position are stored in one transaction.
-    /// </summary>
-    private async Task ReadChangesOnceAsync(Channel channel, CancellationToken cancellationToken)
-    {
-        var source = channel.Options.Source;
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            var from = await store.GetFeedPositionAsync(channel.Options.Name, cancellationToken);
-            var events = await records.ReadChangesAsync(from, 200, cancellationToken);
-            if (events.Count == 0)
-            {
-                return;
-            }
-
-            var context = new RequestContext(channel.Principal, "urn:carehub:channel:" + channel.Options.Name, "changes-" + channel.Options.Name)
-            {
-                Return = ReturnPreference.Representation,
-            };
-            var messages = new List<NewMessage>();
-            foreach (var change in events.Where(e => source.ResourceTypes.Contains(e.Type, StringComparer.Ordinal) && e.Method != "DELETE"))
-            {
-                Patient? patient;
-                try
-                {
-                    patient = (await records.ReadAsync(context, change.Type, change.Id, change.Version, cancellationToken)).ToResource() as Patient;
-                }
-                catch (FhirException e)
-                {
-                    LogChangeSkipped(logger, channel.Options.Name, change.Position, (int)e.Status);
-                    continue;
-                }
-
-                if (patient is null)
-                {
-                    continue;
-                }
-
-                var adt = PatientAdt.Build(patient, source.SendingApplication, source.SendingFacility, change.Time);
-                var (processing, _) = Process(channel, adt);
-                messages.Add(new NewMessage
-                {
-                    Channel = channel.Options.Name,
-                    Received = clock.GetUtcNow(),
-                    Sender = $"changes:{change.Type}/{change.Id}/_history/{change.Version}",
-                    Raw = adt.EncodeBytes(),
-                    ControlId = adt.ControlId,
-                    MessageType = adt.MessageType,
-                    TriggerEvent = adt.TriggerEvent,
-                    Processing = processing,
-                });
-            }
-
-            if (await store.AppendFromFeedAsync(channel.Options.Name, from, events[^1].Position, messages, cancellationToken) && messages.Count > 0)
-            {
-                channel.Wake();
-            }
-        }
-    }
-
     [LoggerMessage(EventId = 4010, Level = LogLevel.Error, Message = "Messaging loop {Loop} failed; it carries on after a pause")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception, string loop);
 
@@ -351,7 +284,4 @@ public sealed partial class MessageBroker
 
     [LoggerMessage(EventId = 4017, Level = LogLevel.Debug, Message = "Channel {Channel}: file {File} cannot be opened yet ({Reason}); left for the next pass")]
     private static partial void LogFileBusy(ILogger logger, string channel, string file, string reason);
-
-    [LoggerMessage(EventId = 4016, Level = LogLevel.Warning, Message = "Channel {Channel}: change at position {Position} skipped (read answered {Status})")]
-    private static partial void LogChangeSkipped(ILogger logger, string channel, long position, int status);
 }

@@ -4,6 +4,7 @@ using CareHub.Hl7v2;
 using CareHub.Messaging.Destinations;
 using CareHub.Messaging.Storage;
 using CareHub.Records;
+using CareHub.Records.Feed;
 using Microsoft.Extensions.Logging;
 
 
@@ -19,7 +20,8 @@ public sealed record IntakeOutcome(byte[]? Ack, long? MessageId, string State, b
 /// <summary>
 /// The message broker: channels (source, filters, transformer, destinations) over the message store. Intake stores every
 /// inbound message durably before it is acknowledged, answers a resend with the stored answer, and queues one delivery
-/// per destination; <see cref="RunAsync"/> runs the delivery workers, the purge, watched folders and change-feed channels.
+/// per destination; <see cref="RunAsync"/> runs the delivery workers, the purge and watched folders, and
+/// <see cref="FeedConsumers"/> are the change-feed channels for the <see cref="ChangeFeedReader"/> to run.
 /// Sources that listen on the network (MLLP, HTTP) live in the server and call <see cref="ReceiveAsync"/>.
 /// </summary>
 public sealed partial class MessageBroker : IAsyncDisposable
@@ -67,6 +69,8 @@ public sealed partial class MessageBroker : IAsyncDisposable
                 channel.Routes.Add(new Route(channel, d, factory(channel.Options, d)));
             }
         }
+
+        FeedConsumers = channels.Values.Where(c => c.Options.Enabled && c.Options.Source.Type == "changes").Select(c => (IChangeFeedConsumer)new ChannelFeed(this, c)).ToList();
     }
 
     public IMessageStore Store => store;

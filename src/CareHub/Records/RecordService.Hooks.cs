@@ -133,6 +133,9 @@ public sealed partial class RecordService
 
         public List<RecordResult> Written { get; } = [];
 
+        private IChangeFeedSession Feed => session as IChangeFeedSession
+            ?? throw new InvalidOperationException("This record store keeps no change feed, so no reader of it can keep a position there.");
+
         /// <summary>Index rows were rebuilt or a feed position set: no new version, but work to commit.</summary>
         public bool ChangedWithoutVersions { get; private set; }
 
@@ -151,13 +154,13 @@ public sealed partial class RecordService
 
         public async Task StartFeedPositionAsync(string name, CancellationToken cancellationToken)
         {
-            await session.StartFeedPositionAsync(name, cancellationToken);
+            await Feed.StartFeedPositionAsync(name, cancellationToken);
             ChangedWithoutVersions = true;
         }
 
         public async Task<bool> SetFeedPositionAsync(string name, long from, long to, CancellationToken cancellationToken)
         {
-            var moved = await session.SetFeedPositionAsync(name, from, to, cancellationToken);
+            var moved = await Feed.SetFeedPositionAsync(name, from, to, cancellationToken);
             ChangedWithoutVersions |= moved;
             return moved;
         }

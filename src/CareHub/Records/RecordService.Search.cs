@@ -541,14 +541,6 @@ public sealed partial class RecordService
         }
     }
 
-    /// <summary>The change feed for downstream consumers (notifications, outbound channels): committed writes after a position, in order.</summary>
-    public Task<IReadOnlyList<ChangeEvent>> ReadChangesAsync(long afterPosition, int max, CancellationToken cancellationToken) =>
-        store.ReadChangesAsync(afterPosition, max, cancellationToken);
-
-    /// <summary>How far the change-feed reader <paramref name="name"/> has read (0 before its first position is set).</summary>
-    public Task<long> GetFeedPositionAsync(string name, CancellationToken cancellationToken) =>
-        store.GetFeedPositionAsync(name, cancellationToken);
-
     private static string Link(RequestContext context, string path, IReadOnlyList<KeyValuePair<string, string>> applied, string? cursorName, string? cursor)
     {
         var parts = applied.Select(p => $"{Uri.EscapeDataString(p.Key)}={Uri.EscapeDataString(p.Value)}").ToList();

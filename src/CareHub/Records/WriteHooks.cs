@@ -70,11 +70,11 @@ public interface IRecordWriter
 
     /// <summary>
     /// Records how far a reader of the change feed has read, committed with what this operation writes (and committed even
-    /// when it writes nothing else): see <see cref="IWriteSession.SetFeedPositionAsync"/>.
+    /// when it writes nothing else): see <see cref="IChangeFeedSession.SetFeedPositionAsync"/>.
     /// </summary>
     Task<bool> SetFeedPositionAsync(string name, long from, long to, CancellationToken cancellationToken);
 
-    /// <summary>Starts a change-feed reader at the end of the feed unless it has a position (<see cref="IWriteSession.StartFeedPositionAsync"/>).</summary>
+    /// <summary>Starts a change-feed reader at the end of the feed unless it has a position (<see cref="IChangeFeedSession.StartFeedPositionAsync"/>).</summary>
     Task StartFeedPositionAsync(string name, CancellationToken cancellationToken);
 }
 

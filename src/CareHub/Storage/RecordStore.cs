@@ -20,12 +20,6 @@ public interface IRecordStore : IRecordLookups, IAsyncDisposable
     /// <summary>Versions newest first, at instance, type or system level.</summary>
     Task<HistoryPage> HistoryAsync(HistoryQuery query, CancellationToken cancellationToken);
 
-    /// <summary>The change feed: committed writes after <paramref name="afterPosition"/>, in commit order.</summary>
-    Task<IReadOnlyList<ChangeEvent>> ReadChangesAsync(long afterPosition, int max, CancellationToken cancellationToken);
-
-    /// <summary>How far the change-feed reader <paramref name="name"/> has read (0 before its first position is set).</summary>
-    Task<long> GetFeedPositionAsync(string name, CancellationToken cancellationToken);
-
     /// <summary>Writes server-generated records (audit events of reads and denials) in one transaction, without change events.</summary>
     Task AppendAsync(IReadOnlyList<VersionWrite> writes, CancellationToken cancellationToken);
 
@@ -58,20 +52,6 @@ public interface IWriteSession : IAsyncDisposable
 
     /// <summary>Ids of current resources matching the query, as this transaction sees them (for conditional interactions).</summary>
     Task<IReadOnlyList<string>> FindIdsAsync(StoreQuery query, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Moves the change-feed reader <paramref name="name"/> from <paramref name="from"/> to <paramref name="to"/>,
-    /// committed with the rest of the session, so what it did with the changes and its position are stored together
-    /// (<see cref="IRecordStore.GetFeedPositionAsync"/>). False, and nothing changed, when the reader is not at
-    /// <paramref name="from"/> (another reader moved it).
-    /// </summary>
-    Task<bool> SetFeedPositionAsync(string name, long from, long to, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Gives the change-feed reader <paramref name="name"/> a position at the end of the feed as this transaction sees it,
-    /// unless it has one: a reader started now reads what is written from now on.
-    /// </summary>
-    Task StartFeedPositionAsync(string name, CancellationToken cancellationToken);
 
     /// <summary>
     /// Writes a version with its index rows and, when <see cref="VersionWrite.ChangeEvent"/> is set, its change-feed event.

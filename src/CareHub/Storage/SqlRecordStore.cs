@@ -7,7 +7,7 @@ namespace CareHub.Storage;
 /// The SQL shared by the SQLite and PostgreSQL stores. Providers override only where the databases differ:
 /// connections and transactions, JSON columns, locking, migrations and error translation.
 /// </summary>
-public abstract partial class SqlRecordStore : IRecordStore, Identity.IPersonIndexStore, Governance.IGovernanceStore
+public abstract partial class SqlRecordStore : IRecordStore, IChangeFeed, Identity.IPersonIndexStore, Governance.IGovernanceStore
 {
     /// <summary>The schema version this build writes and reads; migrations 1..N are embedded resources.</summary>
     public const int SchemaVersion = 9;
@@ -345,26 +345,6 @@ public abstract partial class SqlRecordStore : IRecordStore, Identity.IPersonInd
         return new HistoryPage(versions, next, total);
     }
 
-    public async Task<IReadOnlyList<ChangeEvent>> ReadChangesAsync(long afterPosition, int max, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null,
-            "SELECT position, type, id, version, method, time FROM outbox WHERE position > @after ORDER BY position LIMIT @max",
-            ("@after", afterPosition), ("@max", max));
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var events = new List<ChangeEvent>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            events.Add(new ChangeEvent(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3), reader.GetString(4),
-                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5))));
-        }
-
-        return events;
-    }
-
-    public Task<long> GetFeedPositionAsync(string name, CancellationToken cancellationToken) =>
-        PositionAsync("SELECT position FROM feed_position WHERE name = @name", cancellationToken, ("@name", name));
-
     public Task<long> FeedEndAsync(CancellationToken cancellationToken) =>
         PositionAsync("SELECT MAX(position) FROM outbox", cancellationToken);
 
@@ -420,7 +400,7 @@ public abstract partial class SqlRecordStore : IRecordStore, Identity.IPersonInd
     /// audit record) runs before the provider's write transaction starts: on SQLite, outside the single writer, where
     /// every caller's CPU work would otherwise queue behind the others'.
     /// </summary>
-    private sealed partial class WriteSession(SqlRecordStore store) : IWriteSession
+    private sealed partial class WriteSession(SqlRecordStore store) : IWriteSession, IChangeFeedSession
     {
         /// <summary>The store whose transaction this is.</summary>
         public SqlRecordStore Store => store;
@@ -563,25 +543,6 @@ public abstract partial class SqlRecordStore : IRecordStore, Identity.IPersonInd
             }
 
             return rows == limit || ids.Count > max ? null : ids;
-        }
-
-        public async Task<bool> SetFeedPositionAsync(string name, long from, long to, CancellationToken cancellationToken)
-        {
-            await EnsureStartedAsync(cancellationToken);
-            // A reader with no row is at 0. Compare and set: two readers of one feed cannot both move it from one place.
-            await using var command = Command(connection, transaction,
-                "INSERT INTO feed_position (name, position) VALUES (@name, @to) ON CONFLICT (name) DO UPDATE SET position = excluded.position WHERE feed_position.position = @from",
-                ("@name", name), ("@from", from), ("@to", to));
-            return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
-        }
-
-        public async Task StartFeedPositionAsync(string name, CancellationToken cancellationToken)
-        {
-            await EnsureStartedAsync(cancellationToken);
-            // "WHERE true" tells SQLite's parser the ON CONFLICT belongs to the INSERT, not a join of the SELECT.
-            await ExecuteAsync(connection, transaction,
-                "INSERT INTO feed_position (name, position) SELECT @name, COALESCE(MAX(position), 0) FROM outbox WHERE true ON CONFLICT (name) DO NOTHING",
-                cancellationToken, ("@name", name));
         }
 
         /// <remarks>

@@ -1,6 +1,7 @@
 using CareHub.Identity;
 using CareHub.Identity.Matching;
 using CareHub.Records;
+using CareHub.Records.Feed;
 using CareHub.Storage;
 using Hl7.Fhir.Model;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -23,7 +24,7 @@ public sealed class QueuedMatcherTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         mpi = await MpiFixture.CreateAsync(Queued);
-        queue = new QueuedMatcher(mpi.Records, mpi.Store, Queued, new PersonMatcher(Queued.ToMatchSettings()), TimeProvider.System);
+        queue = new QueuedMatcher(mpi.Records, mpi.Store, mpi.Store, Queued, new PersonMatcher(Queued.ToMatchSettings()), TimeProvider.System, NullLogger<QueuedMatcher>.Instance);
     }
 
     public async ValueTask DisposeAsync() => await mpi.DisposeAsync();
@@ -143,7 +144,7 @@ public sealed class QueuedMatcherTests : IAsyncLifetime
         await queue.DrainAsync(Ct);
 
         await using var session = await mpi.Store.BeginWriteAsync(Ct);
-        Assert.False(await session.SetFeedPositionAsync(QueuedMatcher.FeedName, from, from + 1, Ct));
+        Assert.False(await ((IChangeFeedSession)session).SetFeedPositionAsync(QueuedMatcher.FeedName, from, from + 1, Ct));
     }
 
     [Fact]
@@ -152,7 +153,8 @@ public sealed class QueuedMatcherTests : IAsyncLifetime
         var hook = mpi.Records.WriteHooks.OfType<MpiWriteHook>().Single();
         hook.Queued = queue.Wake;
         using var stop = new CancellationTokenSource();
-        var running = System.Threading.Tasks.Task.Run(() => queue.RunAsync(NullLogger.Instance, stop.Token), Ct);
+        using var reader = new ChangeFeedReader(mpi.Store, [queue], TimeProvider.System, NullLogger<ChangeFeedReader>.Instance);
+        var running = reader.RunAsync(stop.Token);
 
         var gp = await mpi.CreateAsync(MpiFixture.NewPatient(nhs: "9434765919", localId: "gp-1"), Ct);
         var pas = await mpi.CreateAsync(MpiFixture.NewPatient(nhs: "9434765919", localId: "pas-1"), Ct);

@@ -26,14 +26,14 @@ public sealed class RecordServiceTests : IAsyncLifetime
     public async Task the_change_feed_lists_committed_writes_in_order_from_a_position()
     {
         var context = RecordsFixture.System();
-        var start = (await fixture.Records.ReadChangesAsync(0, 10_000, Ct)).LastOrDefault()?.Position ?? 0;
+        var start = (await fixture.Store.ReadChangesAsync(0, 10_000, Ct)).LastOrDefault()?.Position ?? 0;
         var created = await fixture.Records.CreateAsync(context, NewPatient("feed-1"), null, Ct);
         var resource = created.ToResource()!;
         ((Patient)resource).Gender = AdministrativeGender.Female;
         await fixture.Records.UpdateAsync(context, "Patient", created.Id, resource, null, Ct);
         await fixture.Records.DeleteAsync(context, "Patient", created.Id, null, Ct);
 
-        var changes = await fixture.Records.ReadChangesAsync(start, 100, Ct);
+        var changes = await fixture.Store.ReadChangesAsync(start, 100, Ct);
         Assert.Equal(["POST", "PUT", "DELETE"], changes.Select(c => c.Method));
         Assert.All(changes, c => Assert.Equal(created.Id, c.Id));
         Assert.Equal([1, 2, 3], changes.Select(c => c.Version));
@@ -42,7 +42,7 @@ public sealed class RecordServiceTests : IAsyncLifetime
         // Reading from the middle gives the rest; reads and audit events add nothing to the feed.
         await fixture.Records.ReadAsync(context, "Patient", created.Id, 1, Ct);
         await fixture.Audit.FlushAsync(Ct);
-        var rest = await fixture.Records.ReadChangesAsync(changes[0].Position, 100, Ct);
+        var rest = await fixture.Store.ReadChangesAsync(changes[0].Position, 100, Ct);
         Assert.Equal(["PUT", "DELETE"], rest.Select(c => c.Method));
     }
 
@@ -50,7 +50,7 @@ public sealed class RecordServiceTests : IAsyncLifetime
     public async Task a_failed_transaction_leaves_nothing_in_the_record_or_the_feed()
     {
         var context = RecordsFixture.System();
-        var before = (await fixture.Records.ReadChangesAsync(0, 100_000, Ct)).Count;
+        var before = (await fixture.Store.ReadChangesAsync(0, 100_000, Ct)).Count;
         var bundle = new Bundle { Type = Bundle.BundleType.Transaction };
         bundle.Entry.Add(new Bundle.EntryComponent { FullUrl = "urn:uuid:a0000000-0000-0000-0000-000000000001", Resource = NewPatient("tx-1"), Request = new Bundle.RequestComponent { Method = Bundle.HTTPVerb.POST, Url = "Patient" } });
         bundle.Entry.Add(new Bundle.EntryComponent { Request = new Bundle.RequestComponent { Method = Bundle.HTTPVerb.PUT, Url = "Patient/x1" }, Resource = new Patient { Id = "x1" } });
@@ -59,7 +59,7 @@ public sealed class RecordServiceTests : IAsyncLifetime
         var error = await Assert.ThrowsAsync<FhirException>(() => fixture.Records.ProcessBundleAsync(context, bundle, Ct));
         Assert.Equal(HttpStatusCode.PreconditionFailed, error.Status);
         Assert.Contains("Bundle.entry[2]", error.Message, StringComparison.Ordinal);
-        Assert.Equal(before, (await fixture.Records.ReadChangesAsync(0, 100_000, Ct)).Count);
+        Assert.Equal(before, (await fixture.Store.ReadChangesAsync(0, 100_000, Ct)).Count);
         Assert.Null(await fixture.Store.ReadAsync("Patient", "x1", null, Ct));
     }
 

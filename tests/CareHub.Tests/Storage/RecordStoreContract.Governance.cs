@@ -176,7 +176,7 @@ public abstract partial class RecordStoreContract
         Assert.Null(await Store.ReadAsync("Observation", "o1", 1, Ct));
         Assert.Equal(0, (await Store.HistoryAsync(new HistoryQuery("Observation", "o1", null, null, 10), Ct)).Total);
         Assert.Equal(0, await ScalarSqlAsync("SELECT COUNT(*) FROM search_token WHERE id = 'o1'") + await ScalarSqlAsync("SELECT COUNT(*) FROM search_reference WHERE id = 'o1'"));
-        Assert.DoesNotContain(await Store.ReadChangesAsync(0, 100, Ct), c => c.Id == "o1");
+        Assert.DoesNotContain(await Feed.ReadChangesAsync(0, 100, Ct), c => c.Id == "o1");
         Assert.Equal(["o2"], Ids(await SearchAsync("Observation", Token(new TokenMatch("s", "o1", false), new TokenMatch("s", "o2", false)))));
         Assert.NotNull(await Store.ReadAsync("Patient", "p1", null, Ct));
         Assert.True((await AuditChain.VerifyAsync(Governance, Ct)).Intact);
@@ -193,7 +193,7 @@ public abstract partial class RecordStoreContract
 
         await CommitAsync(Version("Observation", "o2", 1, 3, 0));
 
-        var after = await Store.ReadChangesAsync(seen, 100, Ct);
+        var after = await Feed.ReadChangesAsync(seen, 100, Ct);
         Assert.Equal(["o2"], after.Select(c => c.Id));
         Assert.True(after[0].Position > seen);
     }

@@ -63,7 +63,7 @@ public abstract partial class RecordStoreContract
     {
         await CommitAsync(Version("Patient", "p1", 1, 1, 0, new TokenIndexRow("_k", null, "a")));
         var end = await PersonIndex.FeedEndAsync(Ct);
-        Assert.Equal((await Store.ReadChangesAsync(0, 100, Ct))[^1].Position, end);
+        Assert.Equal((await Feed.ReadChangesAsync(0, 100, Ct))[^1].Position, end);
         await CommitAsync(
             Version("Patient", "p2", 1, 2, 0, new TokenIndexRow("_k", null, "a")),
             Version("Patient", "p3", 1, 2, 0, new TokenIndexRow("_k", null, "b")),
@@ -77,7 +77,7 @@ public abstract partial class RecordStoreContract
         Assert.Equal(["p4"], (await PersonIndex.ChangedSinceAsync(session, "Patient", end, "_k", ["c"], 10, Ct))!);
         // More events after the position than the caller would look at: null, to read in full instead.
         Assert.Null(await PersonIndex.ChangedSinceAsync(session, "Patient", end, "_k", ["a"], 0, Ct));
-        Assert.Equal(0, await PersonIndex.FeedEndAsync(Ct) - (await Store.ReadChangesAsync(0, 100, Ct))[^1].Position);
+        Assert.Equal(0, await PersonIndex.FeedEndAsync(Ct) - (await Feed.ReadChangesAsync(0, 100, Ct))[^1].Position);
     }
 
     [Fact]

@@ -29,6 +29,9 @@ public abstract partial class RecordStoreContract : IAsyncLifetime
 
     private SqlRecordStore Provider => store ?? throw new InvalidOperationException("The store is created in InitializeAsync.");
 
+    /// <summary>The store's change feed (both SQL stores keep one).</summary>
+    protected IChangeFeed Feed => Provider;
+
     protected static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>A new, unmigrated store over an empty database that belongs to this test alone.</summary>
@@ -238,7 +241,7 @@ public abstract partial class RecordStoreContract : IAsyncLifetime
         Assert.Null(await Store.ReadAsync("Patient", "p1", 2, Ct));
         Assert.Equal(["p1"], Ids(await SearchAsync("Patient", Token(new TokenMatch("s", "old", false)))));
         Assert.Empty(Ids(await SearchAsync("Patient", Token(new TokenMatch("s", "new", false)))));
-        Assert.Single(await Store.ReadChangesAsync(0, 100, Ct));
+        Assert.Single(await Feed.ReadChangesAsync(0, 100, Ct));
     }
 
     [Fact]
@@ -271,7 +274,7 @@ public abstract partial class RecordStoreContract : IAsyncLifetime
         Assert.Null(await Store.ReadAsync("Patient", "p2", 1, Ct));
         Assert.Empty(Ids(await SearchAsync("Patient", Token(new TokenMatch("s", "two", false)))));
         Assert.Equal(["p1"], Ids(await SearchAsync("Patient", Token(new TokenMatch("s", "one", false)))));
-        Assert.Single(await Store.ReadChangesAsync(0, 100, Ct));
+        Assert.Single(await Feed.ReadChangesAsync(0, 100, Ct));
         Assert.Equal(1, (await Store.HistoryAsync(new HistoryQuery(null, null, null, null, 100), Ct)).Total);
 
         // Nothing is left locked: the same writes commit now.
@@ -545,51 +548,51 @@ public abstract partial class RecordStoreContract : IAsyncLifetime
         await CommitAsync(Version("Patient", "p1", 2, 3, 1));
         await CommitAsync(Tombstone("Patient", "p2", 2, 4, 1));
 
-        var all = await Store.ReadChangesAsync(0, 100, Ct);
+        var all = await Feed.ReadChangesAsync(0, 100, Ct);
 
         Assert.Equal(
             ["Patient/p1/1/POST@1", "Patient/p2/1/POST@2", "Observation/o1/1/POST@2", "Patient/p1/2/PUT@3", "Patient/p2/2/DELETE@4"],
             all.Select(e => $"{e.Type}/{e.Id}/{e.Version}/{e.Method}@{(e.Time - T0).TotalMinutes}"));
         Assert.True(all.Zip(all.Skip(1)).All(pair => pair.First.Position < pair.Second.Position), "positions increase");
-        Assert.Equal(all.Skip(2), await Store.ReadChangesAsync(all[1].Position, 100, Ct));
-        Assert.Equal(all.Skip(1).Take(2), await Store.ReadChangesAsync(all[0].Position, 2, Ct));
-        Assert.Empty(await Store.ReadChangesAsync(all[^1].Position, 100, Ct));
+        Assert.Equal(all.Skip(2), await Feed.ReadChangesAsync(all[1].Position, 100, Ct));
+        Assert.Equal(all.Skip(1).Take(2), await Feed.ReadChangesAsync(all[0].Position, 2, Ct));
+        Assert.Empty(await Feed.ReadChangesAsync(all[^1].Position, 100, Ct));
     }
 
     [Fact]
     public async Task a_feed_position_starts_at_the_end_of_the_feed_and_moves_only_from_where_it_is()
     {
         await CommitAsync(Version("Patient", "p1", 1, 1, 0));
-        var end = (await Store.ReadChangesAsync(0, 100, Ct))[^1].Position;
-        Assert.Equal(0, await Store.GetFeedPositionAsync("reader", Ct));
+        var end = (await Feed.ReadChangesAsync(0, 100, Ct))[^1].Position;
+        Assert.Equal(0, await Feed.GetFeedPositionAsync("reader", Ct));
 
         await using (var session = await Store.BeginWriteAsync(Ct))
         {
-            await session.StartFeedPositionAsync("reader", Ct);
+            await ((IChangeFeedSession)session).StartFeedPositionAsync("reader", Ct);
             await session.CommitAsync(Ct);
         }
 
-        Assert.Equal(end, await Store.GetFeedPositionAsync("reader", Ct));
+        Assert.Equal(end, await Feed.GetFeedPositionAsync("reader", Ct));
         await CommitAsync(Version("Patient", "p2", 1, 2, 0));
-        var later = (await Store.ReadChangesAsync(end, 100, Ct)).Single().Position;
+        var later = (await Feed.ReadChangesAsync(end, 100, Ct)).Single().Position;
         await using (var session = await Store.BeginWriteAsync(Ct))
         {
             // A reader with a position keeps it.
-            await session.StartFeedPositionAsync("reader", Ct);
-            Assert.False(await session.SetFeedPositionAsync("reader", end - 1, later, Ct));
-            Assert.True(await session.SetFeedPositionAsync("reader", end, later, Ct));
+            await ((IChangeFeedSession)session).StartFeedPositionAsync("reader", Ct);
+            Assert.False(await ((IChangeFeedSession)session).SetFeedPositionAsync("reader", end - 1, later, Ct));
+            Assert.True(await ((IChangeFeedSession)session).SetFeedPositionAsync("reader", end, later, Ct));
             await session.CommitAsync(Ct);
         }
 
-        Assert.Equal(later, await Store.GetFeedPositionAsync("reader", Ct));
+        Assert.Equal(later, await Feed.GetFeedPositionAsync("reader", Ct));
         await using (var session = await Store.BeginWriteAsync(Ct))
         {
-            Assert.True(await session.SetFeedPositionAsync("reader", later, later + 10, Ct));
+            Assert.True(await ((IChangeFeedSession)session).SetFeedPositionAsync("reader", later, later + 10, Ct));
             // Not committed: rolled back with the session.
         }
 
-        Assert.Equal(later, await Store.GetFeedPositionAsync("reader", Ct));
-        Assert.Equal(0, await Store.GetFeedPositionAsync("another reader", Ct));
+        Assert.Equal(later, await Feed.GetFeedPositionAsync("reader", Ct));
+        Assert.Equal(0, await Feed.GetFeedPositionAsync("another reader", Ct));
     }
 
     [Fact]
@@ -601,7 +604,7 @@ public abstract partial class RecordStoreContract : IAsyncLifetime
 
         AssertVersion(await Store.ReadAsync("AuditEvent", "a2", null, Ct), "AuditEvent", "a2", 1, 1, "POST");
         Assert.Equal(["a1", "a2"], Ids(await SearchAsync("AuditEvent")));
-        var changes = await Store.ReadChangesAsync(0, 100, Ct);
+        var changes = await Feed.ReadChangesAsync(0, 100, Ct);
         Assert.Equal(["Patient/p1"], changes.Select(e => $"{e.Type}/{e.Id}"));
     }
 
@@ -629,7 +632,7 @@ public abstract partial class RecordStoreContract : IAsyncLifetime
         }
 
         Assert.Equal(writers, (await SearchAsync("Patient", Token(new TokenMatch("s", $"v{versions}", false)))).Resources.Count);
-        Assert.Equal(writers * versions, (await Store.ReadChangesAsync(0, 1000, Ct)).Count);
+        Assert.Equal(writers * versions, (await Feed.ReadChangesAsync(0, 1000, Ct)).Count);
     }
 
     [Fact]
@@ -665,7 +668,7 @@ public abstract partial class RecordStoreContract : IAsyncLifetime
         }
 
         Assert.Equal(sessions / 2, (await SearchAsync("Patient", new TokenClause("identifier", [new TokenMatch("group", null, false)]))).Resources.Count);
-        Assert.Equal(sessions / 2, (await Store.ReadChangesAsync(0, 1000, Ct)).Count);
+        Assert.Equal(sessions / 2, (await Feed.ReadChangesAsync(0, 1000, Ct)).Count);
     }
 
     [Fact]
@@ -701,7 +704,7 @@ public abstract partial class RecordStoreContract : IAsyncLifetime
             Assert.Equal(["race"], Ids(await SearchAsync("Patient", Token(new TokenMatch("racer", $"{winner}", false)))));
         }
 
-        Assert.Equal(rounds, (await Store.ReadChangesAsync(0, 1000, Ct)).Count);
+        Assert.Equal(rounds, (await Feed.ReadChangesAsync(0, 1000, Ct)).Count);
         Assert.Equal(rounds, (await Store.HistoryAsync(new HistoryQuery("Patient", "race", null, null, 100), Ct)).Total);
     }
 
@@ -719,7 +722,7 @@ public abstract partial class RecordStoreContract : IAsyncLifetime
             while (true)
             {
                 var finished = Volatile.Read(ref done);
-                var batch = await Store.ReadChangesAsync(position, 1000, Ct);
+                var batch = await Feed.ReadChangesAsync(position, 1000, Ct);
                 seen.AddRange(batch);
                 if (batch.Count > 0)
                 {

@@ -168,9 +168,9 @@ public sealed class SqliteRecordStoreTests : RecordStoreContract
 
         await Store.MigrateAsync(Ct);
 
-        Assert.Equal(["p1", "p2"], (await Store.ReadChangesAsync(0, 10, Ct)).Select(c => c.Id));
+        Assert.Equal(["p1", "p2"], (await Feed.ReadChangesAsync(0, 10, Ct)).Select(c => c.Id));
         await CommitAsync(Version("Patient", "p4", 1, 4, 0));
-        var p4 = Assert.Single(await Store.ReadChangesAsync(2, 10, Ct));
+        var p4 = Assert.Single(await Feed.ReadChangesAsync(2, 10, Ct));
         Assert.Equal(("p4", 4L), (p4.Id, p4.Position));
         Assert.Equal(1, await ScalarSqlAsync("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'ix_outbox_resource'"));
     }
