@@ -117,10 +117,7 @@ internal static class MatchBench
             return;
         }
 
-        var records = new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System)
-        {
-            WriteHooks = [new KeysOnly(new MpiWriteHook(options, matcher, TimeProvider.System))],
-        };
+        var records = new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System, writeHooks: [new KeysOnly(new MpiWriteHook(options, matcher, TimeProvider.System))]);
         var clock = Stopwatch.StartNew();
         var lap = Stopwatch.StartNew();
         var lapFrom = loaded;
@@ -210,10 +207,7 @@ internal static class MatchBench
 
             var mpi = options with { Enabled = enabled, Matching = enabled && queued ? MpiMatching.Queued : MpiMatching.Inline };
             var hook = new MpiWriteHook(mpi, matcher, TimeProvider.System);
-            var records = new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System)
-            {
-                WriteHooks = [hook],
-            };
+            var records = new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System, writeHooks: [hook]);
             // --queued: the matcher runs beside the writers, as the server runs it, from where the last run left it.
             var queue = mpi.Matching == MpiMatching.Queued ? new QueuedMatcher(records, mpi, matcher, TimeProvider.System) : null;
             using var stopQueue = new CancellationTokenSource();

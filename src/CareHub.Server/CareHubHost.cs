@@ -25,12 +25,7 @@ public static class CareHubHost
             builder.Configuration.AddInMemoryCollection(overrides);
         }
 
-        var storage = builder.Configuration.GetSection(StorageOptions.SectionName).Get<StorageOptions>() ?? new StorageOptions();
-        storage.Validate();
-        var fhir = builder.Configuration.GetSection(FhirOptions.SectionName).Get<FhirOptions>() ?? new FhirOptions();
-        fhir.Validate();
-        var searchLimits = builder.Configuration.GetSection(CareHub.Search.SearchLimits.SectionName).Get<CareHub.Search.SearchLimits>() ?? CareHub.Search.SearchLimits.Default;
-        searchLimits.Validate();
+        var storage = CareHubServices.ReadStorage(builder.Configuration);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = storage.MaxBodyBytes + 1);
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         // One log line per request costs more than the request itself at thousands a second: framework logs at Warning
@@ -39,36 +34,12 @@ public static class CareHubHost
             ? Enum.Parse<LogLevel>(level, ignoreCase: true)
             : LogLevel.Warning);
 
-        builder.Services.AddSingleton(storage);
-        builder.Services.AddSingleton(new ServerLimits(storage.MaxBodyBytes, fhir.MaxNestingDepth));
-        builder.Services.AddSingleton(fhir);
-        builder.Services.AddSingleton(searchLimits);
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<IRecordStore>(_ => OpenStore(storage));
-        // Information governance (docs/governance.md): the policy file, or the default one CareHub ships with.
-        builder.Services.AddSingleton<IAccessPolicy>(sp => new GovernancePolicy(
-            builder.Configuration["CareHub:Governance:PolicyFile"] is { Length: > 0 } policyFile ? PolicyDocument.Load(policyFile) : PolicyDocument.Default,
-            sp.GetRequiredService<IRecordStore>(), sp.GetRequiredService<TimeProvider>()));
-        builder.Services.AddSingleton<AuditTrail>();
-        builder.Services.AddSingleton(sp => new RecordService(
-            sp.GetRequiredService<IRecordStore>(), sp.GetRequiredService<IAccessPolicy>(), sp.GetRequiredService<AuditTrail>(), sp.GetRequiredService<TimeProvider>())
-        {
-            BundlePatch = FhirApi.PatchFrom,
-            WriteHooks = sp.GetServices<IWriteHook>().ToArray(),
-            PatientLinks = sp.GetService<IPatientLinks>(),
-            ReadViews = sp.GetServices<IReadView>().ToArray(),
-        });
-        builder.Services.AddSingleton<IReadView, CitizenAuditView>();
-        builder.Services.AddMpi(builder.Configuration);
-        builder.Services.AddSingleton<CapabilityStatementFactory>();
-        builder.Services.AddCareHubAuth(builder.Configuration);
-        // Messaging: the message broker (channels, message store, MLLP listeners, delivery workers).
-        builder.Services.AddCareHubMessaging(builder.Configuration, storage);
+        builder.Services.AddCareHub(builder.Configuration).AddCareHubWorkers().AddCareHubAuth(builder.Configuration);
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
         app.UseFhirErrors();
-        app.UseFhirRequestTimeout(fhir.RequestTimeout);
+        app.UseFhirRequestTimeout(app.Services.GetRequiredService<FhirOptions>().RequestTimeout);
         app.UseFhirAuthentication();
         app.MapFhirApi();
         app.MapMessagingApi();
@@ -108,19 +79,10 @@ public static class CareHubHost
         }
     }
 
-    /// <summary>Opens the configured store; the caller migrates it before serving.</summary>
-    public static IRecordStore OpenStore(StorageOptions storage) =>
-        storage.Postgres is { } connectionString
-            ? new PostgresRecordStore(connectionString, storage.PostgresSchema) { StatisticsOptions = new() { Every = storage.StatisticsEvery } }
-            : new SqliteRecordStore(Path.Combine(storage.DataDirectory, "carehub.db"), storage.FullSync) { StatisticsOptions = new() { Every = storage.StatisticsEvery } };
-
-    /// <summary>Migrates the store (failing fast on a schema newer than this build) and starts serving.</summary>
+    /// <summary>Prepares the stores (<see cref="CareHubStartup.PrepareAsync"/>) and starts serving.</summary>
     public static async Task StartAsync(WebApplication app, CancellationToken cancellationToken)
     {
-        await app.Services.GetRequiredService<IRecordStore>().MigrateAsync(cancellationToken);
-        await CareHub.Search.CustomSearchParameters.LoadAsync(app.Services.GetRequiredService<IRecordStore>(), cancellationToken);
-        // Messaging: the message store has its own migrations and version table.
-        await app.Services.GetRequiredService<CareHub.Messaging.Storage.IMessageStore>().MigrateAsync(cancellationToken);
+        await CareHubStartup.PrepareAsync(app.Services, cancellationToken);
         await app.StartAsync(cancellationToken);
     }
 

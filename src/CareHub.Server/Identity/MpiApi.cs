@@ -15,7 +15,10 @@ namespace CareHub.Server.Identity;
 /// </summary>
 public static class MpiApi
 {
-    /// <summary>Registers the MPI: options from <c>CareHub:Mpi</c> (validated now), the matcher, the write hook, the operations and the linked records for $everything.</summary>
+    /// <summary>
+    /// Registers the MPI: options from <c>CareHub:Mpi</c> (validated now), the matcher, the write hook, the operations and
+    /// the linked records for $everything. Its background matcher (<see cref="QueuedMatchingService"/>) is a server worker.
+    /// </summary>
     public static IServiceCollection AddMpi(this IServiceCollection services, IConfiguration configuration)
     {
         var options = configuration.GetSection(MpiOptions.SectionName).Get<MpiOptions>() ?? new MpiOptions();
@@ -26,10 +29,6 @@ public static class MpiApi
         services.AddSingleton<IWriteHook>(sp => sp.GetRequiredService<MpiWriteHook>());
         services.AddSingleton<MasterPersonIndex>();
         services.AddSingleton<QueuedMatcher>();
-        if (options.Enabled && options.Matching == MpiMatching.Queued)
-        {
-            services.AddHostedService<QueuedMatchingService>();
-        }
 
         services.AddSingleton<IPatientLinks, MpiPatientLinks>();
         services.AddSingleton<IReadView, PersonView>();
@@ -149,12 +148,18 @@ public static class MpiApi
 
 /// <summary>
 /// Runs the queued matcher (<c>CareHub:Mpi:Matching</c> = <c>Queued</c>) with the host: every queued Patient write wakes
-/// it, and it stops with the host, leaving its position stored for the next start.
+/// it, and it stops with the host, leaving its position stored for the next start. With inline matching, or the MPI
+/// off, it has nothing to do.
 /// </summary>
-public sealed class QueuedMatchingService(QueuedMatcher matcher, MpiWriteHook hook, ILogger<QueuedMatcher> logger) : BackgroundService
+public sealed class QueuedMatchingService(QueuedMatcher matcher, MpiWriteHook hook, MpiOptions options, ILogger<QueuedMatcher> logger) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (!options.Enabled || options.Matching != MpiMatching.Queued)
+        {
+            return Task.CompletedTask;
+        }
+
         hook.Queued = matcher.Wake;
         return Task.Run(() => matcher.RunAsync(logger, stoppingToken), CancellationToken.None);
     }
