@@ -40,7 +40,11 @@ public static class CareHubHost
         var app = builder.Build();
         app.UseFhirErrors();
         app.UseFhirRequestTimeout(app.Services.GetRequiredService<FhirOptions>().RequestTimeout);
-        app.UseFhirAuthentication();
+        // Routing, then one authentication and authorization path for every face, inside the error mapping above so that
+        // a refusal under /fhir is an OperationOutcome.
+        app.UseRouting();
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.MapFhirApi();
         app.MapMessagingApi();
         app.MapMpiApi();
@@ -49,8 +53,8 @@ public static class CareHubHost
             app.MapDevTokenApi();
         }
 
-        app.MapGet("/", () => Results.Text("CareHub is running. FHIR R4 API: /fhir (metadata: /fhir/metadata).\n"));
-        app.MapGet("/health", Health);
+        app.MapGet("/", () => Results.Text("CareHub is running. FHIR R4 API: /fhir (metadata: /fhir/metadata).\n")).AllowAnonymous();
+        app.MapGet("/health", Health).AllowAnonymous();
         return app;
     }
 
