@@ -1,11 +1,9 @@
-using CareHub.Governance;
 using CareHub.Records;
 using CareHub.Server.Fhir;
 using CareHub.Server.Identity;
 using CareHub.Server.Messaging;
 using CareHub.Server.Security;
 using CareHub.Storage;
-using CareHub.Storage.Postgres;
 using CareHub.Storage.Sqlite;
 
 namespace CareHub.Server;

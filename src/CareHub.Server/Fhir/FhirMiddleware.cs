@@ -1,8 +1,5 @@
 using System.Net;
 using CareHub.Fhir;
-using CareHub.Governance;
-using CareHub.Records;
-using CareHub.Server.Security;
 using Hl7.Fhir.Model;
 using Microsoft.AspNetCore.Http.Features;
 

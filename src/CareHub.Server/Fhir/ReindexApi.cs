@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using CareHub.Fhir;
-using CareHub.Governance;
 using CareHub.Records;
 using Hl7.Fhir.Model;
 
