@@ -118,10 +118,7 @@ internal static class MatchBench
             return;
         }
 
-        var records = new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System)
-        {
-            WriteHooks = [new KeysOnly(new MpiWriteHook(options, store, matcher, TimeProvider.System))],
-        };
+        var records = new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System, writeHooks: [new KeysOnly(new MpiWriteHook(options, store, matcher, TimeProvider.System))]);
         var clock = Stopwatch.StartNew();
         var lap = Stopwatch.StartNew();
         var lapFrom = loaded;
@@ -211,10 +208,7 @@ internal static class MatchBench
 
             var mpi = options with { Enabled = enabled, Matching = enabled && queued ? MpiMatching.Queued : MpiMatching.Inline };
             var hook = new MpiWriteHook(mpi, store, matcher, TimeProvider.System);
-            var records = new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System)
-            {
-                WriteHooks = [hook],
-            };
+            var records = new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System, writeHooks: [hook]);
             // --queued: the matcher runs beside the writers, as the server runs it, from where the last run left it.
             var queue = mpi.Matching == MpiMatching.Queued
                 ? new QueuedMatcher(records, store, (IChangeFeed)store, mpi, matcher, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<QueuedMatcher>.Instance)

@@ -50,10 +50,7 @@ internal static class QualityBench
             await store.MigrateAsync(CancellationToken.None);
             await using var audit = new AuditTrail(store, TimeProvider.System, NullLogger<AuditTrail>.Instance);
             var matcher = new PersonMatcher(options.ToMatchSettings());
-            var records = new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System)
-            {
-                WriteHooks = [new MpiWriteHook(options, store, matcher, TimeProvider.System)],
-            };
+            var records = new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System, writeHooks: [new MpiWriteHook(options, store, matcher, TimeProvider.System)]);
             var context = new RequestContext(
                 new Principal { Kind = PrincipalKind.System, Subject = "mpi-quality", ClientId = "mpi-quality", Issuer = "bench", Scopes = ScopeSet.Parse("system/*.cruds") },
                 "urn:carehub:bench", "mpi-quality") { Return = ReturnPreference.Minimal };

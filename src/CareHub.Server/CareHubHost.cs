@@ -1,5 +1,3 @@
-using CareHub.Governance;
-using CareHub.Identity;
 using CareHub.Records;
 using CareHub.Records.Feed;
 using CareHub.Server.Feed;
@@ -8,7 +6,6 @@ using CareHub.Server.Identity;
 using CareHub.Server.Messaging;
 using CareHub.Server.Security;
 using CareHub.Storage;
-using CareHub.Storage.Postgres;
 using CareHub.Storage.Sqlite;
 
 namespace CareHub.Server;
@@ -28,12 +25,7 @@ public static class CareHubHost
             builder.Configuration.AddInMemoryCollection(overrides);
         }
 
-        var storage = builder.Configuration.GetSection(StorageOptions.SectionName).Get<StorageOptions>() ?? new StorageOptions();
-        storage.Validate();
-        var fhir = builder.Configuration.GetSection(FhirOptions.SectionName).Get<FhirOptions>() ?? new FhirOptions();
-        fhir.Validate();
-        var searchLimits = builder.Configuration.GetSection(CareHub.Search.SearchLimits.SectionName).Get<CareHub.Search.SearchLimits>() ?? CareHub.Search.SearchLimits.Default;
-        searchLimits.Validate();
+        var storage = CareHubServices.ReadStorage(builder.Configuration);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = storage.MaxBodyBytes + 1);
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         // One log line per request costs more than the request itself at thousands a second: framework logs at Warning
@@ -42,45 +34,17 @@ public static class CareHubHost
             ? Enum.Parse<LogLevel>(level, ignoreCase: true)
             : LogLevel.Warning);
 
-        builder.Services.AddSingleton(storage);
-        builder.Services.AddSingleton(new ServerLimits(storage.MaxBodyBytes, fhir.MaxNestingDepth));
-        builder.Services.AddSingleton(fhir);
-        builder.Services.AddSingleton(searchLimits);
-        builder.Services.AddSingleton(TimeProvider.System);
-        // One store under each of its interfaces: the door's contract, and the narrower ones CareHub's own look-ups, the MPI
-        // and the governance jobs read through.
-        builder.Services.AddSingleton(_ => OpenStore(storage));
-        builder.Services.AddSingleton<IRecordStore>(sp => sp.GetRequiredService<SqlRecordStore>());
-        builder.Services.AddSingleton<IRecordLookups>(sp => sp.GetRequiredService<SqlRecordStore>());
-        builder.Services.AddSingleton<IPersonIndexStore>(sp => sp.GetRequiredService<SqlRecordStore>());
-        builder.Services.AddSingleton<IGovernanceStore>(sp => sp.GetRequiredService<SqlRecordStore>());
-        // Information governance (docs/governance.md): the policy file, or the default one CareHub ships with.
-        builder.Services.AddSingleton<IAccessPolicy>(sp => new GovernancePolicy(
-            builder.Configuration["CareHub:Governance:PolicyFile"] is { Length: > 0 } policyFile ? PolicyDocument.Load(policyFile) : PolicyDocument.Default,
-            sp.GetRequiredService<IRecordLookups>(), sp.GetRequiredService<TimeProvider>()));
-        builder.Services.AddSingleton<AuditTrail>();
-        builder.Services.AddSingleton(sp => new RecordService(
-            sp.GetRequiredService<IRecordStore>(), sp.GetRequiredService<IAccessPolicy>(), sp.GetRequiredService<AuditTrail>(), sp.GetRequiredService<TimeProvider>())
-        {
-            BundlePatch = FhirApi.PatchFrom,
-            WriteHooks = sp.GetServices<IWriteHook>().ToArray(),
-            PatientLinks = sp.GetService<IPatientLinks>(),
-            ReadViews = sp.GetServices<IReadView>().ToArray(),
-        });
-        builder.Services.AddSingleton<IReadView, CitizenAuditView>();
-        builder.Services.AddMpi(builder.Configuration);
-        builder.Services.AddSingleton<CapabilityStatementFactory>();
-        builder.Services.AddCareHubAuth(builder.Configuration);
-        // Messaging: the message broker (channels, message store, MLLP listeners, delivery workers).
-        builder.Services.AddCareHubMessaging(builder.Configuration, storage);
-        // Downstream of every write: queued matching, change-feed channels (and subscriptions), one reader.
-        builder.Services.AddChangeFeed();
+        builder.Services.AddCareHub(builder.Configuration).AddCareHubWorkers().AddCareHubAuth(builder.Configuration);
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
         app.UseFhirErrors();
-        app.UseFhirRequestTimeout(fhir.RequestTimeout);
-        app.UseFhirAuthentication();
+        app.UseFhirRequestTimeout(app.Services.GetRequiredService<FhirOptions>().RequestTimeout);
+        // Routing, then one authentication and authorization path for every face, inside the error mapping above so that
+        // a refusal under /fhir is an OperationOutcome.
+        app.UseRouting();
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.MapFhirApi();
         app.MapMessagingApi();
         app.MapMpiApi();
@@ -89,8 +53,8 @@ public static class CareHubHost
             app.MapDevTokenApi();
         }
 
-        app.MapGet("/", () => Results.Text("CareHub is running. FHIR R4 API: /fhir (metadata: /fhir/metadata).\n"));
-        app.MapGet("/health", Health);
+        app.MapGet("/", () => Results.Text("CareHub is running. FHIR R4 API: /fhir (metadata: /fhir/metadata).\n")).AllowAnonymous();
+        app.MapGet("/health", Health).AllowAnonymous();
         return app;
     }
 
@@ -124,19 +88,10 @@ public static class CareHubHost
         }
     }
 
-    /// <summary>Opens the configured store; the caller migrates it before serving.</summary>
-    public static SqlRecordStore OpenStore(StorageOptions storage) =>
-        storage.Postgres is { } connectionString
-            ? new PostgresRecordStore(connectionString, storage.PostgresSchema) { StatisticsOptions = new() { Every = storage.StatisticsEvery } }
-            : new SqliteRecordStore(Path.Combine(storage.DataDirectory, "carehub.db"), storage.FullSync) { StatisticsOptions = new() { Every = storage.StatisticsEvery } };
-
-    /// <summary>Migrates the store (failing fast on a schema newer than this build) and starts serving.</summary>
+    /// <summary>Prepares the stores (<see cref="CareHubStartup.PrepareAsync"/>) and starts serving.</summary>
     public static async Task StartAsync(WebApplication app, CancellationToken cancellationToken)
     {
-        await app.Services.GetRequiredService<IRecordStore>().MigrateAsync(cancellationToken);
-        await CareHub.Search.CustomSearchParameters.LoadAsync(app.Services.GetRequiredService<IRecordLookups>(), cancellationToken);
-        // Messaging: the message store has its own migrations and version table.
-        await app.Services.GetRequiredService<CareHub.Messaging.Storage.IMessageStore>().MigrateAsync(cancellationToken);
+        await CareHubStartup.PrepareAsync(app.Services, cancellationToken);
         await app.StartAsync(cancellationToken);
     }
 

@@ -1,5 +1,4 @@
 using CareHub.Governance;
-using CareHub.Storage;
 
 namespace CareHub.Server.Cli;
 
@@ -16,8 +15,8 @@ public static class AuditCommand
             throw new UsageException("audit takes one subcommand: carehub audit verify [--data DIR | --postgres CONNSTRING]");
         }
 
-        await using var store = await LocalRecords.OpenStoreAsync(options);
-        var report = await AuditChain.VerifyAsync(store, CancellationToken.None);
+        await using var local = await LocalRecords.OpenAsync(options);
+        var report = await AuditChain.VerifyAsync(local.Governance, CancellationToken.None);
         var older = report.BeforeChain > 0 ? $" ({report.BeforeChain} older audit records predate the chain and are not covered)" : string.Empty;
         if (report.Break is { } found)
         {

@@ -1,78 +1,65 @@
 using CareHub.Governance;
 using CareHub.Identity;
-using CareHub.Identity.Matching;
 using CareHub.Records;
 using CareHub.Storage;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CareHub.Server.Cli;
 
 /// <summary>
-/// The record's one door opened by a command (import, reindex) without a web server: the same settings as the server
-/// (appsettings.json, environment variables, then the command line), the same store, the same write hooks.
+/// What a command (import, reindex, mpi, audit, purge, messages) works with, without a web server: the services of the one
+/// composition root (<see cref="CareHubServices.AddCareHub"/>) read from the same settings as the server
+/// (appsettings.json beside the binary, environment variables, then the command line), prepared by the same start-up
+/// step. So a command writes through the same door, with the same write hooks, access policy and audit, as the server.
+/// Commands act as a local operator's system principal (<see cref="ServeCommand.Loader"/>), which the access policy
+/// judges by its scopes, as it judges any system client of the server.
 /// </summary>
 public sealed class LocalRecords : IAsyncDisposable
 {
-    private readonly SqlRecordStore store;
-    private readonly AuditTrail audit;
+    private readonly ServiceProvider services;
 
-    private LocalRecords(SqlRecordStore store, AuditTrail audit, RecordService records, MasterPersonIndex mpi)
-    {
-        this.store = store;
-        this.audit = audit;
-        Records = records;
-        Mpi = mpi;
-    }
+    private LocalRecords(ServiceProvider services) => this.services = services;
 
-    public RecordService Records { get; }
+    /// <summary>The composition root's services, for what a command needs beyond the door (the message broker).</summary>
+    public IServiceProvider Services => services;
+
+    public RecordService Records => services.GetRequiredService<RecordService>();
 
     /// <summary>The MPI's operations over the same door and settings.</summary>
-    public MasterPersonIndex Mpi { get; }
-
-    /// <summary>The server's settings: appsettings.json, environment variables, then the command line.</summary>
-    public static IConfiguration Configuration(Options options) => new ConfigurationBuilder()
-        .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
-        .AddEnvironmentVariables()
-        .AddInMemoryCollection(options.Settings())
-        .Build();
+    public MasterPersonIndex Mpi => services.GetRequiredService<MasterPersonIndex>();
 
     /// <summary>
-    /// The store alone, migrated, for commands that work below the door through <see cref="IGovernanceStore"/> (audit
-    /// verify reads the chain; purge removes expired records with their audit records, which no interaction of the door can do).
+    /// The store as the governance jobs see it, for commands that work below the door (audit verify reads the chain; purge
+    /// removes expired records with their audit records, which no interaction of the door can do).
     /// </summary>
-    public static async Task<SqlRecordStore> OpenStoreAsync(Options options)
+    public IGovernanceStore Governance => services.GetRequiredService<IGovernanceStore>();
+
+    /// <summary>The server's settings: appsettings.json, environment variables, then the command line.</summary>
+    public static IConfiguration Configuration(IEnumerable<KeyValuePair<string, string?>> commandLine) => new ConfigurationBuilder()
+        .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
+        .AddEnvironmentVariables()
+        .AddInMemoryCollection(commandLine)
+        .Build();
+
+    public static Task<LocalRecords> OpenAsync(Options options)
     {
-        var storage = Configuration(options).GetSection(StorageOptions.SectionName).Get<StorageOptions>() ?? new StorageOptions();
-        storage.Validate();
-        var store = CareHubHost.OpenStore(storage);
+        ArgumentNullException.ThrowIfNull(options);
+        return OpenAsync(options.Settings());
+    }
+
+    /// <summary>Builds the services from the settings and prepares the stores as the server does at start.</summary>
+    public static async Task<LocalRecords> OpenAsync(IEnumerable<KeyValuePair<string, string?>> commandLine)
+    {
+        var services = CareHubServices.BuildForCommand(Configuration(commandLine));
         try
         {
-            await store.MigrateAsync(CancellationToken.None);
-            return store;
+            await CareHubStartup.PrepareAsync(services, CancellationToken.None);
+            return new LocalRecords(services);
         }
         catch
         {
-            await store.DisposeAsync();
+            await services.DisposeAsync();
             throw;
         }
-    }
-
-    public static async Task<LocalRecords> OpenAsync(Options options)
-    {
-        var configuration = Configuration(options);
-        var mpi = configuration.GetSection(MpiOptions.SectionName).Get<MpiOptions>() ?? new MpiOptions();
-        mpi.Validate();
-        var store = await OpenStoreAsync(options);
-        await CareHub.Search.CustomSearchParameters.LoadAsync(store, CancellationToken.None);
-        var audit = new AuditTrail(store, TimeProvider.System, NullLogger<AuditTrail>.Instance);
-        // Patients written by a command are matched like any other write: the MPI is a write hook of the one door.
-        var matcher = new PersonMatcher(mpi.ToMatchSettings());
-        var records = new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System)
-        {
-            BundlePatch = Fhir.FhirApi.PatchFrom,
-            WriteHooks = [new MpiWriteHook(mpi, store, matcher, TimeProvider.System)],
-        };
-        return new LocalRecords(store, audit, records, new MasterPersonIndex(records, store, mpi, matcher, TimeProvider.System));
     }
 
     /// <summary>After a bulk load: the planner's statistics brought up to date, so the next searches are planned on what was loaded.</summary>
@@ -83,9 +70,6 @@ public sealed class LocalRecords : IAsyncDisposable
         return System.Diagnostics.Stopwatch.GetElapsedTime(started);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await audit.DisposeAsync();
-        await store.DisposeAsync();
-    }
+    /// <summary>Writes what is still queued for audit, then closes the stores (the container disposes in reverse order of creation).</summary>
+    public ValueTask DisposeAsync() => services.DisposeAsync();
 }

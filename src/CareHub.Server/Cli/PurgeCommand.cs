@@ -17,11 +17,9 @@ public static class PurgeCommand
         }
 
         var (dryRun, asOf) = (options.DryRun, options.AsOf);
-        var configuration = LocalRecords.Configuration(options);
-        var retention = configuration.GetSection(RetentionOptions.SectionName).Get<RetentionOptions>() ?? new RetentionOptions();
-        var policy = new RetentionPolicy(retention);
-        await using var store = await LocalRecords.OpenStoreAsync(options);
-        var job = new PurgeJob(store, policy, TimeProvider.System);
+        await using var local = await LocalRecords.OpenAsync(options);
+        var retention = local.Services.GetRequiredService<RetentionOptions>();
+        var job = new PurgeJob(local.Governance, new RetentionPolicy(retention), TimeProvider.System);
         var when = asOf ?? DateTimeOffset.UtcNow;
         Console.WriteLine($"{(dryRun ? "Would purge" : "Purging")} resources whose retention ended by {when:yyyy-MM-dd} (rules: {string.Join(", ", retention.EffectiveRules.Select(r => r.Name))}).");
         if (dryRun)

@@ -14,8 +14,8 @@ public static class FhirApi
 {
     public static IEndpointRouteBuilder MapFhirApi(this IEndpointRouteBuilder endpoints)
     {
-        var fhir = endpoints.MapGroup("/fhir");
-        fhir.MapGet("/metadata", Metadata);
+        var fhir = endpoints.MapGroup("/fhir").RequireAuthorization(Security.Permissions.Fhir);
+        fhir.MapGet("/metadata", Metadata).AllowAnonymous();
         fhir.MapPost("/", Bundle);
         fhir.MapGet("/", SystemSearch);
         fhir.MapPost("/_search", SystemSearchByPost);

@@ -14,7 +14,6 @@ public static class FhirHttp
 {
     public const string JsonType = "application/fhir+json";
     public const string XmlType = "application/fhir+xml";
-    public const string PrincipalKey = "carehub.principal";
     public const string ClientGoneKey = "carehub.client-gone";
 
     /// <summary>
@@ -110,7 +109,7 @@ public static class FhirHttp
 
     public static RequestContext Context(HttpContext http)
     {
-        var principal = (Principal)http.Items[PrincipalKey]!;
+        var principal = Security.CareHubPrincipal.Of(http);
         var prefer = http.Request.Headers["Prefer"].ToString();
         var request = http.Request;
         return new RequestContext(principal, BaseUrl(http), http.TraceIdentifier, http.Connection.RemoteIpAddress?.ToString())

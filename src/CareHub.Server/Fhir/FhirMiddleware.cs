@@ -1,21 +1,16 @@
 using System.Net;
 using CareHub.Fhir;
-using CareHub.Governance;
-using CareHub.Records;
-using CareHub.Server.Security;
 using Hl7.Fhir.Model;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace CareHub.Server.Fhir;
 
 /// <summary>
-/// The edges of /fhir: every error becomes an OperationOutcome with the right status, in one place; every interaction
-/// except metadata needs a valid bearer token (401 otherwise, audited).
+/// The edges of /fhir: every error becomes an OperationOutcome with the right status, in one place. Authentication and
+/// permissions are the host's one path for every face (Security/CareHubAuthorization.cs).
 /// </summary>
 public static partial class FhirMiddleware
 {
-    private static readonly Principal Anonymous = new() { Kind = PrincipalKind.System, Subject = "anonymous", ClientId = "none", Issuer = "none" };
-
     public static IApplicationBuilder UseFhirErrors(this IApplicationBuilder app) => app.Use(async (http, next) =>
     {
         if (!http.Request.Path.StartsWithSegments("/fhir", StringComparison.Ordinal))
@@ -86,30 +81,6 @@ public static partial class FhirMiddleware
         });
         await FhirHttp.WriteAsync(http, outcome, FhirHttp.SafeResponseFormat(http));
     }
-
-    public static IApplicationBuilder UseFhirAuthentication(this IApplicationBuilder app) => app.Use(async (http, next) =>
-    {
-        var path = http.Request.Path;
-        if (!path.StartsWithSegments("/fhir", StringComparison.Ordinal) || path.StartsWithSegments("/fhir/metadata", StringComparison.Ordinal))
-        {
-            await next(http);
-            return;
-        }
-
-        var validator = http.RequestServices.GetRequiredService<BearerTokenValidator>();
-        var result = await validator.AuthenticateAsync(http);
-        if (!result.Succeeded)
-        {
-            var audit = http.RequestServices.GetRequiredService<AuditTrail>();
-            var context = new RequestContext(Anonymous, FhirHttp.BaseUrl(http), http.TraceIdentifier, http.Connection.RemoteIpAddress?.ToString());
-            audit.Record(context, new AuditFacts("authenticate", AuditEvent.AuditEventAction.E, null, [], [], false, result.Failure.Description));
-            http.Response.Headers.WWWAuthenticate = result.Failure.WwwAuthenticate;
-            throw new FhirException(HttpStatusCode.Unauthorized, OperationOutcome.IssueType.Login, result.Failure.Description);
-        }
-
-        http.Items[FhirHttp.PrincipalKey] = result.Principal;
-        await next(http);
-    });
 
     /// <summary>
     /// A time budget for each FHIR read and search: past <paramref name="timeout"/> the request's cancellation fires,

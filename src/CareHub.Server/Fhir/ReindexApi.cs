@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using CareHub.Fhir;
-using CareHub.Governance;
 using CareHub.Records;
 using Hl7.Fhir.Model;
 
@@ -13,12 +12,10 @@ namespace CareHub.Server.Fhir;
 /// 202 Accepted with Content-Location pointing at <c>[base]/$reindex-status/{id}</c>. Polling that answers 202 with
 /// X-Progress while the job runs and 200 when it has finished, with a Parameters body saying how far it got; DELETE on
 /// it cancels the job. One job runs at a time: a second request while one runs gets 409. It needs a system token with
-/// <c>system/*.cruds</c> or the scope <see cref="AdminScope"/>. Jobs are kept in memory on the node that runs them.
+/// <c>system/*.cruds</c> or the scope <c>carehub.admin</c> (<see cref="Security.Permissions.Admin"/>). Jobs are kept in memory on the node that runs them.
 /// </summary>
 public static partial class ReindexApi
 {
-    public const string AdminScope = "carehub.admin";
-
     public static IEndpointRouteBuilder MapReindexApi(this IEndpointRouteBuilder fhir)
     {
         var services = fhir.ServiceProvider;
@@ -28,33 +25,15 @@ public static partial class ReindexApi
             services.GetRequiredService<TimeProvider>(),
             services.GetRequiredService<ILoggerFactory>().CreateLogger("CareHub.Reindex"),
             services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
-        fhir.MapPost("/$reindex", (HttpContext http) => Start(http, jobs));
-        fhir.MapGet("/$reindex-status/{id}", (HttpContext http, string id) => Status(http, jobs, id));
-        fhir.MapDelete("/$reindex-status/{id}", (HttpContext http, string id) => Cancel(http, jobs, id));
+        var admin = fhir.MapGroup("").RequireAuthorization(Security.Permissions.Admin);
+        admin.MapPost("/$reindex", (HttpContext http) => Start(http, jobs));
+        admin.MapGet("/$reindex-status/{id}", (HttpContext http, string id) => Status(http, jobs, id));
+        admin.MapDelete("/$reindex-status/{id}", (HttpContext http, string id) => Cancel(http, jobs, id));
         return fhir;
-    }
-
-    /// <summary>A system with every interaction on every resource, or holding the admin scope.</summary>
-    public static bool Permits(Principal principal)
-    {
-        ArgumentNullException.ThrowIfNull(principal);
-        return principal.Kind == PrincipalKind.System
-            && (principal.Scopes.Contains(AdminScope) || principal.Scopes.Covers(SmartScope.Parse("system/*.cruds")));
-    }
-
-    private static void Authorize(HttpContext http)
-    {
-        var principal = (Principal)http.Items[FhirHttp.PrincipalKey]!;
-        if (!Permits(principal))
-        {
-            throw new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden,
-                $"$reindex needs a system token with system/*.cruds or the scope {AdminScope}.");
-        }
     }
 
     private static async Task Start(HttpContext http, ReindexJobs jobs)
     {
-        Authorize(http);
         var job = jobs.Start();
         var status = $"{FhirHttp.BaseUrl(http)}/$reindex-status/{job.Id}";
         http.Response.StatusCode = StatusCodes.Status202Accepted;
@@ -72,7 +51,6 @@ public static partial class ReindexApi
 
     private static async Task Status(HttpContext http, ReindexJobs jobs, string id)
     {
-        Authorize(http);
         var job = jobs.Find(id) ?? throw FhirException.NotFound($"There is no reindex job '{id}'.");
         var snapshot = job.Snapshot();
         if (snapshot.State == ReindexState.Failed)
@@ -94,7 +72,6 @@ public static partial class ReindexApi
 
     private static Task Cancel(HttpContext http, ReindexJobs jobs, string id)
     {
-        Authorize(http);
         if (!jobs.Cancel(id))
         {
             throw FhirException.NotFound($"There is no reindex job '{id}'.");

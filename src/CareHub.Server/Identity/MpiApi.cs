@@ -5,6 +5,7 @@ using CareHub.Records;
 using CareHub.Records.Feed;
 using CareHub.Server.Feed;
 using CareHub.Server.Fhir;
+using CareHub.Server.Security;
 using Hl7.Fhir.Model;
 
 namespace CareHub.Server.Identity;
@@ -17,7 +18,10 @@ namespace CareHub.Server.Identity;
 /// </summary>
 public static class MpiApi
 {
-    /// <summary>Registers the MPI: options from <c>CareHub:Mpi</c> (validated now), the matcher, the write hook, the operations and the linked records for $everything.</summary>
+    /// <summary>
+    /// Registers the MPI: options from <c>CareHub:Mpi</c> (validated now), the matcher, the write hook, the operations and
+    /// the linked records for $everything. Its background matcher (<see cref="QueuedMatchingService"/>) is a server worker.
+    /// </summary>
     public static IServiceCollection AddMpi(this IServiceCollection services, IConfiguration configuration)
     {
         var options = configuration.GetSection(MpiOptions.SectionName).Get<MpiOptions>() ?? new MpiOptions();
@@ -46,13 +50,15 @@ public static class MpiApi
 
     public static IEndpointRouteBuilder MapMpiApi(this IEndpointRouteBuilder endpoints)
     {
-        var fhir = endpoints.MapGroup("/fhir");
+        var fhir = endpoints.MapGroup("/fhir").RequireAuthorization(Permissions.Fhir);
         fhir.MapPost("/Patient/$match", Match);
         fhir.MapGet("/Patient/$ihe-pix", CrossReference);
-        fhir.MapPost("/Patient/$merge", Merge);
-        fhir.MapPost("/Patient/$mpi-link", Link);
-        fhir.MapPost("/Patient/$mpi-unlink", Unlink);
-        fhir.MapGet("/Patient/$mpi-status", Status);
+        // Changing who a record belongs to is administration (the door checks a system's scopes as well).
+        var admin = fhir.MapGroup("").RequireAuthorization(Permissions.MpiAdmin);
+        admin.MapPost("/Patient/$merge", Merge);
+        admin.MapPost("/Patient/$mpi-link", Link);
+        admin.MapPost("/Patient/$mpi-unlink", Unlink);
+        admin.MapGet("/Patient/$mpi-status", Status);
         fhir.MapGet("/Task/$mpi-reviews", Reviews);
         fhir.MapPost("/Task/{id}/$mpi-accept", Accept);
         fhir.MapPost("/Task/{id}/$mpi-reject", Reject);

@@ -1,18 +1,15 @@
 using System.Globalization;
-using CareHub.Governance;
 using CareHub.Messaging;
 using CareHub.Messaging.Storage;
-using CareHub.Records;
 using CareHub.Server.Cli;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CareHub.Server.Messaging;
 
 /// <summary>
-/// carehub messages list|show|reprocess: the message store from the command line, opened directly (the same data
-/// folder or PostgreSQL database as the server; it may be running). Reprocessing runs the channel's filters and
-/// transformer from the configuration (appsettings.json, environment) and queues the message again; the server's
-/// delivery workers pick it up at their next poll.
+/// carehub messages list|show|reprocess: the message store from the command line, through the composition root (the
+/// same data folder or PostgreSQL database and settings as the server; it may be running). Reprocessing runs the
+/// channel's filters and transformer from the configuration (appsettings.json beside the binary, environment, command
+/// line) and queues the message again; the server's delivery workers pick it up at their next poll.
 /// </summary>
 public static class MessagesCommand
 {
@@ -29,10 +26,15 @@ public static class MessagesCommand
             throw new UsageException("messages needs a subcommand: list, show or reprocess.\n" + Usage);
         }
 
-        var (storage, filters, ids) = Parse(args[1..]);
-        await using var store = MessagingServices.OpenStore(storage);
-        await store.MigrateAsync(CancellationToken.None);
+        var (settings, filters, ids) = Parse(args[1..]);
         var query = Query(filters);
+        if (args[0] == "reprocess" && ids.Count == 0 && !filters.Keys.Any(k => k != "count"))
+        {
+            throw new UsageException("messages reprocess needs message ids or at least one filter (--channel, --state, --type, --from, --to, --control-id).");
+        }
+
+        await using var local = await LocalRecords.OpenAsync(settings);
+        var store = local.Services.GetRequiredService<IMessageStore>();
         switch (args[0])
         {
             case "list":
@@ -61,28 +63,16 @@ public static class MessagesCommand
                 Print(message);
                 return 0;
             default:
-                return await ReprocessAsync(store, storage, query, ids, filters.Keys.Any(k => k != "count"));
+                return await ReprocessAsync(local.Services.GetRequiredService<MessageBroker>(), query, ids, filters.Keys.Any(k => k != "count"));
         }
     }
 
-    private static async Task<int> ReprocessAsync(IMessageStore store, StorageOptions storage, MessageQuery query, List<long> ids, bool filtered)
+    /// <summary>
+    /// Runs the messages through their channels again with the broker of the composition root, the server's own: the
+    /// same channels, transformers and door (write hooks included) from the same settings.
+    /// </summary>
+    private static async Task<int> ReprocessAsync(MessageBroker broker, MessageQuery query, List<long> ids, bool filtered)
     {
-        if (ids.Count == 0 && !filtered)
-        {
-            throw new UsageException("messages reprocess needs message ids or at least one filter (--channel, --state, --type, --from, --to, --control-id).");
-        }
-
-        var configuration = new ConfigurationBuilder()
-            .AddJsonFile("appsettings.json", optional: true)
-            .AddEnvironmentVariables()
-            .Build();
-        await using var recordStore = CareHubHost.OpenStore(storage);
-        await using var audit = new AuditTrail(recordStore, TimeProvider.System, NullLogger<AuditTrail>.Instance);
-        var records = new RecordService(recordStore, new ScopeAccessPolicy(), audit, TimeProvider.System);
-        var options = configuration.GetSection(MessagingOptions.SectionName).Get<MessagingOptions>() ?? new MessagingOptions();
-        // Only the transformers this build registers; the lead's host registration adds v2-to-fhir beside pass-through.
-        await using var broker = new MessageBroker(store, records, options, MessagingServices.ReadChannels(configuration),
-            [new PassThroughTransformer(), new V2ToFhirTransformer()], TimeProvider.System, NullLogger<MessageBroker>.Instance);
         var count = 0;
         foreach (var id in ids)
         {
@@ -141,7 +131,7 @@ public static class MessagesCommand
         return new MessageQuery(f.GetValueOrDefault("channel"), state, f.GetValueOrDefault("type"), Time("from"), Time("to"), f.GetValueOrDefault("control-id"), null, count);
     }
 
-    private static (StorageOptions Storage, Dictionary<string, string> Filters, List<long> Ids) Parse(string[] args)
+    private static (List<KeyValuePair<string, string?>> Settings, Dictionary<string, string> Filters, List<long> Ids) Parse(string[] args)
     {
         string? data = null, postgres = null;
         var filters = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -171,6 +161,6 @@ public static class MessagesCommand
             throw new UsageException("Give --data or --postgres, not both.");
         }
 
-        return (new StorageOptions { DataDirectory = data ?? ".data", Postgres = postgres }, filters, ids);
+        return (new Options(null, data, postgres, null, []).Settings(), filters, ids);
     }
 }

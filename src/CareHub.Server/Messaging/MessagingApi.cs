@@ -11,88 +11,35 @@ namespace CareHub.Server.Messaging;
 
 /// <summary>
 /// The broker's HTTP faces: the HTTP source (<c>POST /channels/{name}/messages</c>) and the admin API under
-/// <c>/admin/messaging</c>. Sending needs a system token (SMART backend services) with the scope
-/// <c>carehub.messaging.send</c>. Administration is for systems with <c>carehub.messaging.admin</c> (or
-/// <c>system/*.cruds</c>) and for users whose job role the access policy gives the <c>messages</c> category: <c>s</c> to
-/// list channels and search, <c>r</c> to read a message's content, <c>u</c> to reprocess, pause and resume. Raw messages
+/// <c>/admin/messaging</c>, each with its permission (<see cref="Permissions"/>). Sending needs a system token (SMART
+/// backend services) with the scope <c>carehub.messaging.send</c>. Administration is for systems with
+/// <c>carehub.admin</c> (or <c>system/*.cruds</c>) and for users whose job role the access policy gives the
+/// <c>messages</c> category: <c>s</c> to list channels and search, <c>r</c> to read a message's content, <c>u</c> to
+/// reprocess, pause and resume. Raw messages
 /// are full of patient data, so every view of one is audited with the patients it names.
 /// </summary>
 public static class MessagingApi
 {
-    public const string SendScope = "carehub.messaging.send";
-    public const string AdminScope = "carehub.messaging.admin";
+    public const string SendScope = Permissions.SendScope;
     public const string Hl7MediaType = "x-application/hl7-v2+er7";
-
-    /// <summary>The access policy's category for HL7 v2 messages in the message store (default-policy.json).</summary>
-    public const string MessagesCategory = "messages";
 
     public static IEndpointRouteBuilder MapMessagingApi(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapPost("/channels/{name}/messages", ReceiveAsync).DisableAntiforgery();
+        endpoints.MapPost("/channels/{name}/messages", ReceiveAsync).DisableAntiforgery().RequireAuthorization(Permissions.MessagesSend);
         var admin = endpoints.MapGroup("/admin/messaging");
-        admin.MapGet("/channels", ChannelsAsync);
-        admin.MapPost("/channels/{name}/pause", (HttpContext http, string name, MessageBroker broker) => PauseAsync(http, name, broker, true));
-        admin.MapPost("/channels/{name}/resume", (HttpContext http, string name, MessageBroker broker) => PauseAsync(http, name, broker, false));
-        admin.MapGet("/messages", SearchAsync);
-        admin.MapGet("/messages/{id:long}", GetAsync);
-        admin.MapPost("/messages/{id:long}/reprocess", ReprocessOneAsync);
-        admin.MapPost("/messages/reprocess", ReprocessManyAsync);
+        admin.MapGet("/channels", ChannelsAsync).RequireAuthorization(Permissions.MessagesSearch);
+        admin.MapPost("/channels/{name}/pause", (HttpContext http, string name, MessageBroker broker) => PauseAsync(http, name, broker, true))
+            .RequireAuthorization(Permissions.MessagesManage);
+        admin.MapPost("/channels/{name}/resume", (HttpContext http, string name, MessageBroker broker) => PauseAsync(http, name, broker, false))
+            .RequireAuthorization(Permissions.MessagesManage);
+        admin.MapGet("/messages", SearchAsync).RequireAuthorization(Permissions.MessagesSearch);
+        admin.MapGet("/messages/{id:long}", GetAsync).RequireAuthorization(Permissions.MessagesRead);
+        admin.MapPost("/messages/{id:long}/reprocess", ReprocessOneAsync).RequireAuthorization(Permissions.MessagesManage);
+        admin.MapPost("/messages/reprocess", ReprocessManyAsync).RequireAuthorization(Permissions.MessagesManage);
         return endpoints;
     }
 
-    /// <summary>True when the principal is a system with the scope, or with every interaction on every resource.</summary>
-    public static bool Permits(Principal principal, string scope)
-    {
-        ArgumentNullException.ThrowIfNull(principal);
-        return principal.Kind == PrincipalKind.System
-            && (principal.Scopes.Contains(scope) || principal.Scopes.Covers(SmartScope.Parse("system/*.cruds")));
-    }
-
-    /// <summary>
-    /// The admin API's rule: a system with the admin scope, or a user whose job role may do <paramref name="letter"/>
-    /// (c r u d s) on the policy's <c>messages</c> category.
-    /// </summary>
-    public static bool PermitsAdmin(Principal principal, PolicyDocument policy, char letter)
-    {
-        ArgumentNullException.ThrowIfNull(principal);
-        ArgumentNullException.ThrowIfNull(policy);
-        return Permits(principal, AdminScope)
-            || (principal.Kind == PrincipalKind.User && policy.Role(principal.Role)?.Access.GetValueOrDefault(MessagesCategory)?.Contains(letter, StringComparison.Ordinal) == true);
-    }
-
-    private static async Task<(Principal? Principal, IResult? Denied)> AuthorizeAdminAsync(HttpContext http, char letter)
-    {
-        var result = await http.RequestServices.GetRequiredService<BearerTokenValidator>().AuthenticateAsync(http);
-        if (!result.Succeeded)
-        {
-            http.Response.Headers.WWWAuthenticate = result.Failure.WwwAuthenticate;
-            return (null, Problem(StatusCodes.Status401Unauthorized, result.Failure.Description));
-        }
-
-        var policy = http.RequestServices.GetRequiredService<IAccessPolicy>() is GovernancePolicy governance ? governance.Document : PolicyDocument.Default;
-        return PermitsAdmin(result.Principal, policy, letter)
-            ? (result.Principal, null)
-            : (null, Problem(StatusCodes.Status403Forbidden,
-                $"This needs a system token with the scope {AdminScope} (or system/*.cruds), or a user whose role may '{letter}' on {MessagesCategory} (e.g. integration-engineer)."));
-    }
-
-    private static async Task<(Principal? Principal, IResult? Denied)> AuthorizeAsync(HttpContext http, string scope)
-    {
-        var result = await http.RequestServices.GetRequiredService<BearerTokenValidator>().AuthenticateAsync(http);
-        if (!result.Succeeded)
-        {
-            http.Response.Headers.WWWAuthenticate = result.Failure.WwwAuthenticate;
-            return (null, Problem(StatusCodes.Status401Unauthorized, result.Failure.Description));
-        }
-
-        return Permits(result.Principal, scope)
-            ? (result.Principal, null)
-            : (null, Problem(StatusCodes.Status403Forbidden, $"This needs a system token with the scope {scope} (or system/*.cruds)."));
-    }
-
-    private static IResult Problem(int status, string detail) => Results.Json(new ErrorBody(detail), statusCode: status);
-
-    private sealed record ErrorBody(string Error);
+    private static IResult Problem(int status, string detail) => Results.Json(new CareHubAuthorizationResultHandler.ErrorBody(detail), statusCode: status);
 
     // ---- HTTP source ---------------------------------------------------------------------------------------------
 
@@ -102,12 +49,7 @@ public static class MessagingApi
     /// </summary>
     private static async Task<IResult> ReceiveAsync(HttpContext http, string name, MessageBroker broker, CancellationToken cancellationToken)
     {
-        var (principal, denied) = await AuthorizeAsync(http, SendScope);
-        if (denied is not null)
-        {
-            return denied;
-        }
-
+        var principal = CareHubPrincipal.Of(http);
         var channel = broker.FindChannel(name);
         if (channel is null || channel.Source.Type != "http" || !channel.Enabled)
         {
@@ -129,7 +71,7 @@ public static class MessagingApi
             return Problem(StatusCodes.Status413PayloadTooLarge, $"The message is larger than this channel accepts ({channel.Source.MaxMessageBytes} bytes).");
         }
 
-        var sender = $"http:{http.Connection.RemoteIpAddress} client={principal!.ClientId}";
+        var sender = $"http:{http.Connection.RemoteIpAddress} client={principal.ClientId}";
         var outcome = await broker.ReceiveAsync(name, body.ToArray(), sender, cancellationToken);
         if (outcome.Ack is null)
         {
@@ -156,12 +98,6 @@ public static class MessagingApi
 
     private static async Task<IResult> ChannelsAsync(HttpContext http, MessageBroker broker, MessagingHostedService host, CancellationToken cancellationToken)
     {
-        var (_, denied) = await AuthorizeAdminAsync(http, 's');
-        if (denied is not null)
-        {
-            return denied;
-        }
-
         var status = (await broker.Store.ChannelStatusAsync(cancellationToken)).ToDictionary(s => s.Channel, StringComparer.Ordinal);
         var views = broker.Channels.Select(c =>
         {
@@ -176,12 +112,6 @@ public static class MessagingApi
 
     private static async Task<IResult> PauseAsync(HttpContext http, string name, MessageBroker broker, bool paused)
     {
-        var (_, denied) = await AuthorizeAdminAsync(http, 'u');
-        if (denied is not null)
-        {
-            return denied;
-        }
-
         return await broker.SetPausedAsync(name, paused, http.RequestAborted)
             ? Results.Json(new { channel = name, paused })
             : Problem(StatusCodes.Status404NotFound, $"There is no channel '{name}'.");
@@ -229,12 +159,6 @@ public static class MessagingApi
 
     private static async Task<IResult> SearchAsync(HttpContext http, MessageBroker broker, CancellationToken cancellationToken)
     {
-        var (_, denied) = await AuthorizeAdminAsync(http, 's');
-        if (denied is not null)
-        {
-            return denied;
-        }
-
         var query = ParseQuery(http.Request.Query, out var problem);
         return query is null
             ? Problem(StatusCodes.Status400BadRequest, problem!)
@@ -254,15 +178,10 @@ public static class MessagingApi
 
     private static async Task<IResult> GetAsync(HttpContext http, long id, MessageBroker broker, RecordService records, AuditTrail audit, CancellationToken cancellationToken)
     {
-        var (principal, denied) = await AuthorizeAdminAsync(http, 'r');
-        if (denied is not null)
-        {
-            return denied;
-        }
-
+        var principal = CareHubPrincipal.Of(http);
         var message = await broker.Store.GetAsync(id, cancellationToken);
         var reference = $"urn:carehub:message:{id.ToString(CultureInfo.InvariantCulture)}";
-        var context = new RequestContext(principal!, $"{http.Request.Scheme}://{http.Request.Host}/fhir", http.TraceIdentifier, http.Connection.RemoteIpAddress?.ToString());
+        var context = new RequestContext(principal, $"{http.Request.Scheme}://{http.Request.Host}/fhir", http.TraceIdentifier, http.Connection.RemoteIpAddress?.ToString());
         if (message is null)
         {
             audit.Record(context, new AuditFacts("read", Hl7.Fhir.Model.AuditEvent.AuditEventAction.R, "HL7v2Message", [reference], [], false, "no such message"));
@@ -317,12 +236,6 @@ public static class MessagingApi
 
     private static async Task<IResult> ReprocessOneAsync(HttpContext http, long id, MessageBroker broker, CancellationToken cancellationToken)
     {
-        var (_, denied) = await AuthorizeAdminAsync(http, 'u');
-        if (denied is not null)
-        {
-            return denied;
-        }
-
         return await broker.ReprocessAsync(id, cancellationToken)
             ? Results.Json(new { reprocessed = 1 })
             : Problem(StatusCodes.Status404NotFound, $"There is no message {id} on a configured channel.");
@@ -330,12 +243,6 @@ public static class MessagingApi
 
     private static async Task<IResult> ReprocessManyAsync(HttpContext http, MessageBroker broker, CancellationToken cancellationToken)
     {
-        var (_, denied) = await AuthorizeAdminAsync(http, 'u');
-        if (denied is not null)
-        {
-            return denied;
-        }
-
         var query = ParseQuery(http.Request.Query, out var problem);
         if (query is null)
         {

@@ -6,7 +6,10 @@ using CareHub.Records;
 
 namespace CareHub.Server.Messaging;
 
-/// <summary>Registers the message broker: its store, channels (validated at start), transformers, listeners and workers.</summary>
+/// <summary>
+/// Registers the message broker: its store, channels (validated at start) and transformers. Its listeners and delivery
+/// workers (<see cref="MessagingHostedService"/>) are server workers, added by <see cref="CareHubServices.AddCareHubWorkers"/>.
+/// </summary>
 public static class MessagingServices
 {
     /// <summary>
@@ -25,8 +28,6 @@ public static class MessagingServices
         services.AddSingleton(sp => new MessageBroker(
             sp.GetRequiredService<IMessageStore>(), sp.GetRequiredService<RecordService>(), options, channels,
             sp.GetServices<IMessageTransformer>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<MessageBroker>>()));
-        services.AddSingleton<MessagingHostedService>();
-        services.AddHostedService(sp => sp.GetRequiredService<MessagingHostedService>());
         return services;
     }
 

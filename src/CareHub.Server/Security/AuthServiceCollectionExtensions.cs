@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace CareHub.Server.Security;
@@ -7,7 +8,10 @@ public static class AuthServiceCollectionExtensions
     /// <summary>
     /// Binds and validates <c>CareHub:Auth</c> (throwing at once on a bad setting), and registers
     /// <see cref="AuthOptions"/>, <see cref="BearerTokenValidator"/> and, when development tokens are
-    /// enabled, <see cref="DevTokenIssuer"/>, all as singletons.
+    /// enabled, <see cref="DevTokenIssuer"/>, all as singletons; then the authentication schemes of every face (the
+    /// bearer scheme, the default) and one authorization policy per permission (<see cref="Permissions"/>). A browser
+    /// session scheme is one more <c>.AddScheme</c> / <c>.AddCookie</c> on the builder below, signing in a
+    /// <see cref="CareHubIdentity"/>.
     /// </summary>
     public static IServiceCollection AddCareHubAuth(this IServiceCollection services, IConfiguration configuration)
     {
@@ -29,6 +33,9 @@ public static class AuthServiceCollectionExtensions
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<BearerTokenValidator>>(),
             sp.GetService<DevTokenIssuer>()));
+        services.AddAuthentication(BearerAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, BearerAuthenticationHandler>(BearerAuthenticationHandler.SchemeName, null);
+        services.AddCareHubAuthorization();
         return services;
     }
 }

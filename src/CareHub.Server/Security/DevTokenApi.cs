@@ -34,7 +34,8 @@ public static class DevTokenApi
             return endpoints;
         }
 
-        var group = endpoints.MapGroup("/auth");
+        // The token endpoint is how a client authenticates in the first place (RFC 6749 section 3.2), so it takes none.
+        var group = endpoints.MapGroup("/auth").AllowAnonymous();
         group.MapPost("/token", IssueTokenAsync).DisableAntiforgery();
         group.MapGet("/jwks", GetJwks);
         return endpoints;

@@ -314,17 +314,27 @@ public sealed class MasterPersonIndex(RecordService records, IPersonIndexStore i
     }
 
     /// <summary>
-    /// Link, unlink and merge change who a record belongs to: they are for backend systems (system
-    /// scopes) and administrators, never a citizen or an ordinary user session.
+    /// Link, unlink and merge change who a record belongs to: they are for backend systems (whose system
+    /// scopes the door then checks) and users in the administrator role (<see cref="Administration.Role"/>), never a
+    /// citizen or an ordinary user session.
     /// </summary>
     private static void RequireAdministrator(RequestContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var principal = context.Principal;
-        if (principal.Kind != PrincipalKind.System && !string.Equals(principal.Role, "admin", StringComparison.Ordinal))
+        if (!IsAdministrator(context.Principal))
         {
-            throw new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden,
-                "Master person index administration needs a system client or the admin role.");
+            throw new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden, AdministratorsOnly);
         }
+    }
+
+    /// <summary>Why a caller who is not an MPI administrator is refused.</summary>
+    public const string AdministratorsOnly = "Master person index administration needs a system client or the " + Administration.Role + " role.";
+
+    /// <summary>A backend system, or a user in the administrator role.</summary>
+    public static bool IsAdministrator(Principal principal)
+    {
+        ArgumentNullException.ThrowIfNull(principal);
+        return principal.Kind == PrincipalKind.System
+            || (principal.Kind == PrincipalKind.User && string.Equals(principal.Role, Administration.Role, StringComparison.Ordinal));
     }
 }

@@ -9,12 +9,6 @@ namespace CareHub.Records;
 
 public sealed partial class RecordService
 {
-    /// <summary>
-    /// Turns a PATCH entry's resource (Parameters for FHIRPath Patch, Binary for JSON Patch) into the function that
-    /// patches; set by the host, which owns the patch formats.
-    /// </summary>
-    public Func<Resource, Func<Resource, Resource>>? BundlePatch { get; init; }
-
     private sealed record EntryPlan(int Index, Bundle.HTTPVerb Method, string Type, string? Id, int? Version, string? Criteria, Resource? Resource, Bundle.EntryComponent Entry)
     {
         public string? AssignedId { get; set; }
@@ -395,7 +389,7 @@ public sealed partial class RecordService
     private Func<Resource, Resource> PatchFor(EntryPlan plan) =>
         plan.Resource is null
             ? throw FhirException.BadRequest($"Bundle.entry[{plan.Index}] (PATCH) has no resource: send Parameters (FHIRPath Patch) or Binary (JSON Patch).")
-            : BundlePatch?.Invoke(plan.Resource) ?? throw FhirException.BadRequest("PATCH is not available in bundles on this server.");
+            : bundlePatch?.Invoke(plan.Resource) ?? throw FhirException.BadRequest("PATCH is not available in bundles on this server.");
 
     /// <summary>Rewrites urn:uuid and full-URL references to the ids assigned in this bundle, and resolves conditional references.</summary>
     private async Task ResolveReferencesAsync(IWriteSession? session, RequestContext context, EntryPlan plan, Dictionary<string, string> targets, Dictionary<string, string> conditional, bool inTransaction, CancellationToken cancellationToken)

@@ -13,10 +13,10 @@ namespace CareHub.Records;
 public sealed partial class RecordService
 {
     /// <summary>The hooks run on every version written (see <see cref="IWriteHook"/>), in this order.</summary>
-    public IReadOnlyList<IWriteHook> WriteHooks { get; init; } = [];
+    public IReadOnlyList<IWriteHook> WriteHooks { get; } = [.. writeHooks ?? []];
 
     /// <summary>Who knows a Patient's other records of the same person, for <c>$everything</c>'s opt-in parameter; none by default.</summary>
-    public IPatientLinks? PatientLinks { get; init; }
+    public IPatientLinks? PatientLinks { get; } = patientLinks;
 
     /// <summary>
     /// Runs a write operation in one transaction: the caller must be allowed <paramref name="permission"/> on

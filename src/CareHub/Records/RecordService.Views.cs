@@ -11,7 +11,7 @@ namespace CareHub.Records;
 public sealed partial class RecordService
 {
     /// <summary>The views that shape resources for restricted callers, in this order; none by default.</summary>
-    public IReadOnlyList<IReadView> ReadViews { get; init; } = [];
+    public IReadOnlyList<IReadView> ReadViews { get; } = [.. readViews ?? []];
 
     /// <summary>Of <paramref name="ids"/>, the current resources of <paramref name="type"/> the caller may do <paramref name="interaction"/> on.</summary>
     public async Task<IReadOnlySet<string>> VisibleIdsAsync(RequestContext context, string type, IReadOnlyCollection<string> ids, FhirInteraction interaction, CancellationToken cancellationToken)

@@ -11,7 +11,22 @@ namespace CareHub.Records;
 /// through here: it checks the request, asks the access policy, writes the version with its index rows, audit record
 /// and change event in one transaction, and audits reads and denials.
 /// </summary>
-public sealed partial class RecordService(IRecordStore store, IAccessPolicy policy, AuditTrail audit, TimeProvider clock)
+/// <param name="writeHooks">The hooks run on every version written (see <see cref="IWriteHook"/>), in this order.</param>
+/// <param name="patientLinks">Who knows a Patient's other records of the same person, for <c>$everything</c>'s opt-in parameter.</param>
+/// <param name="readViews">The views that shape resources for restricted callers, in this order.</param>
+/// <param name="bundlePatch">
+/// Turns a PATCH entry's resource (Parameters for FHIRPath Patch, Binary for JSON Patch) into the function that patches;
+/// the host owns the patch formats, so without it PATCH is refused in bundles.
+/// </param>
+public sealed partial class RecordService(
+    IRecordStore store,
+    IAccessPolicy policy,
+    AuditTrail audit,
+    TimeProvider clock,
+    IEnumerable<IWriteHook>? writeHooks = null,
+    IPatientLinks? patientLinks = null,
+    IEnumerable<IReadView>? readViews = null,
+    Func<Resource, Func<Resource, Resource>>? bundlePatch = null)
 {
     /// <summary>The store, for the nested readers and writers (a constructor's parameter is not a member they can reach).</summary>
     private IRecordStore Store => store;

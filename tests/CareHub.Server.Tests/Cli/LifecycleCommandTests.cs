@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.Data.Sqlite;
 
 namespace CareHub.Server.Tests.Cli;
@@ -27,37 +26,15 @@ public sealed class LifecycleCommandTests : IDisposable
         ("CareHub__Retention__Rules__0__RetainFor", "P1Y"),
     ];
 
-    private async Task<(int Code, string Output)> RunAsync(string[] args, params (string Name, string Value)[] environment)
-    {
-        var ct = TestContext.Current.CancellationToken;
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "CareHub.Server.dll"));
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        foreach (var (name, value) in environment)
-        {
-            start.Environment[name] = value;
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync(ct);
-        var errors = process.StandardError.ReadToEndAsync(ct);
-        await process.WaitForExitAsync(ct);
-        return (process.ExitCode, await output + await errors);
-    }
-
     private async Task ImportAsync() =>
-        Assert.Equal(0, (await RunAsync(["import", "--data", Data, Path.Combine(folder, "in")])).Code);
+        Assert.Equal(0, (await CarehubProcess.RunAsync(["import", "--data", Data, Path.Combine(folder, "in")])).Code);
 
     [Fact]
     public async Task audit_verify_passes_a_clean_chain_and_names_the_entry_whose_body_was_changed()
     {
         await ImportAsync();
 
-        var clean = await RunAsync(["audit", "verify", "--data", Data]);
+        var clean = await CarehubProcess.RunAsync(["audit", "verify", "--data", Data]);
         Assert.Equal(0, clean.Code);
         Assert.Contains("Audit chain intact: 1 entries verified", clean.Output, StringComparison.Ordinal);
 
@@ -69,7 +46,7 @@ public sealed class LifecycleCommandTests : IDisposable
             Assert.Equal(1, await command.ExecuteNonQueryAsync(TestContext.Current.CancellationToken));
         }
 
-        var broken = await RunAsync(["audit", "verify", "--data", Data]);
+        var broken = await CarehubProcess.RunAsync(["audit", "verify", "--data", Data]);
         Assert.Equal(1, broken.Code);
         Assert.Contains("BROKEN at entry 1", broken.Output, StringComparison.Ordinal);
         Assert.Contains("body changed", broken.Output, StringComparison.Ordinal);
@@ -80,22 +57,22 @@ public sealed class LifecycleCommandTests : IDisposable
     {
         await ImportAsync();
 
-        var dry = await RunAsync(["purge", "--dry-run", "--as-of", "2040-01-01", "--data", Data], ObservationRule);
+        var dry = await CarehubProcess.RunAsync(["purge", "--dry-run", "--as-of", "2040-01-01", "--data", Data], ObservationRule);
         Assert.Equal(0, dry.Code);
         Assert.Contains("rule obs-test", dry.Output, StringComparison.Ordinal);
         Assert.Contains("1 resources would be purged; nothing was changed", dry.Output, StringComparison.Ordinal);
 
-        var early = await RunAsync(["purge", "--as-of", "2025-01-01", "--data", Data], ObservationRule);
+        var early = await CarehubProcess.RunAsync(["purge", "--as-of", "2025-01-01", "--data", Data], ObservationRule);
         Assert.Contains("Purged 0 resources", early.Output, StringComparison.Ordinal);
 
-        var purge = await RunAsync(["purge", "--as-of", "2040-01-01", "--data", Data], ObservationRule);
+        var purge = await CarehubProcess.RunAsync(["purge", "--as-of", "2040-01-01", "--data", Data], ObservationRule);
         Assert.Equal(0, purge.Code);
         Assert.Contains("Purged 1 resources (1 versions)", purge.Output, StringComparison.Ordinal);
 
-        var again = await RunAsync(["purge", "--dry-run", "--as-of", "2040-01-01", "--data", Data], ObservationRule);
+        var again = await CarehubProcess.RunAsync(["purge", "--dry-run", "--as-of", "2040-01-01", "--data", Data], ObservationRule);
         Assert.Contains("0 resources would be purged", again.Output, StringComparison.Ordinal);
 
-        var verify = await RunAsync(["audit", "verify", "--data", Data]);
+        var verify = await CarehubProcess.RunAsync(["audit", "verify", "--data", Data]);
         Assert.Equal(0, verify.Code);
         Assert.Contains("Audit chain intact: 2 entries verified", verify.Output, StringComparison.Ordinal);
     }
@@ -103,7 +80,7 @@ public sealed class LifecycleCommandTests : IDisposable
     [Fact]
     public async Task purge_refuses_a_rule_naming_audit_events()
     {
-        var result = await RunAsync(["purge", "--dry-run", "--data", Data],
+        var result = await CarehubProcess.RunAsync(["purge", "--dry-run", "--data", Data],
             ("CareHub__Retention__Rules__0__Name", "audit"), ("CareHub__Retention__Rules__0__ResourceTypes__0", "AuditEvent"), ("CareHub__Retention__Rules__0__RetainFor", "P6Y"));
 
         Assert.Equal(2, result.Code);

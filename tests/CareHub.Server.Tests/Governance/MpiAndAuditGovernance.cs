@@ -238,6 +238,19 @@ public abstract class MpiAndAuditGovernance(GovernanceServer server)
         var byUnknown = await server.GetAsync(TestUsers.Citizen, $"/AuditEvent?patient={citizen.Reference},Patient/{unknown}");
         Assert.Equal(Normalised(byUnknown.Body, unknown), Normalised(byOther.Body, other));
     }
+
+    [Fact]
+    public async Task the_administrator_role_may_administer_the_mpi_and_a_clinician_may_not()
+    {
+        server.EnsureAvailable();
+
+        var administrator = await server.GetAsync("admin", "/Patient/$mpi-status");
+        Assert.True(administrator.Status == HttpStatusCode.OK, administrator.ToString());
+
+        var clinician = await server.GetAsync("gp.smith", "/Patient/$mpi-status");
+        Assert.Equal(HttpStatusCode.Forbidden, clinician.Status);
+        Assert.Equal("OperationOutcome", clinician.Body.GetProperty("resourceType").GetString());
+    }
 }
 
 /// <summary>

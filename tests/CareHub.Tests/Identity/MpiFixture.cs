@@ -19,10 +19,7 @@ public sealed class MpiFixture : IAsyncDisposable
         Store = store;
         Audit = new AuditTrail(store, TimeProvider.System, NullLogger<AuditTrail>.Instance);
         var matcher = new PersonMatcher(options.ToMatchSettings());
-        Records = new RecordService(store, new ScopeAccessPolicy(), Audit, TimeProvider.System)
-        {
-            WriteHooks = [new MpiWriteHook(options, Store, matcher, TimeProvider.System)],
-        };
+        Records = new RecordService(store, new ScopeAccessPolicy(), Audit, TimeProvider.System, writeHooks: [new MpiWriteHook(options, Store, matcher, TimeProvider.System)]);
         Mpi = new MasterPersonIndex(Records, store, options, matcher, TimeProvider.System);
     }
 
@@ -75,10 +72,7 @@ public sealed class MpiFixture : IAsyncDisposable
     public (RecordService Records, MasterPersonIndex Mpi) OpenWith(MpiOptions options)
     {
         var matcher = new PersonMatcher(options.ToMatchSettings());
-        var records = new RecordService(Store, new ScopeAccessPolicy(), Audit, TimeProvider.System)
-        {
-            WriteHooks = [new MpiWriteHook(options, Store, matcher, TimeProvider.System)],
-        };
+        var records = new RecordService(Store, new ScopeAccessPolicy(), Audit, TimeProvider.System, writeHooks: [new MpiWriteHook(options, Store, matcher, TimeProvider.System)]);
         return (records, new MasterPersonIndex(records, Store, options, matcher, TimeProvider.System));
     }
 

@@ -26,10 +26,7 @@ public sealed class MpiPreMatchTests : IAsyncLifetime
     private RecordService DoorWithWriteBetween(Func<Task> between)
     {
         var options = new MpiOptions();
-        return new RecordService(mpi.Store, new ScopeAccessPolicy(), mpi.Audit, TimeProvider.System)
-        {
-            WriteHooks = [new MpiWriteHook(options, mpi.Store, new PersonMatcher(options.ToMatchSettings()), TimeProvider.System), new Between(between)],
-        };
+        return new RecordService(mpi.Store, new ScopeAccessPolicy(), mpi.Audit, TimeProvider.System, writeHooks: [new MpiWriteHook(options, mpi.Store, new PersonMatcher(options.ToMatchSettings()), TimeProvider.System), new Between(between)]);
     }
 
     [Fact]
@@ -63,10 +60,7 @@ public sealed class MpiPreMatchTests : IAsyncLifetime
     {
         // As a load with matching off leaves it: blocking keys, no Person.
         var options = new MpiOptions();
-        var keysOnly = new RecordService(mpi.Store, new ScopeAccessPolicy(), mpi.Audit, TimeProvider.System)
-        {
-            WriteHooks = [new KeysOnly(new MpiWriteHook(options, mpi.Store, new PersonMatcher(options.ToMatchSettings()), TimeProvider.System))],
-        };
+        var keysOnly = new RecordService(mpi.Store, new ScopeAccessPolicy(), mpi.Audit, TimeProvider.System, writeHooks: [new KeysOnly(new MpiWriteHook(options, mpi.Store, new PersonMatcher(options.ToMatchSettings()), TimeProvider.System))]);
         var loaded = (await keysOnly.CreateAsync(MpiFixture.Context, MpiFixture.NewPatient(nhs: "9434765919"), null, Ct)).Id;
         Assert.Null(await mpi.PersonOfAsync(loaded, Ct));
 
