@@ -1,4 +1,3 @@
-using System.Net;
 using CareHub.Fhir;
 using CareHub.Governance;
 using CareHub.Records;
@@ -30,11 +29,9 @@ public static partial class FhirMiddleware
             await next(http);
             if (!http.Response.HasStarted && http.Response.StatusCode is 404 or 405 && http.Response.ContentLength is null && string.IsNullOrEmpty(http.Response.ContentType))
             {
-                var status = (HttpStatusCode)http.Response.StatusCode;
-                var message = status == HttpStatusCode.NotFound
-                    ? $"There is no FHIR interaction at {http.Request.Path}."
-                    : $"{http.Request.Method} is not allowed on {http.Request.Path}.";
-                await WriteError(http, new FhirException(status, OperationOutcome.IssueType.NotSupported, message));
+                await WriteError(http, http.Response.StatusCode == StatusCodes.Status404NotFound
+                    ? new ResourceNotFoundException($"There is no FHIR interaction at {http.Request.Path}.", OperationOutcome.IssueType.NotSupported)
+                    : new MethodNotAllowedException($"{http.Request.Method} is not allowed on {http.Request.Path}."));
             }
         }
         catch (FhirException e)
@@ -43,11 +40,12 @@ public static partial class FhirMiddleware
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            await WriteError(http, new FhirException(HttpStatusCode.RequestEntityTooLarge, OperationOutcome.IssueType.TooCostly, "The request body is larger than this server accepts."));
+            await WriteError(http, new RequestTooLargeException("The request body is larger than this server accepts."));
         }
         catch (BadHttpRequestException e)
         {
-            await WriteError(http, new FhirException((HttpStatusCode)e.StatusCode, OperationOutcome.IssueType.Invalid, "The HTTP request is malformed."));
+            // Kestrel's own status (400, 408, 431, ...) says what was wrong with the HTTP itself.
+            await WriteError(http, new InvalidInputException("The HTTP request is malformed."), e.StatusCode);
         }
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
         {
@@ -57,12 +55,16 @@ public static partial class FhirMiddleware
         {
             var logger = http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("CareHub.Fhir");
             LogUnhandled(logger, e, http.TraceIdentifier);
-            await WriteError(http, new FhirException(HttpStatusCode.InternalServerError, OperationOutcome.IssueType.Exception,
+            await WriteError(http, new InternalErrorException(
                 $"An internal error occurred; quote request id {http.TraceIdentifier} to the administrator."));
         }
     });
 
-    private static async Task WriteError(HttpContext http, FhirException e)
+    /// <summary>
+    /// Answers with the refusal as an OperationOutcome and the status <see cref="FhirStatus"/> gives its type, or
+    /// <paramref name="httpStatus"/> where the HTTP layer itself decided the status.
+    /// </summary>
+    private static async Task WriteError(HttpContext http, FhirException e, int? httpStatus = null)
     {
         if (http.Response.HasStarted)
         {
@@ -76,7 +78,7 @@ public static partial class FhirMiddleware
         {
             http.Response.Headers.WWWAuthenticate = challenge;
         }
-        http.Response.StatusCode = (int)e.Status;
+        http.Response.StatusCode = httpStatus ?? (int)FhirStatus.Of(e);
         var outcome = OperationOutcomes.From(e);
         outcome.Issue.Add(new OperationOutcome.IssueComponent
         {
@@ -104,7 +106,7 @@ public static partial class FhirMiddleware
             var context = new RequestContext(Anonymous, FhirHttp.BaseUrl(http), http.TraceIdentifier, http.Connection.RemoteIpAddress?.ToString());
             audit.Record(context, new AuditFacts("authenticate", AuditEvent.AuditEventAction.E, null, [], [], false, result.Failure.Description));
             http.Response.Headers.WWWAuthenticate = result.Failure.WwwAuthenticate;
-            throw new FhirException(HttpStatusCode.Unauthorized, OperationOutcome.IssueType.Login, result.Failure.Description);
+            throw new UnauthenticatedException(result.Failure.Description);
         }
 
         http.Items[FhirHttp.PrincipalKey] = result.Principal;
@@ -145,7 +147,7 @@ public static partial class FhirMiddleware
                 throw new OperationCanceledException("The client went away.", e, clientGone);
             }
 
-            throw new FhirException(HttpStatusCode.ServiceUnavailable, OperationOutcome.IssueType.Timeout,
+            throw new ServiceUnavailableException(
                 $"The request took longer than this server allows ({timeout.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)} s, CareHub:Fhir:RequestTimeout) and was stopped. " +
                 "Narrow it: add more selective parameters (an identifier, a patient, a date range), ask for a smaller _count, drop _include/_revinclude, or use _total=none.");
         }

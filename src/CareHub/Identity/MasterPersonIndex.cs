@@ -1,4 +1,3 @@
-using System.Net;
 using CareHub.Fhir;
 using CareHub.Governance;
 using CareHub.Identity.Matching;
@@ -323,7 +322,7 @@ public sealed class MasterPersonIndex(RecordService records, MpiOptions options,
         var principal = context.Principal;
         if (principal.Kind != PrincipalKind.System && !string.Equals(principal.Role, "admin", StringComparison.Ordinal))
         {
-            throw new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden,
+            throw new AccessDeniedException(
                 "Master person index administration needs a system client or the admin role.");
         }
     }

@@ -214,7 +214,7 @@ public sealed partial class QueuedMatcher(RecordService records, MpiOptions opti
                 oneByOne = false;
                 if (await PassOverAsync(cancellationToken) is { } id)
                 {
-                    LogPassedOver(logger, id, (int)e.Status);
+                    LogPassedOver(logger, id, (int)FhirStatus.Of(e));
                 }
             }
             catch (Exception e) when (e is not OperationCanceledException)
