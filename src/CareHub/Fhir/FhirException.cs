@@ -4,11 +4,10 @@ namespace CareHub.Fhir;
 
 /// <summary>
 /// An error that reaches a client. Its type says what happened (<see cref="ResourceNotFoundException"/>,
-/// <see cref="AccessDeniedException"/>, ...) and it carries the FHIR issues; <see cref="FhirStatus"/> decides the HTTP
-/// status from the type alone, and the server writes it, in one place, as an OperationOutcome. The message must never
-/// contain patient data. Messages often quote what the
-/// client sent; every message and expression is bounded here (<see cref="Bound"/>), so a 10 MB bad value comes back as
-/// a short excerpt whoever wrote the message.
+/// <see cref="Governance.AccessDeniedException"/>, ...) and it carries the FHIR issues; <see cref="FhirStatus"/> decides
+/// the HTTP status from the type, and the server writes it, in one place, as an OperationOutcome. The message must never
+/// contain patient data. Messages often quote what the client sent; every message and expression is bounded here
+/// (<see cref="Bound"/>), so a 10 MB bad value comes back as a short excerpt whoever wrote the message.
 /// </summary>
 public abstract class FhirException : Exception
 {
