@@ -53,7 +53,7 @@ public static class CareHubServices
         services.AddSingleton(_ => OpenStore(storage));
         services.AddSingleton<IRecordStore>(sp => sp.GetRequiredService<SqlRecordStore>());
         services.AddSingleton<IRecordLookups>(sp => sp.GetRequiredService<SqlRecordStore>());
-        services.AddSingleton<Identity.IPersonIndexStore>(sp => sp.GetRequiredService<SqlRecordStore>());
+        services.AddSingleton<CareHub.Identity.IPersonIndexStore>(sp => sp.GetRequiredService<SqlRecordStore>());
         services.AddSingleton<IGovernanceStore>(sp => sp.GetRequiredService<SqlRecordStore>());
         services.AddSingleton<IAccessPolicy>(sp => new GovernancePolicy(policy, sp.GetRequiredService<IRecordLookups>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<AuditTrail>();

@@ -148,7 +148,7 @@ public static class FhirApi
         Parameters parameters => current => FhirPathPatch.Apply(current, parameters),
         Binary { ContentType: "application/json-patch+json" } binary when binary.Data is not null =>
             current => JsonPatch.Apply(current, Encoding.UTF8.GetString(binary.Data)),
-        _ => throw new FhirException(HttpStatusCode.UnsupportedMediaType, OperationOutcome.IssueType.NotSupported,
+        _ => throw new UnsupportedMediaTypeException(
             "A patch is a JSON Patch document (application/json-patch+json) or a FHIRPath Patch Parameters resource."),
     };
 
@@ -197,7 +197,7 @@ public static class FhirApi
         var parameters = Records.QueryString.Parse(query).Where(p => p.Key is not ("_format" or "_pretty")).ToList();
         if (parameters.Count == 0)
         {
-            throw new FhirException(HttpStatusCode.PreconditionFailed, OperationOutcome.IssueType.Required, "A conditional interaction needs search criteria in the URL.");
+            throw new PreconditionFailedException("A conditional interaction needs search criteria in the URL.", OperationOutcome.IssueType.Required);
         }
 
         return string.Join("&", parameters.Select(p => $"{Uri.EscapeDataString(p.Key)}={Uri.EscapeDataString(p.Value)}"));

@@ -33,7 +33,7 @@ public static class FhirHttp
             {
                 "json" or "application/json" or JsonType or "application/fhir json" => FhirFormat.Json,
                 "xml" or "text/xml" or "application/xml" or XmlType or "application/fhir xml" => FhirFormat.Xml,
-                _ => throw new FhirException(HttpStatusCode.NotAcceptable, OperationOutcome.IssueType.NotSupported, $"_format '{format}' is not supported: use json or xml."),
+                _ => throw new NotAcceptableException($"_format '{format}' is not supported: use json or xml."),
             };
         }
 
@@ -63,8 +63,8 @@ public static class FhirHttp
         {
             JsonType or "application/json" or "text/json" => FhirFormat.Json,
             XmlType or "application/xml" or "text/xml" => FhirFormat.Xml,
-            "" => throw new FhirException(HttpStatusCode.UnsupportedMediaType, OperationOutcome.IssueType.NotSupported, "The request has no Content-Type: send application/fhir+json or application/fhir+xml."),
-            _ => throw new FhirException(HttpStatusCode.UnsupportedMediaType, OperationOutcome.IssueType.NotSupported, $"Content-Type '{media}' is not supported here: send application/fhir+json or application/fhir+xml."),
+            "" => throw new UnsupportedMediaTypeException("The request has no Content-Type: send application/fhir+json or application/fhir+xml."),
+            _ => throw new UnsupportedMediaTypeException($"Content-Type '{media}' is not supported here: send application/fhir+json or application/fhir+xml."),
         };
     }
 
@@ -96,8 +96,8 @@ public static class FhirHttp
         return body.GetBuffer().AsMemory(0, (int)body.Length);
     }
 
-    private static FhirException TooLarge(long limit) =>
-        new(HttpStatusCode.RequestEntityTooLarge, OperationOutcome.IssueType.TooCostly, $"The request body is larger than this server's limit of {limit} bytes.");
+    private static RequestTooLargeException TooLarge(long limit) =>
+        new($"The request body is larger than this server's limit of {limit} bytes.");
 
     /// <summary>Reads and parses a resource body: size, encoding and nesting are checked before the FHIR parser runs.</summary>
     public static async Task<Resource> ReadResourceAsync(HttpContext http, ServerLimits limits)
@@ -177,7 +177,7 @@ public static class FhirHttp
     {
         if (!http.Request.HasFormContentType)
         {
-            throw new FhirException(HttpStatusCode.UnsupportedMediaType, OperationOutcome.IssueType.NotSupported, "POST _search takes application/x-www-form-urlencoded parameters.");
+            throw new UnsupportedMediaTypeException("POST _search takes application/x-www-form-urlencoded parameters.");
         }
 
         var form = await http.Request.ReadFormAsync(http.RequestAborted);

@@ -1,4 +1,3 @@
-using System.Net;
 using CareHub.Fhir;
 using Hl7.Fhir.Model;
 using Microsoft.AspNetCore.Http.Features;
@@ -25,11 +24,9 @@ public static partial class FhirMiddleware
             await next(http);
             if (!http.Response.HasStarted && http.Response.StatusCode is 404 or 405 && http.Response.ContentLength is null && string.IsNullOrEmpty(http.Response.ContentType))
             {
-                var status = (HttpStatusCode)http.Response.StatusCode;
-                var message = status == HttpStatusCode.NotFound
-                    ? $"There is no FHIR interaction at {http.Request.Path}."
-                    : $"{http.Request.Method} is not allowed on {http.Request.Path}.";
-                await WriteError(http, new FhirException(status, OperationOutcome.IssueType.NotSupported, message));
+                await WriteError(http, http.Response.StatusCode == StatusCodes.Status404NotFound
+                    ? new ResourceNotFoundException($"There is no FHIR interaction at {http.Request.Path}.", OperationOutcome.IssueType.NotSupported)
+                    : new MethodNotAllowedException($"{http.Request.Method} is not allowed on {http.Request.Path}."));
             }
         }
         catch (FhirException e)
@@ -38,11 +35,12 @@ public static partial class FhirMiddleware
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            await WriteError(http, new FhirException(HttpStatusCode.RequestEntityTooLarge, OperationOutcome.IssueType.TooCostly, "The request body is larger than this server accepts."));
+            await WriteError(http, new RequestTooLargeException("The request body is larger than this server accepts."));
         }
         catch (BadHttpRequestException e)
         {
-            await WriteError(http, new FhirException((HttpStatusCode)e.StatusCode, OperationOutcome.IssueType.Invalid, "The HTTP request is malformed."));
+            // Kestrel's own status (400, 408, 431, ...) says what was wrong with the HTTP itself.
+            await WriteError(http, new InvalidInputException("The HTTP request is malformed."), e.StatusCode);
         }
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
         {
@@ -52,12 +50,16 @@ public static partial class FhirMiddleware
         {
             var logger = http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("CareHub.Fhir");
             LogUnhandled(logger, e, http.TraceIdentifier);
-            await WriteError(http, new FhirException(HttpStatusCode.InternalServerError, OperationOutcome.IssueType.Exception,
+            await WriteError(http, new InternalErrorException(
                 $"An internal error occurred; quote request id {http.TraceIdentifier} to the administrator."));
         }
     });
 
-    private static async Task WriteError(HttpContext http, FhirException e)
+    /// <summary>
+    /// Answers with the refusal as an OperationOutcome and the status <see cref="FhirStatus"/> gives its type, or
+    /// <paramref name="httpStatus"/> where the HTTP layer itself decided the status.
+    /// </summary>
+    private static async Task WriteError(HttpContext http, FhirException e, int? httpStatus = null)
     {
         if (http.Response.HasStarted)
         {
@@ -71,7 +73,7 @@ public static partial class FhirMiddleware
         {
             http.Response.Headers.WWWAuthenticate = challenge;
         }
-        http.Response.StatusCode = (int)e.Status;
+        http.Response.StatusCode = httpStatus ?? (int)FhirStatus.Of(e);
         var outcome = OperationOutcomes.From(e);
         outcome.Issue.Add(new OperationOutcome.IssueComponent
         {
@@ -116,7 +118,7 @@ public static partial class FhirMiddleware
                 throw new OperationCanceledException("The client went away.", e, clientGone);
             }
 
-            throw new FhirException(HttpStatusCode.ServiceUnavailable, OperationOutcome.IssueType.Timeout,
+            throw new ServiceUnavailableException(
                 $"The request took longer than this server allows ({timeout.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)} s, CareHub:Fhir:RequestTimeout) and was stopped. " +
                 "Narrow it: add more selective parameters (an identifier, a patient, a date range), ask for a smaller _count, drop _include/_revinclude, or use _total=none.");
         }

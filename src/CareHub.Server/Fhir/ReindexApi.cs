@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using CareHub.Fhir;
 using CareHub.Records;
 using Hl7.Fhir.Model;
@@ -56,7 +55,7 @@ public static partial class ReindexApi
         if (snapshot.State == ReindexState.Failed)
         {
             // async.html: a request that failed answers with an error status and an OperationOutcome.
-            throw new FhirException(HttpStatusCode.InternalServerError, OperationOutcome.IssueType.Exception,
+            throw new InternalErrorException(
                 $"The reindex failed after {snapshot.Done} of {snapshot.Total} resources; the server log has the details.");
         }
 
@@ -136,7 +135,7 @@ public sealed class ReindexJobs(Func<Action<ReindexProgress>?, CancellationToken
         {
             if (running is { } current)
             {
-                throw new FhirException(HttpStatusCode.Conflict, OperationOutcome.IssueType.Conflict,
+                throw new ResourceConflictException(
                     $"A reindex is already running ({current.Id}); wait for it to finish or cancel it.");
             }
 

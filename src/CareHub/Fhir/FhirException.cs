@@ -1,15 +1,15 @@
-using System.Net;
 using Hl7.Fhir.Model;
 
 namespace CareHub.Fhir;
 
 /// <summary>
-/// An error that reaches a client. It carries the HTTP status and FHIR issues; the server maps it,
-/// in one place, to an OperationOutcome. The message must never contain patient data. Messages often quote what the
-/// client sent; every message and expression is bounded here (<see cref="Bound"/>), so a 10 MB bad value comes back as
-/// a short excerpt whoever wrote the message.
+/// An error that reaches a client. Its type says what happened (<see cref="ResourceNotFoundException"/>,
+/// <see cref="Governance.AccessDeniedException"/>, ...) and it carries the FHIR issues; <see cref="FhirStatus"/> decides
+/// the HTTP status from the type, and the server writes it, in one place, as an OperationOutcome. The message must never
+/// contain patient data. Messages often quote what the client sent; every message and expression is bounded here
+/// (<see cref="Bound"/>), so a 10 MB bad value comes back as a short excerpt whoever wrote the message.
 /// </summary>
-public class FhirException : Exception
+public abstract class FhirException : Exception
 {
     /// <summary>The most characters of client input a message quotes.</summary>
     public const int MaxQuote = 100;
@@ -17,17 +17,15 @@ public class FhirException : Exception
     /// <summary>The longest diagnostics text an issue carries.</summary>
     public const int MaxDiagnostics = 1000;
 
-    public FhirException(HttpStatusCode status, OperationOutcome.IssueType code, string message, string? expression = null)
+    protected FhirException(OperationOutcome.IssueType code, string message, string? expression = null)
         : base(Bound(message))
     {
-        Status = status;
         Issues = [new Issue(OperationOutcome.IssueSeverity.Error, code, Bound(message), expression is null ? null : Excerpt(expression))];
     }
 
-    public FhirException(HttpStatusCode status, IReadOnlyList<Issue> issues)
-        : base(issues.Count > 0 ? Bound(issues[0].Diagnostics) : status.ToString())
+    protected FhirException(IReadOnlyList<Issue> issues)
+        : base(issues.Count > 0 ? Bound(issues[0].Diagnostics) : "The request was refused.")
     {
-        Status = status;
         Issues = issues.Select(i => i with { Diagnostics = Bound(i.Diagnostics), Expression = i.Expression is null ? null : Excerpt(i.Expression) }).ToList();
     }
 
@@ -67,24 +65,33 @@ public class FhirException : Exception
         return Excerpt(builder.ToString(), MaxDiagnostics);
     }
 
-    public HttpStatusCode Status { get; }
+    /// <summary>The first issue's diagnostics, so a copy with reworded issues (<see cref="WithDiagnosticsPrefix"/>) reads as they do.</summary>
+    public override string Message => Issues.Count > 0 ? Issues[0].Diagnostics : base.Message;
 
-    public IReadOnlyList<Issue> Issues { get; }
+    public IReadOnlyList<Issue> Issues { get; private set; }
 
     public sealed record Issue(OperationOutcome.IssueSeverity Severity, OperationOutcome.IssueType Code, string Diagnostics, string? Expression = null);
 
-    public static FhirException BadRequest(string message, string? expression = null) =>
-        new(HttpStatusCode.BadRequest, OperationOutcome.IssueType.Invalid, message, expression);
+    /// <summary>
+    /// The same refusal, of the same type and with the same facts, with <paramref name="prefix"/> before each issue's
+    /// diagnostics (a transaction names the entry that failed).
+    /// </summary>
+    public FhirException WithDiagnosticsPrefix(string prefix)
+    {
+        var copy = (FhirException)MemberwiseClone();
+        copy.Issues = Issues.Select(i => i with { Diagnostics = Bound(prefix + i.Diagnostics) }).ToList();
+        return copy;
+    }
 
-    public static FhirException NotFound(string message) =>
-        new(HttpStatusCode.NotFound, OperationOutcome.IssueType.NotFound, message);
+    // Shorthands for the refusals thrown most often.
 
-    public static FhirException Unprocessable(string message, string? expression = null) =>
-        new(HttpStatusCode.UnprocessableEntity, OperationOutcome.IssueType.Processing, message, expression);
+    public static InvalidInputException BadRequest(string message, string? expression = null) => new(message, expression);
 
-    public static FhirException Conflict(string message) =>
-        new(HttpStatusCode.Conflict, OperationOutcome.IssueType.Conflict, message);
+    public static ResourceNotFoundException NotFound(string message) => new(message);
 
-    public static FhirException PreconditionFailed(string message) =>
-        new(HttpStatusCode.PreconditionFailed, OperationOutcome.IssueType.Conflict, message);
+    public static UnprocessableException Unprocessable(string message, string? expression = null) => new(message, expression);
+
+    public static ResourceConflictException Conflict(string message) => new(message);
+
+    public static PreconditionFailedException PreconditionFailed(string message) => new(message);
 }

@@ -1,9 +1,7 @@
-using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
 using System.Xml;
-using Hl7.Fhir.Model;
 
 namespace CareHub.Fhir;
 
@@ -65,9 +63,8 @@ public static class FhirInputCheck
         return new string(chars, 0, written);
     }
 
-    private static FhirException TooDeep(int maxDepth, string? path) =>
-        new(HttpStatusCode.BadRequest, OperationOutcome.IssueType.TooCostly,
-            $"The body is nested more than {maxDepth} levels deep, this server's limit (CareHub:Fhir:MaxNestingDepth).", path);
+    private static TooCostlyException TooDeep(int maxDepth, string? path) =>
+        new($"The body is nested more than {maxDepth} levels deep, this server's limit (CareHub:Fhir:MaxNestingDepth).", path);
 
     private static void CheckJson(ReadOnlySpan<byte> utf8, int maxDepth, bool patch)
     {

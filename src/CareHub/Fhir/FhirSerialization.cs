@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -49,7 +48,7 @@ public static class FhirSerialization
         }
         catch (DeserializationFailedException e)
         {
-            throw new FhirException(HttpStatusCode.BadRequest, e.Exceptions.Select(ToIssue).Take(20).ToList());
+            throw new InvalidInputException(e.Exceptions.Select(ToIssue).Take(20).ToList());
         }
         catch (Exception e) when (e is JsonException or XmlException or FormatException or CodedException)
         {
@@ -73,7 +72,7 @@ public static class FhirSerialization
         var errors = resource.Validate(ModelInfo.ModelInspector, NarrativeValidationKind.FhirXhtml, null, true).ToList();
         if (errors.Count > 0)
         {
-            throw new FhirException(HttpStatusCode.BadRequest, errors.Select(ToIssue).Take(20).ToList());
+            throw new InvalidInputException(errors.Select(ToIssue).Take(20).ToList());
         }
     }
 

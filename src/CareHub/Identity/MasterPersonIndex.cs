@@ -1,4 +1,3 @@
-using System.Net;
 using CareHub.Fhir;
 using CareHub.Governance;
 using CareHub.Identity.Matching;
@@ -323,7 +322,7 @@ public sealed class MasterPersonIndex(RecordService records, IPersonIndexStore i
         ArgumentNullException.ThrowIfNull(context);
         if (!IsAdministrator(context.Principal))
         {
-            throw new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden, AdministratorsOnly);
+            throw new AccessDeniedException(AdministratorsOnly);
         }
     }
 

@@ -207,7 +207,7 @@ public sealed partial class RecordService
                 }
                 catch (FhirException e)
                 {
-                    throw new FhirException(e.Status, e.Issues.Select(i => i with { Diagnostics = $"Bundle.entry[{plan.Index}]: {i.Diagnostics}" }).ToList());
+                    throw e.WithDiagnosticsPrefix($"Bundle.entry[{plan.Index}]: ");
                 }
 
                 // What the transaction wrote and what its reads disclosed, for its audit record.
@@ -358,8 +358,8 @@ public sealed partial class RecordService
                     if (await CheckRecordAsync(FindInSession(session, cancellationToken), context, plan.Type, plan.Id, FhirInteraction.Read, cancellationToken) is { } refusal)
                     {
                         throw refusal.Hidden
-                            ? FhirException.NotFound($"{plan.Type}/{plan.Id} is not known.")
-                            : new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden, refusal.Reason);
+                            ? AccessDeniedException.HiddenRecord($"{plan.Type}/{plan.Id} is not known.", refusal.Rule)
+                            : new AccessDeniedException(refusal.Reason, refusal.Rule);
                     }
 
                     plan.Done = ReadResult(plan.Type, plan.Id, plan.Version, await ShowAsync(context, stored!, cancellationToken));
@@ -498,28 +498,10 @@ public sealed partial class RecordService
     {
         Response = new Bundle.ResponseComponent
         {
-            Status = $"{((int)e.Status).ToString(CultureInfo.InvariantCulture)} {ReasonPhrase(e.Status)}",
+            Status = FhirStatus.Line(e),
             Outcome = OperationOutcomes.From(e),
         },
     };
-
-    /// <summary>"NotFound" becomes "Not Found": the HTTP reason phrase of the status.</summary>
-    private static string ReasonPhrase(HttpStatusCode status)
-    {
-        var name = status.ToString();
-        var phrase = new System.Text.StringBuilder(name.Length + 4);
-        foreach (var c in name)
-        {
-            if (char.IsUpper(c) && phrase.Length > 0)
-            {
-                phrase.Append(' ');
-            }
-
-            phrase.Append(c);
-        }
-
-        return phrase.ToString();
-    }
 
     /// <summary>Reads a weak or strong ETag (W/"3" or "3") as a version number.</summary>
     public static int? ParseETag(string? etag)

@@ -1,4 +1,3 @@
-using System.Net;
 using CareHub.Fhir;
 using CareHub.Governance;
 using CareHub.Storage;
@@ -136,7 +135,7 @@ public sealed partial class RecordService
         var decision = policy.Decide(context.Principal, FhirInteraction.Search, type);
         if (!decision.Allowed)
         {
-            throw new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden, $"{decision.Reason} (a chained or _has parameter searches {type})");
+            throw new AccessDeniedException($"{decision.Reason} (a chained or _has parameter searches {type})");
         }
     }
 
@@ -186,17 +185,13 @@ public sealed partial class RecordService
     private FhirException Refuse(RequestContext context, AccessDecision decision, string interaction, AuditEvent.AuditEventAction action, string type, string what, IReadOnlyCollection<string> patients)
     {
         audit.Record(context, new AuditFacts(interaction, action, type, [what], patients, false, decision.Reason, Rule: decision.Rule));
-        var refusal = decision.Hidden
-            ? FhirException.NotFound($"{what} is not known.")
-            : new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden, decision.Reason);
-        refusal.Data[AuditedKey] = true;
-        return refusal;
+        return decision.Hidden
+            ? AccessDeniedException.HiddenRecord($"{what} is not known.", decision.Rule, patients, audited: true)
+            : new AccessDeniedException(decision.Reason, decision.Rule, patients, audited: true);
     }
 
-    private const string AuditedKey = "carehub.audited";
-
     /// <summary>Whether the failure still needs its audit record (a refusal is audited where it is made, with its rule).</summary>
-    private static bool NotYetAudited(FhirException e) => !e.Data.Contains(AuditedKey);
+    private static bool NotYetAudited(FhirException e) => e is not AccessDeniedException { Audited: true };
 
     /// <summary>
     /// Inside a write: the caller must be allowed to change the resource as it was (update, delete) and to see it as it
@@ -215,15 +210,12 @@ public sealed partial class RecordService
             // The write's own failure audit records the refusal (the write path audits every failed write), with the rule
             // and the patient the write was about.
             var stored = await session.ReadAsync(type, id, cancellationToken);
-            var failure = after
-                ? new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden,
-                    $"The access policy does not let you write this {type} ({refusal.Rule}): {refusal.Reason}")
+            var patients = PatientsOf(type, id, stored?.Json).ToArray();
+            throw after
+                ? new AccessDeniedException($"The access policy does not let you write this {type} ({refusal.Rule}): {refusal.Reason}", refusal.Rule, patients)
                 : refusal.Hidden
-                    ? FhirException.NotFound($"{type}/{id} is not known.")
-                    : new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden, $"{refusal.Reason} (rule: {refusal.Rule})");
-            failure.Data[RuleKey] = refusal.Rule;
-            failure.Data[PatientsKey] = PatientsOf(type, id, stored?.Json).ToArray();
-            throw failure;
+                    ? AccessDeniedException.HiddenRecord($"{type}/{id} is not known.", refusal.Rule, patients)
+                    : new AccessDeniedException($"{refusal.Reason} (rule: {refusal.Rule})", refusal.Rule, patients);
         }
     }
 
@@ -277,20 +269,11 @@ public sealed partial class RecordService
             return;
         }
 
-        var refusal = new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden,
+        throw new AccessDeniedException(
             $"This {type} would give you a legitimate relationship with a patient your organisation has none with. Say why in the header X-Relationship-Reason " +
-            "(it is recorded, and the information governance officer reviews self-claimed relationships), or have the relationship recorded by its source system.");
-        refusal.Data[RuleKey] = "self-claimed-relationship";
-        refusal.Data[PatientsKey] = patients.ToArray();
-        throw refusal;
+            "(it is recorded, and the information governance officer reviews self-claimed relationships), or have the relationship recorded by its source system.",
+            "self-claimed-relationship", patients.ToArray());
     }
-
-    private const string RuleKey = "carehub.rule";
-    private const string PatientsKey = "carehub.patients";
-
-    /// <summary>The rule and patients a refused write carries for its failure audit.</summary>
-    private static (string? Rule, IReadOnlyCollection<string> Patients) RefusalOf(FhirException e) =>
-        (e.Data[RuleKey] as string, e.Data[PatientsKey] as string[] ?? []);
 
     /// <summary>Stamps where a record came from when the writer acts for an organisation and did not say (data sharing agreements use it).</summary>
     private static void StampSource(RequestContext? context, Resource resource)

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using CareHub.Fhir;
 using CareHub.Governance;
 using CareHub.Search;
@@ -40,7 +39,7 @@ public sealed partial class RecordService
     {
         if (compartment != "Patient")
         {
-            throw new FhirException(HttpStatusCode.NotFound, OperationOutcome.IssueType.NotSupported, $"Compartment search is supported for the Patient compartment, not {compartment}.");
+            throw new ResourceNotFoundException($"Compartment search is supported for the Patient compartment, not {compartment}.", OperationOutcome.IssueType.NotSupported);
         }
 
         if (!FhirIds.IsValidId(id))

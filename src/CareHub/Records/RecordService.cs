@@ -102,7 +102,7 @@ public sealed partial class RecordService(
 
         if (stored.Deleted)
         {
-            throw new FhirException(HttpStatusCode.Gone, OperationOutcome.IssueType.Deleted,
+            throw new ResourceGoneException(
                 version is null ? $"{type}/{id} was deleted (version {FhirIds.FormatVersion(stored.Version)})." : $"Version {FhirIds.FormatVersion(stored.Version)} of {type}/{id} is a deletion.");
         }
 
@@ -215,7 +215,7 @@ public sealed partial class RecordService(
         }
         catch (FhirException e)
         {
-            throw new FhirException(HttpStatusCode.UnprocessableEntity, e.Issues);
+            throw new UnprocessableException(e.Issues);
         }
 
         return await WriteVersionAsync(session, context, patched, type, id, current, "PATCH", cancellationToken);
@@ -352,8 +352,8 @@ public sealed partial class RecordService(
         }
         catch (FhirException e)
         {
-            var (rule, patients) = RefusalOf(e);
-            audit.Record(context, new AuditFacts(interaction, action, type, [], patients, false, e.Message, Rule: rule));
+            var refusal = e as AccessDeniedException;
+            audit.Record(context, new AuditFacts(interaction, action, type, [], refusal?.Patients ?? [], false, e.Message, Rule: refusal?.Rule));
             throw;
         }
     }
@@ -371,7 +371,7 @@ public sealed partial class RecordService(
         if (!decision.Allowed)
         {
             audit.Record(context, new AuditFacts(interaction, action, type, [what], [], false, decision.Reason, Rule: decision.Rule));
-            throw new FhirException(HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden, decision.Reason);
+            throw new AccessDeniedException(decision.Reason);
         }
     }
 
@@ -379,7 +379,7 @@ public sealed partial class RecordService(
     {
         if (!FhirIds.IsResourceType(type))
         {
-            throw new FhirException(HttpStatusCode.NotFound, OperationOutcome.IssueType.NotSupported, $"'{type}' is not a FHIR R4 resource type.");
+            throw new ResourceNotFoundException($"'{type}' is not a FHIR R4 resource type.", OperationOutcome.IssueType.NotSupported);
         }
     }
 
@@ -397,7 +397,7 @@ public sealed partial class RecordService(
         EnsureType(type);
         if (type == "AuditEvent")
         {
-            throw new FhirException(HttpStatusCode.MethodNotAllowed, OperationOutcome.IssueType.NotSupported, "AuditEvent resources are written by CareHub itself and cannot be changed through the API.");
+            throw new MethodNotAllowedException("AuditEvent resources are written by CareHub itself and cannot be changed through the API.");
         }
     }
 

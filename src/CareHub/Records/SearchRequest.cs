@@ -285,8 +285,7 @@ public sealed record SearchRequest(
         return count;
     }
 
-    private static FhirException TooCostly(string message, string? rawName) =>
-        new(System.Net.HttpStatusCode.BadRequest, OperationOutcome.IssueType.TooCostly, message, rawName);
+    private static TooCostlyException TooCostly(string message, string? rawName) => new(message, rawName);
 
     /// <summary>_sort=a,-b (search.html#sort): parameters of the sortable types, '-' for descending.</summary>
     private static List<SortBy>? ParseSort(IReadOnlyList<string> types, string value)

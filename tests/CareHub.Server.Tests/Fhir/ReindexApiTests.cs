@@ -149,8 +149,8 @@ public sealed class ReindexApiTests(SqliteServerFixture server) : IClassFixture<
         }, TimeProvider.System, NullLogger.Instance, CancellationToken.None);
 
         var job = jobs.Start();
-        var conflict = Assert.Throws<FhirException>(() => jobs.Start());
-        Assert.Equal(HttpStatusCode.Conflict, conflict.Status);
+        var conflict = Assert.ThrowsAny<FhirException>(() => jobs.Start());
+        Assert.Equal(HttpStatusCode.Conflict, FhirStatus.Of(conflict));
 
         await Poll(() => job.Snapshot().Done == 3);
         Assert.Equal((ReindexState.Running, 3L, 10L), (job.Snapshot().State, job.Snapshot().Done, job.Snapshot().Total));

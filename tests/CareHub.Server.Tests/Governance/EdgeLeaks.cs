@@ -244,17 +244,27 @@ public abstract class EdgeLeaks(GovernanceServer server)
         }
     }
 
-    [Fact]
-    public async Task a_relationship_a_user_gives_themselves_needs_a_reason_and_is_listed_for_the_ig_officer()
+    /// <summary>
+    /// The <paramref name="nth"/> patient registered only at A81001 with no care at RTH, and an Encounter at RTH for them:
+    /// written by dr.ahmed (RTH), it would give RTH the relationship it does not have.
+    /// </summary>
+    private (PatientRecord Patient, string Encounter) RelationshipToClaim(int nth)
     {
-        server.EnsureAvailable();
         var chosen = server.Patients.Values.Select(p => p.Id).ToHashSet(StringComparer.Ordinal);
-        var patient = server.Records.Values.Where(r => !chosen.Contains(r.Id) && !r.HasCareAt("RTH") && !r.OptedOut && r.Practices.SequenceEqual(["A81001"])).Skip(1).First();
+        var patient = server.Records.Values.Where(r => !chosen.Contains(r.Id) && !r.HasCareAt("RTH") && !r.OptedOut && r.Practices.SequenceEqual(["A81001"])).Skip(nth).First();
         var encounter = $$$"""
             {"resourceType":"Encounter","status":"in-progress","class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},
              "subject":{"reference":"{{{patient.Reference}}}"},"period":{"start":"{{{DateTimeOffset.UtcNow.AddHours(-1):yyyy-MM-ddTHH:mm:ssZ}}}"},
              "serviceProvider":{"reference":"Organization/RTH"}}
             """;
+        return (patient, encounter);
+    }
+
+    [Fact]
+    public async Task a_relationship_a_user_gives_themselves_needs_a_reason_and_is_listed_for_the_ig_officer()
+    {
+        server.EnsureAvailable();
+        var (patient, encounter) = RelationshipToClaim(1);
         Assert.Equal(HttpStatusCode.Forbidden, (await server.GetAsync("dr.ahmed", "/Patient/" + patient.Id)).Status);
 
         var unexplained = await server.PostAsync("dr.ahmed", "/Encounter", encounter);
@@ -285,6 +295,36 @@ public abstract class EdgeLeaks(GovernanceServer server)
         {
             await server.DeleteAsync("system", "/Encounter/" + Json.Id(claimed.Body));
         }
+    }
+
+    [Fact]
+    public async Task a_refused_write_is_audited_once_with_the_rule_that_refused_it_and_the_patient_it_was_about()
+    {
+        server.EnsureAvailable();
+        var (patient, encounter) = RelationshipToClaim(2);
+
+        var unexplained = await server.PostAsync("dr.ahmed", "/Encounter", encounter);
+
+        Assert.True(unexplained.Status == HttpStatusCode.Forbidden, unexplained.ToString());
+        var audit = Assert.Single(await server.AuditOfAsync(unexplained.RequestId));
+        Assert.Equal("4", audit.GetProperty("outcome").GetString());
+        Assert.Contains(AuditChecks.DeniedSubtype, Json.Codings(audit, "subtype"));
+        Assert.StartsWith("[self-claimed-relationship]", audit.GetProperty("outcomeDesc").GetString(), StringComparison.Ordinal);
+        Assert.Contains(patient.Reference, AuditChecks.Entities(audit));
+    }
+
+    [Fact]
+    public async Task a_refused_read_is_audited_once_where_it_is_refused_with_its_rule_and_patient()
+    {
+        server.EnsureAvailable();
+
+        var read = await server.GetAsync("gp.smith", "/Patient/" + Hidden.Id);
+
+        Assert.True(read.Status == HttpStatusCode.Forbidden, read.ToString());
+        var audit = Assert.Single(await server.AuditOfAsync(read.RequestId));
+        Assert.Equal("4", audit.GetProperty("outcome").GetString());
+        Assert.StartsWith("[relationship]", audit.GetProperty("outcomeDesc").GetString(), StringComparison.Ordinal);
+        Assert.Contains(Hidden.Reference, AuditChecks.Entities(audit));
     }
 
     [Fact]

@@ -89,7 +89,7 @@ public sealed class ParserFuzzTests
                 {
                     SearchRequest.Parse(["Patient"], parameters, strict, "http://localhost/fhir", TimeProvider.System);
                 }
-                catch (FhirException e) when ((int)e.Status is >= 400 and < 500)
+                catch (FhirException e) when ((int)FhirStatus.Of(e) is >= 400 and < 500)
                 {
                 }
             }
@@ -125,7 +125,7 @@ public sealed class ParserFuzzTests
         {
             FhirSerialization.Parse(bytes, format, FhirInputCheck.DefaultMaxDepth);
         }
-        catch (FhirException e) when ((int)e.Status is >= 400 and < 500)
+        catch (FhirException e) when ((int)FhirStatus.Of(e) is >= 400 and < 500)
         {
             Assert.All(e.Issues, i => Assert.True(i.Diagnostics.Length <= FhirException.MaxDiagnostics + 1, "an issue quotes more than the bound"));
         }

@@ -39,9 +39,9 @@ public sealed class MpiWriteHookTests : IAsyncLifetime
         var patient = MpiFixture.NewPatient(localId: "p1");
         patient.Identifier.Insert(0, new Identifier(NhsNumber.IdentifierSystem, "9434765918"));
 
-        var error = await Assert.ThrowsAsync<FhirException>(() => mpi.CreateAsync(patient, Ct));
+        var error = await Assert.ThrowsAnyAsync<FhirException>(() => mpi.CreateAsync(patient, Ct));
 
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, error.Status);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, FhirStatus.Of(error));
         Assert.Equal("Patient.identifier[0].value", error.Issues[0].Expression);
         Assert.DoesNotContain("9434765918", error.Message, StringComparison.Ordinal);
         Assert.Equal(0, await CountAsync("Patient"));
@@ -79,9 +79,9 @@ public sealed class MpiWriteHookTests : IAsyncLifetime
     [InlineData("2999-01-01")]
     public async Task rejects_an_impossible_birth_date(string birthDate)
     {
-        var error = await Assert.ThrowsAsync<FhirException>(() => mpi.CreateAsync(MpiFixture.NewPatient(birthDate: birthDate), Ct));
+        var error = await Assert.ThrowsAnyAsync<FhirException>(() => mpi.CreateAsync(MpiFixture.NewPatient(birthDate: birthDate), Ct));
 
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, error.Status);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, FhirStatus.Of(error));
         Assert.Equal("Patient.birthDate", error.Issues[0].Expression);
         Assert.Equal(0, await CountAsync("Patient"));
     }
@@ -193,8 +193,8 @@ public sealed class MpiWriteHookTests : IAsyncLifetime
         Assert.Equal(Person.IdentityAssuranceLevel.Level4, link.Assurance);
         Assert.Empty(await mpi.ReviewsAsync(Ct));
 
-        var again = await Assert.ThrowsAsync<FhirException>(() => mpi.Mpi.AcceptAsync(MpiFixture.Context, review.Id!, Ct));
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, again.Status);
+        var again = await Assert.ThrowsAnyAsync<FhirException>(() => mpi.Mpi.AcceptAsync(MpiFixture.Context, review.Id!, Ct));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, FhirStatus.Of(again));
     }
 
     [Fact]
@@ -253,10 +253,10 @@ public sealed class MpiWriteHookTests : IAsyncLifetime
         Assert.Equal(Sorted(a, c), await mpi.MembersAsync(c, Ct));
         Assert.Equal(1, await CountAsync("Person"));
 
-        var self = await Assert.ThrowsAsync<FhirException>(() => mpi.Mpi.LinkAsync(MpiFixture.Context, a, a, Ct));
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, self.Status);
-        var missing = await Assert.ThrowsAsync<FhirException>(() => mpi.Mpi.LinkAsync(MpiFixture.Context, a, "no-such", Ct));
-        Assert.Equal(HttpStatusCode.NotFound, missing.Status);
+        var self = await Assert.ThrowsAnyAsync<FhirException>(() => mpi.Mpi.LinkAsync(MpiFixture.Context, a, a, Ct));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, FhirStatus.Of(self));
+        var missing = await Assert.ThrowsAnyAsync<FhirException>(() => mpi.Mpi.LinkAsync(MpiFixture.Context, a, "no-such", Ct));
+        Assert.Equal(HttpStatusCode.NotFound, FhirStatus.Of(missing));
     }
 
     [Fact]
@@ -283,8 +283,8 @@ public sealed class MpiWriteHookTests : IAsyncLifetime
             (other, "no-such", HttpStatusCode.NotFound),
         })
         {
-            var error = await Assert.ThrowsAsync<FhirException>(() => mpi.Mpi.MergeAsync(MpiFixture.Context, from, into, Ct));
-            Assert.Equal(status, error.Status);
+            var error = await Assert.ThrowsAnyAsync<FhirException>(() => mpi.Mpi.MergeAsync(MpiFixture.Context, from, into, Ct));
+            Assert.Equal(status, FhirStatus.Of(error));
         }
 
         Assert.Equal(versions, (await mpi.Store.ReadAsync("Patient", target, null, Ct))!.Version);
@@ -310,11 +310,11 @@ public sealed class MpiWriteHookTests : IAsyncLifetime
         var person = (await mpi.PersonOfAsync(a, Ct))!;
         person.Link.Clear();
 
-        var error = await Assert.ThrowsAsync<FhirException>(() => mpi.Records.UpdateAsync(MpiFixture.Context, "Person", person.Id!, person, null, Ct));
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, error.Status);
+        var error = await Assert.ThrowsAnyAsync<FhirException>(() => mpi.Records.UpdateAsync(MpiFixture.Context, "Person", person.Id!, person, null, Ct));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, FhirStatus.Of(error));
 
         var forged = new Person { Meta = new Meta { Tag = [MpiCodes.ManagedTag] } };
-        await Assert.ThrowsAsync<FhirException>(() => mpi.Records.CreateAsync(MpiFixture.Context, forged, null, Ct));
+        await Assert.ThrowsAnyAsync<FhirException>(() => mpi.Records.CreateAsync(MpiFixture.Context, forged, null, Ct));
         Assert.Equal([a], await mpi.MembersAsync(a, Ct));
     }
 

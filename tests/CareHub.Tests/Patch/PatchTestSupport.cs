@@ -33,8 +33,8 @@ internal static class PatchTestSupport
 
     public static FhirException Throws(HttpStatusCode status, Action act)
     {
-        var e = Assert.Throws<FhirException>(act);
-        Assert.Equal(status, e.Status);
+        var e = Assert.ThrowsAny<FhirException>(act);
+        Assert.Equal(status, FhirStatus.Of(e));
         return e;
     }
 

@@ -56,8 +56,8 @@ public sealed class RecordServiceTests : IAsyncLifetime
         bundle.Entry.Add(new Bundle.EntryComponent { Request = new Bundle.RequestComponent { Method = Bundle.HTTPVerb.PUT, Url = "Patient/x1" }, Resource = new Patient { Id = "x1" } });
         bundle.Entry.Add(new Bundle.EntryComponent { Request = new Bundle.RequestComponent { Method = Bundle.HTTPVerb.PUT, Url = "Patient/x2", IfMatch = "W/\"7\"" }, Resource = new Patient { Id = "x2" } });
 
-        var error = await Assert.ThrowsAsync<FhirException>(() => fixture.Records.ProcessBundleAsync(context, bundle, Ct));
-        Assert.Equal(HttpStatusCode.PreconditionFailed, error.Status);
+        var error = await Assert.ThrowsAnyAsync<FhirException>(() => fixture.Records.ProcessBundleAsync(context, bundle, Ct));
+        Assert.Equal(HttpStatusCode.PreconditionFailed, FhirStatus.Of(error));
         Assert.Contains("Bundle.entry[2]", error.Message, StringComparison.Ordinal);
         Assert.Equal(before, (await fixture.Store.ReadChangesAsync(0, 100_000, Ct)).Count);
         Assert.Null(await fixture.Store.ReadAsync("Patient", "x1", null, Ct));
@@ -116,8 +116,8 @@ public sealed class RecordServiceTests : IAsyncLifetime
     public async Task a_write_is_denied_without_the_scope_and_the_denial_is_audited()
     {
         var reader = RecordsFixture.System("system/Patient.rs");
-        var error = await Assert.ThrowsAsync<FhirException>(() => fixture.Records.CreateAsync(reader, NewPatient("denied"), null, Ct));
-        Assert.Equal(HttpStatusCode.Forbidden, error.Status);
+        var error = await Assert.ThrowsAnyAsync<FhirException>(() => fixture.Records.CreateAsync(reader, NewPatient("denied"), null, Ct));
+        Assert.Equal(HttpStatusCode.Forbidden, FhirStatus.Of(error));
         await fixture.Audit.FlushAsync(Ct);
         var audits = await fixture.Store.SearchAsync(new CareHub.Storage.StoreQuery("AuditEvent", [], 1000, CountTotal: false) { Scope = CareHub.Storage.QueryScope.Internal("test") }, Ct);
         Assert.Contains(audits.Resources, a => a.Json!.Contains("\"outcome\":\"4\"", StringComparison.Ordinal) && a.Json.Contains(reader.CorrelationId, StringComparison.Ordinal));

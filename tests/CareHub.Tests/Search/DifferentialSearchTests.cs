@@ -149,7 +149,7 @@ public sealed class DifferentialSearchTests
         return (loaded, refusedByParser, refusedByRecord, tooLarge);
     }
 
-    private static string Short(FhirException e) => $"{(int)e.Status} {(e.Message.Length > 160 ? e.Message[..160] + "..." : e.Message)}";
+    private static string Short(FhirException e) => $"{(int)FhirStatus.Of(e)} {(e.Message.Length > 160 ? e.Message[..160] + "..." : e.Message)}";
 
     private static async Task<int> LoadSyntheaAsync(RecordService records, RequestContext context, string folder)
     {
@@ -311,7 +311,7 @@ public sealed class DifferentialSearchTests
         }
         catch (FhirException e)
         {
-            return (null, $"{(int)e.Status} {e.Message}");
+            return (null, $"{(int)FhirStatus.Of(e)} {e.Message}");
         }
     }
 

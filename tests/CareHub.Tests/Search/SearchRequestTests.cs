@@ -12,8 +12,8 @@ public sealed class SearchRequestTests
 
     private static FhirException Refused(string type, string query, bool strict = true)
     {
-        var error = Assert.Throws<FhirException>(() => Parse(type, query, strict));
-        Assert.Equal(HttpStatusCode.BadRequest, error.Status);
+        var error = Assert.ThrowsAny<FhirException>(() => Parse(type, query, strict));
+        Assert.Equal(HttpStatusCode.BadRequest, FhirStatus.Of(error));
         return error;
     }
 
@@ -102,6 +102,6 @@ public sealed class SearchRequestTests
         Assert.Equal(2, request.Clauses.Count);
 
         // "code" is not a parameter of Patient.
-        Assert.Throws<FhirException>(() => SearchRequest.Parse(["Patient", "Observation"], QueryString.Parse("code=x"), strict: true, null, TimeProvider.System));
+        Assert.ThrowsAny<FhirException>(() => SearchRequest.Parse(["Patient", "Observation"], QueryString.Parse("code=x"), strict: true, null, TimeProvider.System));
     }
 }

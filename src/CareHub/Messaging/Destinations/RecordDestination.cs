@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Text;
 using CareHub.Fhir;
 using CareHub.Governance;
@@ -69,19 +68,22 @@ public sealed class RecordDestination(RecordService records, Principal principal
             var response = await records.ProcessBundleAsync(context, bundle, cancellationToken);
             return DeliveryResult.Success(Summarise(response));
         }
-        catch (FhirException e) when (IsPermanent(e.Status))
+        catch (FhirException e) when (MayPassLater(e))
         {
-            return DeliveryResult.Reject($"{(int)e.Status} {e.Message}");
+            return DeliveryResult.Retry($"{(int)FhirStatus.Of(e)} {e.Message}");
         }
         catch (FhirException e)
         {
-            return DeliveryResult.Retry($"{(int)e.Status} {e.Message}");
+            return DeliveryResult.Reject($"{(int)FhirStatus.Of(e)} {e.Message}");
         }
     }
 
-    /// <summary>A request the record refused for what it is (4xx) will be refused again; a conflict or a busy store may pass later.</summary>
-    private static bool IsPermanent(HttpStatusCode status) =>
-        (int)status is >= 400 and < 500 && status is not (HttpStatusCode.Conflict or HttpStatusCode.PreconditionFailed or HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout);
+    /// <summary>
+    /// A conflict with a concurrent write, a precondition another write may change, or a busy or failing server may pass
+    /// later; anything else the record refused for what the message is, and would refuse again.
+    /// </summary>
+    private static bool MayPassLater(FhirException e) =>
+        e is ResourceConflictException or PreconditionFailedException or ServiceUnavailableException or InternalErrorException;
 
     /// <summary>Why the channel may not act as authoritative for demographics now, or null when its agreement allows it.</summary>
     private async Task<string?> AgreementProblemAsync(RequestContext context, CancellationToken cancellationToken)
@@ -91,7 +93,7 @@ public sealed class RecordDestination(RecordService records, Principal principal
         {
             contract = await records.ReadAsync(context, "Contract", demographicsAgreement!, null, cancellationToken);
         }
-        catch (FhirException e) when (e.Status is HttpStatusCode.NotFound or HttpStatusCode.Gone)
+        catch (FhirException e) when (e is ResourceNotFoundException or ResourceGoneException or AccessDeniedException { Hidden: true })
         {
             return $"the channel's demographics agreement Contract/{demographicsAgreement} does not exist";
         }
