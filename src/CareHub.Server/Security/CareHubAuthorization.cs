@@ -165,7 +165,7 @@ public sealed class CareHubAuthorizationResultHandler : IAuthorizationMiddleware
                 var audit = context.RequestServices.GetRequiredService<AuditTrail>();
                 var request = new RequestContext(Anonymous, FhirHttp.BaseUrl(context), context.TraceIdentifier, context.Connection.RemoteIpAddress?.ToString());
                 audit.Record(request, new AuditFacts("authenticate", AuditEvent.AuditEventAction.E, null, [], [], false, failure.Description));
-                throw new CareHub.Fhir.FhirException(System.Net.HttpStatusCode.Unauthorized, OperationOutcome.IssueType.Login, failure.Description);
+                throw new CareHub.Fhir.UnauthenticatedException(failure.Description);
             }
 
             await Results.Json(new ErrorBody(failure.Description), statusCode: StatusCodes.Status401Unauthorized).ExecuteAsync(context);
@@ -177,7 +177,7 @@ public sealed class CareHubAuthorizationResultHandler : IAuthorizationMiddleware
             var reason = authorizeResult.AuthorizationFailure?.FailureReasons.FirstOrDefault()?.Message ?? "This caller may not do this.";
             if (fhir)
             {
-                throw new CareHub.Fhir.FhirException(System.Net.HttpStatusCode.Forbidden, OperationOutcome.IssueType.Forbidden, reason);
+                throw new AccessDeniedException(reason);
             }
 
             await Results.Json(new ErrorBody(reason), statusCode: StatusCodes.Status403Forbidden).ExecuteAsync(context);

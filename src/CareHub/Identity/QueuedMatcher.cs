@@ -136,7 +136,7 @@ public sealed partial class QueuedMatcher(RecordService records, IPersonIndexSto
             await records.WriteOperationAsync(context, "operation $mpi-queued-matching", "Person", FhirInteraction.Update,
                 async writer => await writer.SetFeedPositionAsync(FeedName, batch.From, next.Position, cancellationToken) ? true : throw new FeedPositionMovedException(),
                 cancellationToken);
-            LogPassedOver(logger, next.Id, (int)e.Status);
+            LogPassedOver(logger, next.Id, (int)FhirStatus.Of(e));
             return new FeedProgress(next.Position, true);
         }
         catch (FeedPositionMovedException)

@@ -44,7 +44,7 @@ public sealed partial class MessageBroker
             }
             catch (FhirException e)
             {
-                LogChangeSkipped(logger, channel.Options.Name, change.Position, (int)e.Status);
+                LogChangeSkipped(logger, channel.Options.Name, change.Position, (int)FhirStatus.Of(e));
                 continue;
             }
 
