@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Json;
 using System.Text.Json;
 using CareHub.Hl7v2;
 using CareHub.Hl7v2.Mllp;

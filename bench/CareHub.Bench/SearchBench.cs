@@ -5,7 +5,6 @@ using System.Text;
 using CareHub.Fhir;
 using CareHub.Governance;
 using CareHub.Records;
-using Records = CareHub.Records;
 using CareHub.Storage;
 using CareHub.Storage.Postgres;
 using CareHub.Storage.Sqlite;

@@ -17,8 +17,8 @@ public static class CareHubHost
     public static WebApplication Build(string[] args, IEnumerable<KeyValuePair<string, string?>>? overrides = null, Action<IServiceCollection>? configureServices = null)
     {
         // The content root is the server's own folder, where its appsettings.json lives (as the CLI commands read it), not
-        // the working directory: a configuration file watcher on a folder holding the database wakes on every write and
-        // cost a fifth of create throughput.
+        // the working directory: a configuration file watcher on a folder holding the database wakes on every write
+        // (docs/decisions/storage.md).
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         if (overrides is not null)
         {

@@ -50,11 +50,15 @@ public static class CareHubServices
         services.TryAddSingleton(TimeProvider.System);
         // One store under each of its interfaces: the door's contract, and the narrower ones CareHub's own look-ups, the MPI
         // and the governance jobs read through.
-        services.AddSingleton(_ => OpenStore(storage));
+        // The owner is created with the store, before any of the store's users, so the container disposes it after all
+        // of them; the registrations below hand out the same store without closing it (SqlRecordStore.ClosedByOwner).
+        services.AddSingleton(_ => new RecordStoreOwner(OpenStore(storage, closedByOwner: true)));
+        services.AddSingleton(sp => sp.GetRequiredService<RecordStoreOwner>().Store);
         services.AddSingleton<IRecordStore>(sp => sp.GetRequiredService<SqlRecordStore>());
         services.AddSingleton<IRecordLookups>(sp => sp.GetRequiredService<SqlRecordStore>());
         services.AddSingleton<CareHub.Identity.IPersonIndexStore>(sp => sp.GetRequiredService<SqlRecordStore>());
         services.AddSingleton<IGovernanceStore>(sp => sp.GetRequiredService<SqlRecordStore>());
+        services.AddSingleton<IChangeFeed>(sp => sp.GetRequiredService<SqlRecordStore>());
         services.AddSingleton<IAccessPolicy>(sp => new GovernancePolicy(policy, sp.GetRequiredService<IRecordLookups>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<AuditTrail>();
         services.AddSingleton(sp => new RecordService(
@@ -105,13 +109,21 @@ public static class CareHubServices
     }
 
     /// <summary>Opens the configured store; <see cref="CareHubStartup.PrepareAsync"/> migrates it.</summary>
-    public static SqlRecordStore OpenStore(StorageOptions storage)
+    public static SqlRecordStore OpenStore(StorageOptions storage, bool closedByOwner = false)
     {
         ArgumentNullException.ThrowIfNull(storage);
         return storage.Postgres is { } connectionString
-            ? new Storage.Postgres.PostgresRecordStore(connectionString, storage.PostgresSchema) { StatisticsOptions = new() { Every = storage.StatisticsEvery } }
-            : new Storage.Sqlite.SqliteRecordStore(Path.Combine(storage.DataDirectory, "carehub.db"), storage.FullSync) { StatisticsOptions = new() { Every = storage.StatisticsEvery } };
+            ? new Storage.Postgres.PostgresRecordStore(connectionString, storage.PostgresSchema) { StatisticsOptions = new() { Every = storage.StatisticsEvery }, ClosedByOwner = closedByOwner }
+            : new Storage.Sqlite.SqliteRecordStore(Path.Combine(storage.DataDirectory, "carehub.db"), storage.FullSync) { StatisticsOptions = new() { Every = storage.StatisticsEvery }, ClosedByOwner = closedByOwner };
     }
+}
+
+/// <summary>Closes the record store when the container that created it is disposed, after everything that used it.</summary>
+public sealed class RecordStoreOwner(SqlRecordStore store) : IAsyncDisposable
+{
+    public SqlRecordStore Store { get; } = store;
+
+    public ValueTask DisposeAsync() => Store.CloseAsync();
 }
 
 /// <summary>The one start-up step of every face: the stores brought to this build's schema, and the custom search parameters loaded.</summary>

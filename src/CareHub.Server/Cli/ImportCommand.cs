@@ -1,13 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using CareHub.Fhir;
-using CareHub.Governance;
-using CareHub.Identity;
-using CareHub.Identity.Matching;
 using CareHub.Records;
-using CareHub.Storage;
 using Hl7.Fhir.Model;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CareHub.Server.Cli;
 

@@ -1,7 +1,6 @@
 using CareHub.Governance;
 using CareHub.Identity;
 using CareHub.Records;
-using CareHub.Storage;
 
 namespace CareHub.Server.Cli;
 

@@ -1,7 +1,6 @@
 using CareHub.Demo;
 using CareHub.Governance;
 using CareHub.Records;
-using CareHub.Storage;
 
 namespace CareHub.Server.Cli;
 

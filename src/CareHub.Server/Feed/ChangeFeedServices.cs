@@ -13,19 +13,12 @@ public static class ChangeFeedServices
     public static IServiceCollection AddChangeFeed(this IServiceCollection services)
     {
         services.AddSingleton(sp => new ChangeFeedReader(
-            FeedOf(sp),
+            sp.GetRequiredService<IChangeFeed>(),
             [.. sp.GetServices<IChangeFeedConsumer>(), .. sp.GetRequiredService<MessageBroker>().FeedConsumers],
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ChangeFeedReader>>()));
         services.AddHostedService<ChangeFeedService>();
         return services;
     }
-
-    /// <summary>
-    /// The record store's change feed. Not registered as a service of its own: the container would dispose the store a
-    /// second time through it.
-    /// </summary>
-    public static IChangeFeed FeedOf(IServiceProvider services) =>
-        services.GetRequiredService<IRecordStore>() as IChangeFeed ?? throw new InvalidOperationException("The configured record store keeps no change feed.");
 
     /// <summary>
     /// The <c>feeds</c> member of <c>/health</c>: each consumer's position, lag and failures. Names, positions and counts

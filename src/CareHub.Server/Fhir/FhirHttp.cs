@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text;
 using CareHub.Fhir;
 using CareHub.Governance;
 using CareHub.Records;

@@ -6,7 +6,7 @@ namespace CareHub.Server.Fhir;
 
 /// <summary>
 /// The edges of /fhir: every error becomes an OperationOutcome with the right status, in one place. Authentication and
-/// permissions are the host's one path for every face (Security/CareHubAuthorization.cs).
+/// permissions are the host's one path for every face (Security/Permissions.cs).
 /// </summary>
 public static partial class FhirMiddleware
 {

@@ -1,4 +1,3 @@
-using System.Globalization;
 using CareHub.Fhir;
 using CareHub.Records;
 using Hl7.Fhir.Model;

@@ -3,7 +3,6 @@ using CareHub.Identity;
 using CareHub.Identity.Matching;
 using CareHub.Records;
 using CareHub.Records.Feed;
-using CareHub.Server.Feed;
 using CareHub.Server.Fhir;
 using CareHub.Server.Security;
 using Hl7.Fhir.Model;
@@ -20,7 +19,7 @@ public static class MpiApi
 {
     /// <summary>
     /// Registers the MPI: options from <c>CareHub:Mpi</c> (validated now), the matcher, the write hook, the operations and
-    /// the linked records for $everything. Its background matcher (<see cref="QueuedMatchingService"/>) is a server worker.
+    /// the linked records for $everything. With queued matching the matcher is a change-feed consumer, run by the server's reader.
     /// </summary>
     public static IServiceCollection AddMpi(this IServiceCollection services, IConfiguration configuration)
     {
@@ -31,7 +30,7 @@ public static class MpiApi
         services.AddSingleton<MpiWriteHook>();
         services.AddSingleton<IWriteHook>(sp => sp.GetRequiredService<MpiWriteHook>());
         services.AddSingleton<MasterPersonIndex>();
-        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<QueuedMatcher>(sp, ChangeFeedServices.FeedOf(sp)));
+        services.AddSingleton<QueuedMatcher>();
         if (options.Enabled && options.Matching == MpiMatching.Queued)
         {
             // Run by the change-feed reader; every queued Patient write counts towards waking it for a full batch.

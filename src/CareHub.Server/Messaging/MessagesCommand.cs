@@ -1,6 +1,7 @@
 using System.Globalization;
 using CareHub.Messaging;
 using CareHub.Messaging.Storage;
+using CareHub.Records;
 using CareHub.Server.Cli;
 
 namespace CareHub.Server.Messaging;
@@ -54,6 +55,9 @@ public static class MessagesCommand
                 }
 
                 var message = await store.GetAsync(ids[0], CancellationToken.None);
+                // A raw message is full of patient data: viewing it here is audited as viewing it through the API is.
+                var viewer = new RequestContext(ServeCommand.Loader("carehub-messages-show"), "urn:carehub:cli", "messages-show-" + Guid.NewGuid().ToString("N")[..8]);
+                await MessagingApi.AuditViewAsync(ids[0], message, viewer, local.Records, local.Services.GetRequiredService<AuditTrail>(), CancellationToken.None);
                 if (message is null)
                 {
                     Console.Error.WriteLine($"carehub: there is no message {ids[0]}.");

@@ -180,17 +180,27 @@ public static class MessagingApi
     {
         var principal = CareHubPrincipal.Of(http);
         var message = await broker.Store.GetAsync(id, cancellationToken);
-        var reference = $"urn:carehub:message:{id.ToString(CultureInfo.InvariantCulture)}";
         var context = new RequestContext(principal, $"{http.Request.Scheme}://{http.Request.Host}/fhir", http.TraceIdentifier, http.Connection.RemoteIpAddress?.ToString());
+        await AuditViewAsync(id, message, context, records, audit, cancellationToken);
+        return message is null ? Problem(StatusCodes.Status404NotFound, $"There is no message {id}.") : Results.Json(View(message));
+    }
+
+    /// <summary>
+    /// Audits a view of one raw message, by any face (this API or <c>carehub messages show</c>): the message as the entity
+    /// and the Patient records it names, or a failed read when there is no such message.
+    /// </summary>
+    public static async Task AuditViewAsync(long id, StoredMessage? message, RequestContext context, RecordService records, AuditTrail audit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(audit);
+        var reference = $"urn:carehub:message:{id.ToString(CultureInfo.InvariantCulture)}";
         if (message is null)
         {
             audit.Record(context, new AuditFacts("read", Hl7.Fhir.Model.AuditEvent.AuditEventAction.R, "HL7v2Message", [reference], [], false, "no such message"));
-            return Problem(StatusCodes.Status404NotFound, $"There is no message {id}.");
+            return;
         }
 
         var patients = await PatientsNamedAsync(message, records, context, cancellationToken);
         audit.Record(context, new AuditFacts("read", Hl7.Fhir.Model.AuditEvent.AuditEventAction.R, "HL7v2Message", [reference], patients, true));
-        return Results.Json(View(message));
     }
 
     /// <summary>

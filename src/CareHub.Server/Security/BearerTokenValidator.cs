@@ -27,12 +27,11 @@ public sealed partial class BearerTokenValidator : IDisposable
         SecurityAlgorithms.HmacSha256, SecurityAlgorithms.HmacSha384, SecurityAlgorithms.HmacSha512,
     ];
 
-    private readonly Dictionary<string, IssuerTrust> _issuers = new(StringComparer.Ordinal);
-    private readonly JsonWebTokenHandler _handler = new() { MaximumTokenSizeInBytes = MaximumTokenLength };
-    private readonly HttpClient _jwksClient;
-    private readonly TimeSpan _clockSkew;
-    private readonly TimeProvider _time;
-    private readonly ILogger _logger;
+    private readonly Dictionary<string, IssuerTrust> issuers = new(StringComparer.Ordinal);
+    private readonly JsonWebTokenHandler handler = new() { MaximumTokenSizeInBytes = MaximumTokenLength };
+    private readonly HttpClient jwksClient;
+    private readonly TimeSpan clockSkew;
+    private readonly ILogger logger;
 
     /// <param name="options">Validated settings (see <see cref="AuthOptions.Validate"/>).</param>
     /// <param name="time">The clock of the JWK Set cache. Token lifetimes are checked by IdentityModel against the system clock.</param>
@@ -47,10 +46,9 @@ public sealed partial class BearerTokenValidator : IDisposable
         HttpMessageHandler? jwksHandler = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        _clockSkew = options.ClockSkew;
-        _time = time;
-        _logger = logger;
-        _jwksClient = new HttpClient(jwksHandler ?? new SocketsHttpHandler
+        clockSkew = options.ClockSkew;
+        this.logger = logger;
+        jwksClient = new HttpClient(jwksHandler ?? new SocketsHttpHandler
         {
             // Re-resolve DNS now and then: the issuer's key endpoint may move.
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
@@ -72,13 +70,13 @@ public sealed partial class BearerTokenValidator : IDisposable
                 algorithms.AddRange(SymmetricAlgorithms);
             }
 
-            var jwks = issuer.JwksUri is null ? null : new JwksCache(new Uri(issuer.JwksUri), _jwksClient, time, logger);
-            _issuers.Add(issuer.Issuer, new IssuerTrust(issuer.Issuer, issuer.Audience, keys, jwks, algorithms));
+            var jwks = issuer.JwksUri is null ? null : new JwksCache(new Uri(issuer.JwksUri), jwksClient, time, logger);
+            this.issuers.Add(issuer.Issuer, new IssuerTrust(issuer.Issuer, issuer.Audience, keys, jwks, algorithms));
         }
 
         if (devTokens is not null)
         {
-            _issuers.Add(devTokens.Issuer, new IssuerTrust(devTokens.Issuer, devTokens.Audience, [devTokens.PublicKey], null, [SecurityAlgorithms.RsaSha256]));
+            this.issuers.Add(devTokens.Issuer, new IssuerTrust(devTokens.Issuer, devTokens.Audience, [devTokens.PublicKey], null, [SecurityAlgorithms.RsaSha256]));
         }
     }
 
@@ -130,14 +128,14 @@ public sealed partial class BearerTokenValidator : IDisposable
 
         // A token that passed every check stays good until it expires: checking its signature again on every request
         // costs more than serving a read. The cache is keyed by the whole token, so a changed byte is a different token.
-        if (_validated.TryGetValue(token, out var cached))
+        if (validated.TryGetValue(token, out var cached))
         {
             if (DateTime.UtcNow < cached.Expires)
             {
                 return AuthResult.Success(cached.Principal);
             }
 
-            _validated.TryRemove(token, out _);
+            validated.TryRemove(token, out _);
         }
 
         // A JWE in compact form has five parts (RFC 7516 section 7.1), a JWS three. Reading a JWE's header asks the
@@ -150,7 +148,7 @@ public sealed partial class BearerTokenValidator : IDisposable
         JsonWebToken jwt;
         try
         {
-            jwt = _handler.ReadJsonWebToken(token);
+            jwt = this.handler.ReadJsonWebToken(token);
         }
         catch (Exception e) when (e is ArgumentException or SecurityTokenException or FormatException or System.Text.Json.JsonException)
         {
@@ -162,7 +160,7 @@ public sealed partial class BearerTokenValidator : IDisposable
             return Fail(null, "Encrypted access tokens are not accepted");
         }
 
-        if (string.IsNullOrEmpty(jwt.Issuer) || !_issuers.TryGetValue(jwt.Issuer, out var trust))
+        if (string.IsNullOrEmpty(jwt.Issuer) || !this.issuers.TryGetValue(jwt.Issuer, out var trust))
         {
             return Fail(jwt.Issuer, "The token issuer is not trusted");
         }
@@ -191,10 +189,10 @@ public sealed partial class BearerTokenValidator : IDisposable
             ValidateIssuerSigningKey = true,
             RequireSignedTokens = true,
             RequireExpirationTime = true,
-            ClockSkew = _clockSkew,
+            ClockSkew = clockSkew,
         };
 
-        var result = await _handler.ValidateTokenAsync(token, parameters);
+        var result = await this.handler.ValidateTokenAsync(token, parameters);
         if (!result.IsValid)
         {
             return Fail(trust.Issuer, Describe(result.Exception), result.Exception?.GetType().Name);
@@ -209,12 +207,12 @@ public sealed partial class BearerTokenValidator : IDisposable
         var expires = result.SecurityToken.ValidTo;
         if (expires > DateTime.UtcNow)
         {
-            if (_validated.Count >= MaximumCachedTokens)
+            if (validated.Count >= MaximumCachedTokens)
             {
-                _validated.Clear();
+                validated.Clear();
             }
 
-            _validated[token] = new ValidatedToken(principal, expires);
+            validated[token] = new ValidatedToken(principal, expires);
         }
 
         return AuthResult.Success(principal);
@@ -222,22 +220,22 @@ public sealed partial class BearerTokenValidator : IDisposable
 
     private const int MaximumCachedTokens = 10_000;
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ValidatedToken> _validated = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ValidatedToken> validated = new(StringComparer.Ordinal);
 
     private sealed record ValidatedToken(CareHub.Governance.Principal Principal, DateTime Expires);
 
     public void Dispose()
     {
-        foreach (var trust in _issuers.Values)
+        foreach (var trust in this.issuers.Values)
         {
             trust.Jwks?.Dispose();
         }
 
-        _jwksClient.Dispose();
+        jwksClient.Dispose();
     }
 
     /// <summary>The JWK Set fetches made for an issuer so far (for tests and diagnostics); zero without a JWK Set.</summary>
-    internal int JwksFetchCount(string issuer) => _issuers.TryGetValue(issuer, out var trust) ? trust.Jwks?.FetchCount ?? 0 : 0;
+    internal int JwksFetchCount(string issuer) => this.issuers.TryGetValue(issuer, out var trust) ? trust.Jwks?.FetchCount ?? 0 : 0;
 
     private static string Describe(Exception? exception) => exception switch
     {
@@ -254,7 +252,7 @@ public sealed partial class BearerTokenValidator : IDisposable
 
     private AuthResult Fail(string? issuer, string reason, string? detail = null)
     {
-        LogRejected(_logger, Truncate(issuer), reason, detail);
+        LogRejected(this.logger, Truncate(issuer), reason, detail);
         return AuthResult.Fail(AuthFailure.InvalidToken(reason));
     }
 

@@ -6,39 +6,6 @@ using Microsoft.IdentityModel.Tokens;
 namespace CareHub.Server.Security;
 
 /// <summary>
-/// Who a development token is for. Built from a <see cref="DevClient"/> for the client credentials grant;
-/// a later grant (e.g. password, for demo users) builds it from its own user record.
-/// </summary>
-public sealed record DevTokenSubject(string Subject, string ClientId, PrincipalKind Kind)
-{
-    public string? Name { get; init; }
-
-    public string? Organisation { get; init; }
-
-    public string? FhirUser { get; init; }
-
-    public string? PatientId { get; init; }
-
-    public string? Role { get; init; }
-
-    /// <summary>A client acting for itself: the subject is the client.</summary>
-    public static DevTokenSubject ForClient(DevClient client)
-    {
-        ArgumentNullException.ThrowIfNull(client);
-        return new DevTokenSubject(client.ClientId, client.ClientId, client.PrincipalKind)
-        {
-            Organisation = client.Organisation,
-            FhirUser = client.FhirUser,
-            PatientId = client.PatientId,
-            Role = client.Role,
-        };
-    }
-}
-
-/// <summary>An issued access token and how long it lasts.</summary>
-public sealed record IssuedToken(string AccessToken, TimeSpan ExpiresIn, ScopeSet Scopes);
-
-/// <summary>
 /// Signs development access tokens (RS256 JWTs, RFC 9068 profile) with one RSA key: loaded from
 /// <see cref="DevTokenOptions.SigningKeyPath"/>, or generated at start-up and held only in memory, so
 /// tokens from an earlier run stop validating after a restart.
@@ -47,30 +14,30 @@ public sealed partial class DevTokenIssuer : IDisposable
 {
     private const int KeyBits = 2048;
 
-    private readonly DevTokenOptions _options;
-    private readonly RSA _rsa;
-    private readonly RsaSecurityKey _signingKey;
-    private readonly TimeProvider _time;
-    private readonly ILogger _logger;
-    private readonly JsonWebTokenHandler _handler = new() { SetDefaultTimesOnTokenCreation = false };
+    private readonly DevTokenOptions options;
+    private readonly RSA rsa;
+    private readonly RsaSecurityKey signingKey;
+    private readonly TimeProvider time;
+    private readonly ILogger logger;
+    private readonly JsonWebTokenHandler handler = new() { SetDefaultTimesOnTokenCreation = false };
 
     public DevTokenIssuer(DevTokenOptions options, TimeProvider time, ILogger<DevTokenIssuer> logger)
     {
         ArgumentNullException.ThrowIfNull(options);
-        _options = options;
-        _time = time;
-        _logger = logger;
-        _rsa = LoadOrCreateKey(options.SigningKeyPath);
-        var keyId = Base64UrlEncoder.Encode(JsonWebKeyConverter.ConvertFromRSASecurityKey(new RsaSecurityKey(_rsa.ExportParameters(false))).ComputeJwkThumbprint());
-        _signingKey = new RsaSecurityKey(_rsa) { KeyId = keyId };
-        PublicKey = new RsaSecurityKey(_rsa.ExportParameters(false)) { KeyId = keyId };
+        this.options = options;
+        this.time = time;
+        this.logger = logger;
+        this.rsa = LoadOrCreateKey(options.SigningKeyPath);
+        var keyId = Base64UrlEncoder.Encode(JsonWebKeyConverter.ConvertFromRSASecurityKey(new RsaSecurityKey(this.rsa.ExportParameters(false))).ComputeJwkThumbprint());
+        signingKey = new RsaSecurityKey(this.rsa) { KeyId = keyId };
+        PublicKey = new RsaSecurityKey(this.rsa.ExportParameters(false)) { KeyId = keyId };
     }
 
-    public string Issuer => _options.Issuer;
+    public string Issuer => this.options.Issuer;
 
-    public string Audience => _options.Audience;
+    public string Audience => this.options.Audience;
 
-    public DevTokenOptions Options => _options;
+    public DevTokenOptions Options => this.options;
 
     /// <summary>The public half of the signing key, which the validator trusts in-process.</summary>
     public RsaSecurityKey PublicKey { get; }
@@ -80,7 +47,7 @@ public sealed partial class DevTokenIssuer : IDisposable
     {
         ArgumentNullException.ThrowIfNull(subject);
         ArgumentNullException.ThrowIfNull(scopes);
-        var now = _time.GetUtcNow().UtcDateTime;
+        var now = this.time.GetUtcNow().UtcDateTime;
         var claims = new Dictionary<string, object>(StringComparer.Ordinal)
         {
             [TokenClaims.Subject] = subject.Subject,
@@ -95,20 +62,20 @@ public sealed partial class DevTokenIssuer : IDisposable
         AddIfPresent(claims, TokenClaims.Patient, subject.PatientId);
         AddIfPresent(claims, TokenClaims.Role, subject.Role);
 
-        var token = _handler.CreateToken(new SecurityTokenDescriptor
+        var token = handler.CreateToken(new SecurityTokenDescriptor
         {
-            Issuer = _options.Issuer,
-            Audience = _options.Audience,
+            Issuer = this.options.Issuer,
+            Audience = this.options.Audience,
             IssuedAt = now,
             NotBefore = now,
-            Expires = now + _options.Lifetime,
+            Expires = now + this.options.Lifetime,
             Claims = claims,
             // RFC 9068 section 2.1: access tokens are typed "at+jwt".
             TokenType = "at+jwt",
-            SigningCredentials = new SigningCredentials(_signingKey, SecurityAlgorithms.RsaSha256),
+            SigningCredentials = new SigningCredentials(signingKey, SecurityAlgorithms.RsaSha256),
         });
-        LogIssued(_logger, subject.ClientId, subject.Kind, scopes.ToString());
-        return new IssuedToken(token, _options.Lifetime, scopes);
+        LogIssued(this.logger, subject.ClientId, subject.Kind, scopes.ToString());
+        return new IssuedToken(token, this.options.Lifetime, scopes);
     }
 
     /// <summary>The JWK Set (RFC 7517) publishing the public key.</summary>
@@ -124,7 +91,7 @@ public sealed partial class DevTokenIssuer : IDisposable
         };
     }
 
-    public void Dispose() => _rsa.Dispose();
+    public void Dispose() => this.rsa.Dispose();
 
     private static void AddIfPresent(Dictionary<string, object> claims, string name, string? value)
     {
@@ -177,3 +144,36 @@ public sealed partial class DevTokenIssuer : IDisposable
     [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "Issued a development token to client {ClientId} ({Kind}) with scopes {Scopes}")]
     private static partial void LogIssued(ILogger logger, string clientId, PrincipalKind kind, string scopes);
 }
+
+/// <summary>
+/// Who a development token is for. Built from a <see cref="DevClient"/> for the client credentials grant;
+/// a later grant (e.g. password, for demo users) builds it from its own user record.
+/// </summary>
+public sealed record DevTokenSubject(string Subject, string ClientId, PrincipalKind Kind)
+{
+    public string? Name { get; init; }
+
+    public string? Organisation { get; init; }
+
+    public string? FhirUser { get; init; }
+
+    public string? PatientId { get; init; }
+
+    public string? Role { get; init; }
+
+    /// <summary>A client acting for itself: the subject is the client.</summary>
+    public static DevTokenSubject ForClient(DevClient client)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        return new DevTokenSubject(client.ClientId, client.ClientId, client.PrincipalKind)
+        {
+            Organisation = client.Organisation,
+            FhirUser = client.FhirUser,
+            PatientId = client.PatientId,
+            Role = client.Role,
+        };
+    }
+}
+
+/// <summary>An issued access token and how long it lasts.</summary>
+public sealed record IssuedToken(string AccessToken, TimeSpan ExpiresIn, ScopeSet Scopes);

@@ -19,41 +19,41 @@ internal sealed partial class JwksCache : IDisposable
     /// <summary>A JWK Set of a few keys is a few kilobytes; anything this large is not one.</summary>
     private const int MaximumBytes = 256 * 1024;
 
-    private readonly Uri _uri;
-    private readonly HttpClient _http;
-    private readonly TimeProvider _time;
-    private readonly ILogger _logger;
-    private readonly SemaphoreSlim _gate = new(1, 1);
-    private volatile Snapshot? _snapshot;
-    private long _nextAttemptTicks = DateTimeOffset.MinValue.UtcTicks;
+    private readonly Uri uri;
+    private readonly HttpClient http;
+    private readonly TimeProvider time;
+    private readonly ILogger logger;
+    private readonly SemaphoreSlim gate = new(1, 1);
+    private volatile Snapshot? snapshot;
+    private long nextAttemptTicks = DateTimeOffset.MinValue.UtcTicks;
 
     public JwksCache(Uri uri, HttpClient http, TimeProvider time, ILogger logger)
     {
-        _uri = uri;
-        _http = http;
-        _time = time;
-        _logger = logger;
+        this.uri = uri;
+        this.http = http;
+        this.time = time;
+        this.logger = logger;
     }
 
-    private int _fetchCount;
+    private int fetchCount;
 
     /// <summary>The number of fetches attempted, for tests and diagnostics.</summary>
-    public int FetchCount => Volatile.Read(ref _fetchCount);
+    public int FetchCount => Volatile.Read(ref fetchCount);
 
     /// <summary>The issuer's current keys, refreshed first if stale or if <paramref name="keyId"/> is unknown.</summary>
     public async Task<IReadOnlyList<SecurityKey>> GetKeysAsync(string? keyId, CancellationToken cancellationToken)
     {
-        var snapshot = _snapshot;
+        var snapshot = this.snapshot;
         if (!FetchIsDue(snapshot, keyId))
         {
             return snapshot?.Keys ?? [];
         }
 
-        await _gate.WaitAsync(cancellationToken);
+        await gate.WaitAsync(cancellationToken);
         try
         {
             // Another caller may have fetched while this one waited.
-            snapshot = _snapshot;
+            snapshot = this.snapshot;
             if (FetchIsDue(snapshot, keyId))
             {
                 snapshot = await FetchAsync(cancellationToken) ?? snapshot;
@@ -61,18 +61,18 @@ internal sealed partial class JwksCache : IDisposable
         }
         finally
         {
-            _gate.Release();
+            gate.Release();
         }
 
         return snapshot?.Keys ?? [];
     }
 
-    public void Dispose() => _gate.Dispose();
+    public void Dispose() => gate.Dispose();
 
     private bool FetchIsDue(Snapshot? snapshot, string? keyId)
     {
-        var now = _time.GetUtcNow();
-        if (now.UtcTicks < Interlocked.Read(ref _nextAttemptTicks))
+        var now = this.time.GetUtcNow();
+        if (now.UtcTicks < Interlocked.Read(ref nextAttemptTicks))
         {
             return false;
         }
@@ -84,11 +84,11 @@ internal sealed partial class JwksCache : IDisposable
 
     private async Task<Snapshot?> FetchAsync(CancellationToken cancellationToken)
     {
-        var started = _time.GetUtcNow();
-        Interlocked.Increment(ref _fetchCount);
+        var started = this.time.GetUtcNow();
+        Interlocked.Increment(ref fetchCount);
         try
         {
-            using var response = await _http.GetAsync(_uri, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            using var response = await this.http.GetAsync(this.uri, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             if (!response.IsSuccessStatusCode)
             {
                 throw new HttpRequestException($"the JWK Set endpoint answered {(int)response.StatusCode}");
@@ -102,9 +102,9 @@ internal sealed partial class JwksCache : IDisposable
             var json = await ReadBoundedAsync(response.Content, cancellationToken);
             var keys = new JsonWebKeySet(json).GetSigningKeys().ToArray();
             var snapshot = new Snapshot(keys, started);
-            _snapshot = snapshot;
-            Interlocked.Exchange(ref _nextAttemptTicks, (started + MinimumRefreshInterval).UtcTicks);
-            LogFetched(_logger, _uri, keys.Length);
+            this.snapshot = snapshot;
+            Interlocked.Exchange(ref nextAttemptTicks, (started + MinimumRefreshInterval).UtcTicks);
+            LogFetched(this.logger, this.uri, keys.Length);
             return snapshot;
         }
         catch (Exception e) when (e is HttpRequestException or InvalidDataException or ArgumentException or System.Text.Json.JsonException
@@ -112,8 +112,8 @@ internal sealed partial class JwksCache : IDisposable
         {
             // ArgumentException: IdentityModel's reading of a malformed JWK Set; TaskCanceledException without
             // our token cancelled: the HttpClient timeout.
-            Interlocked.Exchange(ref _nextAttemptTicks, (started + RetryAfterFailure).UtcTicks);
-            LogFetchFailed(_logger, _uri, e.GetType().Name, e.Message);
+            Interlocked.Exchange(ref nextAttemptTicks, (started + RetryAfterFailure).UtcTicks);
+            LogFetchFailed(this.logger, this.uri, e.GetType().Name, e.Message);
             return null;
         }
     }

@@ -8,9 +8,6 @@ using FhirTask = Hl7.Fhir.Model.Task;
 
 namespace CareHub.Identity;
 
-/// <summary>What a rematch did: Patients matched, automatic links made, review tasks opened.</summary>
-public sealed record RematchSummary(int Patients, int Links, int Reviews);
-
 /// <summary>
 /// The master person index's operations, all through the one door: <c>Patient/$match</c>, the IHE PIXm cross-reference,
 /// link, unlink, merge and the review queue. Linking on every Patient write is <see cref="MpiWriteHook"/>'s job.
@@ -337,3 +334,6 @@ public sealed class MasterPersonIndex(RecordService records, IPersonIndexStore i
             || (principal.Kind == PrincipalKind.User && string.Equals(principal.Role, Administration.Role, StringComparison.Ordinal));
     }
 }
+
+/// <summary>What a rematch did: Patients matched, automatic links made, review tasks opened.</summary>
+public sealed record RematchSummary(int Patients, int Links, int Reviews);

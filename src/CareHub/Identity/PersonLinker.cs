@@ -7,26 +7,6 @@ using FhirTask = Hl7.Fhir.Model.Task;
 
 namespace CareHub.Identity;
 
-/// <summary>What matching one Patient did: whether it joined another record's Person, and how many reviews it opened.</summary>
-internal readonly record struct LinkOutcome(bool Linked, int Reviews);
-
-/// <summary>
-/// Matching done from committed data before a Patient's write transaction starts (<see cref="PersonLinker.PreMatchAsync"/>):
-/// the record prepared, its blocking keys, and each candidate compared, by the version compared. Inside the transaction
-/// only what changed since is read again, so a single-writer store does not hold its writer while candidates are read,
-/// parsed and compared.
-/// </summary>
-/// <param name="Compared">Per candidate id: the version compared and the result (null: a merged record, no candidate).</param>
-internal sealed record PreMatch(PreparedPerson Me, IReadOnlyList<string> Keys, IReadOnlyDictionary<string, (int Version, MatchResult? Result)> Compared)
-{
-    /// <summary>The change feed's end before the candidates were read: Patients written after it are compared again.</summary>
-    public long? FeedEnd { get; init; }
-
-    /// <summary>The candidates the record would link to, read and parsed before the transaction, for the golden record.</summary>
-    public IReadOnlyDictionary<string, (StoredResource Stored, Patient Patient)> Parsed { get; init; } =
-        new Dictionary<string, (StoredResource, Patient)>(StringComparer.Ordinal);
-}
-
 /// <summary>
 /// Links Patients into Persons inside one write transaction. Every current, unmerged source Patient belongs to exactly one
 /// MPI Person (FHIR R4 Person, tagged <see cref="MpiCodes.ManagedTag"/>): <c>Person.link.target</c> is each source
@@ -687,4 +667,24 @@ internal sealed class PersonLinker(IRecordWriter writer, IPersonIndexStore index
         resource.Meta = null;
         return FhirSerialization.ToJson(resource);
     }
+}
+
+/// <summary>What matching one Patient did: whether it joined another record's Person, and how many reviews it opened.</summary>
+internal readonly record struct LinkOutcome(bool Linked, int Reviews);
+
+/// <summary>
+/// Matching done from committed data before a Patient's write transaction starts (<see cref="PersonLinker.PreMatchAsync"/>):
+/// the record prepared, its blocking keys, and each candidate compared, by the version compared. Inside the transaction
+/// only what changed since is read again, so a single-writer store does not hold its writer while candidates are read,
+/// parsed and compared.
+/// </summary>
+/// <param name="Compared">Per candidate id: the version compared and the result (null: a merged record, no candidate).</param>
+internal sealed record PreMatch(PreparedPerson Me, IReadOnlyList<string> Keys, IReadOnlyDictionary<string, (int Version, MatchResult? Result)> Compared)
+{
+    /// <summary>The change feed's end before the candidates were read: Patients written after it are compared again.</summary>
+    public long? FeedEnd { get; init; }
+
+    /// <summary>The candidates the record would link to, read and parsed before the transaction, for the golden record.</summary>
+    public IReadOnlyDictionary<string, (StoredResource Stored, Patient Patient)> Parsed { get; init; } =
+        new Dictionary<string, (StoredResource, Patient)>(StringComparer.Ordinal);
 }

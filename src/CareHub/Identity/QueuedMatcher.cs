@@ -9,14 +9,6 @@ using Microsoft.Extensions.Logging;
 
 namespace CareHub.Identity;
 
-/// <summary>What one pass of the queued matcher did, and where in the change feed it left off.</summary>
-/// <param name="Events">Change events read and passed (every type; only Patient writes are matched).</param>
-public sealed record QueuedMatchPass(int Events, int Patients, int Links, int Reviews, long Position);
-
-/// <summary>Where the queued matcher is: its position in the change feed and the Patient writes after it.</summary>
-/// <param name="Pending">Patient writes after the position, counted up to <see cref="QueuedMatcher.StatusLimit"/>.</param>
-public sealed record QueuedMatchStatus(long Position, int Pending, bool PendingCapped);
-
 /// <summary>
 /// Queued matching (<see cref="MpiMatching.Queued"/>): a Patient write commits without matching, and this consumer of the
 /// record's change feed (<see cref="ChangeFeedReader"/>) matches the Patients written since its stored position, a batch
@@ -261,6 +253,14 @@ public sealed partial class QueuedMatcher(RecordService records, IPersonIndexSto
         return new QueuedMatchStatus(position, Math.Min(pending, StatusLimit), true);
     }
 }
+
+/// <summary>What one pass of the queued matcher did, and where in the change feed it left off.</summary>
+/// <param name="Events">Change events read and passed (every type; only Patient writes are matched).</param>
+public sealed record QueuedMatchPass(int Events, int Patients, int Links, int Reviews, long Position);
+
+/// <summary>Where the queued matcher is: its position in the change feed and the Patient writes after it.</summary>
+/// <param name="Pending">Patient writes after the position, counted up to <see cref="QueuedMatcher.StatusLimit"/>.</param>
+public sealed record QueuedMatchStatus(long Position, int Pending, bool PendingCapped);
 
 /// <summary>Another reader moved a change-feed position this one was about to move: the batch was rolled back.</summary>
 public sealed class FeedPositionMovedException() : Exception("Another queued matcher moved the change-feed position first; this batch was rolled back.");

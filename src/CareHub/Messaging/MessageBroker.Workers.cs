@@ -1,5 +1,3 @@
-using CareHub.Fhir;
-using CareHub.Hl7v2;
 using CareHub.Messaging.Destinations;
 using CareHub.Messaging.Storage;
 using CareHub.Records.Feed;

@@ -10,13 +10,6 @@ using Microsoft.Extensions.Logging;
 
 namespace CareHub.Messaging;
 
-/// <summary>What intake made of one inbound message: the answer to send (null: none, close or stay silent) and where it is stored.</summary>
-public sealed record IntakeOutcome(byte[]? Ack, long? MessageId, string State, bool Duplicate)
-{
-    /// <summary>True when the message was stored in a state other than error (the ACK is AA or CA).</summary>
-    public bool Accepted => State != MessageStates.Error;
-}
-
 /// <summary>
 /// The message broker: channels (source, filters, transformer, destinations) over the message store. Intake stores every
 /// inbound message durably before it is acknowledged, answers a resend with the stored answer, and queues one delivery
@@ -403,4 +396,11 @@ public sealed partial class MessageBroker : IAsyncDisposable
 
     [LoggerMessage(EventId = 4005, Level = LogLevel.Information, Message = "Channel {Channel}: paused = {Paused}")]
     private static partial void LogPaused(ILogger logger, string channel, bool paused);
+}
+
+/// <summary>What intake made of one inbound message: the answer to send (null: none, close or stay silent) and where it is stored.</summary>
+public sealed record IntakeOutcome(byte[]? Ack, long? MessageId, string State, bool Duplicate)
+{
+    /// <summary>True when the message was stored in a state other than error (the ACK is AA or CA).</summary>
+    public bool Accepted => State != MessageStates.Error;
 }

@@ -6,22 +6,6 @@ using Microsoft.Extensions.Logging;
 
 namespace CareHub.Records;
 
-/// <summary>What one audited interaction did, before it becomes an AuditEvent.</summary>
-public sealed record AuditFacts(
-    string Interaction,
-    AuditEvent.AuditEventAction Action,
-    string? ResourceType,
-    IReadOnlyList<string> Entities,
-    IReadOnlyCollection<string> Patients,
-    bool Success,
-    string? Failure = null,
-    string? Query = null,
-    string? Rule = null)
-{
-    /// <summary>A write that gave its author a relationship with the patient they did not have: listed for the IG officer.</summary>
-    public bool SelfClaimed { get; init; }
-}
-
 /// <summary>
 /// Every interaction, allowed or denied, leaves an AuditEvent (FHIR R4 AuditEvent, shaped after IHE BALP's RESTful
 /// events): who (user and client), what (entities), which patient, when, and the outcome. Audit of a write is written in
@@ -239,4 +223,20 @@ public sealed partial class AuditTrail : IAsyncDisposable
 
     [LoggerMessage(EventId = 1103, Level = LogLevel.Critical, Message = "Writing {Count} audit records failed for good")]
     private static partial void LogAuditLost(ILogger logger, Exception exception, int count);
+}
+
+/// <summary>What one audited interaction did, before it becomes an AuditEvent.</summary>
+public sealed record AuditFacts(
+    string Interaction,
+    AuditEvent.AuditEventAction Action,
+    string? ResourceType,
+    IReadOnlyList<string> Entities,
+    IReadOnlyCollection<string> Patients,
+    bool Success,
+    string? Failure = null,
+    string? Query = null,
+    string? Rule = null)
+{
+    /// <summary>A write that gave its author a relationship with the patient they did not have: listed for the IG officer.</summary>
+    public bool SelfClaimed { get; init; }
 }

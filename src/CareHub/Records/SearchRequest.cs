@@ -1,6 +1,5 @@
 using System.Buffers.Text;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using CareHub.Fhir;
 using CareHub.Search;
@@ -18,13 +17,6 @@ public enum SummaryMode
     Data,
     Count,
 }
-
-/// <summary>
-/// One _include or _revinclude (search.html#include): resources that <see cref="SourceType"/> refers to through
-/// <see cref="Param"/> (null: every reference parameter, "*"), or, reversed, the <see cref="SourceType"/> resources that
-/// refer to the matches. <see cref="Iterate"/> applies it to included resources too.
-/// </summary>
-public sealed record IncludeSpec(string SourceType, string? Param, string? TargetType, bool Reverse, bool Iterate);
 
 /// <summary>
 /// A search as the record understands it (FHIR R4 search.html), parsed from a query string: the criteria as store
@@ -398,3 +390,10 @@ public sealed record SearchRequest(
 
     public static TokenMatch ParseToken(string value) => SearchCriteria.TokenValue("identifier", value);
 }
+
+/// <summary>
+/// One _include or _revinclude (search.html#include): resources that <see cref="SourceType"/> refers to through
+/// <see cref="Param"/> (null: every reference parameter, "*"), or, reversed, the <see cref="SourceType"/> resources that
+/// refer to the matches. <see cref="Iterate"/> applies it to included resources too.
+/// </summary>
+public sealed record IncludeSpec(string SourceType, string? Param, string? TargetType, bool Reverse, bool Iterate);

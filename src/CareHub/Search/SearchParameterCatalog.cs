@@ -11,7 +11,7 @@ namespace CareHub.Search;
 /// The R4 search parameters CareHub indexes and searches: every parameter the Firely SDK defines
 /// (<see cref="ModelInfo.SearchParameters"/>, generated from the R4 SearchParameter registry) plus the parameters for all
 /// resources (R4 search.html#all: _id, _lastUpdated, _tag, _profile, _security, _source), which the SDK leaves out, plus
-/// the custom SearchParameter resources stored in the record (<see cref="UseCustom(IEnumerable{SearchParameter})"/>). Custom parameters are
+/// the custom SearchParameter resources stored in the record (<see cref="UseCustom(IEnumerable{Hl7.Fhir.Model.SearchParameter})"/>). Custom parameters are
 /// process-wide: they are loaded from the store at start and by every reindex, which is when they take effect
 /// (R4 searchparameter.html leaves it to the server when a new parameter is indexed).
 /// </summary>

@@ -184,7 +184,30 @@ public abstract partial class SqlRecordStore : IRecordStore, IChangeFeed, Identi
     /// <summary>Folder (resource name prefix) of this provider's numbered migration scripts.</summary>
     protected abstract string MigrationPrefix { get; }
 
-    public abstract ValueTask DisposeAsync();
+    /// <summary>
+    /// True when the store is handed out under several interfaces by a dependency-injection container, which disposes it
+    /// once for each registration a user resolved, in the reverse order the users were created, so the first of those
+    /// calls can come while users created earlier (the audit trail draining its queue) still need it. Then
+    /// <see cref="DisposeAsync"/> leaves the store open, and its one owner closes it with <see cref="CloseAsync"/> after
+    /// every user is gone.
+    /// </summary>
+    public bool ClosedByOwner { get; init; }
+
+    private int closed;
+
+    public ValueTask DisposeAsync() => ClosedByOwner ? ValueTask.CompletedTask : CloseAsync();
+
+    /// <summary>Closes the store: once, whoever asks again.</summary>
+    public async ValueTask CloseAsync()
+    {
+        if (Interlocked.Exchange(ref closed, 1) == 0)
+        {
+            await CloseCoreAsync();
+        }
+    }
+
+    /// <summary>Stops background work and closes the provider's connections.</summary>
+    protected abstract ValueTask CloseCoreAsync();
 
     public async Task MigrateAsync(CancellationToken cancellationToken)
     {

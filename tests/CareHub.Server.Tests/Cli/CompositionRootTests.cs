@@ -93,6 +93,35 @@ public sealed class CompositionRootTests : IDisposable
         Assert.NotNull(await FirstIdAsync(second, $"Person?link=Patient/{patient}"));
     }
 
+    [Fact]
+    public async Task messages_show_is_audited_with_the_patient_the_message_names_as_a_view_through_the_api_is()
+    {
+        var sample = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "samples", "hl7v2", "ADT-A04-synthetic.hl7"), Ct);
+        string? patient = null;
+        long id;
+        await using (var server = await MessagingServer.StartAsync(MessagingServer.InboundChannel(transformer: "v2-to-fhir"), dataDirectory: Data))
+        {
+            await using var client = await MllpClient.ConnectAsync("127.0.0.1", server.Mllp("adt-in").Port, cancellationToken: Ct);
+            Assert.Equal("AA", (await client.SendAsync(Hl7Message.Parse(sample), Ct)).Get("MSA-1"));
+            id = Assert.Single(await server.Store.SearchAsync(new(null, null, null, null, null, null, null, 10), Ct)).Id;
+            await MessagingServer.EventuallyAsync(async () =>
+            {
+                patient = await FirstIdAsync(server, "Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9990000018");
+                return patient is not null;
+            }, "the registration's patient is in the record");
+        }
+
+        var shown = await CarehubProcess.RunAsync(["messages", "show", "--data", Data, id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        Assert.True(shown.Code == 0, shown.Output);
+
+        await using var local = await LocalRecords.OpenAsync([new("CareHub:Storage:DataDirectory", Data)]);
+        var context = new RequestContext(ServeCommand.Loader("test"), "urn:test", "test");
+        var audit = await local.Records.SearchAsync(context, "AuditEvent", [new("patient", "Patient/" + patient), new("_count", "200")], Ct);
+        var view = Assert.Single(audit.Entry.Select(e => (Hl7.Fhir.Model.AuditEvent)e.Resource!),
+            e => e.Entity.Any(x => x.What?.Reference == $"urn:carehub:message:{id}"));
+        Assert.Equal("carehub-messages-show", view.Agent[0].AltId);
+    }
+
     private static async Task<string?> FirstIdAsync(MessagingServer server, string query)
     {
         using var json = JsonDocument.Parse(await server.Client.GetStringAsync($"{server.BaseUrl}/fhir/{query}", Ct));

@@ -10,21 +10,6 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace CareHub.Server.Tests.Governance;
 
-/// <summary>One HTTP answer: status, request id (X-Request-Id, the audit's correlation id) and body.</summary>
-public sealed record Reply(HttpStatusCode Status, string RequestId, JsonElement Body)
-{
-    /// <summary>The diagnostics of an OperationOutcome's issues, joined (empty for any other body).</summary>
-    public string Diagnostics => Body.ValueKind == JsonValueKind.Object && Body.TryGetProperty("issue", out var issues)
-        ? string.Join(" | ", issues.EnumerateArray().Select(i => i.TryGetProperty("diagnostics", out var d) ? d.GetString() : null).OfType<string>())
-        : string.Empty;
-
-    public override string ToString()
-    {
-        var text = Body.ValueKind == JsonValueKind.Undefined ? "(no body)" : Body.GetRawText();
-        return $"{(int)Status} {Status} (request {RequestId}): {text[..Math.Min(600, text.Length)]}";
-    }
-}
-
 /// <summary>
 /// A real CareHub on Kestrel with the demo's development token endpoint (<see cref="ServeCommand.DemoSettings"/>) and the
 /// demo community of 60 patients loaded through the one door, as <c>carehub demo</c> loads it. Tokens are real: each demo
@@ -278,6 +263,21 @@ public abstract class GovernanceServer : IAsyncLifetime
         }
 
         GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>One HTTP answer: status, request id (X-Request-Id, the audit's correlation id) and body.</summary>
+public sealed record Reply(HttpStatusCode Status, string RequestId, JsonElement Body)
+{
+    /// <summary>The diagnostics of an OperationOutcome's issues, joined (empty for any other body).</summary>
+    public string Diagnostics => Body.ValueKind == JsonValueKind.Object && Body.TryGetProperty("issue", out var issues)
+        ? string.Join(" | ", issues.EnumerateArray().Select(i => i.TryGetProperty("diagnostics", out var d) ? d.GetString() : null).OfType<string>())
+        : string.Empty;
+
+    public override string ToString()
+    {
+        var text = Body.ValueKind == JsonValueKind.Undefined ? "(no body)" : Body.GetRawText();
+        return $"{(int)Status} {Status} (request {RequestId}): {text[..Math.Min(600, text.Length)]}";
     }
 }
 

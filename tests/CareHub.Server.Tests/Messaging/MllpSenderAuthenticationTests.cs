@@ -5,7 +5,6 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using CareHub.Hl7v2;
 using CareHub.Hl7v2.Mllp;
-using CareHub.Messaging;
 using CareHub.Messaging.Storage;
 
 namespace CareHub.Server.Tests.Messaging;

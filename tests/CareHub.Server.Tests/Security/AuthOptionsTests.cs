@@ -170,15 +170,15 @@ public class AuthOptionsTests
 
 public sealed class DevSigningKeyFileTests : IDisposable
 {
-    private readonly string _path = Path.Combine(Path.GetTempPath(), $"carehub-dev-key-{Guid.NewGuid():N}.pem");
+    private readonly string path = Path.Combine(Path.GetTempPath(), $"carehub-dev-key-{Guid.NewGuid():N}.pem");
 
-    public void Dispose() => File.Delete(_path);
+    public void Dispose() => File.Delete(path);
 
     private DevTokenOptions Options() => new()
     {
         Enabled = true,
         Audience = TestTokens.Audience,
-        SigningKeyPath = _path,
+        SigningKeyPath = path,
         Clients = [new DevClient { ClientId = "c", Secret = "s", Scopes = "system/*.rs" }],
     };
 
@@ -186,7 +186,7 @@ public sealed class DevSigningKeyFileTests : IDisposable
     public async Task signs_with_the_configured_key_file()
     {
         using var rsa = RSA.Create(2048);
-        File.WriteAllText(_path, rsa.ExportPkcs8PrivateKeyPem());
+        File.WriteAllText(path, rsa.ExportPkcs8PrivateKeyPem());
         using var issuer = new DevTokenIssuer(Options(), TimeProvider.System, NullLogger<DevTokenIssuer>.Instance);
         var token = issuer.Issue(DevTokenSubject.ForClient(Options().Clients[0]), CareHub.Governance.ScopeSet.Parse("system/*.rs"));
         using var validator = TestTokens.Validator(new AuthOptions
@@ -203,7 +203,7 @@ public sealed class DevSigningKeyFileTests : IDisposable
     public void a_key_file_holding_only_a_public_key_is_refused()
     {
         using var rsa = RSA.Create(2048);
-        File.WriteAllText(_path, rsa.ExportSubjectPublicKeyInfoPem());
+        File.WriteAllText(path, rsa.ExportSubjectPublicKeyInfoPem());
 
         var error = Assert.Throws<InvalidOperationException>(() => new DevTokenIssuer(Options(), TimeProvider.System, NullLogger<DevTokenIssuer>.Instance));
 

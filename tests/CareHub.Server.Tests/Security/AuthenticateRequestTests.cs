@@ -6,16 +6,16 @@ namespace CareHub.Server.Tests.Security;
 
 public sealed class AuthenticateRequestTests : IDisposable
 {
-    private readonly RsaSecurityKey _key = TestTokens.NewRsaKey("key-1");
-    private readonly BearerTokenValidator _validator;
+    private readonly RsaSecurityKey key = TestTokens.NewRsaKey("key-1");
+    private readonly BearerTokenValidator validator;
 
     public AuthenticateRequestTests() =>
-        _validator = TestTokens.Validator(TestTokens.OptionsTrusting(TestTokens.PublicPem(_key)));
+        validator = TestTokens.Validator(TestTokens.OptionsTrusting(TestTokens.PublicPem(this.key)));
 
     public void Dispose()
     {
-        _validator.Dispose();
-        _key.Rsa.Dispose();
+        validator.Dispose();
+        this.key.Rsa.Dispose();
     }
 
     private Task<AuthResult> Authenticate(params string[] authorization)
@@ -26,7 +26,7 @@ public sealed class AuthenticateRequestTests : IDisposable
             context.Request.Headers.Authorization = authorization;
         }
 
-        return _validator.AuthenticateAsync(context);
+        return validator.AuthenticateAsync(context);
     }
 
     [Fact]
@@ -66,7 +66,7 @@ public sealed class AuthenticateRequestTests : IDisposable
     [InlineData("BEARER")]
     public async Task the_scheme_is_case_insensitive(string scheme)
     {
-        var result = await Authenticate($"{scheme} {TestTokens.Create(_key)}");
+        var result = await Authenticate($"{scheme} {TestTokens.Create(this.key)}");
 
         Assert.True(result.Succeeded);
         Assert.Equal("lab-system", result.Principal.ClientId);
@@ -75,7 +75,7 @@ public sealed class AuthenticateRequestTests : IDisposable
     [Fact]
     public async Task an_invalid_token_gets_an_invalid_token_challenge()
     {
-        var result = await Authenticate($"Bearer {TestTokens.Create(_key, d => d.Audience = "https://elsewhere")}");
+        var result = await Authenticate($"Bearer {TestTokens.Create(this.key, d => d.Audience = "https://elsewhere")}");
 
         Assert.Equal(401, result.Failure!.StatusCode);
         Assert.Equal(

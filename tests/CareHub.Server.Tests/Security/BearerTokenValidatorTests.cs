@@ -7,23 +7,23 @@ namespace CareHub.Server.Tests.Security;
 
 public sealed class BearerTokenValidatorTests : IDisposable
 {
-    private readonly RsaSecurityKey _key = TestTokens.NewRsaKey("key-1");
-    private readonly BearerTokenValidator _validator;
+    private readonly RsaSecurityKey key = TestTokens.NewRsaKey("key-1");
+    private readonly BearerTokenValidator validator;
 
     public BearerTokenValidatorTests() =>
-        _validator = TestTokens.Validator(TestTokens.OptionsTrusting(TestTokens.PublicPem(_key)));
+        this.validator = TestTokens.Validator(TestTokens.OptionsTrusting(TestTokens.PublicPem(this.key)));
 
     public void Dispose()
     {
-        _validator.Dispose();
-        _key.Rsa.Dispose();
+        this.validator.Dispose();
+        this.key.Rsa.Dispose();
     }
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private async Task<string> ReasonFor(string token)
     {
-        var result = await _validator.ValidateAsync(token, Ct);
+        var result = await this.validator.ValidateAsync(token, Ct);
         Assert.False(result.Succeeded);
         Assert.Equal(AuthFailure.InvalidTokenCode, result.Failure.Error);
         if (token.Length > 0)
@@ -48,7 +48,7 @@ public sealed class BearerTokenValidatorTests : IDisposable
         // random bytes, JSON a parser may choke on, or junk.
         string[] json = ["{}", "[]", "null", "\"x\"", "{\"alg\":\"none\"}", "{\"alg\":\"RSA-OAEP\",\"enc\":\"A256GCM\",\"zip\":\"DEF\"}",
             "{\"alg\":\"RS256\",\"kid\":1,\"typ\":[]}", "{\"iss\":{},\"exp\":\"soon\",\"aud\":[1,2]}", "{\"alg\":\"RS256\"", "\ud800"];
-        var valid = TestTokens.Create(_key, claims: TestTokens.SystemClaims());
+        var valid = TestTokens.Create(this.key, claims: TestTokens.SystemClaims());
         var random = new Random(20261207);
         for (var i = 0; i < 2_000; i++)
         {
@@ -75,7 +75,7 @@ public sealed class BearerTokenValidatorTests : IDisposable
             }
 
             // A changed character in base64url padding bits can leave a token valid; an exception is what must never happen.
-            var result = await _validator.ValidateAsync(token, Ct);
+            var result = await this.validator.ValidateAsync(token, Ct);
             Assert.True(i % 4 == 0 || !result.Succeeded, $"token {i} was accepted");
         }
     }
@@ -92,7 +92,7 @@ public sealed class BearerTokenValidatorTests : IDisposable
     {
         var claims = TestTokens.SystemClaims();
         claims["organisation"] = "RX1";
-        var result = await _validator.ValidateAsync(TestTokens.Create(_key, claims: claims), Ct);
+        var result = await this.validator.ValidateAsync(TestTokens.Create(this.key, claims: claims), Ct);
 
         Assert.True(result.Succeeded);
         var principal = result.Principal;
@@ -107,7 +107,7 @@ public sealed class BearerTokenValidatorTests : IDisposable
 
     [Fact]
     public async Task rejects_an_expired_token() =>
-        Assert.Equal("The access token has expired", await ReasonFor(TestTokens.Create(_key, d =>
+        Assert.Equal("The access token has expired", await ReasonFor(TestTokens.Create(this.key, d =>
         {
             d.NotBefore = DateTime.UtcNow.AddHours(-2);
             d.IssuedAt = d.NotBefore;
@@ -117,19 +117,19 @@ public sealed class BearerTokenValidatorTests : IDisposable
     [Fact]
     public async Task accepts_a_token_expired_within_the_clock_skew()
     {
-        var token = TestTokens.Create(_key, d =>
+        var token = TestTokens.Create(this.key, d =>
         {
             d.NotBefore = DateTime.UtcNow.AddHours(-1);
             d.IssuedAt = d.NotBefore;
             d.Expires = DateTime.UtcNow.AddMinutes(-1);
         });
 
-        Assert.True((await _validator.ValidateAsync(token, Ct)).Succeeded);
+        Assert.True((await this.validator.ValidateAsync(token, Ct)).Succeeded);
     }
 
     [Fact]
     public async Task rejects_a_token_that_is_not_yet_valid() =>
-        Assert.Equal("The access token is not yet valid", await ReasonFor(TestTokens.Create(_key, d =>
+        Assert.Equal("The access token is not yet valid", await ReasonFor(TestTokens.Create(this.key, d =>
         {
             d.NotBefore = DateTime.UtcNow.AddMinutes(5);
             d.IssuedAt = DateTime.UtcNow;
@@ -139,27 +139,27 @@ public sealed class BearerTokenValidatorTests : IDisposable
     [Fact]
     public async Task accepts_a_token_valid_from_within_the_clock_skew()
     {
-        var token = TestTokens.Create(_key, d =>
+        var token = TestTokens.Create(this.key, d =>
         {
             d.NotBefore = DateTime.UtcNow.AddMinutes(1);
             d.IssuedAt = DateTime.UtcNow;
             d.Expires = DateTime.UtcNow.AddMinutes(30);
         });
 
-        Assert.True((await _validator.ValidateAsync(token, Ct)).Succeeded);
+        Assert.True((await this.validator.ValidateAsync(token, Ct)).Succeeded);
     }
 
     [Fact]
     public async Task rejects_a_token_without_an_expiry_time() =>
-        Assert.Equal("The access token has no expiry time", await ReasonFor(TestTokens.Create(_key, d => d.Expires = null)));
+        Assert.Equal("The access token has no expiry time", await ReasonFor(TestTokens.Create(this.key, d => d.Expires = null)));
 
     [Fact]
     public async Task rejects_a_token_from_an_untrusted_issuer() =>
-        Assert.Equal("The token issuer is not trusted", await ReasonFor(TestTokens.Create(_key, d => d.Issuer = "https://evil.example")));
+        Assert.Equal("The token issuer is not trusted", await ReasonFor(TestTokens.Create(this.key, d => d.Issuer = "https://evil.example")));
 
     [Fact]
     public async Task rejects_a_token_for_another_audience() =>
-        Assert.Equal("The access token is not intended for this server", await ReasonFor(TestTokens.Create(_key, d => d.Audience = "https://other.example/fhir")));
+        Assert.Equal("The access token is not intended for this server", await ReasonFor(TestTokens.Create(this.key, d => d.Audience = "https://other.example/fhir")));
 
     [Fact]
     public async Task rejects_a_token_signed_by_another_key_with_the_same_key_id()
@@ -173,7 +173,7 @@ public sealed class BearerTokenValidatorTests : IDisposable
     [Fact]
     public async Task rejects_a_token_whose_payload_was_changed_after_signing()
     {
-        var token = TestTokens.Create(_key);
+        var token = TestTokens.Create(this.key);
         var tampered = TestTokens.WithPayload(token, p => p.Replace("system/Patient.rs", "system/*.cruds", StringComparison.Ordinal));
 
         Assert.NotEqual(token, tampered);
@@ -182,13 +182,13 @@ public sealed class BearerTokenValidatorTests : IDisposable
 
     [Fact]
     public async Task rejects_an_unsigned_token_with_alg_none() =>
-        Assert.Equal("The token's signature is not valid", await ReasonFor(TestTokens.Unsigned(TestTokens.Create(_key))));
+        Assert.Equal("The token's signature is not valid", await ReasonFor(TestTokens.Unsigned(TestTokens.Create(this.key))));
 
     [Fact]
     public async Task rejects_an_hmac_token_keyed_with_the_issuers_public_key()
     {
         // The classic algorithm confusion: HS256 with the published RSA public key as the shared secret.
-        var publicKeyBytes = System.Text.Encoding.UTF8.GetBytes(TestTokens.PublicPem(_key));
+        var publicKeyBytes = System.Text.Encoding.UTF8.GetBytes(TestTokens.PublicPem(this.key));
         var token = TestTokens.Create(new SymmetricSecurityKey(publicKeyBytes), algorithm: SecurityAlgorithms.HmacSha256);
 
         Assert.Equal("The token's signature is not valid", await ReasonFor(token));
@@ -235,7 +235,7 @@ public sealed class BearerTokenValidatorTests : IDisposable
     [Fact]
     public async Task maps_a_practitioner_token_to_a_user_principal()
     {
-        var token = TestTokens.Create(_key, claims: new(StringComparer.Ordinal)
+        var token = TestTokens.Create(this.key, claims: new(StringComparer.Ordinal)
         {
             ["sub"] = "user-7",
             ["azp"] = "gp-portal",
@@ -246,7 +246,7 @@ public sealed class BearerTokenValidatorTests : IDisposable
             ["scp"] = new[] { "openid", "user/Patient.rs" },
         });
 
-        var principal = (await _validator.ValidateAsync(token, Ct)).Principal!;
+        var principal = (await this.validator.ValidateAsync(token, Ct)).Principal!;
 
         Assert.Equal(PrincipalKind.User, principal.Kind);
         Assert.Equal("user-7", principal.Subject);
@@ -262,7 +262,7 @@ public sealed class BearerTokenValidatorTests : IDisposable
     [Fact]
     public async Task maps_a_citizen_token_to_a_patient_principal()
     {
-        var token = TestTokens.Create(_key, claims: new(StringComparer.Ordinal)
+        var token = TestTokens.Create(this.key, claims: new(StringComparer.Ordinal)
         {
             ["sub"] = "nhs-login-abc",
             ["client_id"] = "citizen-app",
@@ -270,7 +270,7 @@ public sealed class BearerTokenValidatorTests : IDisposable
             ["scope"] = "patient/*.rs",
         });
 
-        var principal = (await _validator.ValidateAsync(token, Ct)).Principal!;
+        var principal = (await this.validator.ValidateAsync(token, Ct)).Principal!;
 
         Assert.Equal(PrincipalKind.Patient, principal.Kind);
         Assert.Equal("9", principal.PatientId);
@@ -280,14 +280,14 @@ public sealed class BearerTokenValidatorTests : IDisposable
     [Fact]
     public async Task takes_the_patient_from_a_patient_fhir_user()
     {
-        var token = TestTokens.Create(_key, claims: new(StringComparer.Ordinal)
+        var token = TestTokens.Create(this.key, claims: new(StringComparer.Ordinal)
         {
             ["sub"] = "nhs-login-abc",
             ["client_id"] = "citizen-app",
             ["fhirUser"] = "Patient/9",
         });
 
-        var principal = (await _validator.ValidateAsync(token, Ct)).Principal!;
+        var principal = (await this.validator.ValidateAsync(token, Ct)).Principal!;
 
         Assert.Equal(PrincipalKind.Patient, principal.Kind);
         Assert.Equal("9", principal.PatientId);
@@ -300,7 +300,7 @@ public sealed class BearerTokenValidatorTests : IDisposable
         claims["sub"] = "someone-else";
         claims["principal_type"] = "system";
 
-        Assert.Equal(PrincipalKind.System, (await _validator.ValidateAsync(TestTokens.Create(_key, claims: claims), Ct)).Principal!.Kind);
+        Assert.Equal(PrincipalKind.System, (await this.validator.ValidateAsync(TestTokens.Create(this.key, claims: claims), Ct)).Principal!.Kind);
     }
 
     [Fact]
@@ -309,7 +309,7 @@ public sealed class BearerTokenValidatorTests : IDisposable
         var claims = TestTokens.SystemClaims();
         claims["sub"] = "someone-else";
 
-        Assert.Equal(PrincipalKind.User, (await _validator.ValidateAsync(TestTokens.Create(_key, claims: claims), Ct)).Principal!.Kind);
+        Assert.Equal(PrincipalKind.User, (await this.validator.ValidateAsync(TestTokens.Create(this.key, claims: claims), Ct)).Principal!.Kind);
     }
 
     [Fact]
@@ -318,7 +318,7 @@ public sealed class BearerTokenValidatorTests : IDisposable
         var claims = TestTokens.SystemClaims();
         claims["principal_type"] = "admin";
 
-        Assert.Equal("The access token's principal_type claim is not recognised", await ReasonFor(TestTokens.Create(_key, claims: claims)));
+        Assert.Equal("The access token's principal_type claim is not recognised", await ReasonFor(TestTokens.Create(this.key, claims: claims)));
     }
 
     [Fact]
@@ -327,7 +327,7 @@ public sealed class BearerTokenValidatorTests : IDisposable
         var claims = TestTokens.SystemClaims();
         claims["principal_type"] = "patient";
 
-        Assert.Equal("The access token is for a patient but does not say which patient", await ReasonFor(TestTokens.Create(_key, claims: claims)));
+        Assert.Equal("The access token is for a patient but does not say which patient", await ReasonFor(TestTokens.Create(this.key, claims: claims)));
     }
 
     [Fact]
@@ -337,13 +337,13 @@ public sealed class BearerTokenValidatorTests : IDisposable
         claims["fhirUser"] = "Patient/9";
         claims["patient"] = "10";
 
-        Assert.Equal("The access token's patient and fhirUser claims name different patients", await ReasonFor(TestTokens.Create(_key, claims: claims)));
+        Assert.Equal("The access token's patient and fhirUser claims name different patients", await ReasonFor(TestTokens.Create(this.key, claims: claims)));
     }
 
     [Fact]
     public async Task rejects_a_token_without_subject_or_client()
     {
-        var token = TestTokens.Create(_key, claims: new(StringComparer.Ordinal) { ["scope"] = "system/*.rs" });
+        var token = TestTokens.Create(this.key, claims: new(StringComparer.Ordinal) { ["scope"] = "system/*.rs" });
 
         Assert.Equal("The access token does not identify its subject or client", await ReasonFor(token));
     }
@@ -351,8 +351,8 @@ public sealed class BearerTokenValidatorTests : IDisposable
     [Fact]
     public async Task a_remembered_token_does_not_let_a_tampered_copy_through()
     {
-        var validator = _validator;
-        var token = TestTokens.Create(_key);
+        var validator = this.validator;
+        var token = TestTokens.Create(this.key);
         Assert.True((await validator.ValidateAsync(token, Ct)).Succeeded);
         Assert.True((await validator.ValidateAsync(token, Ct)).Succeeded);
         var parts = token.Split('.');

@@ -5,60 +5,10 @@ using System.Text;
 using System.Text.Json;
 using CareHub.Governance;
 using CareHub.Server.Security;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace CareHub.Server.Tests.Security;
-
-/// <summary>One development token server on loopback, shared by the tests of a class: they change nothing in it.</summary>
-public sealed class DevTokenServerFixture : IAsyncLifetime
-{
-    public const string Audience = "https://carehub.test/fhir";
-    public const string Secret = "correct horse battery staple";
-
-    internal LoopbackServer Server { get; private set; } = null!;
-
-    public HttpClient Http { get; private set; } = null!;
-
-    internal static Dictionary<string, string?> DevSettings() => new()
-    {
-        ["CareHub:Auth:DevTokens:Enabled"] = "true",
-        ["CareHub:Auth:DevTokens:Audience"] = Audience,
-        ["CareHub:Auth:DevTokens:Lifetime"] = "00:30:00",
-        ["CareHub:Auth:DevTokens:Clients:0:ClientId"] = "gp-system",
-        ["CareHub:Auth:DevTokens:Clients:0:Secret"] = Secret,
-        ["CareHub:Auth:DevTokens:Clients:0:Scopes"] = "system/Patient.rs system/Observation.cruds",
-        ["CareHub:Auth:DevTokens:Clients:0:Organisation"] = "A81001",
-        ["CareHub:Auth:DevTokens:Clients:1:ClientId"] = "citizen-app",
-        ["CareHub:Auth:DevTokens:Clients:1:Secret"] = "another secret",
-        ["CareHub:Auth:DevTokens:Clients:1:Scopes"] = "openid patient/*.rs",
-        ["CareHub:Auth:DevTokens:Clients:1:Kind"] = "patient",
-        ["CareHub:Auth:DevTokens:Clients:1:PatientId"] = "9",
-    };
-
-    internal static Task<LoopbackServer> StartAsync(Dictionary<string, string?> settings, CancellationToken cancellationToken) =>
-        LoopbackServer.StartAsync(
-            builder =>
-            {
-                builder.Configuration.AddInMemoryCollection(settings);
-                builder.Services.AddCareHubAuth(builder.Configuration);
-            },
-            app => app.MapDevTokenApi(),
-            cancellationToken);
-
-    public async ValueTask InitializeAsync()
-    {
-        Server = await StartAsync(DevSettings(), TestContext.Current.CancellationToken);
-        Http = new HttpClient { BaseAddress = Server.BaseAddress };
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        Http.Dispose();
-        await Server.DisposeAsync();
-    }
-}
 
 /// <summary>The development token endpoint end to end, on a real Kestrel on loopback.</summary>
 public sealed class DevTokenApiTests(DevTokenServerFixture fixture) : IClassFixture<DevTokenServerFixture>
@@ -66,8 +16,8 @@ public sealed class DevTokenApiTests(DevTokenServerFixture fixture) : IClassFixt
     private const string Audience = DevTokenServerFixture.Audience;
     private const string Secret = DevTokenServerFixture.Secret;
 
-    private readonly LoopbackServer _server = fixture.Server;
-    private readonly HttpClient _http = fixture.Http;
+    private readonly LoopbackServer server = fixture.Server;
+    private readonly HttpClient http = fixture.Http;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -75,7 +25,7 @@ public sealed class DevTokenApiTests(DevTokenServerFixture fixture) : IClassFixt
     {
         var request = new HttpRequestMessage(HttpMethod.Post, "/auth/token") { Content = new FormUrlEncodedContent(form) };
         request.Headers.Authorization = authorization;
-        return _http.SendAsync(request, Ct);
+        return this.http.SendAsync(request, Ct);
     }
 
     private static Dictionary<string, string> ClientCredentials(string secret = Secret, string? scope = null)
@@ -109,7 +59,7 @@ public sealed class DevTokenApiTests(DevTokenServerFixture fixture) : IClassFixt
 
     private async Task<Principal> Validated(string accessToken)
     {
-        var result = await _server.App.Services.GetRequiredService<BearerTokenValidator>().ValidateAsync(accessToken, Ct);
+        var result = await this.server.App.Services.GetRequiredService<BearerTokenValidator>().ValidateAsync(accessToken, Ct);
         Assert.True(result.Succeeded, result.Failure?.Description);
         return result.Principal;
     }
@@ -190,7 +140,7 @@ public sealed class DevTokenApiTests(DevTokenServerFixture fixture) : IClassFixt
     [Fact]
     public async Task a_json_body_is_an_invalid_request()
     {
-        using var response = await _http.PostAsJsonAsync("/auth/token", ClientCredentials(), Ct);
+        using var response = await this.http.PostAsJsonAsync("/auth/token", ClientCredentials(), Ct);
 
         await AssertError(response, HttpStatusCode.BadRequest, "invalid_request");
     }
@@ -200,7 +150,7 @@ public sealed class DevTokenApiTests(DevTokenServerFixture fixture) : IClassFixt
     {
         var content = new StringContent("grant_type=client_credentials&client_id=gp-system&client_secret=x&scope=a&scope=b", Encoding.ASCII, "application/x-www-form-urlencoded");
 
-        await AssertError(await _http.PostAsync("/auth/token", content, Ct), HttpStatusCode.BadRequest, "invalid_request");
+        await AssertError(await this.http.PostAsync("/auth/token", content, Ct), HttpStatusCode.BadRequest, "invalid_request");
     }
 
     [Fact]
@@ -255,7 +205,7 @@ public sealed class DevTokenApiTests(DevTokenServerFixture fixture) : IClassFixt
         var token = (await Json(response)).GetProperty("access_token").GetString()!;
         using var validator = TestTokens.Validator(new AuthOptions
         {
-            Issuers = [new TrustedIssuer { Issuer = "carehub-dev", Audience = Audience, JwksUri = _server.Url("/auth/jwks").ToString() }],
+            Issuers = [new TrustedIssuer { Issuer = "carehub-dev", Audience = Audience, JwksUri = this.server.Url("/auth/jwks").ToString() }],
         });
 
         var result = await validator.ValidateAsync(token, Ct);
@@ -267,13 +217,62 @@ public sealed class DevTokenApiTests(DevTokenServerFixture fixture) : IClassFixt
     [Fact]
     public async Task the_jwks_publishes_no_private_key_material()
     {
-        var jwks = await _http.GetFromJsonAsync<JsonElement>("/auth/jwks", Ct);
+        var jwks = await this.http.GetFromJsonAsync<JsonElement>("/auth/jwks", Ct);
 
         var key = Assert.Single(jwks.GetProperty("keys").EnumerateArray().ToArray());
         Assert.Equal("RSA", key.GetProperty("kty").GetString());
         Assert.Equal("RS256", key.GetProperty("alg").GetString());
         Assert.False(key.TryGetProperty("d", out _));
         Assert.False(key.TryGetProperty("p", out _));
+    }
+}
+
+/// <summary>One development token server on loopback, shared by the tests of a class: they change nothing in it.</summary>
+public sealed class DevTokenServerFixture : IAsyncLifetime
+{
+    public const string Audience = "https://carehub.test/fhir";
+    public const string Secret = "correct horse battery staple";
+
+    internal LoopbackServer Server { get; private set; } = null!;
+
+    public HttpClient Http { get; private set; } = null!;
+
+    internal static Dictionary<string, string?> DevSettings() => new()
+    {
+        ["CareHub:Auth:DevTokens:Enabled"] = "true",
+        ["CareHub:Auth:DevTokens:Audience"] = Audience,
+        ["CareHub:Auth:DevTokens:Lifetime"] = "00:30:00",
+        ["CareHub:Auth:DevTokens:Clients:0:ClientId"] = "gp-system",
+        ["CareHub:Auth:DevTokens:Clients:0:Secret"] = Secret,
+        ["CareHub:Auth:DevTokens:Clients:0:Scopes"] = "system/Patient.rs system/Observation.cruds",
+        ["CareHub:Auth:DevTokens:Clients:0:Organisation"] = "A81001",
+        ["CareHub:Auth:DevTokens:Clients:1:ClientId"] = "citizen-app",
+        ["CareHub:Auth:DevTokens:Clients:1:Secret"] = "another secret",
+        ["CareHub:Auth:DevTokens:Clients:1:Scopes"] = "openid patient/*.rs",
+        ["CareHub:Auth:DevTokens:Clients:1:Kind"] = "patient",
+        ["CareHub:Auth:DevTokens:Clients:1:PatientId"] = "9",
+    };
+
+    internal static Task<LoopbackServer> StartAsync(Dictionary<string, string?> settings, CancellationToken cancellationToken) =>
+        LoopbackServer.StartAsync(
+            builder =>
+            {
+                builder.Configuration.AddInMemoryCollection(settings);
+                builder.Services.AddCareHubAuth(builder.Configuration);
+            },
+            app => app.MapDevTokenApi(),
+            cancellationToken);
+
+    public async ValueTask InitializeAsync()
+    {
+        Server = await StartAsync(DevSettings(), TestContext.Current.CancellationToken);
+        Http = new HttpClient { BaseAddress = Server.BaseAddress };
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await Server.DisposeAsync();
     }
 }
 

@@ -1,6 +1,5 @@
 using CareHub.Server.Cli;
 using Microsoft.AspNetCore.Authorization;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 
 namespace CareHub.Server.Tests.Security;

@@ -9,22 +9,22 @@ namespace CareHub.Server.Tests.Security;
 /// <summary>Signing keys fetched from a JWK Set served by a real Kestrel on loopback.</summary>
 public sealed class JwksTests : IAsyncLifetime
 {
-    private readonly List<RsaSecurityKey> _published = [TestTokens.NewRsaKey("key-a")];
-    private readonly Lock _lock = new();
-    private readonly ManualTimeProvider _time = new(DateTimeOffset.UtcNow);
-    private LoopbackServer _server = null!;
-    private volatile bool _failing;
-    private int _requests;
+    private readonly List<RsaSecurityKey> published = [TestTokens.NewRsaKey("key-a")];
+    private readonly Lock gate = new();
+    private readonly ManualTimeProvider time = new(DateTimeOffset.UtcNow);
+    private LoopbackServer server = null!;
+    private volatile bool failing;
+    private int requests;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     public async ValueTask InitializeAsync() =>
-        _server = await LoopbackServer.StartAsync(_ => { }, app => app.MapGet("/jwks", ServeJwks), Ct);
+        server = await LoopbackServer.StartAsync(_ => { }, app => app.MapGet("/jwks", ServeJwks), Ct);
 
     public async ValueTask DisposeAsync()
     {
-        await _server.DisposeAsync();
-        foreach (var key in _published)
+        await server.DisposeAsync();
+        foreach (var key in published)
         {
             key.Rsa.Dispose();
         }
@@ -32,17 +32,17 @@ public sealed class JwksTests : IAsyncLifetime
 
     private IResult ServeJwks()
     {
-        Interlocked.Increment(ref _requests);
-        if (_failing)
+        Interlocked.Increment(ref requests);
+        if (failing)
         {
             return Results.StatusCode(500);
         }
 
-        lock (_lock)
+        lock (gate)
         {
             return Results.Json(new
             {
-                keys = _published.Select(k =>
+                keys = published.Select(k =>
                 {
                     var jwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(new RsaSecurityKey(k.Rsa.ExportParameters(false)));
                     return new { kty = "RSA", use = "sig", kid = k.KeyId, n = jwk.N, e = jwk.E };
@@ -53,15 +53,15 @@ public sealed class JwksTests : IAsyncLifetime
 
     private BearerTokenValidator NewValidator() => TestTokens.Validator(new AuthOptions
     {
-        Issuers = [new TrustedIssuer { Issuer = TestTokens.Issuer, Audience = TestTokens.Audience, JwksUri = _server.Url("/jwks").ToString() }],
-    }, _time);
+        Issuers = [new TrustedIssuer { Issuer = TestTokens.Issuer, Audience = TestTokens.Audience, JwksUri = server.Url("/jwks").ToString() }],
+    }, time);
 
     private RsaSecurityKey Publish(string keyId)
     {
         var key = TestTokens.NewRsaKey(keyId);
-        lock (_lock)
+        lock (gate)
         {
-            _published.Add(key);
+            published.Add(key);
         }
 
         return key;
@@ -72,74 +72,74 @@ public sealed class JwksTests : IAsyncLifetime
     {
         using var validator = NewValidator();
 
-        var first = await validator.ValidateAsync(TestTokens.Create(_published[0]), Ct);
-        var second = await validator.ValidateAsync(TestTokens.Create(_published[0]), Ct);
+        var first = await validator.ValidateAsync(TestTokens.Create(published[0]), Ct);
+        var second = await validator.ValidateAsync(TestTokens.Create(published[0]), Ct);
 
         Assert.True(first.Succeeded);
         Assert.True(second.Succeeded);
-        Assert.Equal(1, _requests);
+        Assert.Equal(1, requests);
     }
 
     [Fact]
     public async Task an_unknown_key_id_refetches_the_keys_but_at_most_every_five_minutes()
     {
         using var validator = NewValidator();
-        Assert.True((await validator.ValidateAsync(TestTokens.Create(_published[0]), Ct)).Succeeded);
+        Assert.True((await validator.ValidateAsync(TestTokens.Create(published[0]), Ct)).Succeeded);
 
         var rotated = Publish("key-b");
         var tooSoon = await validator.ValidateAsync(TestTokens.Create(rotated), Ct);
         Assert.False(tooSoon.Succeeded);
         Assert.Equal("The token's signature is not valid", tooSoon.Failure.Description);
-        Assert.Equal(1, _requests);
+        Assert.Equal(1, requests);
 
-        _time.Advance(JwksCache.MinimumRefreshInterval);
+        time.Advance(JwksCache.MinimumRefreshInterval);
         var afterInterval = await validator.ValidateAsync(TestTokens.Create(rotated), Ct);
 
         Assert.True(afterInterval.Succeeded);
-        Assert.Equal(2, _requests);
+        Assert.Equal(2, requests);
     }
 
     [Fact]
     public async Task keys_older_than_the_maximum_age_are_fetched_again()
     {
         using var validator = NewValidator();
-        Assert.True((await validator.ValidateAsync(TestTokens.Create(_published[0]), Ct)).Succeeded);
+        Assert.True((await validator.ValidateAsync(TestTokens.Create(published[0]), Ct)).Succeeded);
 
-        _time.Advance(JwksCache.MaximumAge);
-        Assert.True((await validator.ValidateAsync(TestTokens.Create(_published[0]), Ct)).Succeeded);
+        time.Advance(JwksCache.MaximumAge);
+        Assert.True((await validator.ValidateAsync(TestTokens.Create(published[0]), Ct)).Succeeded);
 
-        Assert.Equal(2, _requests);
+        Assert.Equal(2, requests);
     }
 
     [Fact]
     public async Task a_failing_key_endpoint_gives_a_clear_reason_and_is_retried_later()
     {
-        _failing = true;
+        failing = true;
         using var validator = NewValidator();
 
-        var failed = await validator.ValidateAsync(TestTokens.Create(_published[0]), Ct);
+        var failed = await validator.ValidateAsync(TestTokens.Create(published[0]), Ct);
         Assert.Equal("The token issuer's signing keys are not available; try again later", failed.Failure!.Description);
-        Assert.False((await validator.ValidateAsync(TestTokens.Create(_published[0]), Ct)).Succeeded);
-        Assert.Equal(1, _requests);
+        Assert.False((await validator.ValidateAsync(TestTokens.Create(published[0]), Ct)).Succeeded);
+        Assert.Equal(1, requests);
 
-        _failing = false;
-        _time.Advance(JwksCache.RetryAfterFailure);
+        failing = false;
+        time.Advance(JwksCache.RetryAfterFailure);
 
-        Assert.True((await validator.ValidateAsync(TestTokens.Create(_published[0]), Ct)).Succeeded);
-        Assert.Equal(2, _requests);
+        Assert.True((await validator.ValidateAsync(TestTokens.Create(published[0]), Ct)).Succeeded);
+        Assert.Equal(2, requests);
     }
 
     [Fact]
     public async Task a_failed_refresh_keeps_the_keys_already_held()
     {
         using var validator = NewValidator();
-        Assert.True((await validator.ValidateAsync(TestTokens.Create(_published[0]), Ct)).Succeeded);
+        Assert.True((await validator.ValidateAsync(TestTokens.Create(published[0]), Ct)).Succeeded);
 
-        _failing = true;
-        _time.Advance(JwksCache.MaximumAge);
+        failing = true;
+        time.Advance(JwksCache.MaximumAge);
 
-        Assert.True((await validator.ValidateAsync(TestTokens.Create(_published[0]), Ct)).Succeeded);
-        Assert.Equal(2, _requests);
+        Assert.True((await validator.ValidateAsync(TestTokens.Create(published[0]), Ct)).Succeeded);
+        Assert.Equal(2, requests);
     }
 
     [Fact]

@@ -81,9 +81,9 @@ internal static class TestTokens
 /// <summary>A clock the test moves by hand, for the JWK Set cache's refresh rules.</summary>
 internal sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
 {
-    private DateTimeOffset _now = start;
+    private DateTimeOffset now = start;
 
-    public override DateTimeOffset GetUtcNow() => _now;
+    public override DateTimeOffset GetUtcNow() => this.now;
 
-    public void Advance(TimeSpan by) => _now += by;
+    public void Advance(TimeSpan by) => this.now += by;
 }

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text;
 using CareHub.Fhir;
 using CareHub.Hl7v2;

@@ -1,5 +1,4 @@
 using CareHub.Identity;
-using CareHub.Storage;
 using Hl7.Fhir.Model;
 
 namespace CareHub.Tests.Identity;

@@ -8,8 +8,6 @@ namespace CareHub.Tests.Records;
 /// <summary>The one door over a fresh embedded store, with a system principal holding every scope.</summary>
 public sealed class RecordsFixture : IAsyncDisposable
 {
-    private readonly string directory = Path.Combine(Path.GetTempPath(), "carehub-records-" + Guid.NewGuid().ToString("N"));
-
     private RecordsFixture(SqliteRecordStore store)
     {
         Store = store;

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using CareHub.Fhir;
-using CareHub.Records;
 using Hl7.Fhir.Model;
 
 namespace CareHub.Tests.Records;

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
-using CareHub.Fhir;
 using CareHub.Governance;
 using CareHub.Records;
 using CareHub.Records.Feed;

@@ -6,12 +6,6 @@ using Hl7.Fhir.Model;
 
 namespace CareHub.Governance.Lifecycle;
 
-/// <summary>A resource whose retention has ended: what it is, when it was last updated, and the rule that let it go.</summary>
-public sealed record PurgeCandidate(string Type, string Id, int Version, DateTimeOffset LastUpdated, bool Deleted, string Rule, DateTimeOffset ExpiredAt);
-
-/// <summary>What a run did: resources purged (with their versions), and those skipped because they changed meanwhile.</summary>
-public sealed record PurgeSummary(int Purged, int Versions, int Skipped);
-
 /// <summary>
 /// The retention job (docs/lifecycle.md): finds the resources whose retention has ended and removes each, in its own
 /// transaction, with every version, its index rows and its change-feed events, writing in the same transaction an
@@ -147,3 +141,9 @@ public sealed class PurgeJob(IGovernanceStore store, RetentionPolicy policy, Tim
         return new VersionWrite("AuditEvent", audit.Id, 1, now, "POST", FhirSerialization.ToJson(audit), null, [], ChangeEvent: false);
     }
 }
+
+/// <summary>A resource whose retention has ended: what it is, when it was last updated, and the rule that let it go.</summary>
+public sealed record PurgeCandidate(string Type, string Id, int Version, DateTimeOffset LastUpdated, bool Deleted, string Rule, DateTimeOffset ExpiredAt);
+
+/// <summary>What a run did: resources purged (with their versions), and those skipped because they changed meanwhile.</summary>
+public sealed record PurgeSummary(int Purged, int Versions, int Skipped);

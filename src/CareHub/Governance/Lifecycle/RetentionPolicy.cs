@@ -4,9 +4,6 @@ using CareHub.Storage;
 
 namespace CareHub.Governance.Lifecycle;
 
-/// <summary>Why a resource is kept or may go: the rule that decides, and when its retention ended (for an expired one).</summary>
-public sealed record RetentionDecision(bool Expired, string Reason, DateTimeOffset? ExpiredAt = null);
-
 /// <summary>
 /// Applies the retention rules to one resource (docs/lifecycle.md). Conservative throughout: no matching rule, a keep
 /// rule, a legal hold, a missing date or birth date, or any matching rule still running all keep the resource; it is
@@ -195,3 +192,6 @@ public sealed class RetentionPolicy
         return true;
     }
 }
+
+/// <summary>Why a resource is kept or may go: the rule that decides, and when its retention ended (for an expired one).</summary>
+public sealed record RetentionDecision(bool Expired, string Reason, DateTimeOffset? ExpiredAt = null);

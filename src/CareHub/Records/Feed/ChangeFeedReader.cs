@@ -5,20 +5,6 @@ using Microsoft.Extensions.Logging;
 
 namespace CareHub.Records.Feed;
 
-/// <summary>How long a consumer waits after a failure: <see cref="First"/>, doubled on each failure in a row, never more than <see cref="Max"/>.</summary>
-public sealed record ChangeFeedBackoff(TimeSpan First, TimeSpan Max)
-{
-    public static ChangeFeedBackoff Default { get; } = new(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
-
-    /// <summary>The wait after the <paramref name="failures"/>th failure in a row (1 for the first).</summary>
-    public TimeSpan After(int failures)
-    {
-        var doublings = Math.Min(Math.Max(failures - 1, 0), 30);
-        var ticks = First.Ticks * Math.Pow(2, doublings);
-        return ticks >= Max.Ticks ? Max : TimeSpan.FromTicks((long)ticks);
-    }
-}
-
 /// <summary>
 /// Reads the record's change feed for every downstream consumer (docs/architecture.md, "The change feed"): each consumer
 /// runs in a loop of its own that reads a batch after the consumer's position and hands it over; the consumer does the
@@ -212,6 +198,20 @@ public sealed partial class ChangeFeedReader : IDisposable
                 status = change(status);
             }
         }
+    }
+}
+
+/// <summary>How long a consumer waits after a failure: <see cref="First"/>, doubled on each failure in a row, never more than <see cref="Max"/>.</summary>
+public sealed record ChangeFeedBackoff(TimeSpan First, TimeSpan Max)
+{
+    public static ChangeFeedBackoff Default { get; } = new(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
+
+    /// <summary>The wait after the <paramref name="failures"/>th failure in a row (1 for the first).</summary>
+    public TimeSpan After(int failures)
+    {
+        var doublings = Math.Min(Math.Max(failures - 1, 0), 30);
+        var ticks = First.Ticks * Math.Pow(2, doublings);
+        return ticks >= Max.Ticks ? Max : TimeSpan.FromTicks((long)ticks);
     }
 }
 

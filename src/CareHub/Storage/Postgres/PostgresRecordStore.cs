@@ -1,6 +1,5 @@
 using System.Data;
 using System.Data.Common;
-using System.Text.RegularExpressions;
 using Npgsql;
 
 namespace CareHub.Storage.Postgres;
@@ -126,17 +125,8 @@ public sealed partial class PostgresRecordStore : SqlRecordStore
             cancellationToken);
     }
 
-    private int disposed;
-
-    public override async ValueTask DisposeAsync()
+    protected override async ValueTask CloseCoreAsync()
     {
-        // Once only: the composition root registers one store under each of its interfaces, and the container disposes
-        // what each registration handed out.
-        if (Interlocked.Exchange(ref disposed, 1) == 1)
-        {
-            return;
-        }
-
         await StopStatisticsAsync();
         await dataSource.DisposeAsync();
     }

@@ -453,17 +453,8 @@ public sealed class SqliteRecordStore : SqlRecordStore
             ? new VersionConflictException(write.Type, write.Id, write.ExpectedVersion, null)
             : null;
 
-    private int disposed;
-
-    public override async ValueTask DisposeAsync()
+    protected override async ValueTask CloseCoreAsync()
     {
-        // Once only: the composition root registers one store under each of its interfaces, and the container disposes
-        // what each registration handed out.
-        if (Interlocked.Exchange(ref disposed, 1) == 1)
-        {
-            return;
-        }
-
         await StopStatisticsAsync();
         // With the writer held no commit is in flight, so none can signal the checkpointer as it stops.
         await writer.WaitAsync();

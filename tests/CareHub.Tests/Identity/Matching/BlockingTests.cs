@@ -1,5 +1,4 @@
 using CareHub.Identity.Matching;
-using Hl7.Fhir.Model;
 
 namespace CareHub.Tests.Identity.Matching;
 

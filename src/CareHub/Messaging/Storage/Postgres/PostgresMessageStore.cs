@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Data;
 using System.Data.Common;
-using System.Text.RegularExpressions;
 using Npgsql;
 
 namespace CareHub.Messaging.Storage.Postgres;

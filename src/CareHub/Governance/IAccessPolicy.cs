@@ -2,6 +2,42 @@ using CareHub.Storage;
 
 namespace CareHub.Governance;
 
+/// <summary>
+/// The access policy the one door consults on every read and write. <see cref="Decide"/> is the gate for an interaction
+/// on a type (scopes, role); <see cref="RulesAsync"/> says which records of the type the caller may see or change, as
+/// query clauses, so that searches filter in the database (paging and totals count only what may be seen) and a read
+/// or write is checked by the same clauses.
+/// </summary>
+public interface IAccessPolicy
+{
+    AccessDecision Decide(Principal principal, FhirInteraction interaction, string resourceType);
+
+    /// <summary>The record-level rules for the caller, type and interaction, under the purpose asserted.</summary>
+    ValueTask<RecordRules> RulesAsync(Principal principal, AccessPurpose purpose, string resourceType, FhirInteraction interaction, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(RecordRules.None);
+
+    /// <summary>The rules for several types; a rule shared by several types is one instance, so callers can state it once.</summary>
+    async ValueTask<IReadOnlyDictionary<string, RecordRules>> RulesForTypesAsync(Principal principal, AccessPurpose purpose, IReadOnlyList<string> resourceTypes, FhirInteraction interaction, CancellationToken cancellationToken)
+    {
+        var rules = new Dictionary<string, RecordRules>(StringComparer.Ordinal);
+        foreach (var type in resourceTypes)
+        {
+            rules[type] = await RulesAsync(principal, purpose, type, interaction, cancellationToken);
+        }
+
+        return rules;
+    }
+
+    /// <summary>Whether the purpose asserted is one this caller may assert.</summary>
+    AccessDecision CheckPurpose(Principal principal, AccessPurpose purpose) =>
+        purpose.BreakGlass ? AccessDecision.Deny("Break-glass is not enabled.", "break-glass") : AccessDecision.Permit("treatment");
+
+    /// <summary>Called after a committed write, so cached reference data (organisations, agreements) can be refreshed.</summary>
+    void Changed(string resourceType)
+    {
+    }
+}
+
 /// <summary>The policy decision for one interaction: allowed or not, and why (said to the client without leaking what was hidden).</summary>
 public sealed record AccessDecision(bool Allowed, string Reason)
 {
@@ -53,42 +89,6 @@ public sealed record RecordRules(IReadOnlyList<AccessRule> Rules)
         1 => new CorrelatedClause(Rules[0].Clause),
         _ => new CorrelatedClause(new AllClause(Rules.Select(r => r.Clause).ToList())),
     };
-}
-
-/// <summary>
-/// The access policy the one door consults on every read and write. <see cref="Decide"/> is the gate for an interaction
-/// on a type (scopes, role); <see cref="RulesAsync"/> says which records of the type the caller may see or change, as
-/// query clauses, so that searches filter in the database (paging and totals count only what may be seen) and a read
-/// or write is checked by the same clauses.
-/// </summary>
-public interface IAccessPolicy
-{
-    AccessDecision Decide(Principal principal, FhirInteraction interaction, string resourceType);
-
-    /// <summary>The record-level rules for the caller, type and interaction, under the purpose asserted.</summary>
-    ValueTask<RecordRules> RulesAsync(Principal principal, AccessPurpose purpose, string resourceType, FhirInteraction interaction, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(RecordRules.None);
-
-    /// <summary>The rules for several types; a rule shared by several types is one instance, so callers can state it once.</summary>
-    async ValueTask<IReadOnlyDictionary<string, RecordRules>> RulesForTypesAsync(Principal principal, AccessPurpose purpose, IReadOnlyList<string> resourceTypes, FhirInteraction interaction, CancellationToken cancellationToken)
-    {
-        var rules = new Dictionary<string, RecordRules>(StringComparer.Ordinal);
-        foreach (var type in resourceTypes)
-        {
-            rules[type] = await RulesAsync(principal, purpose, type, interaction, cancellationToken);
-        }
-
-        return rules;
-    }
-
-    /// <summary>Whether the purpose asserted is one this caller may assert.</summary>
-    AccessDecision CheckPurpose(Principal principal, AccessPurpose purpose) =>
-        purpose.BreakGlass ? AccessDecision.Deny("Break-glass is not enabled.", "break-glass") : AccessDecision.Permit("treatment");
-
-    /// <summary>Called after a committed write, so cached reference data (organisations, agreements) can be refreshed.</summary>
-    void Changed(string resourceType)
-    {
-    }
 }
 
 /// <summary>SMART scopes only: the token must grant the interaction on the type, in the caller's context.</summary>
