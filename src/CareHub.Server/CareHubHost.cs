@@ -68,6 +68,9 @@ public static class CareHubHost
         try
         {
             await store.FeedEndAsync(cancellationToken);
+            // Stale planner statistics lose nothing but can slow restricted searches badly: a refresh that keeps failing shows here.
+            var (statisticsFailures, statisticsFailedAt, statisticsFailure) = store.StatisticsFailures;
+            var statistics = new { refreshes = store.StatisticsRefreshes, failures = statisticsFailures, lastFailureAt = statisticsFailedAt, lastFailure = statisticsFailure };
             if (store is SqliteRecordStore sqlite)
             {
                 // A checkpoint that fails leaves the write-ahead log growing until the writer's own backstop copies it.
@@ -76,11 +79,12 @@ public static class CareHubHost
                 {
                     status = "ok", store = records.Backend, schema = SqlRecordStore.SchemaVersion,
                     checkpoints = new { passes = sqlite.CheckpointPasses, failures, lastFailureAt = at, lastFailure = message },
+                    statistics,
                     feeds = ChangeFeedServices.Health(feeds),
                 });
             }
 
-            return Results.Json(new { status = "ok", store = records.Backend, schema = SqlRecordStore.SchemaVersion, feeds = ChangeFeedServices.Health(feeds) });
+            return Results.Json(new { status = "ok", store = records.Backend, schema = SqlRecordStore.SchemaVersion, statistics, feeds = ChangeFeedServices.Health(feeds) });
         }
         catch (System.Data.Common.DbException)
         {

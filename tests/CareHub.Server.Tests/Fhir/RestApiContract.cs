@@ -45,6 +45,7 @@ public abstract class RestApiContract(ServerFixture server)
         var (response, body) = await SendAsync(HttpMethod.Get, server.BaseUrl + "/health", client: server.Anonymous);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("ok", body.GetProperty("status").GetString());
+        Assert.Equal(0, body.GetProperty("statistics").GetProperty("failures").GetInt64());
         if (body.GetProperty("store").GetString() == "sqlite")
         {
             Assert.Equal(0, body.GetProperty("checkpoints").GetProperty("failures").GetInt64());
