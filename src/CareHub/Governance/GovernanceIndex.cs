@@ -30,13 +30,25 @@ public static class GovernanceIndex
     /// </summary>
     public const string PatientParam = "_carehub-patient";
 
+    /// <summary>
+    /// The parameters that say which patients a resource of <paramref name="resourceType"/> belongs to: its Patient
+    /// compartment parameters; or, for a type the compartment leaves out that still names a patient (R4 Task, Device,
+    /// GuidanceResponse), its <c>patient</c> parameter, so a clinical Task is governed like the record it is about.
+    /// </summary>
+    public static IReadOnlyList<string> PatientParamsOf(string resourceType) =>
+        Search.PatientCompartment.ParamsByType.TryGetValue(resourceType, out var parameters)
+            ? parameters
+            : Search.SearchParameterCatalog.Find(resourceType, "patient") is { Type: SearchParamType.Reference } patient && patient.Targets.Contains("Patient")
+                ? ["patient"]
+                : [];
+
     public static IEnumerable<IndexRow> Rows(Resource resource, IReadOnlyList<IndexRow> extracted)
     {
         if (resource is Patient && resource.Id is { Length: > 0 } self)
         {
             yield return new ReferenceIndexRow(PatientParam, "Patient", self, null);
         }
-        else if (Search.PatientCompartment.ParamsByType.TryGetValue(resource.TypeName, out var parameters) && parameters.Count > 0)
+        else if (PatientParamsOf(resource.TypeName) is { Count: > 0 } parameters)
         {
             foreach (var patient in extracted.OfType<ReferenceIndexRow>()
                 .Where(r => r.TargetType == "Patient" && r.TargetId is not null && parameters.Contains(r.Param))

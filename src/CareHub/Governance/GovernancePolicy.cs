@@ -223,10 +223,15 @@ public sealed class GovernancePolicy(PolicyDocument document, IRecordLookups sto
             rules.Add(new AccessRule("role", InCategories(resourceType, allowed), $"Citizens may not {interaction.ToString().ToLowerInvariant()} these {resourceType} records."));
         }
 
+        var own = principal.PatientId ?? string.Empty;
         if (resourceType == "Patient" || PatientCompartment.ParamsByType.ContainsKey(resourceType))
         {
-            var own = principal.PatientId ?? string.Empty;
             rules.Add(new AccessRule("own-record", new CompartmentClause("Patient", own, PatientCompartment.Searchable([resourceType])),
+                "A citizen can see and change only their own record."));
+        }
+        else if (IsPatientScoped(resourceType))
+        {
+            rules.Add(new AccessRule("own-record", new ReferenceClause(GovernanceIndex.PatientParam, [new ReferenceMatch("Patient", own)]),
                 "A citizen can see and change only their own record."));
         }
 
@@ -295,7 +300,7 @@ public sealed class GovernancePolicy(PolicyDocument document, IRecordLookups sto
     // ---- patients --------------------------------------------------------------------------------------------------
 
     private static bool IsPatientScoped(string resourceType) =>
-        resourceType == "Patient" || (PatientCompartment.ParamsByType.TryGetValue(resourceType, out var p) && p.Count > 0);
+        resourceType == "Patient" || GovernanceIndex.PatientParamsOf(resourceType).Count > 0;
 
     /// <summary>
     /// The resource is the patient, or is in the compartment of a patient meeting <paramref name="patient"/>: through the

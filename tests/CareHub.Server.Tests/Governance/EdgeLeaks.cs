@@ -52,6 +52,33 @@ public abstract class EdgeLeaks(GovernanceServer server)
     private static Dictionary<string, string> Header(string name, string value) => new(StringComparer.Ordinal) { [name] = value };
 
     [Fact]
+    public async Task a_clinical_task_about_a_patient_is_governed_as_that_patients_record_is()
+    {
+        // Task is outside the R4 Patient compartment, but a clinical Task names its patient (Task.for): the relationship,
+        // consent and citizen rules follow that patient.
+        server.EnsureAvailable();
+        static string TaskFor(string patient) =>
+            $$$"""{"resourceType":"Task","status":"requested","intent":"order","code":{"text":"Review medication"},"for":{"reference":"{{{patient}}}"}}""";
+        var hiddenTask = Json.Id((await server.PostAsync("system", "/Task", TaskFor(Hidden.Reference))).Body);
+        var ownTask = Json.Id((await server.PostAsync("system", "/Task", TaskFor(Own.Reference))).Body);
+        var citizensTask = Json.Id((await server.PostAsync("system", "/Task", TaskFor(server.Citizen.Reference))).Body);
+        var all = $"/Task?_id={hiddenTask},{ownTask},{citizensTask}";
+
+        Assert.Equal(HttpStatusCode.OK, (await server.GetAsync("gp.smith", "/Task/" + ownTask)).Status);
+        var refused = await server.GetAsync("gp.smith", "/Task/" + hiddenTask);
+        Assert.NotEqual(HttpStatusCode.OK, refused.Status);
+        Assert.DoesNotContain(Hidden.Id, refused.Body.GetRawText(), StringComparison.Ordinal);
+        var found = (await server.GetAsync("gp.smith", all)).Body.GetProperty("entry").EnumerateArray().Select(e => Json.Id(e.GetProperty("resource"))).ToList();
+        Assert.Contains(ownTask, found);
+        Assert.DoesNotContain(hiddenTask, found);
+
+        Assert.Equal(HttpStatusCode.OK, (await server.GetAsync(TestUsers.Citizen, "/Task/" + citizensTask)).Status);
+        Assert.NotEqual(HttpStatusCode.OK, (await server.GetAsync(TestUsers.Citizen, "/Task/" + hiddenTask)).Status);
+        var citizenFound = await server.GetAsync(TestUsers.Citizen, all);
+        Assert.Equal([citizensTask], citizenFound.Body.GetProperty("entry").EnumerateArray().Select(e => Json.Id(e.GetProperty("resource"))));
+    }
+
+    [Fact]
     public async Task a_conditional_create_does_not_answer_with_a_patient_the_caller_may_not_see()
     {
         server.EnsureAvailable();
