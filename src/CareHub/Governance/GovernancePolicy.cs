@@ -186,7 +186,12 @@ public sealed class GovernancePolicy(PolicyDocument document, IRecordLookups sto
 
             if (patientData && IsPatientScoped(type))
             {
-                rules.AddRange(patientRules);
+                // A type can hold records of a category without patient data (the MPI's review Tasks among clinical
+                // Tasks): the patient rules are for the others.
+                var notAboutPatients = entries.Where(e => !e.Category.PatientData).Select(e => e.Category.Code).ToHashSet(StringComparer.Ordinal);
+                rules.AddRange(notAboutPatients.Count == 0
+                    ? patientRules
+                    : patientRules.Select(r => r with { Clause = new AnyClause([InCategories(entries, notAboutPatients), r.Clause]) }));
             }
 
             result[type] = new RecordRules(rules);
