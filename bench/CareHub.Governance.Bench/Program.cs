@@ -150,7 +150,7 @@ try
 
     await audit.FlushAsync(CancellationToken.None);
     Console.WriteLine();
-    Console.WriteLine("Target (issue 14): restricted principals within 1.2x of the system client at p95 (ratio <= 1.20) for point reads, searches and $everything.");
+    Console.WriteLine("Target: restricted principals within 1.2x of the system client at p95 (ratio <= 1.20) for point reads, searches and $everything.");
     return 0;
 }
 finally

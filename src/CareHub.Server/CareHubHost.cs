@@ -63,7 +63,7 @@ public static class CareHubHost
     /// (a consumer that fails does not make the node unready: it backs off and its lag shows it). No patient data, no
     /// authentication.
     /// </summary>
-    private static async Task<IResult> Health(RecordService records, SqlRecordStore store, ChangeFeedReader feeds, CancellationToken cancellationToken)
+    private static async Task<IResult> Health(SqlRecordStore store, ChangeFeedReader feeds, CancellationToken cancellationToken)
     {
         try
         {
@@ -77,18 +77,18 @@ public static class CareHubHost
                 var (failures, at, message) = sqlite.CheckpointFailures;
                 return Results.Json(new
                 {
-                    status = "ok", store = records.Backend, schema = SqlRecordStore.SchemaVersion,
+                    status = "ok", store = store.Backend, schema = SqlRecordStore.SchemaVersion,
                     checkpoints = new { passes = sqlite.CheckpointPasses, failures, lastFailureAt = at, lastFailure = message },
                     statistics,
                     feeds = ChangeFeedServices.Health(feeds),
                 });
             }
 
-            return Results.Json(new { status = "ok", store = records.Backend, schema = SqlRecordStore.SchemaVersion, statistics, feeds = ChangeFeedServices.Health(feeds) });
+            return Results.Json(new { status = "ok", store = store.Backend, schema = SqlRecordStore.SchemaVersion, statistics, feeds = ChangeFeedServices.Health(feeds) });
         }
         catch (System.Data.Common.DbException)
         {
-            return Results.Json(new { status = "unavailable", store = records.Backend }, statusCode: StatusCodes.Status503ServiceUnavailable);
+            return Results.Json(new { status = "unavailable", store = store.Backend }, statusCode: StatusCodes.Status503ServiceUnavailable);
         }
     }
 

@@ -31,9 +31,6 @@ public sealed partial class RecordService(
     /// <summary>The store, for the nested readers and writers (a constructor's parameter is not a member they can reach).</summary>
     private IRecordStore Store => store;
 
-    /// <summary>A short name of the store's backend, for the health check and logs.</summary>
-    public string Backend => store.Backend;
-
     /// <summary>
     /// After a bulk load through the door (demo, import, reindex): brings the store's planner statistics up to date, so the
     /// searches after it are planned on what was loaded.

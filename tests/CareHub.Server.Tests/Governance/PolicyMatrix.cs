@@ -29,7 +29,7 @@ public abstract class PolicyMatrix(GovernanceServer server) : PolicyMatrixBase(s
 }
 
 /// <summary>
-/// The information governance contract over HTTP with real tokens (issue 6, "Tests"): every demo user x kinds of patient x
+/// The information governance contract over HTTP with real tokens: every demo user x kinds of patient x
 /// read, search, $everything and writes, with and without break-glass. Each cell asks the oracle
 /// (<see cref="PolicyOracle"/>) what the policy should decide for the record as it stands, sends the request, and checks
 /// the status, what came back, and the request's audit record. The writes are chosen to change no later decision (see

@@ -11,7 +11,7 @@ public enum Verb
 
 /// <summary>
 /// What the access policy should decide, written from the rules of the default policy (src/CareHub/Governance/
-/// default-policy.json), the demo's data sharing agreements (DemoCommunity.Governance.cs) and issue 6, independently of the
+/// default-policy.json), the demo's data sharing agreements (DemoCommunity.Governance.cs) and docs/governance.md, independently of the
 /// server's code: it reads the record as JSON and applies the rules in the documented order (scopes, role, sensitivity,
 /// data sharing agreement, relationship, opt-out, explicit consent). A refusal is named by its rule; null means allowed.
 /// </summary>
@@ -222,7 +222,7 @@ public static class PolicyOracle
     }
 
     /// <summary>
-    /// A legitimate relationship (issue 6, item 3): the caller's organisation or the caller is the registered practice,
+    /// A legitimate relationship: the caller's organisation or the caller is the registered practice,
     /// the managing organisation, on a care team or the performer of a referral; or the organisation holds an encounter or
     /// episode of care that is open or ended within <see cref="RelationshipDays"/>.
     /// </summary>
@@ -284,7 +284,7 @@ public static class PolicyOracle
         });
     }
 
-    /// <summary>What a refusal by the rule must tell the caller to do (issue 6, item 7: "which rule denied it and how to proceed").</summary>
+    /// <summary>What a refusal by the rule must tell the caller to do: which rule denied it and how to proceed.</summary>
     public static string Remedy(string rule) => rule switch
     {
         "role" => "information governance lead",
@@ -312,7 +312,7 @@ public static class TestUsers
 
     public static readonly string[] Staff = ["gp.smith", "dr.ahmed", "nurse.jones", "sw.patel", "ig.lead", "admin"];
 
-    /// <summary>The demo logins (issue 6, "Principals"); the citizen is the one whose NHS Number signed in.</summary>
+    /// <summary>The demo logins; the citizen is the one whose NHS Number signed in.</summary>
     public static Actor Actor(string user, string? citizenPatient = null) => user switch
     {
         "gp.smith" => new(user, "gp", "A81001", "Practitioner/gp-smith"),
