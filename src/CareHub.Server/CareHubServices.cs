@@ -1,6 +1,7 @@
 using CareHub.Governance;
 using CareHub.Messaging.Storage;
 using CareHub.Records;
+using CareHub.Records.Feed;
 using CareHub.Search;
 using CareHub.Server.Feed;
 using CareHub.Server.Fhir;
@@ -61,12 +62,14 @@ public static class CareHubServices
         services.AddSingleton<IChangeFeed>(sp => sp.GetRequiredService<SqlRecordStore>());
         services.AddSingleton<IAccessPolicy>(sp => new GovernancePolicy(policy, sp.GetRequiredService<IRecordLookups>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<AuditTrail>();
+        services.AddSingleton(sp => new DecisionCache(sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new RecordService(
             sp.GetRequiredService<IRecordStore>(), sp.GetRequiredService<IAccessPolicy>(), sp.GetRequiredService<AuditTrail>(), sp.GetRequiredService<TimeProvider>(),
             writeHooks: sp.GetServices<IWriteHook>(),
             patientLinks: sp.GetService<IPatientLinks>(),
             readViews: sp.GetServices<IReadView>(),
-            bundlePatch: FhirApi.PatchFrom));
+            bundlePatch: FhirApi.PatchFrom,
+            decisions: sp.GetRequiredService<DecisionCache>()));
         services.AddSingleton<IReadView, CitizenAuditView>();
         services.AddMpi(configuration);
         services.AddSingleton<CapabilityStatementFactory>();
@@ -76,13 +79,15 @@ public static class CareHubServices
 
     /// <summary>
     /// The background work of a server: the broker's delivery workers and MLLP listeners, and the change-feed reader with
-    /// its consumers (queued matching, change-feed channels). Only the server adds these; a command-line command shares the
+    /// its consumers (queued matching, change-feed channels, the access policy's kept decisions). Only the server adds these; a command-line command shares the
     /// server's store and leaves that work to it.
     /// </summary>
     public static IServiceCollection AddCareHubWorkers(this IServiceCollection services)
     {
         services.AddSingleton<MessagingHostedService>();
         services.AddHostedService(sp => sp.GetRequiredService<MessagingHostedService>());
+        services.AddSingleton<IChangeFeedConsumer>(sp => new DecisionCacheFeed(
+            sp.GetRequiredService<DecisionCache>(), sp.GetRequiredService<IAccessPolicy>(), sp.GetRequiredService<IChangeFeed>()));
         services.AddChangeFeed();
         return services;
     }

@@ -204,6 +204,19 @@ public sealed class GovernancePolicy(PolicyDocument document, IRecordLookups sto
     private static string Shape(List<Entry> entries) =>
         string.Join(";", entries.Select(e => $"{e.Category.Code}:{e.Match.Param}:{string.Join(",", e.Match.Codes)}"));
 
+    /// <summary>
+    /// The types the rules read beyond the record decided: the patient (registered practice, managing organisation), the
+    /// relationship-bearing records (<see cref="Relationship"/>), consents, the agreements (Contract) and the
+    /// organisations (hierarchy). A rule that reads another type must name it here, or decisions kept across requests
+    /// outlive a change to it.
+    /// </summary>
+    private static readonly HashSet<string> Inputs = new(StringComparer.Ordinal)
+    {
+        "Patient", "Encounter", "EpisodeOfCare", "CareTeam", "ServiceRequest", "Consent", "Contract", "Organization",
+    };
+
+    public bool DecisionsRead(string resourceType) => Inputs.Contains(resourceType);
+
     public void Changed(string resourceType)
     {
         if (resourceType == "Organization")

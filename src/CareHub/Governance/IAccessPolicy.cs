@@ -32,6 +32,13 @@ public interface IAccessPolicy
     AccessDecision CheckPurpose(Principal principal, AccessPurpose purpose) =>
         purpose.BreakGlass ? AccessDecision.Deny("Break-glass is not enabled.", "break-glass") : AccessDecision.Permit("treatment");
 
+    /// <summary>
+    /// Whether the policy's decision on one record can depend on records of <paramref name="resourceType"/> other than
+    /// itself (a patient's encounters, consents, agreements): a write of such a type drops the decisions kept in
+    /// <see cref="DecisionCache"/>. Every type unless the policy says otherwise.
+    /// </summary>
+    bool DecisionsRead(string resourceType) => true;
+
     /// <summary>Called after a committed write, so cached reference data (organisations, agreements) can be refreshed.</summary>
     void Changed(string resourceType)
     {

@@ -175,6 +175,30 @@ public sealed partial class RecordService
 
     private static readonly QueryScope AccessCheck = QueryScope.Internal("the access policy's own check of one record");
 
+    /// <summary>
+    /// <see cref="CheckRecordAsync"/> on the record as committed, whose current version is <paramref name="version"/>: a
+    /// decision made for a caller of the same shape since nothing it rests on was written is used again
+    /// (<see cref="DecisionCache"/>); null for the version decides afresh.
+    /// </summary>
+    private async ValueTask<AccessDecision?> CheckStoredAsync(RequestContext context, string type, string id, int? version, FhirInteraction interaction, CancellationToken cancellationToken)
+    {
+        if (version is not { } current || context.Principal.Kind == PrincipalKind.System)
+        {
+            return await CheckRecordAsync(FindInStore(cancellationToken), context, type, id, interaction, cancellationToken);
+        }
+
+        var key = DecisionCache.Key(context.Principal, context.Purpose, interaction, type, id, current);
+        if (decisionCache.TryGet(key, out var kept))
+        {
+            return kept;
+        }
+
+        var madeAt = decisionCache.Generation;
+        var decision = await CheckRecordAsync(FindInStore(cancellationToken), context, type, id, interaction, cancellationToken);
+        decisionCache.Keep(key, madeAt, decision);
+        return decision;
+    }
+
     private Func<StoreQuery, Task<IReadOnlyList<string>>> FindInStore(CancellationToken cancellationToken) =>
         query => store.FindIdsAsync(query, cancellationToken);
 

@@ -82,7 +82,7 @@ public sealed partial class RecordService
             throw FhirException.NotFound($"Patient/{id} is not known.");
         }
 
-        if (await CheckRecordAsync(FindInStore(cancellationToken), context, "Patient", id, FhirInteraction.Read, cancellationToken) is { } refusal)
+        if (await CheckStoredAsync(context, "Patient", id, patient.Version, FhirInteraction.Read, cancellationToken) is { } refusal)
         {
             throw Refuse(context, refusal, "operation", AuditEvent.AuditEventAction.E, "Patient", $"Patient/{id}", [$"Patient/{id}"]);
         }

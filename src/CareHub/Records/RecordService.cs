@@ -26,10 +26,31 @@ public sealed partial class RecordService(
     IEnumerable<IWriteHook>? writeHooks = null,
     IPatientLinks? patientLinks = null,
     IEnumerable<IReadView>? readViews = null,
-    Func<Resource, Func<Resource, Resource>>? bundlePatch = null)
+    Func<Resource, Func<Resource, Resource>>? bundlePatch = null,
+    DecisionCache? decisions = null)
 {
     /// <summary>The store, for the nested readers and writers (a constructor's parameter is not a member they can reach).</summary>
     private IRecordStore Store => store;
+
+    /// <summary>The policy's decisions on single records, kept across requests and dropped when what they rest on is written.</summary>
+    private readonly DecisionCache decisionCache = Watch(store, policy, decisions ?? new DecisionCache(clock));
+
+    private static DecisionCache Watch(IRecordStore store, IAccessPolicy policy, DecisionCache cache)
+    {
+        store.Committed += types =>
+        {
+            foreach (var type in types)
+            {
+                policy.Changed(type);
+            }
+
+            if (types.Any(policy.DecisionsRead))
+            {
+                cache.Invalidate();
+            }
+        };
+        return cache;
+    }
 
     /// <summary>
     /// After a bulk load through the door (demo, import, reindex): brings the store's planner statistics up to date, so the
@@ -71,7 +92,7 @@ public sealed partial class RecordService(
         {
             var stored = FhirIds.IsValidId(id) ? await store.ReadAsync(type, id, version, cancellationToken) : null;
             var result = ReadResult(type, id, version, stored);
-            if (await CheckRecordAsync(FindInStore(cancellationToken), context, type, id, FhirInteraction.Read, cancellationToken) is { } refusal)
+            if (await CheckStoredAsync(context, type, id, version is null ? stored!.Version : null, FhirInteraction.Read, cancellationToken) is { } refusal)
             {
                 throw Refuse(context, refusal, interaction, AuditEvent.AuditEventAction.R, type, $"{type}/{id}", PatientsOf(type, id, result.Json));
             }
@@ -338,7 +359,6 @@ public sealed partial class RecordService(
             {
                 await session.WriteAsync(audit.ToWrite(context, new AuditFacts(interaction, action, type, [result.VersionedReference], PatientsOf(type, result.Id, result.Json), true) { SelfClaimed = result.SelfClaimed }), cancellationToken);
                 await session.CommitAsync(cancellationToken);
-                policy.Changed(type);
             }
             else
             {

@@ -32,6 +32,13 @@ public interface IRecordStore : IRecordLookups, IAsyncDisposable
     /// them on its own as writes accumulate.
     /// </summary>
     Task RefreshStatisticsAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Raised after each committed write transaction of this store instance, with the resource types whose versions or
+    /// index rows it wrote, before the commit returns to the writer. What other processes or nodes commit reaches this
+    /// process through the change feed instead.
+    /// </summary>
+    event Action<IReadOnlyCollection<string>>? Committed;
 }
 
 /// <summary>

@@ -107,6 +107,7 @@ public abstract partial class SqlRecordStore
 
             // A change event this session queued for the resource would point at nothing.
             changes.RemoveAll(c => c.Type == type && c.Id == id);
+            writtenTypes.Add(type);
             return versions;
         }
     }

@@ -271,7 +271,35 @@ public abstract partial class SqlRecordStore
 
         private string Alias(string prefix) => prefix + alias++.ToString(CultureInfo.InvariantCulture);
 
+        /// <summary>Type lists as sets, by list: the policy's rules narrow every list of types by the query's (many, over all types).</summary>
+        private readonly Dictionary<IReadOnlyList<string>, HashSet<string>> typeSets = new(ReferenceEqualityComparer.Instance);
+
+        private HashSet<string> TypeSet(IReadOnlyList<string> types)
+        {
+            if (!typeSets.TryGetValue(types, out var set))
+            {
+                set = new HashSet<string>(types, StringComparer.Ordinal);
+                typeSets[types] = set;
+            }
+
+            return set;
+        }
+
         private string List(IEnumerable<string> values) => string.Join(", ", values.Select(v => Add(v)));
+
+        /// <summary>
+        /// A resource type name, written into the statement as a literal when it is one of R4's (letters only, so it cannot
+        /// close the quotes; a caller's unknown type stays bound, so it makes no new statement text), else bound. The policy's rules and the includes of <c>$everything</c> name every type many times
+        /// over; bound, each list of types is built again whenever SQLite evaluates it, and a statement over all types
+        /// costs far more to run than the same statement with the names written in. A statement's text already depends
+        /// on the types it names, so writing them in makes no new shapes.
+        /// </summary>
+        private string TypeName(string type) => IsTypeName(type) ? "'" + type + "'" : Add(type);
+
+        private string TypeList(IEnumerable<string> types) => string.Join(", ", types.Select(TypeName));
+
+        private static bool IsTypeName(string value) =>
+            Fhir.FhirIds.IsResourceType(value) && value.All(char.IsAsciiLetter);
 
         public string Filter(StoreQuery query, string c)
         {
@@ -285,7 +313,7 @@ public abstract partial class SqlRecordStore
             compartmentPatient = query.Clauses.OfType<CompartmentClause>().FirstOrDefault(x => x.TargetType == "Patient")?.TargetId;
             var parts = new List<string>
             {
-                types.Count == 0 ? "1 = 0" : types.Count == 1 ? $"{c}.type = {Add(types[0])}" : $"{c}.type IN ({List(types)})",
+                types.Count == 0 ? "1 = 0" : types.Count == 1 ? $"{c}.type = {TypeName(types[0])}" : $"{c}.type IN ({TypeList(types)})",
                 $"{c}.deleted = 0",
             };
             // One clause drives the search through the index (an uncorrelated IN); the others are checked on the resources
@@ -343,10 +371,10 @@ public abstract partial class SqlRecordStore
 
             if (types.Count == 1)
             {
-                return $"{c}.id {not}IN (SELECT {idColumn} {fromWhere} AND {typeColumn} = {Add(types[0])})";
+                return $"{c}.id {not}IN (SELECT {idColumn} {fromWhere} AND {typeColumn} = {TypeName(types[0])})";
             }
 
-            var pairs = $"({c}.type, {c}.id) {not}IN (SELECT {typeColumn}, {idColumn} {fromWhere} AND {typeColumn} IN ({List(types)}))";
+            var pairs = $"({c}.type, {c}.id) {not}IN (SELECT {typeColumn}, {idColumn} {fromWhere} AND {typeColumn} IN ({TypeList(types)}))";
             // Over many types the row-value IN alone makes SQLite scan every resource of them (includes and $everything
             // ask over all types): the ids first let it look resources up by key.
             return negate ? pairs : $"{c}.id IN (SELECT {idColumn} {fromWhere}) AND {pairs}";
@@ -394,7 +422,7 @@ public abstract partial class SqlRecordStore
                     var t = Alias("c");
                     return Member(c, types, $"{r}.type", $"{r}.id",
                         $"FROM search_reference {r} JOIN resource_current {t} ON {t}.type = {r}.target_type AND {t}.id = {r}.target_id " +
-                        $"WHERE {r}.param = {Add(chain.Param)} AND {t}.deleted = 0 AND {t}.type IN ({List(chain.TargetTypes)}) AND {Predicate(chain.Inner, t, chain.TargetTypes)}");
+                        $"WHERE {r}.param = {Add(chain.Param)} AND {t}.deleted = 0 AND {t}.type IN ({TypeList(chain.TargetTypes)}) AND {Predicate(chain.Inner, t, chain.TargetTypes)}");
                 }
 
                 case HasClause has:
@@ -465,22 +493,23 @@ public abstract partial class SqlRecordStore
                     return $"NOT ({Predicate(not.Inner, c, types)})";
                 case TypesClause typed:
                 {
-                    var narrowed = typed.Types.Where(types.Contains).ToList();
+                    var within = TypeSet(types);
+                    var narrowed = typed.Types.Where(within.Contains).ToList();
                     if (narrowed.Count == 0)
                     {
                         return "1 = 0";
                     }
 
-                    var typeTest = narrowed.Count == types.Count ? "1 = 1" : narrowed.Count == 1 ? $"{c}.type = {Add(narrowed[0])}" : $"{c}.type IN ({List(narrowed)})";
+                    var typeTest = narrowed.Count == types.Count ? "1 = 1" : narrowed.Count == 1 ? $"{c}.type = {TypeName(narrowed[0])}" : $"{c}.type IN ({TypeList(narrowed)})";
                     return typed.Inner is null ? $"({typeTest})" : $"({typeTest} AND {Predicate(typed.Inner, c, narrowed)})";
                 }
                 case CompartmentClause compartment:
                 {
                     var r = Alias("r");
-                    var targetType = Add(compartment.TargetType);
+                    var targetType = TypeName(compartment.TargetType);
                     var targetId = Add(compartment.TargetId);
                     var byType = Or(compartment.ParamsByType.Where(p => p.Value.Count > 0)
-                        .Select(p => $"({r}.type = {Add(p.Key)} AND {r}.param IN ({List(p.Value)}))"));
+                        .Select(p => $"({r}.type = {TypeName(p.Key)} AND {r}.param IN ({List(p.Value)}))"));
                     var members = $"FROM search_reference {r} WHERE {r}.target_type = {targetType} AND {r}.target_id = {targetId} AND {byType}";
                     // The ids first, so the resources are looked up by key rather than every resource of every type scanned.
                     return $"{c}.id IN (SELECT {r}.id {members} UNION ALL SELECT {targetId}) AND " +
@@ -504,7 +533,7 @@ public abstract partial class SqlRecordStore
             var once = Alias("c");
             var each = Alias("c");
             var id = Add(patient);
-            var patientType = Add("Patient");
+            var patientType = TypeName("Patient");
             return $"EXISTS (SELECT 1 FROM search_reference {r} WHERE {ParamIs(r, chain.Param)} AND {r}.id = {c}.id AND {r}.type = {c}.type AND {r}.target_type = {patientType} AND " +
                    $"(CASE WHEN {r}.target_id = {id} " +
                    $"THEN (SELECT EXISTS (SELECT 1 FROM resource_current {once} WHERE {once}.type = {patientType} AND {once}.id = {id} AND {once}.deleted = 0 AND {Predicate(chain.Inner, once, chain.TargetTypes)})) " +
@@ -519,7 +548,7 @@ public abstract partial class SqlRecordStore
             var param = parameters.Count == 1 ? $"{r}.param = {Add(parameters[0])}" : $"{r}.param IN ({List(parameters)})";
             return Member(c, types, $"{r}.target_type", $"{r}.target_id",
                 $"FROM search_reference {r} JOIN resource_current {s} ON {s}.type = {r}.type AND {s}.id = {r}.id " +
-                $"WHERE {r}.type = {Add(sourceType)} AND {param} AND {s}.deleted = 0 AND {Predicate(inner, s, [sourceType])}");
+                $"WHERE {r}.type = {TypeName(sourceType)} AND {param} AND {s}.deleted = 0 AND {Predicate(inner, s, [sourceType])}");
         }
 
         /// <summary>One composite value matches every component: component rows of one group (grp) on one resource.</summary>
@@ -707,7 +736,7 @@ public abstract partial class SqlRecordStore
             var alternatives = reference.AnyOf.Except(plain).Select(m => ReferenceMatches(m, x)).ToList();
             foreach (var type in plain.GroupBy(m => m.TargetType!, StringComparer.Ordinal))
             {
-                alternatives.Add($"({x}.target_type = {Add(type.Key)} AND {x}.target_id IN ({List(type.Select(m => m.TargetId!).Distinct(StringComparer.Ordinal))}))");
+                alternatives.Add($"({x}.target_type = {TypeName(type.Key)} AND {x}.target_id IN ({List(type.Select(m => m.TargetId!).Distinct(StringComparer.Ordinal))}))");
             }
 
             return Or(alternatives);
@@ -718,7 +747,7 @@ public abstract partial class SqlRecordStore
             var conditions = new List<string>();
             if (m.TargetType is not null)
             {
-                conditions.Add($"{x}.target_type = {Add(m.TargetType)}");
+                conditions.Add($"{x}.target_type = {TypeName(m.TargetType)}");
             }
 
             if (m.TargetId is not null)

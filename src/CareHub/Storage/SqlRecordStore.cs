@@ -14,6 +14,8 @@ public abstract partial class SqlRecordStore : IRecordStore, IChangeFeed, Identi
 
     public abstract string Backend { get; }
 
+    public event Action<IReadOnlyCollection<string>>? Committed;
+
     protected abstract ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken);
 
     /// <summary>Starts a write transaction; SQLite takes its writer lock here, PostgreSQL relies on row locks.</summary>
@@ -435,6 +437,9 @@ public abstract partial class SqlRecordStore : IRecordStore, IChangeFeed, Identi
 
         private readonly List<VersionWrite> changes = [];
 
+        /// <summary>The types whose versions or index rows this session wrote, told to <see cref="Committed"/> after the commit.</summary>
+        private readonly HashSet<string> writtenTypes = new(StringComparer.Ordinal);
+
         /// <summary>Versions written and indexes rebuilt, counted towards the next refresh of the planner's statistics.</summary>
         private int written;
 
@@ -598,6 +603,7 @@ public abstract partial class SqlRecordStore : IRecordStore, IChangeFeed, Identi
 
         private async Task WriteCoreAsync(VersionWrite write, CancellationToken cancellationToken)
         {
+            writtenTypes.Add(write.Type);
             if (write.ExpectedVersion is { } expected)
             {
                 var current = await store.ReadCoreAsync(connection, transaction, write.Type, write.Id, null, true, cancellationToken);
@@ -643,6 +649,7 @@ public abstract partial class SqlRecordStore : IRecordStore, IChangeFeed, Identi
         {
             await EnsureStartedAsync(cancellationToken);
             await WriteIndexAsync(type, id, index, replace: true, cancellationToken);
+            writtenTypes.Add(type);
             written++;
         }
 
@@ -702,6 +709,10 @@ public abstract partial class SqlRecordStore : IRecordStore, IChangeFeed, Identi
             await DisposeCommandsAsync();
             await scope!.CommitAsync(cancellationToken);
             store.Statistics.Written(written);
+            if (writtenTypes.Count > 0)
+            {
+                store.Committed?.Invoke(writtenTypes);
+            }
         }
 
         public async ValueTask DisposeAsync()
