@@ -28,6 +28,14 @@ public sealed class GovernancePolicy(PolicyDocument document, IRecordLookups sto
     private readonly ConcurrentDictionary<string, (DateTimeOffset Until, IReadOnlyList<string> Ids)> organisations = new(StringComparer.Ordinal);
     private (DateTimeOffset Until, IReadOnlyList<DataSharingAgreement> Agreements)? agreements;
 
+    /// <summary>How long a caller shape's rules are kept: the clock built into them is at most this old.</summary>
+    private static readonly TimeSpan RuleSetLifetime = TimeSpan.FromSeconds(1);
+
+    private const int MaxRuleSets = 1000;
+
+    private readonly ConcurrentDictionary<string, RuleSet> ruleSets = new(StringComparer.Ordinal);
+    private long ruleGeneration;
+
     public PolicyDocument Document => document;
 
     public AccessDecision Decide(Principal principal, FhirInteraction interaction, string resourceType)
@@ -113,7 +121,42 @@ public sealed class GovernancePolicy(PolicyDocument document, IRecordLookups sto
             return result;
         }
 
-        var verb = interaction.ToString().ToLowerInvariant();
+        var set = await RuleSetAsync(principal, purpose, interaction, role, cancellationToken);
+        lock (set)
+        {
+            foreach (var type in resourceTypes)
+            {
+                if (!set.ByType.TryGetValue(type, out var rules))
+                {
+                    rules = TypeRules(set, type);
+                    set.ByType[type] = rules;
+                }
+
+                result[type] = rules;
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// The rules of one caller shape (role, organisation, practitioner), purpose and interaction, made once and kept for
+    /// <see cref="RuleSetLifetime"/>: a query over all types ($everything's includes) asks for the rules of every type many
+    /// times in one request, and every request of a user asks again. The rules are query clauses, so what they read
+    /// (encounters, consents) is read when the query runs; what is built into them is the clock (the relationship window,
+    /// consent periods: at most <see cref="RuleSetLifetime"/> old) and the organisations and agreements, whose writes
+    /// drop every kept set (<see cref="Changed"/>).
+    /// </summary>
+    private async ValueTask<RuleSet> RuleSetAsync(Principal principal, AccessPurpose purpose, FhirInteraction interaction, RolePolicy role, CancellationToken cancellationToken)
+    {
+        var key = string.Join('\u001f', principal.Role, principal.Organisation, principal.FhirUser, purpose.Code, interaction);
+        var now = clock.GetUtcNow();
+        var generation = Interlocked.Read(ref ruleGeneration);
+        if (ruleSets.TryGetValue(key, out var kept) && kept.Generation == generation && now < kept.Made + RuleSetLifetime)
+        {
+            return kept;
+        }
+
         var ods = principal.Organisation;
         var orgMatches = ods is null ? [] : await OrganisationMatchesAsync(ods, cancellationToken);
         var inForce = ods is null ? [] : await AgreementsInForceAsync(ods, purpose, cancellationToken);
@@ -144,60 +187,77 @@ public sealed class GovernancePolicy(PolicyDocument document, IRecordLookups sto
                 $"The {role.Display} role works under explicit consent, and the patient has recorded no consent to share this record with {ods ?? "you"}. Record it as a Consent (provision.type permit, provision.actor your organisation) first."));
         }
 
-        // Type-dependent rules, shared between types whose categories are stated alike.
-        var roleRules = new Dictionary<string, AccessRule>(StringComparer.Ordinal);
-        var agreementRules = new Dictionary<string, AccessRule>(StringComparer.Ordinal);
-        foreach (var type in resourceTypes)
+        var set = new RuleSet(now, generation, role, interaction, ods, inForce, sensitivity, patientRules);
+        if (ruleSets.Count >= MaxRuleSets)
         {
-            var rules = new List<AccessRule>();
-            var entries = Entries(type);
-            var shape = Shape(entries);
-            if (entries.Any(e => !role.Allows(e.Category.Code, interaction)))
-            {
-                if (!roleRules.TryGetValue(shape, out var roleRule))
-                {
-                    var allowed = entries.Where(e => role.Allows(e.Category.Code, interaction)).Select(e => e.Category.Code).ToHashSet(StringComparer.Ordinal);
-                    var refused = string.Join(", ", entries.Select(e => e.Category.Code).Where(c => !allowed.Contains(c)).Distinct(StringComparer.Ordinal));
-                    roleRule = new AccessRule("role", InCategories(entries, allowed),
-                        $"The {role.Display} role may not {verb} {refused} records under the access policy. Ask the information governance lead if your role needs this access.");
-                    roleRules[shape] = roleRule;
-                }
-
-                rules.Add(roleRule);
-            }
-
-            if (sensitivity is not null)
-            {
-                rules.Add(sensitivity);
-            }
-
-            var patientData = entries.Any(e => e.Category.PatientData);
-            if (patientData && ods is not null)
-            {
-                if (!agreementRules.TryGetValue(shape, out var agreementRule))
-                {
-                    agreementRule = new AccessRule("data-sharing-agreement", AgreementClause(entries, ods, inForce),
-                        $"No data sharing agreement in force lets {ods} see this kind of record from the organisation that recorded it. The information governance officer can record one.");
-                    agreementRules[shape] = agreementRule;
-                }
-
-                rules.Add(agreementRule);
-            }
-
-            if (patientData && IsPatientScoped(type))
-            {
-                // A type can hold records of a category without patient data (the MPI's review Tasks among clinical
-                // Tasks): the patient rules are for the others.
-                var notAboutPatients = entries.Where(e => !e.Category.PatientData).Select(e => e.Category.Code).ToHashSet(StringComparer.Ordinal);
-                rules.AddRange(notAboutPatients.Count == 0
-                    ? patientRules
-                    : patientRules.Select(r => r with { Clause = new AnyClause([InCategories(entries, notAboutPatients), r.Clause]) }));
-            }
-
-            result[type] = new RecordRules(rules);
+            ruleSets.Clear();
         }
 
-        return result;
+        ruleSets[key] = set;
+        return set;
+    }
+
+    /// <summary>The rules of one type in a rule set; type-dependent rules are shared between types whose categories are stated alike.</summary>
+    private RecordRules TypeRules(RuleSet set, string type)
+    {
+        var role = set.Role;
+        var rules = new List<AccessRule>();
+        var entries = Entries(type);
+        var shape = Shape(entries);
+        if (entries.Any(e => !role.Allows(e.Category.Code, set.Interaction)))
+        {
+            if (!set.RoleRules.TryGetValue(shape, out var roleRule))
+            {
+                var allowed = entries.Where(e => role.Allows(e.Category.Code, set.Interaction)).Select(e => e.Category.Code).ToHashSet(StringComparer.Ordinal);
+                var refused = string.Join(", ", entries.Select(e => e.Category.Code).Where(c => !allowed.Contains(c)).Distinct(StringComparer.Ordinal));
+                roleRule = new AccessRule("role", InCategories(entries, allowed),
+                    $"The {role.Display} role may not {set.Interaction.ToString().ToLowerInvariant()} {refused} records under the access policy. Ask the information governance lead if your role needs this access.");
+                set.RoleRules[shape] = roleRule;
+            }
+
+            rules.Add(roleRule);
+        }
+
+        if (set.Sensitivity is not null)
+        {
+            rules.Add(set.Sensitivity);
+        }
+
+        var patientData = entries.Any(e => e.Category.PatientData);
+        if (patientData && set.Ods is not null)
+        {
+            if (!set.AgreementRules.TryGetValue(shape, out var agreementRule))
+            {
+                agreementRule = new AccessRule("data-sharing-agreement", AgreementClause(entries, set.Ods, set.InForce),
+                    $"No data sharing agreement in force lets {set.Ods} see this kind of record from the organisation that recorded it. The information governance officer can record one.");
+                set.AgreementRules[shape] = agreementRule;
+            }
+
+            rules.Add(agreementRule);
+        }
+
+        if (patientData && IsPatientScoped(type))
+        {
+            // A type can hold records of a category without patient data (the MPI's review Tasks among clinical
+            // Tasks): the patient rules are for the others.
+            var notAboutPatients = entries.Where(e => !e.Category.PatientData).Select(e => e.Category.Code).ToHashSet(StringComparer.Ordinal);
+            rules.AddRange(notAboutPatients.Count == 0
+                ? set.PatientRules
+                : set.PatientRules.Select(r => r with { Clause = new AnyClause([InCategories(entries, notAboutPatients), r.Clause]) }));
+        }
+
+        return new RecordRules(rules);
+    }
+
+    /// <summary>One caller shape's rules: those of every type, and those shared between types, made as types are asked for (under its lock).</summary>
+    private sealed record RuleSet(DateTimeOffset Made, long Generation, RolePolicy Role, FhirInteraction Interaction, string? Ods,
+        IReadOnlyList<DataSharingAgreement> InForce, AccessRule? Sensitivity, IReadOnlyList<AccessRule> PatientRules)
+    {
+        public Dictionary<string, RecordRules> ByType { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, AccessRule> RoleRules { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, AccessRule> AgreementRules { get; } = new(StringComparer.Ordinal);
     }
 
     /// <summary>A key for how a type's categories are stated: types with the same key get the same category-dependent rules.</summary>
@@ -227,6 +287,13 @@ public sealed class GovernancePolicy(PolicyDocument document, IRecordLookups sto
         {
             agreements = null;
         }
+        else
+        {
+            return;
+        }
+
+        Interlocked.Increment(ref ruleGeneration);
+        ruleSets.Clear();
     }
 
     // ---- citizens --------------------------------------------------------------------------------------------------
