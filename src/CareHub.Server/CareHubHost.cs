@@ -55,6 +55,7 @@ public static class CareHubHost
         }
 
         app.MapSignInApi();
+        app.MapClientRegistryApi();
 
         app.MapGet("/", () => Results.Text("CareHub is running. FHIR R4 API: /fhir (metadata: /fhir/metadata).\n")).AllowAnonymous();
         app.MapGet("/health", Health).AllowAnonymous();

@@ -36,6 +36,7 @@ public static class SignInServices
         services.AddSingleton(_ => Open(storage));
         services.AddSingleton<SignInKeys>();
         services.AddSingleton<SignInTokenStatus>();
+        services.AddScoped<ClientRegistry>();
         services.AddOpenIddict().AddCore(core =>
         {
             core.SetDefaultApplicationEntity<SignInApplication>()

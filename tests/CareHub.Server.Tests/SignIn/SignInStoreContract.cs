@@ -51,7 +51,7 @@ public abstract class SignInStoreContract : IAsyncLifetime
     [Fact]
     public async Task a_client_is_found_by_its_id_and_redirect_uri_and_a_stale_copy_cannot_overwrite_it()
     {
-        var store = new SignInApplicationStore(Database);
+        var store = new SignInApplicationStore(Database, Status(TimeSpan.Zero));
         var client = new SignInApplication { ClientId = "app-1", ClientType = ClientTypes.Public, RedirectUris = ["https://app.example/callback"], Permissions = [Permissions.Endpoints.Token] };
         await store.CreateAsync(client, Ct);
         await Assert.ThrowsAsync<OpenIddictExceptions.ConcurrencyException>(() => store.CreateAsync(new SignInApplication { ClientId = "app-1" }, Ct).AsTask());
@@ -76,7 +76,7 @@ public abstract class SignInStoreContract : IAsyncLifetime
     [Fact]
     public async Task a_token_is_redeemed_once_even_by_two_copies_at_the_same_time()
     {
-        var applications = new SignInApplicationStore(Database);
+        var applications = new SignInApplicationStore(Database, Status(TimeSpan.Zero));
         var client = new SignInApplication { ClientId = "app-2" };
         await applications.CreateAsync(client, Ct);
         var tokens = new SignInTokenStore(Database, Clock, Status(TimeSpan.Zero));
@@ -95,7 +95,7 @@ public abstract class SignInStoreContract : IAsyncLifetime
     [Fact]
     public async Task revoking_an_authorization_revokes_its_tokens_and_the_bearer_check_sees_it()
     {
-        var applications = new SignInApplicationStore(Database);
+        var applications = new SignInApplicationStore(Database, Status(TimeSpan.Zero));
         var client = new SignInApplication { ClientId = "app-3" };
         await applications.CreateAsync(client, Ct);
         var authorizations = new SignInAuthorizationStore(Database, Clock);
@@ -122,7 +122,7 @@ public abstract class SignInStoreContract : IAsyncLifetime
     [Fact]
     public async Task pruning_removes_only_tokens_that_can_no_longer_be_used()
     {
-        var applications = new SignInApplicationStore(Database);
+        var applications = new SignInApplicationStore(Database, Status(TimeSpan.Zero));
         var client = new SignInApplication { ClientId = "app-4" };
         await applications.CreateAsync(client, Ct);
         var tokens = new SignInTokenStore(Database, Clock, Status(TimeSpan.Zero));

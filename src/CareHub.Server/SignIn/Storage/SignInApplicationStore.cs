@@ -13,7 +13,7 @@ namespace CareHub.Server.SignIn.Storage;
 /// document. The registry is small (a row per registered app or system), so the redirect-URI look-ups, like the LINQ
 /// queries OpenIddict leaves to a store, run over the rows read into memory.
 /// </summary>
-public sealed class SignInApplicationStore(SignInDatabase database) : IOpenIddictApplicationStore<SignInApplication>
+public sealed class SignInApplicationStore(SignInDatabase database, SignInTokenStatus status) : IOpenIddictApplicationStore<SignInApplication>
 {
     private const string Columns = "id, client_id, client_secret, client_type, application_type, consent_type, display_name, document, concurrency_token";
 
@@ -40,9 +40,12 @@ public sealed class SignInApplicationStore(SignInDatabase database) : IOpenIddic
         }
     }
 
-    /// <summary>Removes the client; its authorizations and tokens go with it (ON DELETE CASCADE).</summary>
-    public ValueTask DeleteAsync(SignInApplication application, CancellationToken cancellationToken) =>
-        table.DeleteAsync(application?.Id, application?.ConcurrencyToken ?? "", cancellationToken);
+    /// <summary>Removes the client; its authorizations and tokens go with it (ON DELETE CASCADE), so its access tokens stop working.</summary>
+    public async ValueTask DeleteAsync(SignInApplication application, CancellationToken cancellationToken)
+    {
+        await table.DeleteAsync(application?.Id, application?.ConcurrencyToken ?? "", cancellationToken);
+        status.Forget();
+    }
 
     public async ValueTask<SignInApplication?> FindByIdAsync(string identifier, CancellationToken cancellationToken) =>
         await table.FirstAsync("id = @id", cancellationToken, ("@id", identifier));
