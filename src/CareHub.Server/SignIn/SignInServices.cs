@@ -95,7 +95,8 @@ public static class SignInServices
             server.IgnoreScopePermissions();
             server.AddEventHandler(SmartClientAssertions.Descriptor).AddEventHandler(ClientAssertionReplay.Descriptor).AddEventHandler(ClientAssertionErrors.Descriptor);
             server.RegisterScopes("openid", "fhirUser", "launch", "launch/patient", "launch/encounter", "offline_access");
-            var aspNetCore = server.UseAspNetCore().EnableTokenEndpointPassthrough();
+            // Compact JSON, as the development token endpoint answers, so a shell can read a token with sed.
+            var aspNetCore = server.UseAspNetCore().EnableTokenEndpointPassthrough().SuppressJsonResponseIndentation();
             if (!options.RequireHttps)
             {
                 aspNetCore.DisableTransportSecurityRequirement();
