@@ -9,7 +9,7 @@ public sealed record BenchOptions
         CareHub benchmarks of the FHIR record core (run them in Release: ./carehub bench NAME).
 
         Usage:
-          carehub bench create|read|ingest|all|stages|mllp|search [options]
+          carehub bench create|read|ingest|all|stages|mllp|search|tokens [options]
 
         create   single-resource POST /fhir/{type} (Patient, Observation and Encounter bodies of the demo community)
         read     GET /fhir/Patient/{id} over a pre-loaded set of Patients
@@ -18,6 +18,8 @@ public sealed record BenchOptions
         stages   where the time of a create goes: its stages timed in-process (no HTTP), a diagnostic
         mllp     HL7 v2 ADT over MLLP, 8 connections: the commit-ACK rate (pass-through to a folder) and the rate
                  into the record through the v2-to-fhir mapper, end to end
+        tokens   the authorization server's token endpoint: client credentials with a fresh RS384-signed assertion
+                 (private_key_jwt) per token, --clients concurrent clients (docs/sign-in.md)
         search   the FHIR search targets: N resources replayed from the Synthea Bundles with fresh ids, in process
                  through the one door, then p50/p95 of five searches and the index size against the JSON size, on
                  SQLite and (with --postgres) PostgreSQL

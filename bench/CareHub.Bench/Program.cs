@@ -5,7 +5,7 @@ if (args.Length > 0 && args[0] == "ceiling-server")
     return await CeilingServer.RunAsync(args[1..]);
 }
 
-if (args.Length == 0 || args[0] is "help" or "--help" or "-h" || args[0] is not ("create" or "read" or "ingest" or "all" or "stages" or "mllp" or "search"))
+if (args.Length == 0 || args[0] is "help" or "--help" or "-h" || args[0] is not ("create" or "read" or "ingest" or "all" or "stages" or "mllp" or "search" or "tokens"))
 {
     if (args.Length > 0 && args[0] is not ("help" or "--help" or "-h"))
     {
@@ -54,6 +54,11 @@ if (options.Bench == "search")
 }
 
 Console.WriteLine(BenchHost.Describe(serverDll));
+if (options.Bench == "tokens")
+{
+    return await TokenBench.RunAsync(serverDll!, options, stopping.Token);
+}
+
 if (options.Bench == "mllp")
 {
     return await MllpBench.RunAsync(serverDll!, connections: 8, duration: options.Duration, stopping.Token);

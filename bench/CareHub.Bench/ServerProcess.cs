@@ -43,9 +43,10 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>Starts CareHub.Server's <c>serve</c> on the embedded store, with the development token endpoint on.</summary>
-    public static Task<ServerProcess> StartCareHubAsync(string serverDll, IEnumerable<KeyValuePair<string, string>> extraEnvironment, CancellationToken cancellationToken)
+    /// <param name="port">The port, when a setting must name it before start (the authorization server's issuer); a free one otherwise.</param>
+    public static Task<ServerProcess> StartCareHubAsync(string serverDll, IEnumerable<KeyValuePair<string, string>> extraEnvironment, CancellationToken cancellationToken, int? port = null)
     {
-        var port = FreePort();
+        port ??= FreePort();
         var data = NewDataDirectory("carehub");
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = data };
         foreach (var arg in new[] { serverDll, "serve", "--urls", $"http://127.0.0.1:{port}", "--data", data })
@@ -65,7 +66,7 @@ public sealed class ServerProcess : IAsyncDisposable
             start.Environment[key] = value;
         }
 
-        return StartAsync("carehub", start, data, port, cancellationToken);
+        return StartAsync("carehub", start, data, port.Value, cancellationToken);
     }
 
     /// <summary>Starts this executable in its ceiling-server mode.</summary>

@@ -5,6 +5,7 @@ using CareHub.Server.Fhir;
 using CareHub.Server.Identity;
 using CareHub.Server.Messaging;
 using CareHub.Server.Security;
+using CareHub.Server.SignIn;
 using CareHub.Storage;
 using CareHub.Storage.Sqlite;
 
@@ -52,6 +53,9 @@ public static class CareHubHost
         {
             app.MapDevTokenApi();
         }
+
+        app.MapSignInApi();
+        app.MapClientRegistryApi();
 
         app.MapGet("/", () => Results.Text("CareHub is running. FHIR R4 API: /fhir (metadata: /fhir/metadata).\n")).AllowAnonymous();
         app.MapGet("/health", Health).AllowAnonymous();

@@ -8,6 +8,7 @@ using CareHub.Server.Fhir;
 using CareHub.Server.Identity;
 using CareHub.Server.Messaging;
 using CareHub.Server.Security;
+using CareHub.Server.SignIn;
 using CareHub.Storage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -74,6 +75,7 @@ public static class CareHubServices
         services.AddMpi(configuration);
         services.AddSingleton<CapabilityStatementFactory>();
         services.AddCareHubMessaging(configuration, storage);
+        services.AddCareHubSignInStore(configuration, storage);
         return services;
     }
 
@@ -136,7 +138,8 @@ public static class CareHubStartup
 {
     /// <summary>
     /// Migrates the record store (failing fast on a schema newer than this build), loads the stored SearchParameter
-    /// resources into effect, and migrates the message store (its own migrations and version table).
+    /// resources into effect, migrates the message store and the sign-in store (each with its own migrations and version
+    /// table), and loads the sign-in server's keys when it is on.
     /// </summary>
     public static async Task PrepareAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
@@ -145,5 +148,6 @@ public static class CareHubStartup
         await store.MigrateAsync(cancellationToken);
         await CustomSearchParameters.LoadAsync(store, cancellationToken);
         await services.GetRequiredService<IMessageStore>().MigrateAsync(cancellationToken);
+        await SignInServices.PrepareSignInAsync(services, cancellationToken);
     }
 }

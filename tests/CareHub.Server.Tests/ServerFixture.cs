@@ -38,6 +38,12 @@ public abstract class ServerFixture : IAsyncLifetime
     /// <summary>The storage settings of this fixture.</summary>
     protected abstract IEnumerable<KeyValuePair<string, string?>> Storage(string dataDirectory);
 
+    /// <summary>Registrations of this fixture after the server's own.</summary>
+    protected virtual Action<IServiceCollection>? ConfigureServices => null;
+
+    /// <summary>Where the server listens: a port the system chooses, unless the fixture must know it before start.</summary>
+    protected virtual string Urls => "http://127.0.0.1:0";
+
     /// <summary>Settings of this fixture beyond the common ones (they win over them).</summary>
     protected virtual IEnumerable<KeyValuePair<string, string?>> Settings => [];
 
@@ -50,7 +56,7 @@ public abstract class ServerFixture : IAsyncLifetime
 
         app = CareHubHost.Build([],
         [
-            new("urls", "http://127.0.0.1:0"),
+            new("urls", Urls),
             .. Storage(data),
             new("CareHub:Storage:MaxBodyBytes", MaxBodyBytes.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             new("Logging:LogLevel:Default", "Warning"),
@@ -59,7 +65,7 @@ public abstract class ServerFixture : IAsyncLifetime
             new("CareHub:Auth:DevTokens:Clients:1:Secret", "reader-secret"),
             new("CareHub:Auth:DevTokens:Clients:1:Scopes", "system/Patient.rs"),
             .. Settings,
-        ]);
+        ], ConfigureServices);
         await CareHubHost.StartAsync(app, CancellationToken.None);
         BaseUrl = app.Urls.First().TrimEnd('/');
         Client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await TokenAsync("test-system", "test-secret"));

@@ -13,6 +13,7 @@ public static class CommandLine
           carehub demo   [--urls URL] [--data DIR] [--patients N] [--mllp-port N]
           carehub import [--data DIR | --postgres CONNSTRING] PATH...
         {Messaging.MessagesCommand.Usage}
+        {ClientsCommand.Usage}
           carehub reindex [--data DIR | --postgres CONNSTRING]
           carehub mpi rematch [--data DIR | --postgres CONNSTRING]
           carehub audit verify [--data DIR | --postgres CONNSTRING]
@@ -28,6 +29,7 @@ public static class CommandLine
         import  loads FHIR Bundles (batch, transaction, collection), single resources (.json) and
                 NDJSON files (.ndjson), or folders of them, through the record's one door.
         messages lists, shows and reprocesses the message store's messages (docs/messaging.md).
+        clients registers, lists, shows and removes the authorization server's backend clients (docs/sign-in.md).
         reindex rebuilds the search index of every stored resource (after an upgrade that changed what is indexed).
         mpi rematch re-runs master person index matching for every stored Patient, oldest first, one transaction each
                 (after loading with CareHub__Mpi__Enabled=false, or changing the thresholds); see docs/mpi.md.
@@ -53,6 +55,12 @@ public static class CommandLine
             if (args[0] == "messages")
             {
                 return await Messaging.MessagesCommand.RunAsync(args[1..]);
+            }
+
+            // Sign-in: the clients command parses its own options.
+            if (args[0] == "clients")
+            {
+                return await ClientsCommand.RunAsync(args[1..]);
             }
 
             var options = Options.Parse(args[1..]);

@@ -25,6 +25,7 @@ public static class ServeCommand
             }
 
             settings.AddRange(DemoSettings());
+            settings.AddRange(SignInSettings(urls));
             // Messaging: the demo's inbound ADT/ORU MLLP channel.
             settings.AddRange(Messaging.MessagingServices.DemoChannel(options.MllpPort ?? Messaging.MessagingServices.DemoMllpPort, dataDirectory, mapperRegistered: true));
         }
@@ -41,6 +42,7 @@ public static class ServeCommand
         if (demo)
         {
             await LoadDemoAsync(app, baseUrl, options.Patients ?? new DemoCommunityOptions().Patients, stopping);
+            var registerClient = $"curl -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{{\"clientId\":\"my-system\",\"scopes\":\"system/Patient.rs\"}}' {baseUrl}/admin/clients";
             Console.WriteLine($"""
 
                 CareHub demo is running at {baseUrl}/fhir (embedded store: {app.Configuration[$"{StorageOptions.SectionName}:DataDirectory"]}).
@@ -53,6 +55,9 @@ public static class ServeCommand
                   TOKEN=$(curl -s -d grant_type=password -d client_id={DemoClientId} -d client_secret={DemoClientSecret} -d username=gp.smith -d password={DemoPassword} {baseUrl}/auth/token | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
                 HL7 v2 over MLLP (ADT, ORU) on 127.0.0.1:{options.MllpPort ?? Messaging.MessagingServices.DemoMllpPort}, e.g. mllp_send --loose -f message.hl7 -p {options.MllpPort ?? Messaging.MessagingServices.DemoMllpPort} 127.0.0.1
                   curl -H "Authorization: Bearer $TOKEN" {baseUrl}/admin/messaging/channels
+                Register a backend system with the authorization server (docs/sign-in.md) and get its token by client credentials:
+                  {registerClient}
+                  curl -u my-system:<the secret it printed> -d grant_type=client_credentials {baseUrl}/connect/token
                 Press Ctrl+C to stop.
                 """);
         }
@@ -82,6 +87,24 @@ public static class ServeCommand
     /// The demo's development token endpoint: its system client, the password grant for the demo users through that
     /// client, and citizen logins (citizen:&lt;NHS number&gt;), all with the password <see cref="DemoPassword"/>.
     /// </summary>
+    /// <summary>
+    /// The demo's authorization server (docs/sign-in.md): its issuer is the first URL the demo listens on, its tokens are for
+    /// that URL's FHIR base. Plain http only on a loopback address.
+    /// </summary>
+    public static IEnumerable<KeyValuePair<string, string?>> SignInSettings(string urls)
+    {
+        ArgumentNullException.ThrowIfNull(urls);
+        var baseUrl = urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[0].TrimEnd('/');
+        var loopback = Uri.TryCreate(baseUrl, UriKind.Absolute, out var uri) && uri.IsLoopback;
+        return
+        [
+            new("CareHub:SignIn:Enabled", "true"),
+            new("CareHub:SignIn:Issuer", baseUrl + "/"),
+            new("CareHub:SignIn:Audience", baseUrl + "/fhir"),
+            new("CareHub:SignIn:RequireHttps", loopback ? "false" : "true"),
+        ];
+    }
+
     public static IEnumerable<KeyValuePair<string, string?>> DemoSettings()
     {
         List<KeyValuePair<string, string?>> settings =

@@ -18,7 +18,8 @@ public sealed record AuthOptions
     public DevTokenOptions? DevTokens { get; init; }
 
     /// <summary>Throws <see cref="InvalidOperationException"/> naming every bad setting, so start-up fails fast.</summary>
-    public void Validate()
+    /// <param name="signInEnabled">CareHub's own authorization server is on, so clients can authenticate without another issuer.</param>
+    public void Validate(bool signInEnabled = false)
     {
         var problems = new List<string>();
         if (ClockSkew < TimeSpan.Zero || ClockSkew > TimeSpan.FromMinutes(10))
@@ -47,10 +48,10 @@ public sealed record AuthOptions
             }
         }
 
-        if (Issuers.Count == 0 && !devEnabled)
+        if (Issuers.Count == 0 && !devEnabled && !signInEnabled)
         {
-            problems.Add($"{SectionName}: no trusted issuer is configured and development tokens are disabled, so no client could authenticate. "
-                + $"Configure {SectionName}:Issuers or set {SectionName}:DevTokens:Enabled to true.");
+            problems.Add($"{SectionName}: no trusted issuer is configured, development tokens are disabled and CareHub:SignIn is off, so no client could authenticate. "
+                + $"Configure {SectionName}:Issuers, set {SectionName}:DevTokens:Enabled to true, or set CareHub:SignIn:Enabled to true.");
         }
 
         if (problems.Count > 0)

@@ -32,18 +32,21 @@ public sealed partial class BearerTokenValidator : IDisposable
     private readonly HttpClient jwksClient;
     private readonly TimeSpan clockSkew;
     private readonly ILogger logger;
+    private readonly SignIn.SignInTokenStatus? signInStatus;
 
     /// <param name="options">Validated settings (see <see cref="AuthOptions.Validate"/>).</param>
     /// <param name="time">The clock of the JWK Set cache. Token lifetimes are checked by IdentityModel against the system clock.</param>
     /// <param name="logger">Where failures and key fetches are logged (never tokens).</param>
     /// <param name="devTokens">When development tokens are enabled: its issuer is trusted with its in-memory key.</param>
     /// <param name="jwksHandler">The HTTP handler for JWK Set requests; a pooled one when null.</param>
+    /// <param name="signIn">When CareHub's own authorization server is on: its issuer is trusted with the keys of its store.</param>
     public BearerTokenValidator(
         AuthOptions options,
         TimeProvider time,
         ILogger<BearerTokenValidator> logger,
         DevTokenIssuer? devTokens = null,
-        HttpMessageHandler? jwksHandler = null)
+        HttpMessageHandler? jwksHandler = null,
+        (SignIn.SignInOptions Options, SignIn.SignInKeys Keys, SignIn.SignInTokenStatus Status)? signIn = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         clockSkew = options.ClockSkew;
@@ -77,6 +80,16 @@ public sealed partial class BearerTokenValidator : IDisposable
         if (devTokens is not null)
         {
             this.issuers.Add(devTokens.Issuer, new IssuerTrust(devTokens.Issuer, devTokens.Audience, [devTokens.PublicKey], null, [SecurityAlgorithms.RsaSha256]));
+        }
+
+        if (signIn is { } server)
+        {
+            // The keys are read at each validation: the store holds every key whose tokens may still be valid.
+            this.issuers.Add(server.Options.Issuer, new IssuerTrust(server.Options.Issuer, server.Options.Audience, [], null, [SecurityAlgorithms.RsaSha256])
+            {
+                LocalKeys = server.Keys,
+            });
+            signInStatus = server.Status;
         }
     }
 
@@ -132,7 +145,9 @@ public sealed partial class BearerTokenValidator : IDisposable
         {
             if (DateTime.UtcNow < cached.Expires)
             {
-                return AuthResult.Success(cached.Principal);
+                return await StillActiveAsync(cached.SignInTokenId, cancellationToken)
+                    ? AuthResult.Success(cached.Principal)
+                    : Fail(null, "The access token has been revoked");
             }
 
             validated.TryRemove(token, out _);
@@ -165,7 +180,7 @@ public sealed partial class BearerTokenValidator : IDisposable
             return Fail(jwt.Issuer, "The token issuer is not trusted");
         }
 
-        IReadOnlyList<SecurityKey> keys = trust.StaticKeys;
+        IReadOnlyList<SecurityKey> keys = trust.LocalKeys is { } local ? local.VerificationKeys : trust.StaticKeys;
         if (trust.Jwks is not null)
         {
             var published = await trust.Jwks.GetKeysAsync(string.IsNullOrEmpty(jwt.Kid) ? null : jwt.Kid, cancellationToken);
@@ -204,6 +219,19 @@ public sealed partial class BearerTokenValidator : IDisposable
             return Fail(trust.Issuer, problem!);
         }
 
+        // A token of CareHub's own authorization server names its row in the sign-in store (OpenIddict's token id claim),
+        // where revocation marks it.
+        var signInTokenId = trust.LocalKeys is null ? null : ((JsonWebToken)result.SecurityToken).TryGetPayloadValue<string>(SignInTokenIdClaim, out var id) ? id : null;
+        if (trust.LocalKeys is not null && signInTokenId is null)
+        {
+            return Fail(trust.Issuer, "The access token does not name its grant");
+        }
+
+        if (!await StillActiveAsync(signInTokenId, cancellationToken))
+        {
+            return Fail(trust.Issuer, "The access token has been revoked");
+        }
+
         var expires = result.SecurityToken.ValidTo;
         if (expires > DateTime.UtcNow)
         {
@@ -212,7 +240,7 @@ public sealed partial class BearerTokenValidator : IDisposable
                 validated.Clear();
             }
 
-            validated[token] = new ValidatedToken(principal, expires);
+            validated[token] = new ValidatedToken(principal, expires, signInTokenId);
         }
 
         return AuthResult.Success(principal);
@@ -222,7 +250,13 @@ public sealed partial class BearerTokenValidator : IDisposable
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ValidatedToken> validated = new(StringComparer.Ordinal);
 
-    private sealed record ValidatedToken(CareHub.Governance.Principal Principal, DateTime Expires);
+    /// <summary>OpenIddict's private claim naming a token's row in its store.</summary>
+    private const string SignInTokenIdClaim = "oi_tkn_id";
+
+    private sealed record ValidatedToken(CareHub.Governance.Principal Principal, DateTime Expires, string? SignInTokenId);
+
+    private ValueTask<bool> StillActiveAsync(string? signInTokenId, CancellationToken cancellationToken) =>
+        signInTokenId is null || signInStatus is null ? ValueTask.FromResult(true) : signInStatus.IsActiveAsync(signInTokenId, cancellationToken);
 
     public void Dispose()
     {
@@ -262,5 +296,9 @@ public sealed partial class BearerTokenValidator : IDisposable
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Rejected an access token from issuer {Issuer}: {Reason} ({Detail})")]
     private static partial void LogRejected(ILogger logger, string? issuer, string reason, string? detail);
 
-    private sealed record IssuerTrust(string Issuer, string Audience, IReadOnlyList<SecurityKey> StaticKeys, JwksCache? Jwks, IReadOnlyList<string> Algorithms);
+    private sealed record IssuerTrust(string Issuer, string Audience, IReadOnlyList<SecurityKey> StaticKeys, JwksCache? Jwks, IReadOnlyList<string> Algorithms)
+    {
+        /// <summary>CareHub's own authorization server's keys, read from its store.</summary>
+        public SignIn.SignInKeys? LocalKeys { get; init; }
+    }
 }

@@ -13,9 +13,13 @@ namespace CareHub.Storage;
 public static class SqlMigrations
 {
     /// <summary>The scripts under <paramref name="prefix"/> in ascending order; numbers must be positive and distinct.</summary>
-    public static IReadOnlyList<(int Version, string Sql)> Load(string prefix, Func<string, Exception> invalid)
+    public static IReadOnlyList<(int Version, string Sql)> Load(string prefix, Func<string, Exception> invalid) =>
+        Load(typeof(SqlMigrations).Assembly, prefix, invalid);
+
+    /// <summary>The scripts embedded in <paramref name="assembly"/> under <paramref name="prefix"/>, for stores that live outside this assembly.</summary>
+    public static IReadOnlyList<(int Version, string Sql)> Load(System.Reflection.Assembly assembly, string prefix, Func<string, Exception> invalid)
     {
-        var assembly = typeof(SqlMigrations).Assembly;
+        ArgumentNullException.ThrowIfNull(assembly);
         var list = new List<(int Version, string Sql)>();
         foreach (var name in assembly.GetManifestResourceNames().Where(n => n.StartsWith(prefix, StringComparison.Ordinal)))
         {

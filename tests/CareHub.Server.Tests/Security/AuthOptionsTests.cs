@@ -13,7 +13,7 @@ public class AuthOptionsTests
             .GetSection(AuthOptions.SectionName).Get<AuthOptions>()!;
 
     private static string ProblemWith(AuthOptions options) =>
-        Assert.Throws<InvalidOperationException>(options.Validate).Message;
+        Assert.Throws<InvalidOperationException>(() => options.Validate()).Message;
 
     private static TrustedIssuer GoodIssuer() => new()
     {

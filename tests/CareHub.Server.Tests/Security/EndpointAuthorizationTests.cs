@@ -9,13 +9,19 @@ public sealed class EndpointAuthorizationTests : IDisposable
 {
     private readonly string data = Path.Combine(Path.GetTempPath(), "carehub-endpoints-" + Guid.NewGuid().ToString("N"));
 
-    /// <summary>The endpoints open to anyone: the banner, health, the CapabilityStatement and the development token endpoint.</summary>
-    private static readonly HashSet<string> Open = ["/", "/health", "/fhir/metadata", "/auth/token", "/auth/jwks"];
+    /// <summary>
+    /// The endpoints open to anyone: the banner, health, the CapabilityStatement and the development token endpoint; and the
+    /// authorization server's token endpoint (a client authenticates there, RFC 6749 section 3.2) and SMART configuration
+    /// (read before a client has a token). Its discovery, JWK Set, introspection and revocation endpoints are answered by
+    /// OpenIddict before routing, so they are not mapped endpoints; introspection and revocation authenticate the client.
+    /// </summary>
+    private static readonly HashSet<string> Open =
+        ["/", "/health", "/fhir/metadata", "/auth/token", "/auth/jwks", "/connect/token", "/.well-known/smart-configuration", "/fhir/.well-known/smart-configuration"];
 
     [Fact]
     public async Task every_mapped_endpoint_but_the_open_ones_requires_an_authorization_policy()
     {
-        await using var app = CareHubHost.Build([], [new("CareHub:Storage:DataDirectory", data), new("urls", "http://127.0.0.1:0"), .. ServeCommand.DemoSettings()]);
+        await using var app = CareHubHost.Build([], [new("CareHub:Storage:DataDirectory", data), new("urls", "http://127.0.0.1:0"), .. ServeCommand.DemoSettings(), .. ServeCommand.SignInSettings("http://127.0.0.1:8080")]);
         var endpoints = ((IEndpointRouteBuilder)app).DataSources.SelectMany(s => s.Endpoints).OfType<RouteEndpoint>().ToList();
         Assert.NotEmpty(endpoints);
 
@@ -41,7 +47,7 @@ public sealed class EndpointAuthorizationTests : IDisposable
     [Fact]
     public async Task the_admin_apis_require_their_permissions()
     {
-        await using var app = CareHubHost.Build([], [new("CareHub:Storage:DataDirectory", data), new("urls", "http://127.0.0.1:0"), .. ServeCommand.DemoSettings()]);
+        await using var app = CareHubHost.Build([], [new("CareHub:Storage:DataDirectory", data), new("urls", "http://127.0.0.1:0"), .. ServeCommand.DemoSettings(), .. ServeCommand.SignInSettings("http://127.0.0.1:8080")]);
         var endpoints = ((IEndpointRouteBuilder)app).DataSources.SelectMany(s => s.Endpoints).OfType<RouteEndpoint>().ToList();
         IReadOnlyList<string> Policies(string pattern, string method) => endpoints
             .Single(e => "/" + e.RoutePattern.RawText!.TrimStart('/') == pattern && e.Metadata.GetMetadata<HttpMethodMetadata>()!.HttpMethods.Contains(method))
