@@ -18,12 +18,13 @@ public sealed class DirectoryStores : IAsyncDisposable
     private readonly AuditTrail audit;
     private readonly Func<ValueTask> drop;
 
-    private DirectoryStores(SqlRecordStore store, Func<ValueTask> drop)
+    private DirectoryStores(SqlRecordStore store, Func<ValueTask> drop, PolicyDocument? policy)
     {
         this.store = store;
         this.drop = drop;
         audit = new AuditTrail(store, TimeProvider.System, NullLogger<AuditTrail>.Instance);
-        Records = new RecordService(store, new ScopeAccessPolicy(), audit, TimeProvider.System);
+        IAccessPolicy access = policy is null ? new ScopeAccessPolicy() : new GovernancePolicy(policy, store, TimeProvider.System);
+        Records = new RecordService(store, access, audit, TimeProvider.System);
     }
 
     public RecordService Records { get; }
@@ -31,7 +32,8 @@ public sealed class DirectoryStores : IAsyncDisposable
     /// <summary>The read-only look-ups the same store offers CareHub's own services.</summary>
     public IRecordLookups Lookups => (IRecordLookups)store;
 
-    public static async Task<DirectoryStores> CreateAsync(bool postgres, CancellationToken cancellationToken)
+    /// <summary>A fresh store; the door judges by scopes alone, or by the access policy of <paramref name="policy"/> when given.</summary>
+    public static async Task<DirectoryStores> CreateAsync(bool postgres, CancellationToken cancellationToken, PolicyDocument? policy = null)
     {
         DirectoryStores stores;
         if (postgres)
@@ -48,7 +50,7 @@ public sealed class DirectoryStores : IAsyncDisposable
                 await using var source = Npgsql.NpgsqlDataSource.Create(connectionString);
                 await using var command = source.CreateCommand($"DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
                 await command.ExecuteNonQueryAsync(CancellationToken.None);
-            });
+            }, policy);
         }
         else
         {
@@ -64,7 +66,7 @@ public sealed class DirectoryStores : IAsyncDisposable
                 }
 
                 return ValueTask.CompletedTask;
-            });
+            }, policy);
         }
 
         await stores.store.MigrateAsync(cancellationToken);
