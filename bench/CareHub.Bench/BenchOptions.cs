@@ -9,7 +9,7 @@ public sealed record BenchOptions
         CareHub benchmarks of the FHIR record core (run them in Release: ./carehub bench NAME).
 
         Usage:
-          carehub bench create|read|ingest|all|stages|mllp|search|tokens [options]
+          carehub bench create|read|ingest|all|stages|mllp|search|tokens|ods [options]
 
         create   single-resource POST /fhir/{type} (Patient, Observation and Encounter bodies of the demo community)
         read     GET /fhir/Patient/{id} over a pre-loaded set of Patients
@@ -23,6 +23,8 @@ public sealed record BenchOptions
         search   the FHIR search targets: N resources replayed from the Synthea Bundles with fresh ids, in process
                  through the one door, then p50/p95 of five searches and the index size against the JSON size, on
                  SQLite and (with --postgres) PostgreSQL
+        ods      carehub import ods of the shared epraccur extract (all GP practices) into a fresh store, in process
+                 through the one door, then the same file again; SQLite and (with --postgres) PostgreSQL
 
         Each runs against CareHub (CareHub.Server serve, embedded SQLite) and then against the ceiling: a bare
         ASP.NET Core endpoint storing the same bodies in the same kind of SQLite database, with no FHIR processing.
@@ -34,10 +36,10 @@ public sealed record BenchOptions
           --warmup N           warm-up seconds before measuring (default 5; 1 with --quick)
           --resources N        Patients pre-loaded for read (default 10000; 2000 with --quick); for search, the
                                resources to load (default 1000000; 20000 with --quick)
-          --postgres CONN      search: also run on PostgreSQL, in a throwaway schema of this Npgsql connection string
+          --postgres CONN      search, ods: also run on PostgreSQL, in a throwaway schema of this Npgsql connection string
                                (scripts/pg-test-cluster.sh start DIR prints one)
           --mix demo|patient   create bodies: the demo community's mix (default) or Patients only
-          --only carehub|ceiling   run one side only (no ratio); for search, --only sqlite|postgres
+          --only carehub|ceiling   run one side only (no ratio); for search and ods, --only sqlite|postgres
           --server-dll PATH    the built CareHub.Server.dll (default: src/CareHub.Server/bin/Release/net10.0)
           --server-env K=V     an extra environment variable for the CareHub server (repeatable)
           --quick              short runs, for a smoke test

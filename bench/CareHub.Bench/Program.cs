@@ -5,7 +5,7 @@ if (args.Length > 0 && args[0] == "ceiling-server")
     return await CeilingServer.RunAsync(args[1..]);
 }
 
-if (args.Length == 0 || args[0] is "help" or "--help" or "-h" || args[0] is not ("create" or "read" or "ingest" or "all" or "stages" or "mllp" or "search" or "tokens"))
+if (args.Length == 0 || args[0] is "help" or "--help" or "-h" || args[0] is not ("create" or "read" or "ingest" or "all" or "stages" or "mllp" or "search" or "tokens" or "ods"))
 {
     if (args.Length > 0 && args[0] is not ("help" or "--help" or "-h"))
     {
@@ -28,7 +28,7 @@ catch (ArgumentException e)
 }
 
 var serverDll = options.ServerDll ?? BenchHost.DefaultServerDll();
-if (options.Bench is not ("stages" or "search") && options.RunCareHub && (serverDll is null || !File.Exists(serverDll)))
+if (options.Bench is not ("stages" or "search" or "ods") && options.RunCareHub && (serverDll is null || !File.Exists(serverDll)))
 {
     Console.Error.WriteLine("bench: CareHub.Server.dll was not found; build it in Release (dotnet build src/CareHub.Server -c Release; ./carehub bench does) or pass --server-dll.");
     return 2;
@@ -45,6 +45,12 @@ if (options.Bench == "stages")
 {
     Console.WriteLine(BenchHost.Describe(null));
     return await Stages.RunAsync(options, stopping.Token);
+}
+
+if (options.Bench == "ods")
+{
+    Console.WriteLine(BenchHost.Describe(null));
+    return await OdsBench.RunAsync(options, stopping.Token);
 }
 
 if (options.Bench == "search")

@@ -6,7 +6,6 @@ using CareHub.Fhir;
 using CareHub.Governance;
 using CareHub.Records;
 using CareHub.Storage;
-using CareHub.Storage.Postgres;
 using CareHub.Storage.Sqlite;
 using Hl7.Fhir.Model;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -52,28 +51,13 @@ public static class SearchBench
 
             if (options.Postgres is { } connectionString)
             {
-                var schema = "bench_" + Guid.NewGuid().ToString("N")[..10];
-                try
-                {
-                    await using var postgres = new PostgresRecordStore(connectionString, schema);
-                    await RunOneAsync("PostgreSQL", postgres, set, target, options, () => PostgresSizesAsync(connectionString, schema, cancellationToken), cancellationToken);
-                }
-                finally
-                {
-                    await using var connection = new NpgsqlConnection(connectionString);
-                    await connection.OpenAsync(CancellationToken.None);
-                    await using var drop = new NpgsqlCommand($"DROP SCHEMA IF EXISTS \"{schema}\" CASCADE", connection);
-                    await drop.ExecuteNonQueryAsync(CancellationToken.None);
-                }
+                await BenchStores.InThrowawaySchemaAsync(connectionString, (postgres, schema) =>
+                    RunOneAsync("PostgreSQL", postgres, set, target, options, () => PostgresSizesAsync(connectionString, schema, cancellationToken), cancellationToken));
             }
         }
         finally
         {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            if (Directory.Exists(folder))
-            {
-                Directory.Delete(folder, recursive: true);
-            }
+            BenchStores.RemoveSqliteFolder(folder);
         }
 
         return 0;

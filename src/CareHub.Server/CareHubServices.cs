@@ -74,6 +74,9 @@ public static class CareHubServices
         services.AddSingleton<IReadView, CitizenAuditView>();
         services.AddMpi(configuration);
         services.AddSingleton<CapabilityStatementFactory>();
+
+        // Directories: where an organisation's endpoints are, what services it offers, the roles of a practitioner.
+        services.AddSingleton<CareHub.Directories.DirectoryLookup>();
         services.AddCareHubMessaging(configuration, storage);
         services.AddCareHubSignInStore(configuration, storage);
         return services;

@@ -12,6 +12,7 @@ public static class CommandLine
           carehub serve  [--urls URL] [--data DIR | --postgres CONNSTRING] [--dev-tokens]
           carehub demo   [--urls URL] [--data DIR] [--patients N] [--mllp-port N]
           carehub import [--data DIR | --postgres CONNSTRING] PATH...
+          carehub import ods [--partial] [--data DIR | --postgres CONNSTRING] FILE...
         {Messaging.MessagesCommand.Usage}
         {ClientsCommand.Usage}
           carehub reindex [--data DIR | --postgres CONNSTRING]
@@ -28,6 +29,9 @@ public static class CommandLine
                 inbound HL7 v2 MLLP channel on 127.0.0.1:2575 (--mllp-port to change it).
         import  loads FHIR Bundles (batch, transaction, collection), single resources (.json) and
                 NDJSON files (.ndjson), or folders of them, through the record's one door.
+        import ods loads NHS Digital's ODS CSV extracts (epraccur.csv: GP practices; etr.csv: NHS trusts) as Organizations:
+                changed ones are updated, unchanged ones left alone, and ones a full extract no longer lists closed
+                (--partial: close nothing). A malformed file loads nothing. See docs/directories.md.
         messages lists, shows and reprocesses the message store's messages (docs/messaging.md).
         clients registers, lists, shows and removes the authorization server's backend clients (docs/sign-in.md).
         reindex rebuilds the search index of every stored resource (after an upgrade that changed what is indexed).
@@ -115,12 +119,16 @@ public sealed record Options(string? Urls, string? Data, string? Postgres, int? 
     /// <summary>Lifecycle: the date purge judges retention at (--as-of), instead of now.</summary>
     public DateTimeOffset? AsOf { get; init; }
 
+    /// <summary>Directories: the ODS files are not full extracts, so import ods closes nothing (--partial).</summary>
+    public bool Partial { get; init; }
+
     public static Options Parse(string[] args)
     {
         string? urls = null, data = null, postgres = null;
         int? patients = null, mllpPort = null;
         var devTokens = false;
         var dryRun = false;
+        var partial = false;
         DateTimeOffset? asOf = null;
         var paths = new List<string>();
         for (var i = 0; i < args.Length; i++)
@@ -142,6 +150,9 @@ public sealed record Options(string? Urls, string? Data, string? Postgres, int? 
                     break;
                 case "--dry-run":
                     dryRun = true;
+                    break;
+                case "--partial":
+                    partial = true;
                     break;
                 case "--as-of":
                     asOf = DateTimeOffset.TryParse(Value(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at)
@@ -170,7 +181,7 @@ public sealed record Options(string? Urls, string? Data, string? Postgres, int? 
             throw new UsageException("Give --data or --postgres, not both.");
         }
 
-        return new Options(urls, data, postgres, patients, paths, devTokens) { MllpPort = mllpPort, DryRun = dryRun, AsOf = asOf };
+        return new Options(urls, data, postgres, patients, paths, devTokens) { MllpPort = mllpPort, DryRun = dryRun, AsOf = asOf, Partial = partial };
     }
 
     public List<KeyValuePair<string, string?>> Settings()

@@ -7,10 +7,10 @@ namespace CareHub.Demo;
 /// <summary>
 /// Generates, from a seed alone, a UK-flavoured local health and social care community as FHIR R4
 /// transaction Bundles: first the directory (organisations under their ODS codes, locations,
-/// practitioners and their roles, all PUT under fixed ids), then one Bundle per patient whose entries are
-/// POSTed with <c>ifNoneExist</c> on an identifier, so loading the same community twice changes nothing.
-/// All names, numbers and histories are invented; NHS Numbers come from the synthetic 999 block and
-/// phone numbers from Ofcom's ranges reserved for drama.
+/// practitioners and their roles with SDS job role codes, endpoints and services, all PUT under fixed
+/// ids), then one Bundle per patient whose entries are POSTed with <c>ifNoneExist</c> on an identifier,
+/// so loading the same community twice changes nothing. All names, numbers and histories are invented;
+/// NHS Numbers come from the synthetic 999 block and phone numbers from Ofcom's ranges reserved for drama.
 /// </summary>
 public static partial class DemoCommunity
 {
@@ -152,7 +152,7 @@ public static partial class DemoCommunity
                 Active = true,
                 Practitioner = new ResourceReference($"Practitioner/{staff.Id}", staff.Display),
                 Organization = OrganizationReference(staff.OrganizationId),
-                Code = [Concept(staff.Occupation, staff.JobTitle)],
+                Code = [Concept(staff.Occupation, staff.JobTitle), SdsJobRole(staff.Occupation)],
                 Specialty = staff.Specialty is null ? [] : [Concept(staff.Specialty)],
                 Location = staff.LocationId is null ? [] : [new ResourceReference($"Location/{staff.LocationId}")],
                 Telecom = [new ContactPoint(ContactPoint.ContactPointSystem.Phone, ContactPoint.ContactPointUse.Work, staff.Phone)],
@@ -162,6 +162,11 @@ public static partial class DemoCommunity
         foreach (var agreement in Agreements())
         {
             Put(agreement);
+        }
+
+        foreach (var entry in EndpointsAndServices())
+        {
+            Put(entry);
         }
 
         return bundle;

@@ -25,7 +25,12 @@ public sealed class GovernancePolicy(PolicyDocument document, IRecordLookups sto
 {
     private static readonly TimeSpan CacheLifetime = TimeSpan.FromSeconds(30);
 
+    /// <summary>NHS England's ODS organisation role of a GP practice (RO76), as the ODS import types practices.</summary>
+    private const string PracticeRoleSystem = "https://digital.nhs.uk/services/organisation-data-service/CodeSystem/ODSOrganisationRole";
+    private const string PracticeRoleCode = "RO76";
+
     private readonly ConcurrentDictionary<string, (DateTimeOffset Until, IReadOnlyList<string> Ids)> organisations = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (DateTimeOffset Until, IReadOnlyList<ReferenceMatch> Matches)> practices = new(StringComparer.Ordinal);
     private (DateTimeOffset Until, IReadOnlyList<DataSharingAgreement> Agreements)? agreements;
 
     /// <summary>How long a caller shape's rules are kept: the clock built into them is at most this old.</summary>
@@ -170,7 +175,8 @@ public sealed class GovernancePolicy(PolicyDocument document, IRecordLookups sto
         var actors = ActorKeys(orgMatches, ods, principal);
         if (!purpose.BreakGlass)
         {
-            patientRules.Add(new AccessRule("relationship", PatientScoped(Relationship(orgMatches, userMatches)),
+            var related = document.BranchesAsOne && ods is not null ? await PracticeMatchesAsync(ods, orgMatches, cancellationToken) : orgMatches;
+            patientRules.Add(new AccessRule("relationship", PatientScoped(Relationship(related, userMatches)),
                 $"You have no legitimate relationship with this patient: {ods ?? "your organisation"} is not their registered practice and holds no current encounter, episode of care, care team membership or referral for them. " +
                 "Record the relationship, or in an emergency use break-glass (headers X-Purpose-Of-Use: ETREAT and X-Break-Glass-Reason)."));
         }
@@ -282,6 +288,7 @@ public sealed class GovernancePolicy(PolicyDocument document, IRecordLookups sto
         if (resourceType == "Organization")
         {
             organisations.Clear();
+            practices.Clear();
         }
         else if (resourceType == "Contract")
         {
@@ -469,6 +476,63 @@ public sealed class GovernancePolicy(PolicyDocument document, IRecordLookups sto
 
         return [.. cached.Ids.Select(id => new ReferenceMatch("Organization", id)), new ReferenceMatch(null, null, IdentifierSystem: OrganisationSource.OdsSystem, IdentifierValue: ods)];
     }
+
+    /// <summary>
+    /// With <see cref="PolicyDocument.BranchesAsOne"/>: the caller's organisation widened to its GP practice and the
+    /// practice's branches, when the caller's organisation is a practice (ODS role RO76) or the branch of one. Only that
+    /// far: a practice's own partOf is its commissioner, whose other practices are not one with it.
+    /// </summary>
+    private async ValueTask<IReadOnlyList<ReferenceMatch>> PracticeMatchesAsync(string ods, IReadOnlyList<ReferenceMatch> own, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        if (practices.TryGetValue(ods, out var cached) && cached.Until >= now)
+        {
+            return cached.Matches;
+        }
+
+        var scope = QueryScope.Internal("the policy's practice and branches look-up");
+        string? practice = null;
+        foreach (var id in own.Where(m => m.TargetType == "Organization").Select(m => m.TargetId!))
+        {
+            var organisation = await OrganisationAsync(id, cancellationToken);
+            if (IsPractice(organisation))
+            {
+                practice = id;
+                break;
+            }
+
+            if (organisation?.PartOf?.Reference is { } parent && parent.StartsWith("Organization/", StringComparison.Ordinal)
+                && IsPractice(await OrganisationAsync(parent["Organization/".Length..], cancellationToken)))
+            {
+                practice = parent["Organization/".Length..];
+                break;
+            }
+        }
+
+        var matches = own.ToList();
+        if (practice is not null)
+        {
+            var branches = await store.SearchAsync(new StoreQuery("Organization", [new ReferenceClause("partof", [new ReferenceMatch("Organization", practice)])], 200) { Scope = scope }, cancellationToken);
+            foreach (var member in branches.Resources.Select(r => r.Id).Append(practice).Distinct(StringComparer.Ordinal))
+            {
+                matches.Add(new ReferenceMatch("Organization", member));
+                if ((await OrganisationAsync(member, cancellationToken))?.Identifier.FirstOrDefault(i => i.System == OrganisationSource.OdsSystem)?.Value is { } code)
+                {
+                    matches.Add(new ReferenceMatch(null, null, IdentifierSystem: OrganisationSource.OdsSystem, IdentifierValue: code));
+                }
+            }
+        }
+
+        IReadOnlyList<ReferenceMatch> result = matches.Distinct().ToList();
+        practices[ods] = (now + CacheLifetime, result);
+        return result;
+    }
+
+    private async ValueTask<Hl7.Fhir.Model.Organization?> OrganisationAsync(string id, CancellationToken cancellationToken) =>
+        await store.ReadAsync("Organization", id, null, cancellationToken) is { Json: { } json } ? Records.StoredJson.Parse(json) as Hl7.Fhir.Model.Organization : null;
+
+    private static bool IsPractice(Hl7.Fhir.Model.Organization? organisation) =>
+        organisation?.Type.Any(t => t.Coding.Any(c => c.System == PracticeRoleSystem && c.Code == PracticeRoleCode)) == true;
 
     // ---- data sharing agreements -----------------------------------------------------------------------------------
 

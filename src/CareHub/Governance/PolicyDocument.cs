@@ -17,6 +17,14 @@ public sealed record PolicyDocument
     /// <summary>Whether break-glass may see past a patient's opt-out (the default: no).</summary>
     public bool BreakGlassOverridesOptOut { get; init; }
 
+    /// <summary>
+    /// Whether a GP practice and its branches are one organisation for legitimate relationships (the default: no): a
+    /// user of the practice, or of any of its branches, has the relationships of all of them. A practice is an
+    /// Organization typed with the ODS role RO76 GP PRACTICE; its branches are the Organizations whose partOf is the
+    /// practice.
+    /// </summary>
+    public bool BranchesAsOne { get; init; }
+
     /// <summary>Security labels (system|code) that hide a record from any role not listed as seeing them.</summary>
     public List<string> SensitiveLabels { get; init; } = [];
 

@@ -269,21 +269,26 @@ public sealed partial class RecordService
                 patients.UnionWith(PatientsOf(stored.Type, stored.Id, stored.Json));
             }
 
-            if (request.Ignored.Count > 0)
+            if (request.Ignored.Count > 0 || request.Warnings.Count > 0)
             {
-                bundle.Entry.Add(new Bundle.EntryComponent
+                var outcome = new OperationOutcome();
+                if (request.Ignored.Count > 0)
                 {
-                    Resource = new OperationOutcome
+                    outcome.Issue.Add(new OperationOutcome.IssueComponent
                     {
-                        Issue = [new OperationOutcome.IssueComponent
-                        {
-                            Severity = OperationOutcome.IssueSeverity.Warning,
-                            Code = OperationOutcome.IssueType.NotSupported,
-                            Diagnostics = $"These search parameters are not supported and were ignored: {string.Join(", ", request.Ignored)}. Send 'Prefer: handling=strict' to have them rejected.",
-                        }],
-                    },
-                    Search = new Bundle.SearchComponent { Mode = Bundle.SearchEntryMode.Outcome },
-                });
+                        Severity = OperationOutcome.IssueSeverity.Warning,
+                        Code = OperationOutcome.IssueType.NotSupported,
+                        Diagnostics = $"These search parameters are not supported and were ignored: {string.Join(", ", request.Ignored)}. Send 'Prefer: handling=strict' to have them rejected.",
+                    });
+                }
+
+                outcome.Issue.AddRange(request.Warnings.Select(w => new OperationOutcome.IssueComponent
+                {
+                    Severity = OperationOutcome.IssueSeverity.Warning,
+                    Code = OperationOutcome.IssueType.Informational,
+                    Diagnostics = w,
+                }));
+                bundle.Entry.Add(new Bundle.EntryComponent { Resource = outcome, Search = new Bundle.SearchComponent { Mode = Bundle.SearchEntryMode.Outcome } });
             }
 
             audit.Record(context, new AuditFacts(scope.Interaction, AuditEvent.AuditEventAction.E, auditType,

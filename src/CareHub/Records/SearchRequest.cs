@@ -45,6 +45,9 @@ public sealed record SearchRequest(
 
     public IReadOnlyList<IncludeSpec> Includes { get; init; } = [];
 
+    /// <summary>What was done otherwise than asked (an _include from another type processed as :iterate), for the result's OperationOutcome.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
     public SummaryMode Summary { get; init; }
 
     public IReadOnlyList<string>? Elements { get; init; }
@@ -98,6 +101,7 @@ public sealed record SearchRequest(
         var ignored = new List<string>();
         var sort = new List<SortBy>();
         var includes = new List<IncludeSpec>();
+        var warnings = new List<string>();
         var count = DefaultCount;
         string? after = null, before = null;
         // Counting is cheap at the sizes the keyset pages serve; _total=none turns it off.
@@ -175,7 +179,7 @@ public sealed record SearchRequest(
 
                     break;
                 case "_include" or "_revinclude":
-                    includes.Add(ParseInclude(types, name == "_revinclude", modifier is not null, value, rawName));
+                    includes.Add(ParseInclude(types, name == "_revinclude", modifier is not null, value, rawName, strict, warnings));
                     applied.Add(new(rawName, value));
                     break;
                 case "_cursor":
@@ -223,6 +227,7 @@ public sealed record SearchRequest(
             Types = types.Count > 1 ? types : null,
             Sort = sort,
             Includes = includes,
+            Warnings = warnings,
             Summary = summary,
             Elements = elements,
         };
@@ -315,7 +320,7 @@ public sealed record SearchRequest(
     }
 
     /// <summary>[source type]:[parameter or *][:target type] (search.html#include).</summary>
-    private static IncludeSpec ParseInclude(IReadOnlyList<string> types, bool reverse, bool iterate, string value, string rawName)
+    private static IncludeSpec ParseInclude(IReadOnlyList<string> types, bool reverse, bool iterate, string value, string rawName, bool strict, List<string> warnings)
     {
         var parts = value.Split(':');
         if (parts.Length is < 2 or > 3 || !FhirIds.IsResourceType(parts[0]))
@@ -336,9 +341,17 @@ public sealed record SearchRequest(
             throw FhirException.BadRequest($"'{target}' is not a resource type.", rawName);
         }
 
+        // R4 search.html#include: an _include whose source is not the searched type SHOULD be processed as :iterate, with a
+        // warning; under Prefer: handling=strict it is refused, as anything not done exactly as asked is.
         if (!reverse && !iterate && !types.Contains(source))
         {
-            throw FhirException.BadRequest($"_include={value} starts from {source}, which is not searched here; use _include:iterate to include from included resources.", rawName);
+            if (strict)
+            {
+                throw FhirException.BadRequest($"_include={value} starts from {source}, which is not searched here; use _include:iterate to include from included resources.", rawName);
+            }
+
+            warnings.Add($"_include={value} starts from {source}, which is not the type searched; it was processed as _include:iterate={value}.");
+            iterate = true;
         }
 
         return new IncludeSpec(source, param, target, reverse, iterate);

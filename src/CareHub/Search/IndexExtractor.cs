@@ -226,7 +226,8 @@ public static class IndexExtractor
         var text = display is null ? conceptText
             : conceptText is null || string.Equals(display, conceptText, StringComparison.OrdinalIgnoreCase) ? display
             : display + " " + conceptText;
-        rows.Add(new TokenIndexRow(param, string.IsNullOrEmpty(coding.System) ? null : coding.System, Cut(coding.Code ?? string.Empty),
+        var system = string.IsNullOrEmpty(coding.System) ? null : coding.System;
+        rows.Add(new TokenIndexRow(param, system, Cut(CaseInsensitiveCodes.Fold(system, coding.Code ?? string.Empty)),
             text is null ? null : Folded(text)));
     }
 

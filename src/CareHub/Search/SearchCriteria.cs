@@ -190,7 +190,8 @@ public static class SearchCriteria
     {
         if (parameter.Name == "_id")
         {
-            return NoModifier(rawName, modifier, new IdClause(values.Select(Unescape).ToList()));
+            var ids = new IdClause(values.Select(Unescape).ToList());
+            return modifier == "not" ? new NotClause(ids) : NoModifier(rawName, modifier, ids);
         }
 
         return modifier switch

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Globalization;
 using System.Text;
+using CareHub.Search;
 
 namespace CareHub.Storage;
 
@@ -611,7 +612,7 @@ public abstract partial class SqlRecordStore
             var alternatives = token.AnyOf.Except(plain).Select(m => TokenMatches(token.Mode, m, x)).ToList();
             foreach (var system in plain.GroupBy(m => m.System!, StringComparer.Ordinal))
             {
-                alternatives.Add($"({x}.system = {Add(system.Key)} AND {x}.code IN ({List(system.Select(m => m.Code!).Distinct(StringComparer.Ordinal))}))");
+                alternatives.Add($"({x}.system = {Add(system.Key)} AND {x}.code IN ({List(system.Select(m => CaseInsensitiveCodes.Fold(m.System, m.Code!)).Distinct(StringComparer.Ordinal))}))");
             }
 
             return Or(alternatives);
@@ -633,7 +634,7 @@ public abstract partial class SqlRecordStore
 
             if (match.Code is not null)
             {
-                conditions.Add($"{x}.code = {Add(match.Code)}");
+                conditions.Add($"{x}.code = {Add(match.AnySystem ? match.Code : CaseInsensitiveCodes.Fold(match.System, match.Code))}");
             }
 
             if (!match.AnySystem)
