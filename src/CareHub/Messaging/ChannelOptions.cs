@@ -42,6 +42,13 @@ public sealed partial record ChannelOptions
     public string? DemographicsAgreement { get; init; }
 
     /// <summary>
+    /// What to do with a message whose type or event the transformer does not map. False (the default): store it, accept
+    /// it (AA/CA) and flag it unmapped, since refusing stops the sender's interface. True: refuse it (AR/CR with the
+    /// transformer's table 0357 code, 200 or 201), as a channel that must see only what it maps may want.
+    /// </summary>
+    public bool RefuseUnmapped { get; init; }
+
+    /// <summary>
     /// How long a message counts as the original of a resend: a message with the same sender, control id (MSH-10) and
     /// content received within this time is answered with the stored ACK and not processed again. The same control id
     /// with other content is always new data (processed, and flagged control-id-reused). Default 7 days.

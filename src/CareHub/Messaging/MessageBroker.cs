@@ -217,6 +217,14 @@ public sealed partial class MessageBroker : IAsyncDisposable
                     channel.Options.Destinations.Select(d => d.EffectiveName).ToList());
                 ack = Hl7Acknowledgement.Accept(message);
             }
+            catch (MessageTransformException e) when (e.Code is Hl7ErrorCode.UnsupportedMessageType or Hl7ErrorCode.UnsupportedEventCode && !channel.Options.RefuseUnmapped)
+            {
+                // A message the transformer does not map is still the sender's data, and refusing it stops the sender's
+                // interface: it is kept, accepted, and flagged so that it shows as unmapped rather than as delivered.
+                LogUnmapped(logger, channel.Options.Name, message.MessageType, message.TriggerEvent);
+                processing = ProcessedMessage.Filtered() with { Flags = [MessageFlags.Unmapped], Error = $"{(int)e.Code} {e.Message}" };
+                ack = Hl7Acknowledgement.Accept(message);
+            }
             catch (MessageTransformException e)
             {
                 processing = ProcessedMessage.Failed($"{(int)e.Code} {Hl7ErrorCodes.Describe(e.Code)}: {e.Message}");
@@ -436,6 +444,9 @@ public sealed partial class MessageBroker : IAsyncDisposable
 
     [LoggerMessage(EventId = 4007, Level = LogLevel.Information, Message = "Channel {Channel}: message {MessageId} set aside; its patient's later messages go on")]
     private static partial void LogSetAside(ILogger logger, string channel, long messageId);
+
+    [LoggerMessage(EventId = 4008, Level = LogLevel.Information, Message = "Channel {Channel}: {Type}^{Trigger} is not mapped by the channel's transformer; stored and accepted as unmapped")]
+    private static partial void LogUnmapped(ILogger logger, string channel, string type, string trigger);
 
     [LoggerMessage(EventId = 4005, Level = LogLevel.Information, Message = "Channel {Channel}: paused = {Paused}")]
     private static partial void LogPaused(ILogger logger, string channel, bool paused);
