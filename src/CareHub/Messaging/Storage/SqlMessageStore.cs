@@ -68,11 +68,14 @@ public abstract partial class SqlMessageStore : IMessageStore
             return new InsertResult(existing.Id, existing.Uid, true, existing.Response);
         }
 
+        // Read before the write lock is taken, so that intake holds it no longer than before: what the channel holds
+        // of this control id (a concurrent message with the same id may go unflagged; the flag is advice, not a key).
+        var history = await ControlHistoryAsync(message, since, cancellationToken);
         try
         {
             await using (var scope = await BeginWriteAsync(cancellationToken))
             {
-                var inserted = await InsertCoreAsync(scope, message, cancellationToken);
+                var inserted = await InsertCoreAsync(scope, message, history, cancellationToken);
                 if (inserted is not null)
                 {
                     await scope.Transaction.CommitAsync(cancellationToken);
@@ -90,30 +93,48 @@ public abstract partial class SqlMessageStore : IMessageStore
         return new InsertResult(winner.Id, winner.Uid, true, winner.Response);
     }
 
+    /// <summary>What the channel already holds of a message's control id: another content under it, and an original too old to be resent.</summary>
+    private readonly record struct ControlHistory(bool Reused, bool ExpiredOriginal);
+
+    private async Task<ControlHistory> ControlHistoryAsync(NewMessage message, DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        if (message.ControlKey is not { } controlKey)
+        {
+            return default;
+        }
+
+        bool reused = false, expired = false;
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, "SELECT dedup_key, content_hash, received FROM message WHERE channel = @c AND control_key = @k",
+            ("@c", message.Channel), ("@k", controlKey));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            reused |= Text(reader, 1) is not { } hash || hash != message.ContentHash;
+            expired |= message.DedupKey is not null && Text(reader, 0) == message.DedupKey && reader.GetInt64(2) < since.ToUnixTimeMilliseconds();
+        }
+
+        return new ControlHistory(reused, expired);
+    }
+
     /// <summary>Inserts the message and its deliveries; null when the dedup key already exists.</summary>
-    private async Task<InsertResult?> InsertCoreAsync(WriteScope scope, NewMessage message, CancellationToken cancellationToken)
+    private async Task<InsertResult?> InsertCoreAsync(WriteScope scope, NewMessage message, ControlHistory history, CancellationToken cancellationToken)
     {
         var uid = Guid.NewGuid().ToString("N");
         var received = message.Received.ToUnixTimeMilliseconds();
         var p = message.Processing;
         var flags = new List<string>(p.Flags);
-        if (message.ControlKey is { } controlKey)
+        if (history.Reused)
         {
-            if (message.DedupKey is { } dedupKey && message.ResendSince is { } since)
-            {
-                // The original of this key is older than the resend window: this is not a resend, and the key moves to it.
-                await ExecuteAsync(scope.Connection, scope.Transaction,
-                    "UPDATE message SET dedup_key = NULL WHERE channel = @c AND dedup_key = @k AND received < @since", cancellationToken,
-                    ("@c", message.Channel), ("@k", dedupKey), ("@since", since.ToUnixTimeMilliseconds()));
-            }
+            flags.Add(MessageFlags.ControlIdReused);
+        }
 
-            var reused = await ScalarAsync(scope.Connection, scope.Transaction,
-                "SELECT 1 FROM message WHERE channel = @c AND control_key = @k AND (content_hash IS NULL OR content_hash <> @h) LIMIT 1", cancellationToken,
-                ("@c", message.Channel), ("@k", controlKey), ("@h", message.ContentHash ?? string.Empty));
-            if (reused is not null and not DBNull)
-            {
-                flags.Add(MessageFlags.ControlIdReused);
-            }
+        if (history.ExpiredOriginal)
+        {
+            // The original of this key is older than the resend window: this is not a resend, and the key moves to it.
+            await ExecuteAsync(scope.Connection, scope.Transaction,
+                "UPDATE message SET dedup_key = NULL WHERE channel = @c AND dedup_key = @k AND received < @since", cancellationToken,
+                ("@c", message.Channel), ("@k", message.DedupKey), ("@since", (message.ResendSince ?? DateTimeOffset.MinValue).ToUnixTimeMilliseconds()));
         }
 
         object? idValue;
@@ -189,7 +210,7 @@ public abstract partial class SqlMessageStore : IMessageStore
 
         foreach (var message in messages)
         {
-            await InsertCoreAsync(scope, message with { DedupKey = null }, cancellationToken);
+            await InsertCoreAsync(scope, message with { DedupKey = null }, default, cancellationToken);
         }
 
         await scope.Transaction.CommitAsync(cancellationToken);
