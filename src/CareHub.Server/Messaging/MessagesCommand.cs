@@ -7,7 +7,7 @@ using CareHub.Server.Cli;
 namespace CareHub.Server.Messaging;
 
 /// <summary>
-/// carehub messages list|show|reprocess: the message store from the command line, through the composition root (the
+/// carehub messages list|show|reprocess|set-aside: the message store from the command line, through the composition root (the
 /// same data folder or PostgreSQL database and settings as the server; it may be running). Reprocessing runs the
 /// channel's filters and transformer from the configuration (appsettings.json beside the binary, environment, command
 /// line) and queues the message again; the server's delivery workers pick it up at their next poll.
@@ -15,23 +15,29 @@ namespace CareHub.Server.Messaging;
 public static class MessagesCommand
 {
     public const string Usage = """
-          carehub messages list [--data DIR | --postgres CONNSTRING] [--channel C] [--state S] [--type ADT^A01] [--control-id X] [--from T] [--to T] [--count N]
+          carehub messages list [--data DIR | --postgres CONNSTRING] [--channel C] [--state S] [--type ADT^A01] [--control-id X] [--flag F] [--from T] [--to T] [--count N]
           carehub messages show [--data DIR | --postgres CONNSTRING] ID
-          carehub messages reprocess [--data DIR | --postgres CONNSTRING] (ID... | --channel C [--state S] [--type T] [--from T] [--to T])
+          carehub messages reprocess [--data DIR | --postgres CONNSTRING] (ID... | --channel C [--state S] [--type T] [--flag F] [--from T] [--to T])
+          carehub messages set-aside [--data DIR | --postgres CONNSTRING] [--reason TEXT] ID...
         """;
 
     public static async Task<int> RunAsync(string[] args)
     {
-        if (args.Length == 0 || args[0] is not ("list" or "show" or "reprocess"))
+        if (args.Length == 0 || args[0] is not ("list" or "show" or "reprocess" or "set-aside"))
         {
-            throw new UsageException("messages needs a subcommand: list, show or reprocess.\n" + Usage);
+            throw new UsageException("messages needs a subcommand: list, show, reprocess or set-aside.\n" + Usage);
         }
 
         var (settings, filters, ids) = Parse(args[1..]);
         var query = Query(filters);
-        if (args[0] == "reprocess" && ids.Count == 0 && !filters.Keys.Any(k => k != "count"))
+        if (args[0] == "reprocess" && ids.Count == 0 && !filters.Keys.Any(k => k is not ("count" or "reason")))
         {
-            throw new UsageException("messages reprocess needs message ids or at least one filter (--channel, --state, --type, --from, --to, --control-id).");
+            throw new UsageException("messages reprocess needs message ids or at least one filter (--channel, --state, --type, --from, --to, --control-id, --flag).");
+        }
+
+        if (args[0] == "set-aside" && ids.Count == 0)
+        {
+            throw new UsageException("messages set-aside needs the ids of dead-lettered messages.");
         }
 
         await using var local = await LocalRecords.OpenAsync(settings);
@@ -40,10 +46,11 @@ public static class MessagesCommand
         {
             case "list":
                 var found = await store.SearchAsync(query, CancellationToken.None);
-                Console.WriteLine($"{"ID",8}  {"RECEIVED (UTC)",-19}  {"CHANNEL",-16}  {"TYPE",-8}  {"CONTROL ID",-22}  {"STATE",-11}  ERROR");
+                Console.WriteLine($"{"ID",8}  {"RECEIVED (UTC)",-19}  {"CHANNEL",-16}  {"TYPE",-8}  {"CONTROL ID",-22}  {"STATE",-11}  FLAGS / ERROR");
                 foreach (var m in found)
                 {
-                    Console.WriteLine($"{m.Id,8}  {m.Received.UtcDateTime:yyyy-MM-dd HH:mm:ss}  {m.Channel,-16}  {m.MessageType}^{m.TriggerEvent,-4}  {m.ControlId,-22}  {m.State,-11}  {m.Error}");
+                    var flags = m.Flags.Count == 0 ? "" : "[" + string.Join(' ', m.Flags) + "] ";
+                    Console.WriteLine($"{m.Id,8}  {m.Received.UtcDateTime:yyyy-MM-dd HH:mm:ss}  {m.Channel,-16}  {m.MessageType}^{m.TriggerEvent,-4}  {m.ControlId,-22}  {m.State,-11}  {flags}{m.Error}");
                 }
 
                 Console.WriteLine($"{found.Count} message(s).");
@@ -66,8 +73,26 @@ public static class MessagesCommand
 
                 Print(message);
                 return 0;
+            case "set-aside":
+                var broker = local.Services.GetRequiredService<MessageBroker>();
+                var reason = "set aside from the command line" + (filters.TryGetValue("reason", out var why) ? ": " + why : "");
+                var setAside = 0;
+                foreach (var id in ids)
+                {
+                    if (await broker.SetAsideAsync(id, reason, CancellationToken.None))
+                    {
+                        setAside++;
+                    }
+                    else
+                    {
+                        Console.Error.WriteLine($"carehub: message {id} has no dead-lettered delivery to set aside.");
+                    }
+                }
+
+                Console.WriteLine($"Set aside {setAside} message(s).");
+                return setAside == ids.Count ? 0 : 1;
             default:
-                return await ReprocessAsync(local.Services.GetRequiredService<MessageBroker>(), query, ids, filters.Keys.Any(k => k != "count"));
+                return await ReprocessAsync(local.Services.GetRequiredService<MessageBroker>(), query, ids, filters.Keys.Any(k => k is not ("count" or "reason")));
         }
     }
 
@@ -107,6 +132,7 @@ public static class MessagesCommand
               received:   {m.Received:O} from {m.Sender}
               type:       {m.MessageType}^{m.TriggerEvent}   control id: {m.ControlId}
               state:      {m.State}{(m.Error is null ? "" : "   error: " + m.Error)}
+              flags:      {string.Join(' ', m.Flags)}
             Raw:
             {MessageBroker.Display(m.Raw)}
             Transformed ({m.TransformedType}):
@@ -132,7 +158,12 @@ public static class MessagesCommand
             throw new UsageException($"--state must be one of {string.Join(", ", MessageStates.All)}.");
         }
 
-        return new MessageQuery(f.GetValueOrDefault("channel"), state, f.GetValueOrDefault("type"), Time("from"), Time("to"), f.GetValueOrDefault("control-id"), null, count);
+        if (f.TryGetValue("flag", out var flag) && !MessageFlags.All.Contains(flag))
+        {
+            throw new UsageException($"--flag must be one of {string.Join(", ", MessageFlags.All)}.");
+        }
+
+        return new MessageQuery(f.GetValueOrDefault("channel"), state, f.GetValueOrDefault("type"), Time("from"), Time("to"), f.GetValueOrDefault("control-id"), null, count, flag);
     }
 
     private static (List<KeyValuePair<string, string?>> Settings, Dictionary<string, string> Filters, List<long> Ids) Parse(string[] args)
@@ -151,7 +182,7 @@ public static class MessagesCommand
                 case "--postgres":
                     postgres = Value();
                     break;
-                case "--channel" or "--state" or "--type" or "--control-id" or "--from" or "--to" or "--count":
+                case "--channel" or "--state" or "--type" or "--control-id" or "--flag" or "--from" or "--to" or "--count" or "--reason":
                     filters[args[i][2..]] = Value();
                     break;
                 default:

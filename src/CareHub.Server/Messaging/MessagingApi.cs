@@ -36,6 +36,7 @@ public static class MessagingApi
         admin.MapGet("/messages/{id:long}", GetAsync).RequireAuthorization(Permissions.MessagesRead);
         admin.MapPost("/messages/{id:long}/reprocess", ReprocessOneAsync).RequireAuthorization(Permissions.MessagesManage);
         admin.MapPost("/messages/reprocess", ReprocessManyAsync).RequireAuthorization(Permissions.MessagesManage);
+        admin.MapPost("/messages/{id:long}/set-aside", SetAsideAsync).RequireAuthorization(Permissions.MessagesManage);
         return endpoints;
     }
 
@@ -117,7 +118,7 @@ public static class MessagingApi
             : Problem(StatusCodes.Status404NotFound, $"There is no channel '{name}'.");
     }
 
-    /// <summary>Reads the search parameters: channel, state, type (ADT or ADT^A01), from, to (ISO 8601), controlId, before (id), count.</summary>
+    /// <summary>Reads the search parameters: channel, state, type (ADT or ADT^A01), from, to (ISO 8601), controlId, flag, before (id), count.</summary>
     public static MessageQuery? ParseQuery(IQueryCollection query, out string? problem)
     {
         ArgumentNullException.ThrowIfNull(query);
@@ -145,10 +146,16 @@ public static class MessagingApi
                 throw new FormatException($"'state' must be one of {string.Join(", ", MessageStates.All)}.");
             }
 
+            var flag = query["flag"].FirstOrDefault();
+            if (flag is not null && !MessageFlags.All.Contains(flag))
+            {
+                throw new FormatException($"'flag' must be one of {string.Join(", ", MessageFlags.All)}.");
+            }
+
             long? before = query["before"].FirstOrDefault() is { } b ? long.Parse(b, CultureInfo.InvariantCulture) : null;
             var count = query["count"].FirstOrDefault() is { } c ? int.Parse(c, CultureInfo.InvariantCulture) : 50;
             return new MessageQuery(query["channel"].FirstOrDefault(), state, query["type"].FirstOrDefault(), Time("from"), Time("to"),
-                query["controlId"].FirstOrDefault(), before, Math.Clamp(count, 1, 1000));
+                query["controlId"].FirstOrDefault(), before, Math.Clamp(count, 1, 1000), flag);
         }
         catch (Exception e) when (e is FormatException or OverflowException)
         {
@@ -167,13 +174,14 @@ public static class MessagingApi
 
     public sealed record MessageView(long Id, string Uid, string Channel, DateTimeOffset Received, string Sender, string? ControlId, string? MessageType,
         string? TriggerEvent, string State, string? Error, DateTimeOffset Updated, string Raw, string? Transformed, string? TransformedType, string? Response,
-        IReadOnlyList<StoredDelivery> Deliveries);
+        IReadOnlyList<StoredDelivery> Deliveries, IReadOnlyList<string> Flags, string PartitionKey);
 
     public static MessageView View(StoredMessage m)
     {
         ArgumentNullException.ThrowIfNull(m);
         return new(m.Id, m.Uid, m.Channel, m.Received, m.Sender, m.ControlId, m.MessageType, m.TriggerEvent, m.State, m.Error, m.Updated,
-            MessageBroker.Display(m.Raw), m.Transformed, m.TransformedType, m.Response?.Replace("\r", "\n", StringComparison.Ordinal), m.Deliveries);
+            MessageBroker.Display(m.Raw), m.Transformed, m.TransformedType, m.Response?.Replace("\r", "\n", StringComparison.Ordinal), m.Deliveries,
+            m.Flags, m.PartitionKey);
     }
 
     private static async Task<IResult> GetAsync(HttpContext http, long id, MessageBroker broker, RecordService records, AuditTrail audit, CancellationToken cancellationToken)
@@ -251,6 +259,19 @@ public static class MessagingApi
             : Problem(StatusCodes.Status404NotFound, $"There is no message {id} on a configured channel.");
     }
 
+    /// <summary>
+    /// Sets a dead-lettered message aside (query <c>reason</c>, optional): it is kept, and its patient's later messages
+    /// that it held up go on. Reprocessing it later still works.
+    /// </summary>
+    private static async Task<IResult> SetAsideAsync(HttpContext http, long id, MessageBroker broker, CancellationToken cancellationToken)
+    {
+        var who = CareHubPrincipal.Of(http).Subject;
+        var reason = http.Request.Query["reason"].FirstOrDefault() is { Length: > 0 } given ? $"set aside by {who}: {given}" : $"set aside by {who}";
+        return await broker.SetAsideAsync(id, reason, cancellationToken)
+            ? Results.Json(new { setAside = 1 })
+            : Problem(StatusCodes.Status404NotFound, $"Message {id} has no dead-lettered delivery to set aside.");
+    }
+
     private static async Task<IResult> ReprocessManyAsync(HttpContext http, MessageBroker broker, CancellationToken cancellationToken)
     {
         var query = ParseQuery(http.Request.Query, out var problem);
@@ -259,9 +280,9 @@ public static class MessagingApi
             return Problem(StatusCodes.Status400BadRequest, problem!);
         }
 
-        if (query is { Channel: null, State: null, Type: null, From: null, To: null, ControlId: null })
+        if (query is { Channel: null, State: null, Type: null, From: null, To: null, ControlId: null, Flag: null })
         {
-            return Problem(StatusCodes.Status400BadRequest, "Give at least one filter (channel, state, type, from, to, controlId): reprocessing everything is not done by accident.");
+            return Problem(StatusCodes.Status400BadRequest, "Give at least one filter (channel, state, type, from, to, controlId, flag): reprocessing everything is not done by accident.");
         }
 
         return Results.Json(new { reprocessed = await broker.ReprocessAsync(query, cancellationToken) });

@@ -42,6 +42,30 @@ public sealed partial record ChannelOptions
     public string? DemographicsAgreement { get; init; }
 
     /// <summary>
+    /// What to do with a message whose type or event the transformer does not map. False (the default): store it, accept
+    /// it (AA/CA) and flag it unmapped, since refusing stops the sender's interface. True: refuse it (AR/CR with the
+    /// transformer's table 0357 code, 200 or 201), as a channel that must see only what it maps may want.
+    /// </summary>
+    public bool RefuseUnmapped { get; init; }
+
+    /// <summary>
+    /// How long a message counts as the original of a resend: a message with the same sender, control id (MSH-10) and
+    /// content received within this time is answered with the stored ACK and not processed again. The same control id
+    /// with other content is always new data (processed, and flagged control-id-reused). Default 7 days.
+    /// </summary>
+    public TimeSpan ResendWindow { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>
+    /// NHS Numbers this feed sends when it does not know the patient's; treated as absent, never as an identity (neither
+    /// the patient's queue nor the record's keys use them). Setting it replaces the default, 9999999999.
+    /// </summary>
+    public string[] PlaceholderNhsNumbers { get; init; } = [];
+
+    /// <summary>The placeholder NHS Numbers in effect: <see cref="PlaceholderNhsNumbers"/>, or 9999999999.</summary>
+    public IReadOnlySet<string> EffectivePlaceholderNhsNumbers =>
+        new HashSet<string>(PlaceholderNhsNumbers.Length > 0 ? PlaceholderNhsNumbers : ["9999999999"], StringComparer.Ordinal);
+
+    /// <summary>
     /// The <c>meta.source</c> of the records this channel writes, and the scope of its conditional keys: the ODS
     /// organisation URL of <see cref="Organisation"/> (docs/governance.md, data sharing agreements), else the channel itself.
     /// </summary>
@@ -57,6 +81,7 @@ public sealed partial record ChannelOptions
 
         Source.Validate($"{at}:Source");
         Filters.Validate($"{at}:Filters");
+        MessagingOptions.Positive(ResendWindow, $"{at}:ResendWindow");
         if (DemographicsAgreement is not null && (string.IsNullOrWhiteSpace(Organisation) || !Fhir.FhirIds.IsValidId(DemographicsAgreement)))
         {
             throw new InvalidOperationException(

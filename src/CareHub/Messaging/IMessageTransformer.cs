@@ -66,11 +66,19 @@ public sealed class V2ToFhirTransformer(Mapping.V2MappingOptions options) : IMes
 
     public TransformedContent Transform(Hl7Message message) => Map(message, options);
 
-    /// <summary>The records are the channel's own source records: see <see cref="Mapping.V2MappingOptions.Source"/>.</summary>
+    /// <summary>
+    /// The records are the channel's own source records (see <see cref="Mapping.V2MappingOptions.Source"/>), and the
+    /// channel's placeholder NHS Numbers are no identity.
+    /// </summary>
     public TransformedContent Transform(Hl7Message message, ChannelOptions channel)
     {
         ArgumentNullException.ThrowIfNull(channel);
-        return Map(message, options with { Source = channel.SourceUri, DemographicsAuthority = channel.DemographicsAgreement is not null });
+        return Map(message, options with
+        {
+            Source = channel.SourceUri,
+            DemographicsAuthority = channel.DemographicsAgreement is not null,
+            PlaceholderNhsNumbers = channel.EffectivePlaceholderNhsNumbers,
+        });
     }
 
     private static TransformedContent Map(Hl7Message message, Mapping.V2MappingOptions options)

@@ -93,9 +93,10 @@ public sealed partial class MessageBroker
     // ---- deliveries ----------------------------------------------------------------------------------------------
 
     /// <summary>
-    /// Delivers one destination's queue in order. The head is retried with exponential backoff and blocks what follows
-    /// it (order is kept); after the destination's MaxAttempts, or at once on a rejection, it goes to dead-letter and the
-    /// queue moves on. So a poison message holds its destination up for at most the sum of its backoffs, never forever.
+    /// Delivers one destination's queue, each patient's messages in order (the store's partitions). A failing message is
+    /// retried with exponential backoff and holds up only its own patient's later messages; after the destination's
+    /// MaxAttempts, or at once on a rejection, it goes to dead-letter (the work queue), where it keeps holding its patient
+    /// up until it is reprocessed or set aside. Other patients' messages flow past it throughout.
     /// </summary>
     private async Task DeliverLoopAsync(Route route, CancellationToken stoppingToken)
     {

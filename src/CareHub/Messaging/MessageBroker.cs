@@ -132,10 +132,15 @@ public sealed partial class MessageBroker : IAsyncDisposable
             return new IntakeOutcome(nak?.EncodeBytes(), stored.Id, MessageStates.Error, false);
         }
 
-        var dedupKey = message.ControlId.Length > 0
+        // A resend is the same sender, control id and content; the same control id with other content is new data
+        // (senders' counters restart after upgrades and failovers), which is processed and flagged, never discarded.
+        var controlKey = message.ControlId.Length > 0
             ? $"{message.Header.Field(3).Raw}|{message.Header.Field(4).Raw}|{message.ControlId}"
             : null;
-        if (dedupKey is not null && await store.FindDuplicateAsync(channel.Options.Name, dedupKey, cancellationToken) is { } earlier)
+        var contentHash = ContentHash(message);
+        var dedupKey = controlKey is null ? null : controlKey + "|" + contentHash;
+        var resendSince = now - channel.Options.ResendWindow;
+        if (dedupKey is not null && await store.FindDuplicateAsync(channel.Options.Name, dedupKey, resendSince, cancellationToken) is { } earlier)
         {
             LogDuplicate(logger, channel.Options.Name, earlier.Id);
             return new IntakeOutcome(Answer(earlier.Response, message), earlier.Id, earlier.State, true);
@@ -153,6 +158,9 @@ public sealed partial class MessageBroker : IAsyncDisposable
             TriggerEvent = NullIfEmpty(message.TriggerEvent),
             Response = ack?.Encode(),
             DedupKey = processing.State == MessageStates.Error ? null : dedupKey,
+            ResendSince = resendSince,
+            ControlKey = controlKey,
+            ContentHash = contentHash,
             Processing = processing,
         }, cancellationToken);
 
@@ -169,6 +177,13 @@ public sealed partial class MessageBroker : IAsyncDisposable
 
         return new IntakeOutcome(ack?.EncodeBytes(), result.Id, processing.State, false);
     }
+
+    /// <summary>
+    /// The hash of the whole message as text, segments ended by CR: a resend carries the same bytes, so any difference
+    /// (a new send time in MSH-7 or EVN-2 included) makes it new data rather than a resend.
+    /// </summary>
+    private static string ContentHash(Hl7Message message) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(message.Encode())));
 
     /// <summary>The stored answer to a message, encoded as the message asks (MSH-18).</summary>
     private static byte[]? Answer(string? response, Hl7Message message) =>
@@ -202,6 +217,14 @@ public sealed partial class MessageBroker : IAsyncDisposable
                     channel.Options.Destinations.Select(d => d.EffectiveName).ToList());
                 ack = Hl7Acknowledgement.Accept(message);
             }
+            catch (MessageTransformException e) when (e.Code is Hl7ErrorCode.UnsupportedMessageType or Hl7ErrorCode.UnsupportedEventCode && !channel.Options.RefuseUnmapped)
+            {
+                // A message the transformer does not map is still the sender's data, and refusing it stops the sender's
+                // interface: it is kept, accepted, and flagged so that it shows as unmapped rather than as delivered.
+                LogUnmapped(logger, channel.Options.Name, message.MessageType, message.TriggerEvent);
+                processing = ProcessedMessage.Filtered() with { Flags = [MessageFlags.Unmapped], Error = $"{(int)e.Code} {e.Message}" };
+                ack = Hl7Acknowledgement.Accept(message);
+            }
             catch (MessageTransformException e)
             {
                 processing = ProcessedMessage.Failed($"{(int)e.Code} {Hl7ErrorCodes.Describe(e.Code)}: {e.Message}");
@@ -216,6 +239,7 @@ public sealed partial class MessageBroker : IAsyncDisposable
             }
         }
 
+        processing = processing with { PartitionKey = PatientPartition.Of(message, channel.PartitionOptions) };
         var outcome = processing.State == MessageStates.Error ? Hl7AckOutcome.Error : Hl7AckOutcome.Accept;
         return (processing, Hl7Acknowledgement.IsAcceptAckRequested(message, outcome) ? ack : null);
     }
@@ -284,6 +308,27 @@ public sealed partial class MessageBroker : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Sets a dead-lettered message aside: it stays in the store, in error, with the reason, and the later messages of
+    /// its patient that it held up go on. False when the message has no dead-lettered delivery.
+    /// </summary>
+    public async Task<bool> SetAsideAsync(long id, string reason, CancellationToken cancellationToken)
+    {
+        var message = await store.GetAsync(id, cancellationToken);
+        if (message is null || !await store.SetAsideAsync(id, reason, clock.GetUtcNow(), cancellationToken))
+        {
+            return false;
+        }
+
+        LogSetAside(logger, message.Channel, id);
+        if (channels.TryGetValue(message.Channel, out var channel))
+        {
+            channel.Wake();
+        }
+
+        return true;
+    }
+
     /// <summary>Pauses or resumes a channel's deliveries (intake goes on: messages queue while paused). False for an unknown channel.</summary>
     public async Task<bool> SetPausedAsync(string channelName, bool paused, CancellationToken cancellationToken)
     {
@@ -327,6 +372,9 @@ public sealed partial class MessageBroker : IAsyncDisposable
         public IMessageTransformer Transformer { get; } = transformer;
 
         public Principal Principal { get; } = principal;
+
+        /// <summary>How the patient's identifiers are read for the partition key: the channel's placeholder NHS Numbers left out.</summary>
+        public Mapping.V2MappingOptions PartitionOptions { get; } = Mapping.V2MappingOptions.Default with { PlaceholderNhsNumbers = options.EffectivePlaceholderNhsNumbers };
 
         public List<Route> Routes { get; } = [];
 
@@ -393,6 +441,12 @@ public sealed partial class MessageBroker : IAsyncDisposable
 
     [LoggerMessage(EventId = 4006, Level = LogLevel.Warning, Message = "Channel {Channel}: message refused AR, its MSH-3/MSH-4 is not a configured sender; stored in error state")]
     private static partial void LogSenderRefused(ILogger logger, string channel);
+
+    [LoggerMessage(EventId = 4007, Level = LogLevel.Information, Message = "Channel {Channel}: message {MessageId} set aside; its patient's later messages go on")]
+    private static partial void LogSetAside(ILogger logger, string channel, long messageId);
+
+    [LoggerMessage(EventId = 4008, Level = LogLevel.Information, Message = "Channel {Channel}: {Type}^{Trigger} is not mapped by the channel's transformer; stored and accepted as unmapped")]
+    private static partial void LogUnmapped(ILogger logger, string channel, string type, string trigger);
 
     [LoggerMessage(EventId = 4005, Level = LogLevel.Information, Message = "Channel {Channel}: paused = {Paused}")]
     private static partial void LogPaused(ILogger logger, string channel, bool paused);

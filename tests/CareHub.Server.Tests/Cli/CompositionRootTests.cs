@@ -122,6 +122,39 @@ public sealed class CompositionRootTests : IDisposable
         Assert.Equal("carehub-messages-show", view.Agent[0].AltId);
     }
 
+    [Fact]
+    public async Task messages_set_aside_releases_a_dead_letters_patient_and_list_shows_the_work_queue()
+    {
+        // A channel whose demographics agreement does not exist: each delivery is refused for good, so the first message
+        // goes to the work queue and holds up its patient's second one.
+        var settings = MessagingServer.InboundChannel(extra: [("Organisation", "RTH"), ("DemographicsAgreement", "dsa-missing")]).ToList();
+        long poison;
+        await using (var server = await MessagingServer.StartAsync(settings, dataDirectory: Data))
+        {
+            await using var client = await MllpClient.ConnectAsync("127.0.0.1", server.Mllp("adt-in").Port, cancellationToken: Ct);
+            Assert.Equal("AA", (await client.SendAsync(Hl7Message.Parse(MessagingServer.Adt("CLI-1", patient: "PATIENT-C")), Ct)).Get("MSA-1"));
+            Assert.Equal("AA", (await client.SendAsync(Hl7Message.Parse(MessagingServer.Adt("CLI-2", patient: "PATIENT-C")), Ct)).Get("MSA-1"));
+            await server.WhenStateAsync("CLI-1", CareHub.Messaging.Storage.MessageStates.Error);
+            poison = (await server.MessageAsync("CLI-1")).Id;
+        }
+
+        var listed = await CarehubProcess.RunAsync(["messages", "list", "--data", Data, "--state", "error"]);
+        Assert.True(listed.Code == 0, listed.Output);
+        Assert.Contains("CLI-1", listed.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("CLI-2", listed.Output, StringComparison.Ordinal);
+
+        var setAside = await CarehubProcess.RunAsync(["messages", "set-aside", "--data", Data, "--reason", "agreement under review",
+            poison.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        Assert.True(setAside.Code == 0, setAside.Output);
+        Assert.Contains("Set aside 1 message(s).", setAside.Output, StringComparison.Ordinal);
+
+        await using var again = await MessagingServer.StartAsync(settings, dataDirectory: Data);
+        var aside = (await again.MessageAsync("CLI-1")).Deliveries.Single();
+        Assert.Equal((CareHub.Messaging.Storage.DeliveryStates.SetAside, "set aside from the command line: agreement under review"), (aside.State, aside.LastError));
+        // Released, the second message is tried (and refused for the same reason): it no longer waits behind the first.
+        await MessagingServer.EventuallyAsync(async () => (await again.MessageAsync("CLI-2")).Deliveries.Single().Attempts > 0, "CLI-2 is tried");
+    }
+
     private static async Task<string?> FirstIdAsync(MessagingServer server, string query)
     {
         using var json = JsonDocument.Parse(await server.Client.GetStringAsync($"{server.BaseUrl}/fhir/{query}", Ct));

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -15,49 +14,30 @@ public sealed class DeliveryTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static IEnumerable<KeyValuePair<string, string?>> Relay(int receiverPort, int maxAttempts = 10) =>
-    [
-        new("CareHub:Channels:0:Name", "relay"),
-        new("CareHub:Channels:0:Source:Type", "mllp"),
-        new("CareHub:Channels:0:Source:Port", "0"),
-        new("CareHub:Channels:0:Source:Unauthenticated", "true"),
-        new("CareHub:Channels:0:Transformer", "pass-through"),
-        new("CareHub:Channels:0:Destinations:0:Name", "downstream"),
-        new("CareHub:Channels:0:Destinations:0:Type", "mllp"),
-        new("CareHub:Channels:0:Destinations:0:Host", "127.0.0.1"),
-        new("CareHub:Channels:0:Destinations:0:Port", receiverPort.ToString(CultureInfo.InvariantCulture)),
-        new("CareHub:Channels:0:Destinations:0:RetryDelay", "00:00:00.050"),
-        new("CareHub:Channels:0:Destinations:0:MaxRetryDelay", "00:00:00.200"),
-        new("CareHub:Channels:0:Destinations:0:MaxAttempts", maxAttempts.ToString(CultureInfo.InvariantCulture)),
-    ];
+    private static Task SendAsync(MessagingServer server, string channel, params string[] controlIds) =>
+        SendForAsync(server, channel, null, controlIds);
 
-    private static async Task SendAsync(MessagingServer server, string channel, params string[] controlIds)
+    /// <summary>Sends ADT messages, all about <paramref name="patient"/> (PID-3), or each about a patient of its own when null.</summary>
+    private static async Task SendForAsync(MessagingServer server, string channel, string? patient, params string[] controlIds)
     {
         await using var client = await MllpClient.ConnectAsync("127.0.0.1", server.Mllp(channel).Port, cancellationToken: Ct);
         foreach (var id in controlIds)
         {
-            Assert.Equal("AA", (await client.SendAsync(Hl7Message.Parse(MessagingServer.Adt(id)), Ct)).Get("MSA-1"));
+            Assert.Equal("AA", (await client.SendAsync(Hl7Message.Parse(MessagingServer.Adt(id, patient: patient)), Ct)).Get("MSA-1"));
         }
     }
 
-    private static async Task<StoredMessage> MessageAsync(MessagingServer server, string controlId) =>
-        (await server.Store.GetAsync(Assert.Single(await server.Store.SearchAsync(new MessageQuery(ControlId: controlId), Ct)).Id, Ct))!;
-
-    private static Task WhenStateAsync(MessagingServer server, string controlId, string state) =>
-        MessagingServer.EventuallyAsync(async () => (await server.Store.SearchAsync(new MessageQuery(ControlId: controlId), Ct)).SingleOrDefault()?.State == state,
-            $"{controlId} is {state}");
-
     [Fact]
-    public async Task an_error_ack_is_retried_with_backoff_and_the_messages_behind_it_wait_their_turn()
+    public async Task an_error_ack_is_retried_with_backoff_and_the_same_patients_later_messages_wait_their_turn()
     {
         await using var receiver = new FakeMllpReceiver((_, n) => n <= 2 ? Hl7AckCode.AE : Hl7AckCode.AA);
-        await using var server = await MessagingServer.StartAsync(Relay(receiver.Port));
+        await using var server = await MessagingServer.StartAsync(MessagingServer.RelayChannel(receiver.Port));
 
-        await SendAsync(server, "relay", "R1", "R2", "R3");
+        await SendForAsync(server, "relay", "PATIENT-R", "R1", "R2", "R3");
 
-        await WhenStateAsync(server, "R3", MessageStates.Sent);
+        await server.WhenStateAsync("R3", MessageStates.Sent);
         Assert.Equal(["R1", "R1", "R1", "R2", "R3"], receiver.Received.Select(m => m.ControlId));
-        var first = await MessageAsync(server, "R1");
+        var first = await server.MessageAsync("R1");
         Assert.Equal((DeliveryStates.Sent, 3), (first.Deliveries[0].State, first.Deliveries[0].Attempts));
         Assert.Contains("MSA|AA|R1", first.Deliveries[0].Response, StringComparison.Ordinal);
     }
@@ -66,12 +46,12 @@ public sealed class DeliveryTests
     public async Task a_rejected_message_goes_to_dead_letter_at_once_and_the_queue_moves_on()
     {
         await using var receiver = new FakeMllpReceiver((m, _) => m.ControlId == "POISON" ? Hl7AckCode.AR : Hl7AckCode.AA);
-        await using var server = await MessagingServer.StartAsync(Relay(receiver.Port));
+        await using var server = await MessagingServer.StartAsync(MessagingServer.RelayChannel(receiver.Port));
 
         await SendAsync(server, "relay", "POISON", "AFTER");
 
-        await WhenStateAsync(server, "AFTER", MessageStates.Sent);
-        var poison = await MessageAsync(server, "POISON");
+        await server.WhenStateAsync("AFTER", MessageStates.Sent);
+        var poison = await server.MessageAsync("POISON");
         Assert.Equal(MessageStates.Error, poison.State);
         Assert.Equal((DeliveryStates.DeadLetter, 1), (poison.Deliveries[0].State, poison.Deliveries[0].Attempts));
         Assert.Contains("AR", poison.Deliveries[0].LastError, StringComparison.Ordinal);
@@ -82,19 +62,20 @@ public sealed class DeliveryTests
     {
         var accept = false;
         await using var receiver = new FakeMllpReceiver((m, _) => m.ControlId == "STUCK" && !Volatile.Read(ref accept) ? Hl7AckCode.AE : Hl7AckCode.AA);
-        await using var server = await MessagingServer.StartAsync(Relay(receiver.Port, maxAttempts: 3));
+        await using var server = await MessagingServer.StartAsync(MessagingServer.RelayChannel(receiver.Port, maxAttempts: 3));
 
         await SendAsync(server, "relay", "STUCK", "NEXT");
 
-        await WhenStateAsync(server, "NEXT", MessageStates.Sent);
-        var stuck = await MessageAsync(server, "STUCK");
+        await server.WhenStateAsync("NEXT", MessageStates.Sent);
+        await server.WhenStateAsync("STUCK", MessageStates.Error);
+        var stuck = await server.MessageAsync("STUCK");
         Assert.Equal((MessageStates.Error, DeliveryStates.DeadLetter, 3), (stuck.State, stuck.Deliveries[0].State, stuck.Deliveries[0].Attempts));
 
         Volatile.Write(ref accept, true);
         using var response = await server.Client.PostAsync($"{server.BaseUrl}/admin/messaging/messages/{stuck.Id}/reprocess", null, Ct);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
 
-        await WhenStateAsync(server, "STUCK", MessageStates.Sent);
+        await server.WhenStateAsync("STUCK", MessageStates.Sent);
         Assert.Equal(4, receiver.Received.Count(m => m.ControlId == "STUCK"));
     }
 
@@ -102,7 +83,7 @@ public sealed class DeliveryTests
     public async Task a_paused_channel_takes_messages_but_delivers_them_only_when_resumed()
     {
         await using var receiver = new FakeMllpReceiver((_, _) => Hl7AckCode.AA);
-        await using var server = await MessagingServer.StartAsync(Relay(receiver.Port));
+        await using var server = await MessagingServer.StartAsync(MessagingServer.RelayChannel(receiver.Port));
         using (var pause = await server.Client.PostAsync($"{server.BaseUrl}/admin/messaging/channels/relay/pause", null, Ct))
         {
             Assert.Equal(HttpStatusCode.OK, pause.StatusCode);
@@ -115,14 +96,14 @@ public sealed class DeliveryTests
         await MessagingServer.EventuallyAsync(() => Task.FromResult(server.Broker.DeliveryCycles("relay", "downstream") >= passes + 2),
             "the paused worker completes two passes");
         Assert.Empty(receiver.Received);
-        Assert.Equal(MessageStates.Queued, (await MessageAsync(server, "HELD")).State);
+        Assert.Equal(MessageStates.Queued, (await server.MessageAsync("HELD")).State);
 
         using (var resume = await server.Client.PostAsync($"{server.BaseUrl}/admin/messaging/channels/relay/resume", null, Ct))
         {
             Assert.Equal(HttpStatusCode.OK, resume.StatusCode);
         }
 
-        await WhenStateAsync(server, "HELD", MessageStates.Sent);
+        await server.WhenStateAsync("HELD", MessageStates.Sent);
     }
 
     [Fact]
@@ -159,13 +140,13 @@ public sealed class DeliveryTests
 
         await SendAsync(server, "adt-in", "HTTP-1");
 
-        await WhenStateAsync(server, "HTTP-1", MessageStates.Sent);
+        await server.WhenStateAsync("HTTP-1", MessageStates.Sent);
         await serving;
         Assert.Equal(2, bodies.Count);
         Assert.Contains("HTTP-1", bodies[1].Body, StringComparison.Ordinal);
         Assert.StartsWith("application/fhir+json", bodies[1].Type, StringComparison.Ordinal);
         Assert.Equal("Bearer downstream-token", bodies[1].Auth);
-        Assert.Equal(2, (await MessageAsync(server, "HTTP-1")).Deliveries[0].Attempts);
+        Assert.Equal(2, (await server.MessageAsync("HTTP-1")).Deliveries[0].Attempts);
     }
 
     [Fact]
@@ -173,8 +154,8 @@ public sealed class DeliveryTests
     {
         await using var server = await MessagingServer.StartAsync(MessagingServer.InboundChannel());
         await SendAsync(server, "adt-in", "ONCE-1");
-        await WhenStateAsync(server, "ONCE-1", MessageStates.Sent);
-        var message = await MessageAsync(server, "ONCE-1");
+        await server.WhenStateAsync("ONCE-1", MessageStates.Sent);
+        var message = await server.MessageAsync("ONCE-1");
 
         // As if the process died after the record's commit and before the message store's: the delivery is pending again.
         await using (var connection = new SqliteConnection($"Data Source={Path.Combine(server.DataDirectory, SqliteMessageStore.FileName)};Pooling=False"))
@@ -187,9 +168,9 @@ public sealed class DeliveryTests
 
         // Resuming wakes the channel's workers at once instead of at their next poll.
         await server.Broker.SetPausedAsync("adt-in", false, Ct);
-        await WhenStateAsync(server, "ONCE-1", MessageStates.Sent);
+        await server.WhenStateAsync("ONCE-1", MessageStates.Sent);
 
-        var again = await MessageAsync(server, "ONCE-1");
+        var again = await server.MessageAsync("ONCE-1");
         Assert.Equal(2, again.Deliveries[0].Attempts);
         Assert.Contains("receipt", again.Deliveries[0].Response, StringComparison.Ordinal);
         Assert.Equal(1, await server.PatientsWithControlIdAsync("ONCE-1"));

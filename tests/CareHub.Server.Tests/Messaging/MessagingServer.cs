@@ -160,6 +160,35 @@ public sealed class MessagingServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A channel "relay" that passes MLLP messages through to an MLLP receiver on loopback (destination "downstream"),
+    /// retrying quickly.
+    /// </summary>
+    public static IEnumerable<KeyValuePair<string, string?>> RelayChannel(int receiverPort, int maxAttempts = 10) =>
+    [
+        new("CareHub:Channels:0:Name", "relay"),
+        new("CareHub:Channels:0:Source:Type", "mllp"),
+        new("CareHub:Channels:0:Source:Port", "0"),
+        new("CareHub:Channels:0:Source:Unauthenticated", "true"),
+        new("CareHub:Channels:0:Transformer", "pass-through"),
+        new("CareHub:Channels:0:Destinations:0:Name", "downstream"),
+        new("CareHub:Channels:0:Destinations:0:Type", "mllp"),
+        new("CareHub:Channels:0:Destinations:0:Host", "127.0.0.1"),
+        new("CareHub:Channels:0:Destinations:0:Port", receiverPort.ToString(CultureInfo.InvariantCulture)),
+        new("CareHub:Channels:0:Destinations:0:RetryDelay", "00:00:00.050"),
+        new("CareHub:Channels:0:Destinations:0:MaxRetryDelay", "00:00:00.200"),
+        new("CareHub:Channels:0:Destinations:0:MaxAttempts", maxAttempts.ToString(CultureInfo.InvariantCulture)),
+    ];
+
+    /// <summary>The one stored message with this control id, with its deliveries.</summary>
+    public async Task<StoredMessage> MessageAsync(string controlId) =>
+        (await Store.GetAsync(Assert.Single(await Store.SearchAsync(new MessageQuery(ControlId: controlId), CancellationToken.None)).Id, CancellationToken.None))!;
+
+    /// <summary>Waits until the one stored message with this control id is in the state.</summary>
+    public Task WhenStateAsync(string controlId, string state) =>
+        EventuallyAsync(async () => (await Store.SearchAsync(new MessageQuery(ControlId: controlId), CancellationToken.None)).SingleOrDefault()?.State == state,
+            $"{controlId} is {state}");
+
     /// <summary>An inbound MLLP channel into the record through the test transformer.</summary>
     public static IEnumerable<KeyValuePair<string, string?>> InboundChannel(int index = 0, string name = "adt-in", string transformer = TestPatientTransformer.TransformerName,
         string destination = "record", params (string Key, string Value)[] extra)
@@ -181,11 +210,14 @@ public sealed class MessagingServer : IAsyncDisposable
         }
     }
 
-    /// <summary>A small ADT message with a given control id; PID-3 and the names are invented.</summary>
-    public static string Adt(string controlId, string trigger = "A01", string patientClass = "I", char fieldSeparator = '|', string facility = "RAL") =>
+    /// <summary>
+    /// A small ADT message with a given control id; PID-3 (the control id unless <paramref name="patient"/> is given) and
+    /// the names are invented.
+    /// </summary>
+    public static string Adt(string controlId, string trigger = "A01", string patientClass = "I", char fieldSeparator = '|', string facility = "RAL", string? patient = null) =>
         ($"MSH|^~\\&|PAS|{facility}|CAREHUB|CAREHUB|20240301090000||ADT^{trigger}^ADT_A01|{controlId}|P|2.5.1\r" +
          $"EVN|{trigger}|20240301090000\r" +
-         $"PID|1||{controlId}^^^RAL^MR||TESTPATIENT^ALEX||19800101|U\r" +
+         $"PID|1||{patient ?? controlId}^^^RAL^MR||TESTPATIENT^ALEX||19800101|U\r" +
          $"PV1|1|{patientClass}\r").Replace('|', fieldSeparator);
 
     public static byte[] Bytes(string text) => Encoding.UTF8.GetBytes(text);

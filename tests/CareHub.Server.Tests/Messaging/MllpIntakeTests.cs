@@ -72,9 +72,9 @@ public sealed class MllpIntakeTests
     }
 
     [Fact]
-    public async Task a_message_the_transformer_refuses_is_rejected_AR_with_its_code_and_kept()
+    public async Task on_a_channel_that_refuses_unmapped_messages_one_the_transformer_does_not_map_is_rejected_AR_with_its_code_and_kept()
     {
-        await using var server = await MessagingServer.StartAsync(MessagingServer.InboundChannel());
+        await using var server = await MessagingServer.StartAsync(MessagingServer.InboundChannel(extra: [("RefuseUnmapped", "true")]));
 
         var ack = await SendAsync(server, MessagingServer.Adt("ORU-1").Replace("ADT^A01^ADT_A01", "ORU^R01^ORU_R01", StringComparison.Ordinal));
 

@@ -39,12 +39,27 @@ public sealed class V2ToFhirChannelTests
     }
 
     [Fact]
-    public async Task a_message_type_the_mapper_does_not_take_is_rejected_with_its_code()
+    public async Task a_message_type_the_mapper_does_not_take_is_accepted_stored_and_flagged_unmapped()
     {
         await using var server = await MessagingServer.StartAsync(MessagingServer.InboundChannel(transformer: "v2-to-fhir"));
         var endpoint = server.Mllp("adt-in");
         await using var client = await MllpClient.ConnectAsync("127.0.0.1", endpoint.Port, cancellationToken: Ct);
         var vaccination = "MSH|^~\\&|IMM|RTH|CAREHUB|CAREHUB|20261101090000||VXU^V04^VXU_V04|V2F-3|P|2.5.1\rPID|1||X1^^^RTH^MR||EXAMPLE^ALEX\r";
+
+        var ack = await client.SendAsync(Hl7Message.Parse(vaccination), Ct);
+
+        Assert.Equal("AA", ack.Get("MSA-1"));
+        var stored = Assert.Single(await server.Store.SearchAsync(new CareHub.Messaging.Storage.MessageQuery(Flag: CareHub.Messaging.Storage.MessageFlags.Unmapped), Ct));
+        Assert.Equal(("V2F-3", CareHub.Messaging.Storage.MessageStates.Filtered), (stored.ControlId, stored.State));
+        Assert.StartsWith("200", stored.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task a_channel_set_to_refuse_unmapped_messages_rejects_them_with_their_code()
+    {
+        await using var server = await MessagingServer.StartAsync(MessagingServer.InboundChannel(transformer: "v2-to-fhir", extra: [("RefuseUnmapped", "true")]));
+        await using var client = await MllpClient.ConnectAsync("127.0.0.1", server.Mllp("adt-in").Port, cancellationToken: Ct);
+        var vaccination = "MSH|^~\\&|IMM|RTH|CAREHUB|CAREHUB|20261101090000||VXU^V04^VXU_V04|V2F-4|P|2.5.1\rPID|1||X1^^^RTH^MR||EXAMPLE^ALEX\r";
 
         var ack = await client.SendAsync(Hl7Message.Parse(vaccination), Ct);
 

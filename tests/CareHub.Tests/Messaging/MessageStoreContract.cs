@@ -39,7 +39,7 @@ public abstract class MessageStoreContract : IAsyncLifetime
     }
 
     private static NewMessage Message(string control, string channel = "adt", int minute = 0, string type = "ADT", string trigger = "A01", bool dedup = true,
-        params string[] destinations) => new()
+        string content = "same-content", string partition = "", params string[] destinations) => new()
         {
             Channel = channel,
             Received = T0.AddMinutes(minute),
@@ -49,11 +49,15 @@ public abstract class MessageStoreContract : IAsyncLifetime
             MessageType = type,
             TriggerEvent = trigger,
             Response = $"MSH|^~\\&|||||||ACK|X|P|2.5.1\rMSA|AA|{control}\r",
-            DedupKey = dedup ? $"LAB|RAL|{control}" : null,
+            DedupKey = dedup ? $"LAB|RAL|{control}|{content}" : null,
+            ControlKey = dedup ? $"LAB|RAL|{control}" : null,
+            ContentHash = dedup ? content : null,
             Processing = destinations.Length == 0
-                ? ProcessedMessage.Filtered()
-                : new ProcessedMessage(MessageStates.Queued, "{\"resourceType\":\"Bundle\"}", "application/fhir+json", null, destinations),
+                ? ProcessedMessage.Filtered() with { PartitionKey = partition }
+                : new ProcessedMessage(MessageStates.Queued, "{\"resourceType\":\"Bundle\"}", "application/fhir+json", null, destinations) { PartitionKey = partition },
         };
+
+    private static DeliveryOutcome DeadLetter(string error) => new(DeliveryStates.DeadLetter, T0, null, error, null);
 
     private static DeliveryOutcome Sent(int minute) => new(DeliveryStates.Sent, T0.AddMinutes(minute), null, null, "ok");
 
@@ -173,20 +177,119 @@ public abstract class MessageStoreContract : IAsyncLifetime
     }
 
     [Fact]
-    public async Task a_dead_lettered_head_lets_the_queue_move_on_and_puts_its_message_in_error()
+    public async Task a_dead_lettered_message_holds_up_its_own_partition_only_and_puts_its_message_in_error()
     {
-        var poison = await Store.InsertAsync(Message("p1", destinations: ["mllp"]), Ct);
-        var next = await Store.InsertAsync(Message("p2", destinations: ["mllp"]), Ct);
+        var poison = await Store.InsertAsync(Message("p1", partition: "patient-a", destinations: ["mllp"]), Ct);
+        var samePatient = await Store.InsertAsync(Message("p2", partition: "patient-a", destinations: ["mllp"]), Ct);
+        var otherPatient = await Store.InsertAsync(Message("p3", partition: "patient-b", destinations: ["mllp"]), Ct);
         var claim = (await Store.ClaimNextAsync("adt", "mllp", T0, Ct)).Claim!;
+        Assert.Equal(poison.Id, claim.Message.Id);
 
         await Store.CompleteAsync(claim, new DeliveryOutcome(DeliveryStates.DeadLetter, T0, null, "AR: unsupported", "MSA|AR"), Ct);
         var following = (await Store.ClaimNextAsync("adt", "mllp", T0, Ct)).Claim!;
-        await following.DisposeAsync();
+        await Store.CompleteAsync(following, Sent(1), Ct);
+        var afterThat = await Store.ClaimNextAsync("adt", "mllp", T0, Ct);
 
-        Assert.Equal(next.Id, following.Message.Id);
+        Assert.Equal(otherPatient.Id, following.Message.Id);
+        Assert.Equal(new ClaimResult(null, null), afterThat);
+        Assert.Equal(MessageStates.Queued, (await Store.GetAsync(samePatient.Id, Ct))!.State);
         var stored = await Store.GetAsync(poison.Id, Ct);
         Assert.Equal(MessageStates.Error, stored!.State);
+        Assert.Equal("patient-a", stored.PartitionKey);
         Assert.Equal((DeliveryStates.DeadLetter, "AR: unsupported", "MSA|AR"), (stored.Deliveries[0].State, stored.Deliveries[0].LastError, stored.Deliveries[0].Response));
+    }
+
+    [Fact]
+    public async Task a_message_waiting_for_its_retry_holds_back_its_own_partition_while_other_partitions_go_first()
+    {
+        var retrying = await Store.InsertAsync(Message("w1", partition: "patient-a", destinations: ["mllp"]), Ct);
+        var samePatient = await Store.InsertAsync(Message("w2", partition: "patient-a", destinations: ["mllp"]), Ct);
+        var otherPatient = await Store.InsertAsync(Message("w3", partition: "patient-b", destinations: ["mllp"]), Ct);
+        var claim = (await Store.ClaimNextAsync("adt", "mllp", T0, Ct)).Claim!;
+        await Store.CompleteAsync(claim, new DeliveryOutcome(DeliveryStates.Error, T0, T0.AddMinutes(5), "timeout", null), Ct);
+
+        var next = (await Store.ClaimNextAsync("adt", "mllp", T0.AddMinutes(1), Ct)).Claim!;
+        await Store.CompleteAsync(next, Sent(1), Ct);
+        var waiting = await Store.ClaimNextAsync("adt", "mllp", T0.AddMinutes(1), Ct);
+        var due = (await Store.ClaimNextAsync("adt", "mllp", T0.AddMinutes(5), Ct)).Claim!;
+        await Store.CompleteAsync(due, Sent(5), Ct);
+        var then = (await Store.ClaimNextAsync("adt", "mllp", T0.AddMinutes(5), Ct)).Claim!;
+        await then.DisposeAsync();
+
+        Assert.Equal(otherPatient.Id, next.Message.Id);
+        Assert.Equal(new ClaimResult(null, T0.AddMinutes(5)), waiting);
+        Assert.Equal((retrying.Id, 2), (due.Message.Id, due.Attempt));
+        Assert.Equal(samePatient.Id, then.Message.Id);
+    }
+
+    [Fact]
+    public async Task setting_a_dead_letter_aside_releases_its_partition_and_keeps_the_message_in_error()
+    {
+        var poison = await Store.InsertAsync(Message("a1", partition: "patient-a", destinations: ["record"]), Ct);
+        var later = await Store.InsertAsync(Message("a2", partition: "patient-a", destinations: ["record"]), Ct);
+        Assert.False(await Store.SetAsideAsync(poison.Id, "nothing to set aside yet", T0, Ct));
+        await Store.CompleteAsync((await Store.ClaimNextAsync("adt", "record", T0, Ct)).Claim!, DeadLetter("412 two patients match"), Ct);
+        Assert.Null((await Store.ClaimNextAsync("adt", "record", T0, Ct)).Claim);
+
+        Assert.True(await Store.SetAsideAsync(poison.Id, "set aside by int.eng: duplicate patients under review", T0.AddMinutes(1), Ct));
+        var released = (await Store.ClaimNextAsync("adt", "record", T0.AddMinutes(1), Ct)).Claim!;
+        await released.DisposeAsync();
+
+        Assert.Equal(later.Id, released.Message.Id);
+        var stored = await Store.GetAsync(poison.Id, Ct);
+        Assert.Equal(MessageStates.Error, stored!.State);
+        Assert.Equal((DeliveryStates.SetAside, "set aside by int.eng: duplicate patients under review"), (stored.Deliveries[0].State, stored.Deliveries[0].LastError));
+    }
+
+    [Fact]
+    public async Task the_same_control_id_with_other_content_is_stored_as_new_data_and_flagged()
+    {
+        var first = await Store.InsertAsync(Message("reused", content: "first-admission", destinations: ["record"]), Ct);
+
+        var second = await Store.InsertAsync(Message("reused", minute: 5, content: "second-admission", destinations: ["record"]) with { ResendSince = T0 }, Ct);
+        var resendOfSecond = await Store.InsertAsync(Message("reused", minute: 6, content: "second-admission", destinations: ["record"]) with { ResendSince = T0 }, Ct);
+
+        Assert.False(second.Duplicate);
+        Assert.NotEqual(first.Id, second.Id);
+        Assert.True(resendOfSecond.Duplicate);
+        Assert.Equal(second.Id, resendOfSecond.Id);
+        Assert.Empty((await Store.GetAsync(first.Id, Ct))!.Flags);
+        Assert.Equal([MessageFlags.ControlIdReused], (await Store.GetAsync(second.Id, Ct))!.Flags);
+        var flagged = Assert.Single(await Store.SearchAsync(new MessageQuery(Flag: MessageFlags.ControlIdReused), Ct));
+        Assert.Equal(second.Id, flagged.Id);
+        Assert.Equal([MessageFlags.ControlIdReused], flagged.Flags);
+        Assert.Equal(2, (await Store.SearchAsync(new MessageQuery(ControlId: "reused"), Ct)).Count);
+    }
+
+    [Fact]
+    public async Task a_resend_after_the_window_is_processed_again_and_the_key_moves_to_it()
+    {
+        var original = await Store.InsertAsync(Message("late", destinations: ["record"]), Ct);
+
+        var late = await Store.InsertAsync(Message("late", minute: 60, destinations: ["record"]) with { ResendSince = T0.AddMinutes(30) }, Ct);
+        var resendOfLate = await Store.InsertAsync(Message("late", minute: 61, destinations: ["record"]) with { ResendSince = T0.AddMinutes(31) }, Ct);
+
+        Assert.False(late.Duplicate);
+        Assert.NotEqual(original.Id, late.Id);
+        Assert.Equal((true, late.Id), (resendOfLate.Duplicate, resendOfLate.Id));
+        Assert.Empty((await Store.GetAsync(late.Id, Ct))!.Flags);
+    }
+
+    [Fact]
+    public async Task reprocessing_takes_the_new_partition_and_flags_and_keeps_the_control_id_flag()
+    {
+        await Store.InsertAsync(Message("rf", content: "one"), Ct);
+        var reused = await Store.InsertAsync(Message("rf", content: "two", destinations: ["record"]), Ct);
+
+        await Store.ReprocessAsync(reused.Id, new ProcessedMessage(MessageStates.Queued, "{}", "application/fhir+json", null, ["record"])
+        {
+            PartitionKey = "patient-z",
+            Flags = [MessageFlags.Unmapped],
+        }, T0.AddHours(1), Ct);
+
+        var stored = await Store.GetAsync(reused.Id, Ct);
+        Assert.Equal("patient-z", stored!.PartitionKey);
+        Assert.Equal([MessageFlags.ControlIdReused, MessageFlags.Unmapped], stored.Flags);
     }
 
     [Fact]

@@ -79,11 +79,13 @@ public sealed class RecordDestination(RecordService records, Principal principal
     }
 
     /// <summary>
-    /// A conflict with a concurrent write, a precondition another write may change, or a busy or failing server may pass
-    /// later; anything else the record refused for what the message is, and would refuse again.
+    /// A conflict with a concurrent write, or a busy or failing server, may pass later. Anything else the record refused
+    /// for what the message is, and would refuse again: a 412 (the message's conditional keys match more than one
+    /// record, an identity conflict for a person to resolve) included, so it goes to the work queue at once instead of
+    /// being retried for the length of its backoff.
     /// </summary>
     private static bool MayPassLater(FhirException e) =>
-        e is ResourceConflictException or PreconditionFailedException or ServiceUnavailableException or InternalErrorException;
+        e is ResourceConflictException or ServiceUnavailableException or InternalErrorException;
 
     /// <summary>Why the channel may not act as authoritative for demographics now, or null when its agreement allows it.</summary>
     private async Task<string?> AgreementProblemAsync(RequestContext context, CancellationToken cancellationToken)

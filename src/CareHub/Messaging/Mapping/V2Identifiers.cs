@@ -11,7 +11,8 @@ namespace CareHub.Messaging.Mapping;
 /// Identifier systems for v2 identifiers (CX, EI, HD, XCN.1/XCN.9). The rule, in order:
 /// <list type="number">
 /// <item>NHS Numbers (assigning authority in <see cref="V2MappingOptions.NhsNumberAuthorities"/> or identifier type in
-/// <see cref="V2MappingOptions.NhsNumberTypeCodes"/>) with a valid check digit: <c>https://fhir.nhs.uk/Id/nhs-number</c>.</item>
+/// <see cref="V2MappingOptions.NhsNumberTypeCodes"/>) with a valid check digit: <c>https://fhir.nhs.uk/Id/nhs-number</c>;
+/// a placeholder (<see cref="V2MappingOptions.PlaceholderNhsNumbers"/>) is no identifier at all.</item>
 /// <item>An authority whose universal id (HD.2) is an OID: <c>urn:oid:&lt;oid&gt;</c> (IG datatype-hd-to-...: ISO OIDs
 /// are systems of their own); a UUID: <c>urn:uuid:&lt;uuid&gt;</c>; a URI: the URI itself.</item>
 /// <item>Known national authorities: ODS for organisation codes, GMC / GMP numbers for clinicians.</item>
@@ -116,7 +117,7 @@ internal static partial class V2Identifiers
 
     /// <summary>
     /// A CX repetition as an Identifier (datatype-cx-to-identifier): value CX.1, system by the rule above, type CX.5
-    /// (table 0203). Null when CX.1 is empty.
+    /// (table 0203). Null when CX.1 is empty or is a placeholder NHS Number.
     /// </summary>
     public static Identifier? FromCx(Hl7Identifier cx, string sender, string kind, V2MappingOptions options, out bool isNhsNumber)
     {
@@ -132,6 +133,12 @@ internal static partial class V2Identifiers
         if ((typeCode is not null && options.NhsNumberTypeCodes.Contains(typeCode))
             || (authorityName is not null && options.NhsNumberAuthorities.Contains(authorityName)))
         {
+            if (options.PlaceholderNhsNumbers.Contains(value.Replace(" ", "", StringComparison.Ordinal)))
+            {
+                // A placeholder stands for "not known": as an identity it would join every patient sent with it.
+                return null;
+            }
+
             // Only a number that passes the Modulus 11 check goes under the NHS system; anything else there would be
             // matched against real NHS Numbers (NHS Data Dictionary, NHS Number).
             if (NhsNumber.TryParse(value, out var nhs))

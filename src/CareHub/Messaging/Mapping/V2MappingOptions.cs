@@ -34,6 +34,12 @@ public sealed record V2MappingOptions
     public IReadOnlySet<string> NhsNumberTypeCodes { get; init; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "NH", "NHSNMBR" };
 
     /// <summary>
+    /// NHS Numbers that feeds send when they do not know the patient's (a placeholder such as 9999999999, which passes the
+    /// Modulus 11 check): treated as absent, never as an identity, so that they neither key nor match a patient.
+    /// </summary>
+    public IReadOnlySet<string> PlaceholderNhsNumbers { get; init; } = new HashSet<string>(StringComparer.Ordinal) { "9999999999" };
+
+    /// <summary>
     /// Whether a bare MSH-4 (or PD1-3) facility code shaped like an ODS code (3 to 6 letters and digits, e.g. RX1, A81001)
     /// is taken as one. True suits senders inside the NHS; a facility whose HD names an ISO OID is never read as ODS.
     /// </summary>

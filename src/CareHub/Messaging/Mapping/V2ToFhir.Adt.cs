@@ -8,26 +8,98 @@ public static partial class V2ToFhir
     private const string ActCode = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
     private const string ParticipationType = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType";
 
+    /// <summary>What an ADT event does to the record (HL7 v2.5.1 chapter 3, the event's definition).</summary>
+    private enum AdtAction
+    {
+        /// <summary>The patient (demographics owned) and the visit of PV1, with the event's encounter status.</summary>
+        Visit,
+
+        /// <summary>The patient only: the PV1, if any, is not a visit.</summary>
+        Person,
+
+        /// <summary>A29: the person's information is deleted at the sender; the patient record is made inactive.</summary>
+        DeletePerson,
+
+        /// <summary>PID / MRG pairs: the prior patient (MRG-1) is merged into the surviving one (PID).</summary>
+        Merge,
+
+        /// <summary>A47: the patient known by MRG-1 now has PID-3's identifiers.</summary>
+        ChangeIdentifiers,
+
+        /// <summary>A45: the visit of PV1 moves to the patient of PID.</summary>
+        MoveVisit,
+
+        /// <summary>A50: the visit known by MRG-5 now has PV1-19's number.</summary>
+        ChangeVisitNumber,
+
+        /// <summary>A17: two patients swap locations; two PID / PV1 groups.</summary>
+        Swap,
+
+        /// <summary>A60: the patient's allergies (IAM) are updated.</summary>
+        Allergies,
+    }
+
+    /// <summary>
+    /// The ADT events of HL7 v2.5.1 chapter 3 that CareHub maps, and what each does. Events not here (A19 query, A20 bed
+    /// status, A24/A37 link and unlink, account and visit merges and moves A35 A41 A42 A43 A44, A46 A48 A49 A51) are
+    /// stored and accepted as unmapped by the broker (docs/v2-to-fhir.md has the table).
+    /// </summary>
+    private static readonly Dictionary<string, AdtAction> AdtActions = new(StringComparer.Ordinal)
+    {
+        ["A01"] = AdtAction.Visit, ["A02"] = AdtAction.Visit, ["A03"] = AdtAction.Visit, ["A04"] = AdtAction.Visit,
+        ["A05"] = AdtAction.Visit, ["A06"] = AdtAction.Visit, ["A07"] = AdtAction.Visit, ["A08"] = AdtAction.Visit,
+        ["A09"] = AdtAction.Visit, ["A10"] = AdtAction.Visit, ["A11"] = AdtAction.Visit, ["A12"] = AdtAction.Visit,
+        ["A13"] = AdtAction.Visit, ["A14"] = AdtAction.Visit, ["A15"] = AdtAction.Visit, ["A16"] = AdtAction.Visit,
+        ["A17"] = AdtAction.Swap, ["A18"] = AdtAction.Merge, ["A21"] = AdtAction.Visit, ["A22"] = AdtAction.Visit,
+        ["A23"] = AdtAction.Visit, ["A25"] = AdtAction.Visit, ["A26"] = AdtAction.Visit, ["A27"] = AdtAction.Visit,
+        ["A28"] = AdtAction.Person, ["A29"] = AdtAction.DeletePerson, ["A30"] = AdtAction.Merge, ["A31"] = AdtAction.Person,
+        ["A32"] = AdtAction.Visit, ["A33"] = AdtAction.Visit, ["A34"] = AdtAction.Merge, ["A36"] = AdtAction.Merge,
+        ["A38"] = AdtAction.Visit, ["A39"] = AdtAction.Merge, ["A40"] = AdtAction.Merge, ["A45"] = AdtAction.MoveVisit,
+        ["A47"] = AdtAction.ChangeIdentifiers, ["A50"] = AdtAction.ChangeVisitNumber, ["A52"] = AdtAction.Visit,
+        ["A53"] = AdtAction.Visit, ["A54"] = AdtAction.Visit, ["A55"] = AdtAction.Visit, ["A60"] = AdtAction.Allergies,
+        ["A61"] = AdtAction.Visit, ["A62"] = AdtAction.Visit,
+    };
+
     /// <summary>Events about a visit: without a way to find the visit again, there is nothing to apply them to.</summary>
-    private static readonly HashSet<string> VisitEvents = new(StringComparer.Ordinal) { "A01", "A02", "A03", "A11", "A13" };
+    private static readonly HashSet<string> VisitEvents = new(StringComparer.Ordinal)
+    {
+        "A01", "A02", "A03", "A06", "A07", "A11", "A12", "A13", "A21", "A22", "A23", "A45", "A50", "A52", "A53",
+    };
 
-    /// <summary>Events about the person only (A28/A31 add and update person information, A40 merges): their PV1, if any, is not a visit.</summary>
-    private static readonly HashSet<string> PersonEvents = new(StringComparer.Ordinal) { "A28", "A31", "A40" };
-
-    private static readonly HashSet<string> AdtSegments = new(StringComparer.Ordinal) { "EVN", "PID", "PD1", "NK1", "PV1", "PV2", "OBX", "NTE", "AL1", "DG1", "MRG", "SFT" };
+    private static readonly HashSet<string> AdtSegments = new(StringComparer.Ordinal) { "EVN", "PID", "PD1", "NK1", "PV1", "PV2", "OBX", "NTE", "AL1", "DG1", "MRG", "SFT", "IAM" };
 
     private static void MapAdt(MappingContext context)
     {
-        if (context.Trigger == "A40")
+        switch (AdtActions[context.Trigger])
         {
-            MapMerge(context);
-            return;
-        }
-
-        WritePatient(context, ownsDemographics: true);
-        if (!PersonEvents.Contains(context.Trigger))
-        {
-            WriteEncounter(context, ownsVisit: true);
+            case AdtAction.Merge:
+                MapMerge(context);
+                return;
+            case AdtAction.Swap:
+                MapSwap(context);
+                return;
+            case AdtAction.ChangeIdentifiers:
+                MapChangeIdentifiers(context);
+                return;
+            case AdtAction.DeletePerson:
+                var deleted = WritePatient(context, ownsDemographics: true);
+                deleted.Patient.Active = false;
+                return;
+            case AdtAction.Person:
+                WritePatient(context, ownsDemographics: true);
+                break;
+            case AdtAction.Allergies:
+                // An allergy update names the patient; it does not own the demographics PAS sends in A08.
+                WritePatient(context, ownsDemographics: false);
+                break;
+            case AdtAction.MoveVisit:
+                WritePatient(context, ownsDemographics: false);
+                WriteEncounter(context, ownsVisit: true);
+                break;
+            default:
+                WritePatient(context, ownsDemographics: true);
+                WriteEncounter(context, ownsVisit: true);
+                break;
         }
 
         MapClinicalSegments(context, AdtSegments);
@@ -50,7 +122,7 @@ public static partial class V2ToFhir
                 case "NTE" when last is not null:
                     AddNote(context, last.Note, segment);
                     break;
-                case "AL1" when allergies:
+                case "AL1" or "IAM" when allergies:
                     last = null;
                     MapAllergy(context, segment);
                     break;
@@ -78,9 +150,9 @@ public static partial class V2ToFhir
     /// visit is keyed by the patient and the admit time PV1-44 (a warning says so); without either, a visit event is
     /// refused (101 at PV1-19) and other events go without an Encounter.
     /// </summary>
-    private static void WriteEncounter(MappingContext context, bool ownsVisit)
+    private static void WriteEncounter(MappingContext context, bool ownsVisit, Hl7Segment? visit = null)
     {
-        if (context.Message.Segment("PV1") is not { } pv1)
+        if ((visit ?? context.Message.Segment("PV1")) is not { } pv1)
         {
             if (ownsVisit && VisitEvents.Contains(context.Trigger))
             {
@@ -101,6 +173,21 @@ public static partial class V2ToFhir
         if (key is null)
         {
             return;
+        }
+
+        // A50 (change visit number), and A06/A07 when the visit number changes with the class: the visit is found by
+        // its prior number MRG-5, or by its new one if the change was applied already, and takes the new number.
+        Identifier[] keys = [key];
+        if (context.Trigger is "A50" or "A06" or "A07" && context.Message.Segment("MRG") is { } mrg
+            && V2Identifiers.FromCx(Hl7Identifier.From(mrg[5]), context.Sender, "visit-number", context.Options, out _) is { } prior
+            && MappingContext.KeyText(prior) != MappingContext.KeyText(key))
+        {
+            prior.Type = new CodeableConcept(V2Identifiers.V2IdentifierTypes, "VN");
+            keys = [key, prior];
+        }
+        else if (context.Trigger == "A50")
+        {
+            throw V2MappingException.RequiredFieldMissing("MRG", 1, 5, "prior visit number");
         }
 
         var encounter = new Encounter
@@ -129,6 +216,11 @@ public static partial class V2ToFhir
             // A02 (transfer): PV1-3 is the new location, PV1-6 the one the patient left.
             AddLocation(encounter, pv1[6], Encounter.EncounterLocationStatus.Completed);
         }
+        else if (context.Trigger == "A15")
+        {
+            // A15 (pending transfer): PV1-42 is where the patient is to go; A26 (its cancel) leaves it out again.
+            AddLocation(encounter, pv1[42], Encounter.EncounterLocationStatus.Planned);
+        }
 
         AddParticipants(context, encounter, pv1[7], "ATND", "attender");
         AddParticipants(context, encounter, pv1[8], "REF", "referrer");
@@ -146,7 +238,7 @@ public static partial class V2ToFhir
             encounter.ReasonCode.Add(reason);
         }
 
-        context.EncounterUrl = ownsVisit ? context.Builder.Put(encounter, key) : context.Builder.CreateIfNoneExist(encounter, key);
+        context.EncounterUrl = ownsVisit ? context.Builder.Put(encounter, keys) : context.Builder.CreateIfNoneExist(encounter, key);
         context.EncounterKey = key;
     }
 
@@ -189,9 +281,12 @@ public static partial class V2ToFhir
     };
 
     /// <summary>
-    /// Status by event: A01/A02 in progress, A03 finished, A05 planned, A11 cancelled (or entered-in-error by option),
-    /// A13 in progress again (discharge cancelled); A04, A08 and non-ADT messages from PV1 as the IG does (PV1-45
-    /// valued: finished; class P: planned; else in progress).
+    /// Status by event (HL7 v2.5.1 chapter 3): A01, A02, A06, A07, A12 and A13 in progress (A13: discharge cancelled),
+    /// A22 and A52 in progress (back from leave, or the leave cancelled); A21 and A53 on leave; A03 finished; A05 and
+    /// A14 planned (pre-admitted, admission pending); A11, A27 and A38 cancel an admission or pre-admission (cancelled,
+    /// or entered-in-error by option); A23 deletes the visit at the sender (entered-in-error). The other events (A04,
+    /// A08, tracking, pending transfer or discharge and their cancels, changes of doctor) and non-ADT messages take
+    /// the status from PV1 as the IG does (PV1-45 valued: finished; class P: planned; else in progress).
     /// </summary>
     private static Encounter.EncounterStatus EncounterStatusFor(MappingContext context, Hl7Segment pv1, string? patientClass, bool ownsVisit)
     {
@@ -199,14 +294,18 @@ public static partial class V2ToFhir
         {
             switch (context.Trigger)
             {
-                case "A01" or "A02" or "A13":
+                case "A01" or "A02" or "A06" or "A07" or "A12" or "A13" or "A22" or "A52":
                     return Encounter.EncounterStatus.InProgress;
+                case "A21" or "A53":
+                    return Encounter.EncounterStatus.Onleave;
                 case "A03":
                     return Encounter.EncounterStatus.Finished;
-                case "A05":
+                case "A05" or "A14":
                     return Encounter.EncounterStatus.Planned;
-                case "A11":
+                case "A11" or "A27" or "A38":
                     return context.Options.CancelledAdmissionStatus;
+                case "A23":
+                    return Encounter.EncounterStatus.EnteredInError;
             }
         }
 
@@ -301,7 +400,7 @@ public static partial class V2ToFhir
 
         if (merged == 0)
         {
-            throw new V2MappingException(Hl7ErrorCode.SegmentSequenceError, new Hl7ErrorLocation("MRG"), "An A40 needs a PID followed by an MRG segment.");
+            throw new V2MappingException(Hl7ErrorCode.SegmentSequenceError, new Hl7ErrorLocation("MRG"), $"An {context.Trigger} needs a PID followed by an MRG segment.");
         }
     }
 
@@ -309,32 +408,7 @@ public static partial class V2ToFhir
     {
         var survivor = MapPid(context, pid);
         var prior = new Patient { Active = false };
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        Identifier? priorNhs = null;
-        Identifier? priorOther = null;
-        foreach (var repetition in mrg[1].Repetitions)
-        {
-            if (V2Identifiers.FromCx(Hl7Identifier.From(repetition), context.Sender, "patient-id", context.Options, out var isNhs) is { } identifier
-                && seen.Add(MappingContext.KeyText(identifier)))
-            {
-                prior.Identifier.Add(identifier);
-                if (isNhs)
-                {
-                    priorNhs ??= identifier;
-                }
-                else
-                {
-                    priorOther ??= identifier;
-                }
-            }
-        }
-
-        if (priorNhs is null && priorOther is null)
-        {
-            throw V2MappingException.RequiredFieldMissing("MRG", context.OccurrenceOf(mrg), 1, "prior patient identifier list");
-        }
-
-        Identifier[] priorKeys = priorNhs is null ? [priorOther!] : priorOther is null ? [priorNhs] : [priorNhs, priorOther];
+        var priorKeys = PriorKeys(context, mrg, prior.Identifier);
         var survivorKeys = survivor.Keys.Select(MappingContext.KeyText).ToHashSet(StringComparer.Ordinal);
         if (priorKeys.Any(k => survivorKeys.Contains(MappingContext.KeyText(k))))
         {
@@ -352,5 +426,94 @@ public static partial class V2ToFhir
         prior.Link.Add(new Patient.LinkComponent { Other = new ResourceReference(survivorUrl), Type = Patient.LinkType.ReplacedBy });
         context.PatientUrl = survivorUrl;
         context.PatientKey = survivor.Keys[0];
+    }
+
+    /// <summary>
+    /// The keys of the prior patient, MRG-1 (its NHS Number and first other identifier), each identifier added to
+    /// <paramref name="identifiers"/>. Refused (101 at MRG-1) when MRG-1 holds none.
+    /// </summary>
+    private static Identifier[] PriorKeys(MappingContext context, Hl7Segment mrg, List<Identifier> identifiers)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        Identifier? priorNhs = null;
+        Identifier? priorOther = null;
+        foreach (var repetition in mrg[1].Repetitions)
+        {
+            if (V2Identifiers.FromCx(Hl7Identifier.From(repetition), context.Sender, "patient-id", context.Options, out var isNhs) is { } identifier
+                && seen.Add(MappingContext.KeyText(identifier)))
+            {
+                identifiers.Add(identifier);
+                if (isNhs)
+                {
+                    priorNhs ??= identifier;
+                }
+                else
+                {
+                    priorOther ??= identifier;
+                }
+            }
+        }
+
+        if (priorNhs is null && priorOther is null)
+        {
+            throw V2MappingException.RequiredFieldMissing("MRG", context.OccurrenceOf(mrg), 1, "prior patient identifier list");
+        }
+
+        return priorNhs is null ? [priorOther!] : priorOther is null ? [priorNhs] : [priorNhs, priorOther];
+    }
+
+    // ---- A47 change identifiers, A17 swap ------------------------------------------------------------------------
+
+    /// <summary>
+    /// A47 (change patient identifier list): the patient the sender knew by MRG-1 now has PID-3's identifiers. The
+    /// Patient is found by the prior or the new identifiers (so a repeat finds it again) and takes PID's. If both find
+    /// different patients the record answers 412: that is a merge (A40), not a change, and goes to the work queue.
+    /// </summary>
+    private static void MapChangeIdentifiers(MappingContext context)
+    {
+        var pid = context.Message.Segment("PID") ?? throw new V2MappingException(Hl7ErrorCode.SegmentSequenceError, new Hl7ErrorLocation("PID"), "An A47 needs a PID segment.");
+        var mrg = context.Message.Segment("MRG") ?? throw new V2MappingException(Hl7ErrorCode.SegmentSequenceError, new Hl7ErrorLocation("MRG"), "An A47 needs an MRG segment.");
+        var map = MapPid(context, pid);
+        var priorKeys = PriorKeys(context, mrg, []);
+        var keys = map.Keys.Concat(priorKeys).DistinctBy(MappingContext.KeyText).ToArray();
+        context.PatientUrl = context.Builder.Put(map.Patient, keys);
+        context.PatientKey = map.Keys[0];
+    }
+
+    /// <summary>
+    /// A17 (swap patients): two PID / PV1 groups, each patient's visit taking the location its PV1-3 gives. Both are
+    /// written in the one transaction, so the record never shows the two in one bed.
+    /// </summary>
+    private static void MapSwap(MappingContext context)
+    {
+        var groups = 0;
+        Hl7Segment? pid = null;
+        foreach (var segment in Body(context))
+        {
+            switch (segment.Id)
+            {
+                case "PID":
+                    pid = segment;
+                    var map = MapPid(context, segment);
+                    context.PatientUrl = context.Builder.Put(map.Patient, map.Keys);
+                    context.PatientKey = map.Keys[0];
+                    break;
+                case "PV1" when pid is not null:
+                    WriteEncounter(context, ownsVisit: true, visit: segment);
+                    groups++;
+                    pid = null;
+                    break;
+                case "EVN" or "PD1" or "PV2" or "SFT" or "DB1" or "OBX":
+                    break;
+                default:
+                    context.Unmapped(segment);
+                    break;
+            }
+        }
+
+        if (groups != 2)
+        {
+            throw new V2MappingException(Hl7ErrorCode.SegmentSequenceError, new Hl7ErrorLocation("PV1"), "An A17 needs two PID / PV1 groups, one for each patient.");
+        }
     }
 }

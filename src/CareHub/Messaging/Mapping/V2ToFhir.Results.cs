@@ -8,7 +8,8 @@ public static partial class V2ToFhir
     private static readonly HashSet<string> ResultSegments = new(StringComparer.Ordinal) { "PID", "PD1", "PV1", "PV2", "ORC", "OBR", "OBX", "NTE", "SFT" };
 
     /// <summary>
-    /// ORU^R01 (IG message-oru-r01): per OBR a DiagnosticReport (keyed by the filler order number OBR-3, else the placer
+    /// ORU^R01 (IG message-oru-r01), and the point-of-care ORU^R30, R31 and R32 (structure ORU_R30, the same groups):
+    /// per OBR a DiagnosticReport (keyed by the filler order number OBR-3, else the placer
     /// OBR-2, conditional update, so a corrected result replaces the preliminary one), a ServiceRequest for the placer
     /// order when OBR-2 / ORC-2 is sent, and an Observation per OBX; ED and RP results become the report's presentedForm.
     /// The patient and visit are created if unknown, never overwritten: results do not own demographics.
@@ -75,9 +76,51 @@ public static partial class V2ToFhir
         public Identifier? RequestKey { get; set; }
     }
 
+    /// <summary>
+    /// A report code when OBR-4 is empty (vital-signs feeds often leave it so): the OBX-3 of the OBR's results when they
+    /// all share one, else a text naming the results, so that the observations are not lost for want of an order code.
+    /// Null when the OBR has no coded result either.
+    /// </summary>
+    private static CodeableConcept? CodeFromResults(MappingContext context, Hl7Segment obr)
+    {
+        var codes = new List<CodeableConcept>();
+        var after = false;
+        foreach (var segment in Body(context))
+        {
+            if (ReferenceEquals(segment, obr))
+            {
+                after = true;
+            }
+            else if (after && segment.Id is "OBR" or "ORC")
+            {
+                break;
+            }
+            else if (after && segment.Id == "OBX" && context.Concept(segment[3]) is { } observed)
+            {
+                codes.Add(observed);
+            }
+        }
+
+        if (codes.Count == 0)
+        {
+            return null;
+        }
+
+        var distinct = codes.DistinctBy(c => c.Coding.FirstOrDefault() is { } first ? $"{first.System}|{first.Code}" : c.Text).ToList();
+        context.Warn(obr, 4, "No universal service identifier (OBR-4): the report is coded from its results (OBX-3).");
+        if (distinct.Count == 1)
+        {
+            return distinct[0];
+        }
+
+        var names = distinct.Select(c => c.Text ?? c.Coding.FirstOrDefault()?.Display ?? c.Coding.FirstOrDefault()?.Code).OfType<string>();
+        return new CodeableConcept { Text = "Results: " + string.Join(", ", names) };
+    }
+
     private static ReportGroup StartReport(MappingContext context, Hl7Segment obr, Hl7Segment? orc)
     {
-        var code = context.Concept(obr[4]) ?? throw V2MappingException.RequiredFieldMissing("OBR", context.OccurrenceOf(obr), 4, "universal service identifier");
+        var code = context.Concept(obr[4]) ?? CodeFromResults(context, obr)
+            ?? throw V2MappingException.RequiredFieldMissing("OBR", context.OccurrenceOf(obr), 4, "universal service identifier");
         var filler = V2Identifiers.FromEi(obr[3], context.Sender, "filler-order", context.Options)
             ?? (orc is null ? null : V2Identifiers.FromEi(orc[3], context.Sender, "filler-order", context.Options));
         var placer = V2Identifiers.FromEi(obr[2], context.Sender, "placer-order", context.Options)
@@ -205,27 +248,36 @@ public static partial class V2ToFhir
     // ---- AL1 and DG1 ---------------------------------------------------------------------------------------------
 
     /// <summary>
-    /// AL1 to AllergyIntolerance (IG segment-al1-to-allergyintolerance). v2 gives an allergy no identifier, but a patient
-    /// has one allergy record per allergen, so the key is derived from patient and allergen (AL1-3).
+    /// AL1 (and IAM) to AllergyIntolerance (IG segment-al1-to-allergyintolerance). v2 gives an allergy no identifier, but
+    /// a patient has one allergy record per allergen, so the key is derived from patient and allergen (AL1-3 / IAM-3):
+    /// an A60 about an allergen an earlier AL1 sent updates that record. An IAM that deletes (IAM-6 D) marks it
+    /// entered-in-error (FHIR R4 allergyintolerance-verification), keeping what was sent.
     /// </summary>
     private static void MapAllergy(MappingContext context, Hl7Segment al1)
     {
         var code = context.Concept(al1[3]);
         if (code is null || context.PatientUrl is null)
         {
-            context.Warn(al1, 3, "AL1 without an allergen code (AL1-3) is not mapped.", Hl7ErrorCode.RequiredFieldMissing);
+            context.Warn(al1, 3, $"{al1.Id} without an allergen code ({al1.Id}-3) is not mapped.", Hl7ErrorCode.RequiredFieldMissing);
             return;
         }
+
+        // IAM (ADT^A60, HL7 v2.5.1 chapter 3.4.7) shares AL1's fields 2 to 5; its onset is IAM-11, and IAM-6 (table
+        // 0323) says whether the sender adds, updates or deletes the allergy.
+        var isIam = al1.Id == "IAM";
+        var onsetField = isIam ? 11 : 6;
+        var deleted = isIam && V2Types.Code(al1[6].Component(1).Value)?.ToUpperInvariant() == "D";
 
         var allergen = code.Coding.FirstOrDefault() is { } c ? $"{c.System}|{c.Code}" : code.Text;
         var key = context.DerivedKey("allergy", MappingContext.KeyText(context.PatientKey), allergen);
         var allergy = new AllergyIntolerance
         {
             Identifier = [key],
-            ClinicalStatus = new CodeableConcept("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "active"),
+            ClinicalStatus = deleted ? null : new CodeableConcept("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "active"),
+            VerificationStatus = deleted ? new CodeableConcept("http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "entered-in-error") : null,
             Code = code,
             Patient = new ResourceReference(context.PatientUrl),
-            Onset = context.DateTime(al1[6]) is { } onset ? new FhirDateTime(onset) : null,
+            Onset = context.DateTime(al1[onsetField]) is { } onset ? new FhirDateTime(onset) : null,
         };
         var category = V2Types.Code(al1[2].Component(1).Value)?.ToUpperInvariant() switch
         {

@@ -5,7 +5,8 @@ namespace CareHub.Messaging.Mapping;
 
 /// <summary>
 /// HL7 v2 to FHIR R4, after the HL7 "V2 to FHIR" implementation guide's message and segment maps, for the messages a
-/// care record takes in: ADT A01 A02 A03 A04 A05 A08 A11 A13 A28 A31 A40, ORU^R01, MDM^T02 and SIU^S12. The result is
+/// care record takes in: the ADT events that change patient, visit, identifier or allergy state (the table in
+/// V2ToFhir.Adt.cs), ORU^R01 and R30 to R32, MDM^T02 and SIU^S12. The result is
 /// one <c>transaction</c> Bundle for the record's one door (RecordService.ProcessBundleAsync): patients and encounters by
 /// conditional update on their identifiers, so a repeated message updates rather than duplicates; everything else
 /// refers to them through the transaction's urn:uuid fullUrls. The rules beyond the IG (identifier systems, keys,
@@ -13,11 +14,9 @@ namespace CareHub.Messaging.Mapping;
 /// </summary>
 public static partial class V2ToFhir
 {
-    private static readonly HashSet<string> AdtEvents = new(StringComparer.Ordinal) { "A01", "A02", "A03", "A04", "A05", "A08", "A11", "A13", "A28", "A31", "A40" };
-
     /// <summary>The message types and events mapped, e.g. "ADT^A01".</summary>
-    public static IReadOnlyList<string> Supported { get; } =
-        [.. AdtEvents.Order(StringComparer.Ordinal).Select(e => "ADT^" + e), "ORU^R01", "MDM^T02", "SIU^S12"];
+    public static IReadOnlyList<string> Supported =>
+        [.. AdtActions.Keys.Order(StringComparer.Ordinal).Select(e => "ADT^" + e), "ORU^R01", "ORU^R30", "ORU^R31", "ORU^R32", "MDM^T02", "SIU^S12"];
 
     /// <summary>Maps one message to a transaction Bundle.</summary>
     /// <exception cref="V2MappingException">
@@ -43,8 +42,8 @@ public static partial class V2ToFhir
         var eventLocation = new Hl7ErrorLocation("MSH", 1, 9, 1, 2);
         var supported = type switch
         {
-            "ADT" => AdtEvents.Contains(trigger),
-            "ORU" => trigger == "R01",
+            "ADT" => AdtActions.ContainsKey(trigger),
+            "ORU" => trigger is "R01" or "R30" or "R31" or "R32",
             "MDM" => trigger == "T02",
             "SIU" => trigger == "S12",
             _ => throw new V2MappingException(Hl7ErrorCode.UnsupportedMessageType, new Hl7ErrorLocation("MSH", 1, 9, 1, 1),

@@ -15,13 +15,15 @@ public interface IMessageStore : IAsyncDisposable
 
     /// <summary>
     /// Stores a message and queues its deliveries in one transaction. When the message carries a
-    /// <see cref="NewMessage.DedupKey"/> that this channel already holds, nothing is written and the stored message is
-    /// returned as a duplicate, so that its answer can be sent again.
+    /// <see cref="NewMessage.DedupKey"/> that this channel holds on a message received since
+    /// <see cref="NewMessage.ResendSince"/>, nothing is written and the stored message is returned as a duplicate, so that
+    /// its answer can be sent again. A message whose <see cref="NewMessage.ControlKey"/> the channel already holds with
+    /// other content is stored, flagged <see cref="MessageFlags.ControlIdReused"/>.
     /// </summary>
     Task<InsertResult> InsertAsync(NewMessage message, CancellationToken cancellationToken);
 
-    /// <summary>The message of a channel with this dedup key, or null.</summary>
-    Task<StoredMessage?> FindDuplicateAsync(string channel, string dedupKey, CancellationToken cancellationToken);
+    /// <summary>The message of a channel with this dedup key received at or after <paramref name="since"/>, or null.</summary>
+    Task<StoredMessage?> FindDuplicateAsync(string channel, string dedupKey, DateTimeOffset since, CancellationToken cancellationToken);
 
     /// <summary>One message with all its stages and deliveries, or null.</summary>
     Task<StoredMessage?> GetAsync(long id, CancellationToken cancellationToken);
@@ -33,10 +35,12 @@ public interface IMessageStore : IAsyncDisposable
     Task<IReadOnlyList<ChannelStatus>> ChannelStatusAsync(CancellationToken cancellationToken);
 
     /// <summary>
-    /// Claims the head of one destination's queue: the oldest delivery not yet sent or dead-lettered. Returns a claim
-    /// (its attempt already counted, durably, so that a crash during delivery is known afterwards), or a result saying
-    /// when the head is due, or that the queue is empty or claimed by another node. The head is never skipped, so a
-    /// destination receives its messages in order.
+    /// Claims the next delivery of one destination: the oldest one that is due and is the head of its partition (no
+    /// earlier delivery of the same <see cref="ProcessedMessage.PartitionKey"/> is waiting, retrying or dead-lettered).
+    /// Returns a claim (its attempt already counted, durably, so that a crash during delivery is known afterwards), or a
+    /// result saying when the earliest head is due, or that nothing can go or the queue is claimed by another node. A
+    /// partition's head is never skipped, so each patient's messages reach a destination in order, while a message that
+    /// waits for a retry or sits in dead-letter holds up only the messages of its own partition.
     /// </summary>
     Task<ClaimResult> ClaimNextAsync(string channel, string destination, DateTimeOffset now, CancellationToken cancellationToken);
 
@@ -44,10 +48,18 @@ public interface IMessageStore : IAsyncDisposable
     Task CompleteAsync(DeliveryClaim claim, DeliveryOutcome outcome, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Replaces a message's processing (state, transformed content, error) and its deliveries with new ones queued at
-    /// the end of their queues. False when there is no such message.
+    /// Replaces a message's processing (state, transformed content, error, partition, flags) and queues it again for each
+    /// destination: in the place it had in a destination's queue when it had one (so a dead letter reprocessed after a
+    /// fix goes before its patient's later messages), at the end of the queue for a destination it did not have.
+    /// False when there is no such message.
     /// </summary>
     Task<bool> ReprocessAsync(long id, ProcessedMessage processing, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Sets a message's dead-lettered deliveries aside: they stay in the store as they are, with the reason, but no longer
+    /// hold up the later messages of their partition. False when the message has no dead-lettered delivery.
+    /// </summary>
+    Task<bool> SetAsideAsync(long id, string reason, DateTimeOffset now, CancellationToken cancellationToken);
 
     /// <summary>Deletes messages received before <paramref name="before"/> that are in a final state with nothing left to deliver.</summary>
     Task<int> PurgeAsync(DateTimeOffset before, CancellationToken cancellationToken);
@@ -108,10 +120,31 @@ public static class DeliveryStates
     /// <summary>The destination took it.</summary>
     public const string Sent = "sent";
 
-    /// <summary>Given up: too many attempts, or a failure that retrying cannot fix. Reprocessing queues it again.</summary>
+    /// <summary>
+    /// Given up: too many attempts, or a failure that retrying cannot fix. It is the work queue: it holds up the later
+    /// messages of its partition (its patient) until it is reprocessed and delivered, or set aside.
+    /// </summary>
     public const string DeadLetter = "dead-letter";
 
-    public static readonly IReadOnlyList<string> All = [Queued, Error, Sent, DeadLetter];
+    /// <summary>A dead letter someone chose not to deliver: kept for the record, it holds nothing up.</summary>
+    public const string SetAside = "set-aside";
+
+    public static readonly IReadOnlyList<string> All = [Queued, Error, Sent, DeadLetter, SetAside];
+}
+
+/// <summary>Marks on a stored message that say something about it beyond its state.</summary>
+public static class MessageFlags
+{
+    /// <summary>
+    /// The sender used this message's control id (MSH-10) before, for a message with other content: it was processed as
+    /// new data, not discarded as a resend, and is flagged so that the sender's counter can be looked at.
+    /// </summary>
+    public const string ControlIdReused = "control-id-reused";
+
+    /// <summary>Accepted and stored, but nothing in it was mapped: the channel's transformer does not map its event.</summary>
+    public const string Unmapped = "unmapped";
+
+    public static readonly IReadOnlyList<string> All = [ControlIdReused, Unmapped];
 }
 
 /// <summary>A message to store. <see cref="Raw"/> is exactly the bytes received.</summary>
@@ -135,8 +168,20 @@ public sealed record NewMessage
     /// <summary>The answer given to the sender (the ACK), if any.</summary>
     public string? Response { get; init; }
 
-    /// <summary>Identifies a resend: sending application, facility and MSH-10. Null: never treated as a duplicate.</summary>
+    /// <summary>
+    /// Identifies a resend: sending application, facility, MSH-10 and the hash of the content. Null: never treated as a
+    /// duplicate.
+    /// </summary>
     public string? DedupKey { get; init; }
+
+    /// <summary>Only a message received at or after this time can be the original of a resend. Null: any time.</summary>
+    public DateTimeOffset? ResendSince { get; init; }
+
+    /// <summary>Sending application, facility and MSH-10; another message with it and other content flags this one.</summary>
+    public string? ControlKey { get; init; }
+
+    /// <summary>The hash of the message's content (hex), compared with earlier messages of the same <see cref="ControlKey"/>.</summary>
+    public string? ContentHash { get; init; }
 
     public required ProcessedMessage Processing { get; init; }
 }
@@ -149,6 +194,15 @@ public sealed record ProcessedMessage(
     string? Error,
     IReadOnlyList<string> Destinations)
 {
+    /// <summary>
+    /// The partition of the channel's queues the message joins: an opaque key of its patient (see PatientPartition), empty
+    /// for messages without one. Each partition is delivered in order, independently of the others.
+    /// </summary>
+    public string PartitionKey { get; init; } = "";
+
+    /// <summary>Marks processing put on the message (<see cref="MessageFlags"/>), such as unmapped.</summary>
+    public IReadOnlyList<string> Flags { get; init; } = [];
+
     public static ProcessedMessage Failed(string error) => new(MessageStates.Error, null, null, error, []);
 
     public static ProcessedMessage Filtered() => new(MessageStates.Filtered, null, null, null, []);
@@ -172,7 +226,14 @@ public sealed record StoredMessage(
     string State,
     string? Error,
     DateTimeOffset Updated,
-    IReadOnlyList<StoredDelivery> Deliveries);
+    IReadOnlyList<StoredDelivery> Deliveries)
+{
+    /// <summary>The partition of its queues (an opaque key of its patient; empty when it names none).</summary>
+    public string PartitionKey { get; init; } = "";
+
+    /// <summary>Its marks (<see cref="MessageFlags"/>).</summary>
+    public IReadOnlyList<string> Flags { get; init; } = [];
+}
 
 public sealed record StoredDelivery(
     long Id,
@@ -193,11 +254,16 @@ public sealed record MessageSummary(
     string? MessageType,
     string? TriggerEvent,
     string State,
-    string? Error);
+    string? Error)
+{
+    /// <summary>Its marks (<see cref="MessageFlags"/>).</summary>
+    public IReadOnlyList<string> Flags { get; init; } = [];
+}
 
 /// <summary>
 /// A message search. <see cref="Type"/> is a message type (<c>ADT</c>) or type and trigger (<c>ADT^A01</c>);
-/// <see cref="From"/> and <see cref="To"/> bound the received time as a half-open interval; <see cref="BeforeId"/> pages.
+/// <see cref="From"/> and <see cref="To"/> bound the received time as a half-open interval; <see cref="Flag"/> finds
+/// messages with that mark (<see cref="MessageFlags"/>); <see cref="BeforeId"/> pages.
 /// </summary>
 public sealed record MessageQuery(
     string? Channel = null,
@@ -207,7 +273,8 @@ public sealed record MessageQuery(
     DateTimeOffset? To = null,
     string? ControlId = null,
     long? BeforeId = null,
-    int Count = 50);
+    int Count = 50,
+    string? Flag = null);
 
 public sealed record ChannelStatus(string Channel, bool Paused, IReadOnlyDictionary<string, long> Counts)
 {

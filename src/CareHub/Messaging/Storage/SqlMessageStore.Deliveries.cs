@@ -11,6 +11,11 @@ public abstract partial class SqlMessageStore
     /// </summary>
     protected abstract Task<IAsyncDisposable?> AcquireRouteAsync(string channel, string destination, CancellationToken cancellationToken);
 
+    /// <summary>An earlier delivery of the same destination and partition that is not finished: it holds <c>d</c> back.</summary>
+    private const string EarlierInPartition =
+        "SELECT 1 FROM message_delivery e WHERE e.channel = d.channel AND e.destination = d.destination AND e.partition_key = d.partition_key " +
+        "AND e.id < d.id AND e.state IN ('queued', 'error', 'dead-letter')";
+
     public async Task<ClaimResult> ClaimNextAsync(string channel, string destination, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var lease = await AcquireRouteAsync(channel, destination, cancellationToken);
@@ -21,29 +26,36 @@ public abstract partial class SqlMessageStore
 
         try
         {
-            long id, messageId;
-            int attempts;
-            long nextAttempt;
+            long id = 0, messageId = 0;
+            int attempts = 0;
+            var found = false;
+            var ms = now.ToUnixTimeMilliseconds();
             await using (var connection = await OpenAsync(cancellationToken))
-            await using (var head = Command(connection, null,
-                "SELECT id, message_id, attempts, next_attempt FROM message_delivery WHERE channel = @c AND destination = @d AND state IN ('queued', 'error') ORDER BY id LIMIT 1",
-                ("@c", channel), ("@d", destination)))
-            await using (var reader = await head.ExecuteReaderAsync(cancellationToken))
             {
-                if (!await reader.ReadAsync(cancellationToken))
+                // The oldest due delivery that heads its partition: nothing earlier of the same patient still waits,
+                // retries or sits in dead-letter. Other partitions' failures are passed by.
+                await using (var head = Command(connection, null,
+                    "SELECT d.id, d.message_id, d.attempts FROM message_delivery d WHERE d.channel = @c AND d.destination = @d AND d.state IN ('queued', 'error') " +
+                    "AND d.next_attempt <= @now AND NOT EXISTS (" + EarlierInPartition + ") ORDER BY d.id LIMIT 1",
+                    ("@c", channel), ("@d", destination), ("@now", ms)))
+                await using (var reader = await head.ExecuteReaderAsync(cancellationToken))
                 {
-                    await lease.DisposeAsync();
-                    return new ClaimResult(null, null);
+                    if (await reader.ReadAsync(cancellationToken))
+                    {
+                        (id, messageId, attempts, found) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt32(2), true);
+                    }
                 }
 
-                (id, messageId, attempts, nextAttempt) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt32(2), reader.GetInt64(3));
-            }
-
-            if (nextAttempt > now.ToUnixTimeMilliseconds())
-            {
-                // The head waits for its retry; what follows it waits too, so the destination sees messages in order.
-                await lease.DisposeAsync();
-                return new ClaimResult(null, Time(nextAttempt));
+                if (!found)
+                {
+                    // Nothing can go now: the earliest retry among the partitions' heads is when to look again.
+                    var due = await ScalarAsync(connection, null,
+                        "SELECT MIN(d.next_attempt) FROM message_delivery d WHERE d.channel = @c AND d.destination = @d AND d.state IN ('queued', 'error') " +
+                        "AND d.next_attempt > @now AND NOT EXISTS (" + EarlierInPartition + ")", cancellationToken,
+                        ("@c", channel), ("@d", destination), ("@now", ms));
+                    await lease.DisposeAsync();
+                    return new ClaimResult(null, due is null or DBNull ? null : Time(Convert.ToInt64(due, CultureInfo.InvariantCulture)));
+                }
             }
 
             StoredMessage message;
@@ -87,11 +99,11 @@ public abstract partial class SqlMessageStore
         }
     }
 
-    /// <summary>A message is in error once any destination dead-lettered it, sent once all took it, queued otherwise.</summary>
+    /// <summary>A message is in error once any destination dead-lettered it (or it was set aside), sent once all took it, queued otherwise.</summary>
     private static Task UpdateMessageStateAsync(DbConnection connection, DbTransaction transaction, long messageId, long now, CancellationToken cancellationToken) =>
         ExecuteAsync(connection, transaction,
             "UPDATE message SET state = CASE " +
-            "WHEN EXISTS (SELECT 1 FROM message_delivery d WHERE d.message_id = @m AND d.state = 'dead-letter') THEN 'error' " +
+            "WHEN EXISTS (SELECT 1 FROM message_delivery d WHERE d.message_id = @m AND d.state IN ('dead-letter', 'set-aside')) THEN 'error' " +
             "WHEN EXISTS (SELECT 1 FROM message_delivery d WHERE d.message_id = @m AND d.state <> 'sent') THEN 'queued' " +
             "ELSE 'sent' END, updated = @now WHERE id = @m", cancellationToken, ("@m", messageId), ("@now", now));
 }

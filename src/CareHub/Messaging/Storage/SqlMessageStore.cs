@@ -13,7 +13,7 @@ namespace CareHub.Messaging.Storage;
 public abstract partial class SqlMessageStore : IMessageStore
 {
     /// <summary>The schema version this build writes and reads; migrations 1..N are embedded resources.</summary>
-    public const int SchemaVersion = 1;
+    public const int SchemaVersion = 2;
 
     public abstract string Backend { get; }
 
@@ -62,16 +62,20 @@ public abstract partial class SqlMessageStore : IMessageStore
 
     public async Task<InsertResult> InsertAsync(NewMessage message, CancellationToken cancellationToken)
     {
-        if (message.DedupKey is { } key && await FindDuplicateAsync(message.Channel, key, cancellationToken) is { } existing)
+        var since = message.ResendSince ?? DateTimeOffset.MinValue;
+        if (message.DedupKey is { } key && await FindDuplicateAsync(message.Channel, key, since, cancellationToken) is { } existing)
         {
             return new InsertResult(existing.Id, existing.Uid, true, existing.Response);
         }
 
+        // Read before the write lock is taken, so that intake holds it no longer than before: what the channel holds
+        // of this control id (a concurrent message with the same id may go unflagged; the flag is advice, not a key).
+        var history = await ControlHistoryAsync(message, since, cancellationToken);
         try
         {
             await using (var scope = await BeginWriteAsync(cancellationToken))
             {
-                var inserted = await InsertCoreAsync(scope, message, cancellationToken);
+                var inserted = await InsertCoreAsync(scope, message, history, cancellationToken);
                 if (inserted is not null)
                 {
                     await scope.Transaction.CommitAsync(cancellationToken);
@@ -84,25 +88,65 @@ public abstract partial class SqlMessageStore : IMessageStore
             // A resend raced its original on another connection; the original won.
         }
 
-        var winner = await FindDuplicateAsync(message.Channel, message.DedupKey!, cancellationToken)
+        var winner = await FindDuplicateAsync(message.Channel, message.DedupKey!, since, cancellationToken)
             ?? throw new InvalidOperationException("A duplicate message was reported but cannot be found.");
         return new InsertResult(winner.Id, winner.Uid, true, winner.Response);
     }
 
+    /// <summary>What the channel already holds of a message's control id: another content under it, and an original too old to be resent.</summary>
+    private readonly record struct ControlHistory(bool Reused, bool ExpiredOriginal);
+
+    private async Task<ControlHistory> ControlHistoryAsync(NewMessage message, DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        if (message.ControlKey is not { } controlKey)
+        {
+            return default;
+        }
+
+        bool reused = false, expired = false;
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, "SELECT dedup_key, content_hash, received FROM message WHERE channel = @c AND control_key = @k",
+            ("@c", message.Channel), ("@k", controlKey));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            reused |= Text(reader, 1) is not { } hash || hash != message.ContentHash;
+            expired |= message.DedupKey is not null && Text(reader, 0) == message.DedupKey && reader.GetInt64(2) < since.ToUnixTimeMilliseconds();
+        }
+
+        return new ControlHistory(reused, expired);
+    }
+
     /// <summary>Inserts the message and its deliveries; null when the dedup key already exists.</summary>
-    private async Task<InsertResult?> InsertCoreAsync(WriteScope scope, NewMessage message, CancellationToken cancellationToken)
+    private async Task<InsertResult?> InsertCoreAsync(WriteScope scope, NewMessage message, ControlHistory history, CancellationToken cancellationToken)
     {
         var uid = Guid.NewGuid().ToString("N");
         var received = message.Received.ToUnixTimeMilliseconds();
         var p = message.Processing;
+        var flags = new List<string>(p.Flags);
+        if (history.Reused)
+        {
+            flags.Add(MessageFlags.ControlIdReused);
+        }
+
+        if (history.ExpiredOriginal)
+        {
+            // The original of this key is older than the resend window: this is not a resend, and the key moves to it.
+            await ExecuteAsync(scope.Connection, scope.Transaction,
+                "UPDATE message SET dedup_key = NULL WHERE channel = @c AND dedup_key = @k AND received < @since", cancellationToken,
+                ("@c", message.Channel), ("@k", message.DedupKey), ("@since", (message.ResendSince ?? DateTimeOffset.MinValue).ToUnixTimeMilliseconds()));
+        }
+
         object? idValue;
         await using (var insert = Command(scope.Connection, scope.Transaction,
-            "INSERT INTO message (uid, channel, received, sender, control_id, message_type, trigger_event, raw, transformed, transformed_type, response, state, error, dedup_key, updated) " +
-            "VALUES (@uid, @channel, @received, @sender, @control, @type, @trigger, @raw, @transformed, @ttype, @response, @state, @error, @dedup, @received)" +
+            "INSERT INTO message (uid, channel, received, sender, control_id, message_type, trigger_event, raw, transformed, transformed_type, response, state, error, dedup_key, updated, " +
+            "partition_key, control_key, content_hash, flags) " +
+            "VALUES (@uid, @channel, @received, @sender, @control, @type, @trigger, @raw, @transformed, @ttype, @response, @state, @error, @dedup, @received, @partition, @ckey, @hash, @flags)" +
             (message.DedupKey is null ? string.Empty : OnConflictDoNothing) + " RETURNING id",
             ("@uid", uid), ("@channel", message.Channel), ("@received", received), ("@sender", message.Sender), ("@control", message.ControlId),
             ("@type", message.MessageType), ("@trigger", message.TriggerEvent), ("@raw", message.Raw), ("@transformed", p.Transformed),
-            ("@ttype", p.TransformedType), ("@response", message.Response), ("@state", p.State), ("@error", p.Error), ("@dedup", message.DedupKey)))
+            ("@ttype", p.TransformedType), ("@response", message.Response), ("@state", p.State), ("@error", p.Error), ("@dedup", message.DedupKey),
+            ("@partition", p.PartitionKey), ("@ckey", message.ControlKey), ("@hash", message.ContentHash), ("@flags", FlagText(flags))))
         {
             idValue = await insert.ExecuteScalarAsync(cancellationToken);
         }
@@ -113,31 +157,42 @@ public abstract partial class SqlMessageStore : IMessageStore
         }
 
         var id = Convert.ToInt64(idValue, CultureInfo.InvariantCulture);
-        await QueueDeliveriesAsync(scope, id, message.Channel, p.Destinations, received, cancellationToken);
+        await QueueDeliveriesAsync(scope, id, message.Channel, p, received, cancellationToken);
         return new InsertResult(id, uid, false, message.Response);
     }
 
-    private static async Task QueueDeliveriesAsync(WriteScope scope, long messageId, string channel, IReadOnlyList<string> destinations, long now, CancellationToken cancellationToken)
+    private static async Task QueueDeliveriesAsync(WriteScope scope, long messageId, string channel, ProcessedMessage processing, long now, CancellationToken cancellationToken)
     {
-        if (destinations.Count == 0)
+        if (processing.Destinations.Count == 0)
         {
             return;
         }
 
         await using var command = Command(scope.Connection, scope.Transaction,
-            "INSERT INTO message_delivery (message_id, channel, destination, state, attempts, next_attempt, updated) VALUES (@m, @c, @d, @s, 0, @now, @now)",
-            ("@m", messageId), ("@c", channel), ("@d", null), ("@s", DeliveryStates.Queued), ("@now", now));
-        foreach (var destination in destinations)
+            "INSERT INTO message_delivery (message_id, channel, destination, state, attempts, next_attempt, updated, partition_key) VALUES (@m, @c, @d, @s, 0, @now, @now, @p)",
+            ("@m", messageId), ("@c", channel), ("@d", null), ("@s", DeliveryStates.Queued), ("@now", now), ("@p", processing.PartitionKey));
+        foreach (var destination in processing.Destinations)
         {
             command.Parameters["@d"].Value = destination;
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
     }
 
-    public async Task<StoredMessage?> FindDuplicateAsync(string channel, string dedupKey, CancellationToken cancellationToken)
+    /// <summary>Flags as stored: space-separated, null when there are none.</summary>
+    private static string? FlagText(IEnumerable<string> flags)
+    {
+        var text = string.Join(' ', flags.Distinct(StringComparer.Ordinal));
+        return text.Length == 0 ? null : text;
+    }
+
+    private static IReadOnlyList<string> Flags(string? text) =>
+        text is null ? [] : text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+
+    public async Task<StoredMessage?> FindDuplicateAsync(string channel, string dedupKey, DateTimeOffset since, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        return await ReadMessageAsync(connection, null, "m.channel = @channel AND m.dedup_key = @key", cancellationToken, ("@channel", channel), ("@key", dedupKey));
+        return await ReadMessageAsync(connection, null, "m.channel = @channel AND m.dedup_key = @key AND m.received >= @since", cancellationToken,
+            ("@channel", channel), ("@key", dedupKey), ("@since", since == DateTimeOffset.MinValue ? long.MinValue : since.ToUnixTimeMilliseconds()));
     }
 
     public async Task<bool> AppendFromFeedAsync(string channel, long from, long to, IReadOnlyList<NewMessage> messages, CancellationToken cancellationToken)
@@ -155,7 +210,7 @@ public abstract partial class SqlMessageStore : IMessageStore
 
         foreach (var message in messages)
         {
-            await InsertCoreAsync(scope, message with { DedupKey = null }, cancellationToken);
+            await InsertCoreAsync(scope, message with { DedupKey = null }, default, cancellationToken);
         }
 
         await scope.Transaction.CommitAsync(cancellationToken);
@@ -172,7 +227,8 @@ public abstract partial class SqlMessageStore : IMessageStore
     // ---- reading -------------------------------------------------------------------------------------------------
 
     private const string MessageColumns =
-        "m.id, m.uid, m.channel, m.received, m.sender, m.control_id, m.message_type, m.trigger_event, m.raw, m.transformed, m.transformed_type, m.response, m.state, m.error, m.updated";
+        "m.id, m.uid, m.channel, m.received, m.sender, m.control_id, m.message_type, m.trigger_event, m.raw, m.transformed, m.transformed_type, m.response, m.state, m.error, m.updated, " +
+        "m.partition_key, m.flags";
 
     public async Task<StoredMessage?> GetAsync(long id, CancellationToken cancellationToken)
     {
@@ -194,7 +250,11 @@ public abstract partial class SqlMessageStore : IMessageStore
             message = new StoredMessage(
                 reader.GetInt64(0), reader.GetString(1), reader.GetString(2), Time(reader.GetInt64(3)), reader.GetString(4),
                 Text(reader, 5), Text(reader, 6), Text(reader, 7), (byte[])reader.GetValue(8), Text(reader, 9), Text(reader, 10),
-                Text(reader, 11), reader.GetString(12), Text(reader, 13), Time(reader.GetInt64(14)), []);
+                Text(reader, 11), reader.GetString(12), Text(reader, 13), Time(reader.GetInt64(14)), [])
+            {
+                PartitionKey = Text(reader, 15) ?? string.Empty,
+                Flags = Flags(Text(reader, 16)),
+            };
         }
 
         var deliveries = new List<StoredDelivery>();
@@ -257,13 +317,18 @@ public abstract partial class SqlMessageStore : IMessageStore
             Add("control_id = @control", "@control", query.ControlId);
         }
 
+        if (query.Flag is { Length: > 0 } flag)
+        {
+            Add("(' ' || flags || ' ') LIKE @flag", "@flag", "% " + flag + " %");
+        }
+
         if (query.BeforeId is { } before)
         {
             Add("id < @before", "@before", before);
         }
 
         parameters.Add(("@limit", Math.Clamp(query.Count, 1, 1000)));
-        var sql = "SELECT id, channel, received, sender, control_id, message_type, trigger_event, state, error FROM message"
+        var sql = "SELECT id, channel, received, sender, control_id, message_type, trigger_event, state, error, flags FROM message"
             + (where.Count > 0 ? " WHERE " + string.Join(" AND ", where) : string.Empty) + " ORDER BY id DESC LIMIT @limit";
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = Command(connection, null, sql, [.. parameters]);
@@ -272,7 +337,7 @@ public abstract partial class SqlMessageStore : IMessageStore
         while (await reader.ReadAsync(cancellationToken))
         {
             list.Add(new MessageSummary(reader.GetInt64(0), reader.GetString(1), Time(reader.GetInt64(2)), reader.GetString(3), Text(reader, 4), Text(reader, 5),
-                Text(reader, 6), reader.GetString(7), Text(reader, 8)));
+                Text(reader, 6), reader.GetString(7), Text(reader, 8)) { Flags = Flags(Text(reader, 9)) });
         }
 
         return list;
@@ -341,17 +406,71 @@ public abstract partial class SqlMessageStore : IMessageStore
     {
         await using var scope = await BeginWriteAsync(cancellationToken);
         var ms = now.ToUnixTimeMilliseconds();
-        var channel = await ScalarAsync(scope.Connection, scope.Transaction, "SELECT channel FROM message WHERE id = @id", cancellationToken, ("@id", id));
-        if (channel is null or DBNull)
+        string channel;
+        IReadOnlyList<string> flags;
+        await using (var read = Command(scope.Connection, scope.Transaction, "SELECT channel, flags FROM message WHERE id = @id", ("@id", id)))
+        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+        {
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                return false;
+            }
+
+            (channel, flags) = (reader.GetString(0), Flags(Text(reader, 1)));
+        }
+
+        // What intake saw about the sender stays; what processing decides is decided again.
+        var kept = flags.Where(f => f == MessageFlags.ControlIdReused).Concat(processing.Flags);
+        await ExecuteAsync(scope.Connection, scope.Transaction,
+            "UPDATE message SET state = @state, transformed = @transformed, transformed_type = @ttype, error = @error, updated = @now, partition_key = @partition, flags = @flags WHERE id = @id",
+            cancellationToken, ("@state", processing.State), ("@transformed", processing.Transformed), ("@ttype", processing.TransformedType), ("@error", processing.Error),
+            ("@now", ms), ("@partition", processing.PartitionKey), ("@flags", FlagText(kept)), ("@id", id));
+
+        // A destination the message had keeps its place in the queue, so a dead letter reprocessed after a fix goes
+        // before the later messages of its patient that it held up; a new destination queues it at the end.
+        var requeued = new List<string>();
+        await using (var requeue = Command(scope.Connection, scope.Transaction,
+            "UPDATE message_delivery SET state = @queued, attempts = 0, next_attempt = @now, last_error = NULL, response = NULL, updated = @now, partition_key = @p " +
+            "WHERE message_id = @id AND destination = @d",
+            ("@queued", DeliveryStates.Queued), ("@now", ms), ("@p", processing.PartitionKey), ("@id", id), ("@d", null)))
+        {
+            foreach (var destination in processing.Destinations)
+            {
+                requeue.Parameters["@d"].Value = destination;
+                if (await requeue.ExecuteNonQueryAsync(cancellationToken) > 0)
+                {
+                    requeued.Add(destination);
+                }
+            }
+        }
+
+        var keep = processing.Destinations.Count == 0 ? string.Empty
+            : " AND destination NOT IN (" + string.Join(", ", processing.Destinations.Select((_, i) => "@k" + i.ToString(CultureInfo.InvariantCulture))) + ")";
+        await ExecuteAsync(scope.Connection, scope.Transaction, "DELETE FROM message_delivery WHERE message_id = @id" + keep, cancellationToken,
+            [("@id", id), .. processing.Destinations.Select((d, i) => ("@k" + i.ToString(CultureInfo.InvariantCulture), (object?)d))]);
+        await QueueDeliveriesAsync(scope, id, channel, processing with { Destinations = processing.Destinations.Except(requeued).ToList() }, ms, cancellationToken);
+        await scope.Transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    public async Task<bool> SetAsideAsync(long id, string reason, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var scope = await BeginWriteAsync(cancellationToken);
+        var ms = now.ToUnixTimeMilliseconds();
+        int changed;
+        await using (var update = Command(scope.Connection, scope.Transaction,
+            "UPDATE message_delivery SET state = @aside, last_error = @reason, updated = @now WHERE message_id = @id AND state = @dead",
+            ("@aside", DeliveryStates.SetAside), ("@reason", reason), ("@now", ms), ("@id", id), ("@dead", DeliveryStates.DeadLetter)))
+        {
+            changed = await update.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        if (changed == 0)
         {
             return false;
         }
 
-        await ExecuteAsync(scope.Connection, scope.Transaction, "DELETE FROM message_delivery WHERE message_id = @id", cancellationToken, ("@id", id));
-        await ExecuteAsync(scope.Connection, scope.Transaction,
-            "UPDATE message SET state = @state, transformed = @transformed, transformed_type = @ttype, error = @error, updated = @now WHERE id = @id", cancellationToken,
-            ("@state", processing.State), ("@transformed", processing.Transformed), ("@ttype", processing.TransformedType), ("@error", processing.Error), ("@now", ms), ("@id", id));
-        await QueueDeliveriesAsync(scope, id, (string)channel, processing.Destinations, ms, cancellationToken);
+        await UpdateMessageStateAsync(scope.Connection, scope.Transaction, id, ms, cancellationToken);
         await scope.Transaction.CommitAsync(cancellationToken);
         return true;
     }

@@ -21,7 +21,7 @@ public sealed class V2ErrorTests
     [Fact]
     public void an_unsupported_event_of_a_supported_type_is_refused_with_code_201_at_msh_9_2()
     {
-        var message = Hl7Message.Parse("MSH|^~\\&|PAS|RX1|CAREHUB|CAREHUB|20250301101500||ADT^A60^ADT_A60|M1|P|2.5.1\rPID|1||H1^^^RX1^MR");
+        var message = Hl7Message.Parse("MSH|^~\\&|PAS|RX1|CAREHUB|CAREHUB|20250301101500||ADT^A20^ADT_A20|M1|P|2.5.1\rPID|1||H1^^^RX1^MR");
 
         var refused = Assert.Throws<V2MappingException>(() => V2ToFhir.Map(message, V2MappingOptions.Default));
 
