@@ -6,6 +6,7 @@ using CareHub.Server.Feed;
 using CareHub.Server.Fhir;
 using CareHub.Server.Identity;
 using CareHub.Server.Messaging;
+using CareHub.Server.Notifications;
 using CareHub.Server.Security;
 using CareHub.Storage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -71,18 +72,20 @@ public static class CareHubServices
         services.AddMpi(configuration);
         services.AddSingleton<CapabilityStatementFactory>();
         services.AddCareHubMessaging(configuration, storage);
+        services.AddCareHubNotifications(configuration, storage);
         return services;
     }
 
     /// <summary>
-    /// The background work of a server: the broker's delivery workers and MLLP listeners, and the change-feed reader with
-    /// its consumers (queued matching, change-feed channels). Only the server adds these; a command-line command shares the
+    /// The background work of a server: the broker's delivery workers and MLLP listeners, notification delivery, and the
+    /// change-feed reader with its consumers (queued matching, change-feed channels, the notification engine). Only the server adds these; a command-line command shares the
     /// server's store and leaves that work to it.
     /// </summary>
     public static IServiceCollection AddCareHubWorkers(this IServiceCollection services)
     {
         services.AddSingleton<MessagingHostedService>();
         services.AddHostedService(sp => sp.GetRequiredService<MessagingHostedService>());
+        services.AddNotificationWorkers();
         services.AddChangeFeed();
         return services;
     }
@@ -140,5 +143,6 @@ public static class CareHubStartup
         await store.MigrateAsync(cancellationToken);
         await CustomSearchParameters.LoadAsync(store, cancellationToken);
         await services.GetRequiredService<IMessageStore>().MigrateAsync(cancellationToken);
+        await services.GetRequiredService<CareHub.Notifications.Storage.INotificationStore>().MigrateAsync(cancellationToken);
     }
 }
