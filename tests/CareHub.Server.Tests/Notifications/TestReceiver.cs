@@ -95,4 +95,14 @@ public sealed record ReceivedRequest(string Method, string Path, IReadOnlyDictio
 {
     /// <summary>The event number CareHub sent with it (none on a handshake).</summary>
     public long? EventNumber => Headers.TryGetValue("X-CareHub-Event-Number", out var value) ? long.Parse(value, System.Globalization.CultureInfo.InvariantCulture) : null;
+
+    /// <summary>The id of the resource an id-only notification names (its history Bundle's entry).</summary>
+    public string ResourceId
+    {
+        get
+        {
+            using var bundle = System.Text.Json.JsonDocument.Parse(Body);
+            return bundle.RootElement.GetProperty("entry")[0].GetProperty("fullUrl").GetString()!.Split('/')[1];
+        }
+    }
 }
