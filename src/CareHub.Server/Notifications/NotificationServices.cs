@@ -43,6 +43,16 @@ public static class NotificationServices
         return services;
     }
 
+    /// <summary>
+    /// The demo's notification settings: endpoints on this machine's loopback addresses, over plain http, so a receiver
+    /// started beside the demo can be subscribed. Real deployments keep https required and loopback refused.
+    /// </summary>
+    public static IEnumerable<KeyValuePair<string, string?>> DemoSettings() =>
+    [
+        new($"{NotificationOptions.SectionName}:{nameof(NotificationOptions.RequireHttps)}", "false"),
+        new($"{NotificationOptions.SectionName}:{nameof(NotificationOptions.AllowLoopback)}", "true"),
+    ];
+
     /// <summary>Opens the notification store beside the record: its own SQLite file, or the record's PostgreSQL database and schema.</summary>
     public static INotificationStore OpenStore(StorageOptions storage)
     {

@@ -269,7 +269,10 @@ public sealed partial class NotificationDelivery : IDisposable
                 new Bundle.EntryComponent
                 {
                     FullUrl = $"{type}/{id}/_history/{head.ResourceVersion}",
-                    Request = new Bundle.RequestComponent { Method = head.ResourceVersion == 1 ? Bundle.HTTPVerb.POST : Bundle.HTTPVerb.PUT, Url = $"{type}/{id}" },
+                    // As a history Bundle records the interaction (R4 bundle.html, history): a create POSTs to the type.
+                    Request = head.ResourceVersion == 1
+                        ? new Bundle.RequestComponent { Method = Bundle.HTTPVerb.POST, Url = type }
+                        : new Bundle.RequestComponent { Method = Bundle.HTTPVerb.PUT, Url = $"{type}/{id}" },
                 },
             ],
         };
