@@ -43,7 +43,7 @@ public sealed partial class NotificationEngine(
 
     public int BatchSize => FeedBatchSize;
 
-    public TimeSpan Idle => options.PollInterval;
+    public TimeSpan Idle => options.FeedInterval;
 
     public ChangeFeedWake Wake { get; } = new();
 

@@ -31,6 +31,9 @@ public sealed record NotificationOptions
     /// <summary>How often delivery looks for due queues when nothing wakes it (a retry falling due, another node's work).</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>How often the engine reads the change feed for new changes when it has read to its end.</summary>
+    public TimeSpan FeedInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
     /// <summary>Endpoints must be https; false allows http (tests, the demo's loopback receiver).</summary>
     public bool RequireHttps { get; init; } = true;
 
@@ -58,6 +61,7 @@ public sealed record NotificationOptions
         Positive(Timeout, nameof(Timeout));
         Positive(RetryDelay, nameof(RetryDelay));
         Positive(PollInterval, nameof(PollInterval));
+        Positive(FeedInterval, nameof(FeedInterval));
         if (MaxRetryDelay < RetryDelay)
         {
             throw new InvalidOperationException($"{SectionName}:{nameof(MaxRetryDelay)} must be at least {nameof(RetryDelay)} ({RetryDelay}).");
