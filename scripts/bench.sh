@@ -24,6 +24,10 @@ case "${1:-}" in
     # master person index).
     exec dotnet run -c Release --project "$root/bench/CareHub.Mpi.Bench" -- "$@"
     ;;
+  notify)
+    # Commit-to-delivery latency of notifications with many active subscriptions (docs/notifications.md).
+    exec dotnet run -c Release --project "$root/bench/CareHub.Notify.Bench" -- "$@"
+    ;;
   policy)
     # What the access policy costs on reads and searches (issue: information governance).
     exec dotnet run -c Release --project "$root/bench/CareHub.Governance.Bench" -- "$@"

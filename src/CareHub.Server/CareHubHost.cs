@@ -4,6 +4,7 @@ using CareHub.Server.Feed;
 using CareHub.Server.Fhir;
 using CareHub.Server.Identity;
 using CareHub.Server.Messaging;
+using CareHub.Server.Notifications;
 using CareHub.Server.Security;
 using CareHub.Server.SignIn;
 using CareHub.Storage;
@@ -49,6 +50,7 @@ public static class CareHubHost
         app.MapFhirApi();
         app.MapMessagingApi();
         app.MapMpiApi();
+        app.MapNotificationsApi();
         if (app.Services.GetService<DevTokenIssuer>() is not null)
         {
             app.MapDevTokenApi();
@@ -67,11 +69,13 @@ public static class CareHubHost
     /// (a consumer that fails does not make the node unready: it backs off and its lag shows it). No patient data, no
     /// authentication.
     /// </summary>
-    private static async Task<IResult> Health(SqlRecordStore store, ChangeFeedReader feeds, CancellationToken cancellationToken)
+    private static async Task<IResult> Health(SqlRecordStore store, ChangeFeedReader feeds, CareHub.Notifications.Storage.INotificationStore notificationStore, TimeProvider clock,
+        CancellationToken cancellationToken)
     {
         try
         {
             await store.FeedEndAsync(cancellationToken);
+            var notifications = await NotificationServices.HealthAsync(notificationStore, clock, cancellationToken);
             // Stale planner statistics lose nothing but can slow restricted searches badly: a refresh that keeps failing shows here.
             var (statisticsFailures, statisticsFailedAt, statisticsFailure) = store.StatisticsFailures;
             var statistics = new { refreshes = store.StatisticsRefreshes, failures = statisticsFailures, lastFailureAt = statisticsFailedAt, lastFailure = statisticsFailure };
@@ -85,10 +89,11 @@ public static class CareHubHost
                     checkpoints = new { passes = sqlite.CheckpointPasses, failures, lastFailureAt = at, lastFailure = message },
                     statistics,
                     feeds = ChangeFeedServices.Health(feeds),
+                    notifications,
                 });
             }
 
-            return Results.Json(new { status = "ok", store = store.Backend, schema = SqlRecordStore.SchemaVersion, statistics, feeds = ChangeFeedServices.Health(feeds) });
+            return Results.Json(new { status = "ok", store = store.Backend, schema = SqlRecordStore.SchemaVersion, statistics, feeds = ChangeFeedServices.Health(feeds), notifications });
         }
         catch (System.Data.Common.DbException)
         {

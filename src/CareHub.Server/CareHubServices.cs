@@ -7,6 +7,7 @@ using CareHub.Server.Feed;
 using CareHub.Server.Fhir;
 using CareHub.Server.Identity;
 using CareHub.Server.Messaging;
+using CareHub.Server.Notifications;
 using CareHub.Server.Security;
 using CareHub.Server.SignIn;
 using CareHub.Storage;
@@ -79,12 +80,14 @@ public static class CareHubServices
         services.AddSingleton<CareHub.Directories.DirectoryLookup>();
         services.AddCareHubMessaging(configuration, storage);
         services.AddCareHubSignInStore(configuration, storage);
+        services.AddCareHubNotifications(configuration, storage);
         return services;
     }
 
     /// <summary>
-    /// The background work of a server: the broker's delivery workers and MLLP listeners, and the change-feed reader with
-    /// its consumers (queued matching, change-feed channels, the access policy's kept decisions). Only the server adds these; a command-line command shares the
+    /// The background work of a server: the broker's delivery workers and MLLP listeners, notification delivery, and the
+    /// change-feed reader with its consumers (queued matching, change-feed channels, the notification engine, the access
+    /// policy's kept decisions). Only the server adds these; a command-line command shares the
     /// server's store and leaves that work to it.
     /// </summary>
     public static IServiceCollection AddCareHubWorkers(this IServiceCollection services)
@@ -93,6 +96,7 @@ public static class CareHubServices
         services.AddHostedService(sp => sp.GetRequiredService<MessagingHostedService>());
         services.AddSingleton<IChangeFeedConsumer>(sp => new DecisionCacheFeed(
             sp.GetRequiredService<DecisionCache>(), sp.GetRequiredService<IAccessPolicy>(), sp.GetRequiredService<IChangeFeed>()));
+        services.AddNotificationWorkers();
         services.AddChangeFeed();
         return services;
     }
@@ -151,6 +155,7 @@ public static class CareHubStartup
         await store.MigrateAsync(cancellationToken);
         await CustomSearchParameters.LoadAsync(store, cancellationToken);
         await services.GetRequiredService<IMessageStore>().MigrateAsync(cancellationToken);
+        await services.GetRequiredService<CareHub.Notifications.Storage.INotificationStore>().MigrateAsync(cancellationToken);
         await SignInServices.PrepareSignInAsync(services, cancellationToken);
     }
 }

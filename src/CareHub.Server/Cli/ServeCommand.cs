@@ -28,6 +28,8 @@ public static class ServeCommand
             settings.AddRange(SignInSettings(urls));
             // Messaging: the demo's inbound ADT/ORU MLLP channel.
             settings.AddRange(Messaging.MessagingServices.DemoChannel(options.MllpPort ?? Messaging.MessagingServices.DemoMllpPort, dataDirectory, mapperRegistered: true));
+            // Notifications: the demo may notify an endpoint on this machine over plain http (docs/notifications.md).
+            settings.AddRange(Notifications.NotificationServices.DemoSettings());
         }
         else if (options.DevTokens)
         {

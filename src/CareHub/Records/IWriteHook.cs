@@ -43,6 +43,9 @@ public sealed record WriteHookContext(IRecordWriter Writer, string Type, string 
 {
     /// <summary>What the hooks found before the write, for their own use after it: the same object in both calls of one write.</summary>
     public Dictionary<object, object> Items { get; } = [];
+
+    /// <summary>The request that wrote this version (who, through which face); null for a hook's own writes.</summary>
+    public RequestContext? Request { get; init; }
 }
 
 /// <summary>

@@ -92,14 +92,14 @@ public sealed partial class RecordService
     }
 
     /// <summary>Runs the hooks before a write; answers the context to give them after it (null when there are none).</summary>
-    private async Task<WriteHookContext?> BeforeHooksAsync(IWriteSession session, Resource resource, string type, string id, StoredResource? current, bool internalWrite, CancellationToken cancellationToken)
+    private async Task<WriteHookContext?> BeforeHooksAsync(IWriteSession session, RequestContext? request, Resource resource, string type, string id, StoredResource? current, bool internalWrite, CancellationToken cancellationToken)
     {
         if (WriteHooks.Count == 0)
         {
             return null;
         }
 
-        var context = new WriteHookContext(new HookWriter(this, session), type, id, resource, current, internalWrite);
+        var context = new WriteHookContext(new HookWriter(this, session), type, id, resource, current, internalWrite) { Request = request };
         foreach (var hook in WriteHooks)
         {
             await hook.BeforeWriteAsync(context, cancellationToken);

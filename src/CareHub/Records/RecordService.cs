@@ -294,7 +294,7 @@ public sealed partial class RecordService(
         }
 
         StampSource(context, resource);
-        var hooks = await BeforeHooksAsync(session, resource, type, id, current, internalWrite, cancellationToken);
+        var hooks = await BeforeHooksAsync(session, context, resource, type, id, current, internalWrite, cancellationToken);
         var version = (current?.Version ?? 0) + 1;
         var now = NextTimestamp(current);
         resource.Meta ??= new Meta();

@@ -75,4 +75,30 @@ public static class SqlMigrations
             await transaction.CommitAsync(cancellationToken);
         }
     }
+
+    /// <summary>
+    /// Migrates a store beside the record (messages, notifications) on one connection: <paramref name="prepare"/> takes the
+    /// provider's migration lock, the scripts under <paramref name="prefix"/> are applied, and <paramref name="finish"/>
+    /// releases the lock whatever happened. Errors name the store (<paramref name="store"/>, e.g. "sqlite message store").
+    /// </summary>
+    public static async Task MigrateStoreAsync(DbConnection connection, Func<DbConnection, CancellationToken, Task> prepare, Func<DbConnection, CancellationToken, Task> finish,
+        string versionTable, int known, string prefix, string store, Func<string, Exception> error, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(prepare);
+        ArgumentNullException.ThrowIfNull(finish);
+        ArgumentNullException.ThrowIfNull(error);
+        await prepare(connection, cancellationToken);
+        try
+        {
+            await ApplyAsync(connection, versionTable, known, Load(prefix, problem => error($"The {store}'s {problem}.")),
+                current => error($"The {store} is at schema version {current} but this build of CareHub knows only up to {known}. Upgrade CareHub, or point it at another database."),
+                cancellationToken);
+        }
+        finally
+        {
+            // Not cancellable: a pooled connection must not go back to the pool still holding the migration lock.
+            await finish(connection, CancellationToken.None);
+        }
+    }
 }

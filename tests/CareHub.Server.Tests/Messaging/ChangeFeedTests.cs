@@ -74,12 +74,12 @@ public sealed class ChangeFeedTests
             text = await anonymous.GetStringAsync($"{server.BaseUrl}/health", Ct);
             feeds = System.Text.Json.JsonDocument.Parse(text).RootElement.GetProperty("feeds");
             var stored = await server.Store.GetFeedPositionAsync("patients-out", Ct);
-            return feeds.EnumerateArray().Count() == 2
+            return feeds.EnumerateArray().Count() == 4
                 && feeds.EnumerateArray().All(f => f.GetProperty("state").GetString() == "CaughtUp" && f.GetProperty("lag").GetInt64() == 0 && f.GetProperty("position").GetInt64() >= position)
                 && feeds.EnumerateArray().Any(f => f.GetProperty("name").GetString() == "channel:patients-out" && f.GetProperty("position").GetInt64() == stored);
-        }, "both consumers read past the Patient to the end of the feed, the channel's status at its stored position");
+        }, "every consumer read past the Patient to the end of the feed, the channel's status at its stored position");
 
-        Assert.Equal(["channel:patients-out", "mpi-queued-matching"], feeds.EnumerateArray().Select(f => f.GetProperty("name").GetString()).Order(StringComparer.Ordinal));
+        Assert.Equal(["access-decisions", "channel:patients-out", "mpi-queued-matching", "notifications"], feeds.EnumerateArray().Select(f => f.GetProperty("name").GetString()).Order(StringComparer.Ordinal));
         var channel = feeds.EnumerateArray().Single(f => f.GetProperty("name").GetString() == "channel:patients-out");
         Assert.NotNull(channel.GetProperty("lastSuccess").GetString());
         Assert.True(channel.GetProperty("feedEnd").GetInt64() >= channel.GetProperty("position").GetInt64());

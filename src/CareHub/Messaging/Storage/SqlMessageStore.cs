@@ -23,7 +23,7 @@ public abstract partial class SqlMessageStore : IMessageStore
     protected abstract ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken);
 
     /// <summary>Starts a write transaction; SQLite takes its single-writer lock here.</summary>
-    protected abstract Task<WriteScope> BeginWriteAsync(CancellationToken cancellationToken);
+    protected abstract Task<SqlWriteScope> BeginWriteAsync(CancellationToken cancellationToken);
 
     /// <summary>The suffix that makes an INSERT skip a row whose unique key exists.</summary>
     protected virtual string OnConflictDoNothing => " ON CONFLICT DO NOTHING";
@@ -42,20 +42,8 @@ public abstract partial class SqlMessageStore : IMessageStore
     public async Task MigrateAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await PrepareForMigrationAsync(connection, cancellationToken);
-        try
-        {
-            await SqlMigrations.ApplyAsync(connection, "message_schema_version", SchemaVersion,
-                SqlMigrations.Load(MigrationPrefix, problem => new MessageSchemaVersionException($"The {Backend} message store's {problem}.")),
-                current => new MessageSchemaVersionException(
-                    $"The {Backend} message store is at schema version {current} but this build of CareHub knows only up to {SchemaVersion}. Upgrade CareHub, or point it at another database."),
-                cancellationToken);
-        }
-        finally
-        {
-            // Not cancellable: a pooled connection must not go back to the pool still holding the migration lock.
-            await FinishMigrationAsync(connection, CancellationToken.None);
-        }
+        await SqlMigrations.MigrateStoreAsync(connection, PrepareForMigrationAsync, FinishMigrationAsync, "message_schema_version", SchemaVersion, MigrationPrefix,
+            $"{Backend} message store", message => new MessageSchemaVersionException(message), cancellationToken);
     }
 
     // ---- intake --------------------------------------------------------------------------------------------------
@@ -118,7 +106,7 @@ public abstract partial class SqlMessageStore : IMessageStore
     }
 
     /// <summary>Inserts the message and its deliveries; null when the dedup key already exists.</summary>
-    private async Task<InsertResult?> InsertCoreAsync(WriteScope scope, NewMessage message, ControlHistory history, CancellationToken cancellationToken)
+    private async Task<InsertResult?> InsertCoreAsync(SqlWriteScope scope, NewMessage message, ControlHistory history, CancellationToken cancellationToken)
     {
         var uid = Guid.NewGuid().ToString("N");
         var received = message.Received.ToUnixTimeMilliseconds();
@@ -161,7 +149,7 @@ public abstract partial class SqlMessageStore : IMessageStore
         return new InsertResult(id, uid, false, message.Response);
     }
 
-    private static async Task QueueDeliveriesAsync(WriteScope scope, long messageId, string channel, ProcessedMessage processing, long now, CancellationToken cancellationToken)
+    private static async Task QueueDeliveriesAsync(SqlWriteScope scope, long messageId, string channel, ProcessedMessage processing, long now, CancellationToken cancellationToken)
     {
         if (processing.Destinations.Count == 0)
         {
@@ -518,27 +506,6 @@ public abstract partial class SqlMessageStore : IMessageStore
         catch (DecoderFallbackException)
         {
             return Encoding.Latin1.GetString(raw);
-        }
-    }
-
-    /// <summary>A connection and its write transaction, plus whatever lock the provider took; disposing rolls back if not committed.</summary>
-    protected sealed class WriteScope(DbConnection connection, DbTransaction transaction, IDisposable? writerLock) : IAsyncDisposable
-    {
-        public DbConnection Connection { get; } = connection;
-
-        public DbTransaction Transaction { get; } = transaction;
-
-        public async ValueTask DisposeAsync()
-        {
-            try
-            {
-                await Transaction.DisposeAsync();
-                await Connection.DisposeAsync();
-            }
-            finally
-            {
-                writerLock?.Dispose();
-            }
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
-using System.Data;
 using System.Data.Common;
+using CareHub.Storage;
+using CareHub.Storage.Postgres;
 using Npgsql;
 
 namespace CareHub.Messaging.Storage.Postgres;
@@ -22,7 +23,7 @@ public sealed partial class PostgresMessageStore : SqlMessageStore
 
     public PostgresMessageStore(string connectionString, string? schema = null)
     {
-        (dataSource, lockScope) = CareHub.Storage.Postgres.PostgresConnections.Create(connectionString, schema);
+        (dataSource, lockScope) = PostgresConnections.Create(connectionString, schema);
         this.schema = schema;
     }
 
@@ -33,20 +34,7 @@ public sealed partial class PostgresMessageStore : SqlMessageStore
     protected override async ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
         await dataSource.OpenConnectionAsync(cancellationToken);
 
-    protected override async Task<WriteScope> BeginWriteAsync(CancellationToken cancellationToken)
-    {
-        var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        try
-        {
-            var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken);
-            return new WriteScope(connection, transaction, null);
-        }
-        catch
-        {
-            await connection.DisposeAsync();
-            throw;
-        }
-    }
+    protected override Task<SqlWriteScope> BeginWriteAsync(CancellationToken cancellationToken) => PostgresSideStore.BeginWriteAsync(dataSource, cancellationToken);
 
     protected override async Task<IAsyncDisposable?> AcquireRouteAsync(string channel, string destination, CancellationToken cancellationToken)
     {
@@ -58,75 +46,18 @@ public sealed partial class PostgresMessageStore : SqlMessageStore
             knownRoutes[(channel, destination)] = true;
         }
 
-        var lease = await dataSource.OpenConnectionAsync(cancellationToken);
-        NpgsqlTransaction? transaction = null;
-        try
-        {
-            transaction = await lease.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken);
-            var locked = await ScalarAsync(lease, transaction,
-                "SELECT 1 FROM message_route WHERE channel = @c AND destination = @d FOR UPDATE SKIP LOCKED", cancellationToken, ("@c", channel), ("@d", destination));
-            if (locked is null)
-            {
-                await transaction.DisposeAsync();
-                await lease.DisposeAsync();
-                return null;
-            }
-
-            return new RouteLease(lease, transaction);
-        }
-        catch
-        {
-            if (transaction is not null)
-            {
-                await transaction.DisposeAsync();
-            }
-
-            await lease.DisposeAsync();
-            throw;
-        }
+        return await PostgresSideStore.TryLockRowAsync(dataSource, "SELECT 1 FROM message_route WHERE channel = @c AND destination = @d FOR UPDATE SKIP LOCKED",
+            cancellationToken, ("@c", channel), ("@d", destination));
     }
 
     /// <summary>23505 unique_violation (PostgreSQL manual, Appendix A): a resend that raced its original.</summary>
     protected override bool IsUniqueViolation(DbException exception) => exception is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
 
-    protected override async Task PrepareForMigrationAsync(DbConnection connection, CancellationToken cancellationToken)
-    {
-        await ExecuteAsync(connection, null, "SELECT pg_advisory_lock(@class, hashtext(@scope))", cancellationToken,
-            ("@class", MigrationLockClass), ("@scope", lockScope));
-        if (schema is not null)
-        {
-            await ExecuteAsync(connection, null, $"CREATE SCHEMA IF NOT EXISTS \"{schema}\"", cancellationToken);
-        }
-    }
+    protected override Task PrepareForMigrationAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        PostgresSideStore.LockMigrationsAsync(connection, MigrationLockClass, lockScope, schema, cancellationToken);
 
     protected override Task FinishMigrationAsync(DbConnection connection, CancellationToken cancellationToken) =>
-        ExecuteAsync(connection, null, "SELECT pg_advisory_unlock(@class, hashtext(@scope))", cancellationToken,
-            ("@class", MigrationLockClass), ("@scope", lockScope));
+        PostgresSideStore.UnlockMigrationsAsync(connection, MigrationLockClass, lockScope, cancellationToken);
 
     public override ValueTask DisposeAsync() => dataSource.DisposeAsync();
-
-
-    /// <summary>The route row's lock lives as long as this transaction; ending it  releases it.</summary>
-    private sealed class RouteLease(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
-    {
-        private int disposed;
-
-        public async ValueTask DisposeAsync()
-        {
-            if (Interlocked.Exchange(ref disposed, 1) != 0)
-            {
-                return;
-            }
-
-            try
-            {
-                // Disposing an open transaction rolls it back: nothing was written under it.
-                await transaction.DisposeAsync();
-            }
-            finally
-            {
-                await connection.DisposeAsync();
-            }
-        }
-    }
 }
