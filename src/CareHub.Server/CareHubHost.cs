@@ -5,6 +5,7 @@ using CareHub.Server.Fhir;
 using CareHub.Server.Identity;
 using CareHub.Server.Messaging;
 using CareHub.Server.Security;
+using CareHub.Server.Terminology;
 using CareHub.Storage;
 using CareHub.Storage.Sqlite;
 
@@ -48,6 +49,7 @@ public static class CareHubHost
         app.MapFhirApi();
         app.MapMessagingApi();
         app.MapMpiApi();
+        app.MapTerminologyApi();
         if (app.Services.GetService<DevTokenIssuer>() is not null)
         {
             app.MapDevTokenApi();

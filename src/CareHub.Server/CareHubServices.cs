@@ -7,6 +7,7 @@ using CareHub.Server.Fhir;
 using CareHub.Server.Identity;
 using CareHub.Server.Messaging;
 using CareHub.Server.Security;
+using CareHub.Server.Terminology;
 using CareHub.Storage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -66,11 +67,13 @@ public static class CareHubServices
             writeHooks: sp.GetServices<IWriteHook>(),
             patientLinks: sp.GetService<IPatientLinks>(),
             readViews: sp.GetServices<IReadView>(),
-            bundlePatch: FhirApi.PatchFrom));
+            bundlePatch: FhirApi.PatchFrom,
+            terminology: sp.GetService<ISearchTerminology>()));
         services.AddSingleton<IReadView, CitizenAuditView>();
         services.AddMpi(configuration);
         services.AddSingleton<CapabilityStatementFactory>();
         services.AddCareHubMessaging(configuration, storage);
+        services.AddCareHubTerminology(configuration, storage);
         return services;
     }
 
@@ -131,7 +134,7 @@ public static class CareHubStartup
 {
     /// <summary>
     /// Migrates the record store (failing fast on a schema newer than this build), loads the stored SearchParameter
-    /// resources into effect, and migrates the message store (its own migrations and version table).
+    /// resources into effect, and migrates the message store and the SNOMED CT store (each with its own migrations and version table).
     /// </summary>
     public static async Task PrepareAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
@@ -140,5 +143,6 @@ public static class CareHubStartup
         await store.MigrateAsync(cancellationToken);
         await CustomSearchParameters.LoadAsync(store, cancellationToken);
         await services.GetRequiredService<IMessageStore>().MigrateAsync(cancellationToken);
+        await services.GetRequiredService<CareHub.Terminology.Snomed.SnomedStore>().MigrateAsync(cancellationToken);
     }
 }

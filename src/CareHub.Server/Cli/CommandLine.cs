@@ -12,6 +12,7 @@ public static class CommandLine
           carehub serve  [--urls URL] [--data DIR | --postgres CONNSTRING] [--dev-tokens]
           carehub demo   [--urls URL] [--data DIR] [--patients N] [--mllp-port N]
           carehub import [--data DIR | --postgres CONNSTRING] PATH...
+          carehub import snomed [--data DIR | --postgres CONNSTRING] FOLDER
         {Messaging.MessagesCommand.Usage}
           carehub reindex [--data DIR | --postgres CONNSTRING]
           carehub mpi rematch [--data DIR | --postgres CONNSTRING]
@@ -27,6 +28,7 @@ public static class CommandLine
                 inbound HL7 v2 MLLP channel on 127.0.0.1:2575 (--mllp-port to change it).
         import  loads FHIR Bundles (batch, transaction, collection), single resources (.json) and
                 NDJSON files (.ndjson), or folders of them, through the record's one door.
+                import snomed loads an RF2 release's Snapshot files into the SNOMED CT store (docs/terminology.md).
         messages lists, shows and reprocesses the message store's messages (docs/messaging.md).
         reindex rebuilds the search index of every stored resource (after an upgrade that changed what is indexed).
         mpi rematch re-runs master person index matching for every stored Patient, oldest first, one transaction each

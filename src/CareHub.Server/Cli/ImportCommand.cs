@@ -14,6 +14,11 @@ public static class ImportCommand
 {
     public static async Task<int> RunAsync(Options options)
     {
+        if (options.Paths.Count > 0 && options.Paths[0] == "snomed")
+        {
+            return await SnomedImportCommand.RunAsync(options);
+        }
+
         if (options.Paths.Count == 0)
         {
             throw new UsageException("import needs at least one file or folder: carehub import PATH...");

@@ -1,5 +1,4 @@
 using CareHub.Terminology.Snomed;
-using Npgsql;
 
 namespace CareHub.Tests.Terminology;
 
@@ -9,25 +8,9 @@ namespace CareHub.Tests.Terminology;
 /// </summary>
 public sealed class PostgresSnomedStoreTests : SnomedStoreContract
 {
-    private readonly string schema = $"carehub_sct_{Guid.NewGuid():N}";
+    private readonly string schema = SnomedTestStores.PostgresSchema();
 
-    internal static string ConnectionString()
-    {
-        var value = Environment.GetEnvironmentVariable("CAREHUB_TEST_POSTGRES");
-        if (string.IsNullOrWhiteSpace(value))
-        {
-            Assert.Skip("CAREHUB_TEST_POSTGRES is not set: run ./carehub test, which starts a throwaway PostgreSQL");
-        }
+    protected override ValueTask<SnomedStore> CreateStoreAsync() => ValueTask.FromResult<SnomedStore>(new PostgresSnomedStore(SnomedTestStores.PostgresConnectionString(), schema));
 
-        return value;
-    }
-
-    protected override ValueTask<SnomedStore> CreateStoreAsync() => ValueTask.FromResult<SnomedStore>(new PostgresSnomedStore(ConnectionString(), schema));
-
-    protected override async ValueTask DropAsync()
-    {
-        await using var admin = NpgsqlDataSource.Create(ConnectionString());
-        await using var command = admin.CreateCommand($"DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
-        await command.ExecuteNonQueryAsync(Ct);
-    }
+    protected override ValueTask DropAsync() => SnomedTestStores.DropPostgresAsync(schema);
 }

@@ -203,17 +203,13 @@ public abstract class SnomedStoreContract : IAsyncLifetime
 /// <summary>The SNOMED CT store contract on SQLite (a file of its own per test).</summary>
 public sealed class SqliteSnomedStoreTests : SnomedStoreContract
 {
-    private readonly string path = Path.Combine(Path.GetTempPath(), $"carehub-sct-{Guid.NewGuid():N}.db");
+    private readonly string path = SnomedTestStores.SqlitePath();
 
     protected override ValueTask<SnomedStore> CreateStoreAsync() => ValueTask.FromResult<SnomedStore>(new SqliteSnomedStore(path));
 
     protected override ValueTask DropAsync()
     {
-        foreach (var file in new[] { path, path + "-wal", path + "-shm" })
-        {
-            File.Delete(file);
-        }
-
+        SnomedTestStores.DeleteSqlite(path);
         return ValueTask.CompletedTask;
     }
 }

@@ -38,4 +38,41 @@ public static class Snomed
 
     /// <summary>900000000000207008 |SNOMED CT core module|.</summary>
     public const long CoreModule = 900000000000207008;
+
+    /// <summary>
+    /// The expression behind an implicit value set URL ("Using SNOMED CT with FHIR", implicit value sets):
+    /// <c>http://snomed.info/sct[/module/version/date]?fhir_vs</c> (all concepts), <c>?fhir_vs=isa/[id]</c>,
+    /// <c>?fhir_vs=refset</c> (the refsets), <c>?fhir_vs=refset/[id]</c> and <c>?fhir_vs=ecl/[ECL]</c> (URL-encoded);
+    /// null when the URL is not one. A malformed ECL expression throws <see cref="EclSyntaxException"/>.
+    /// </summary>
+    public static EclNode? ImplicitValueSet(string url)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        var query = url.IndexOf("?fhir_vs", StringComparison.Ordinal);
+        if (query < 0 || !url.StartsWith(System, StringComparison.Ordinal) || (query > System.Length && url[System.Length] != '/'))
+        {
+            return null;
+        }
+
+        var rest = url[(query + "?fhir_vs".Length)..];
+        if (rest.Length == 0)
+        {
+            return EclAny.Instance;
+        }
+
+        if (rest[0] != '=')
+        {
+            return null;
+        }
+
+        var value = rest[1..];
+        return value switch
+        {
+            "refset" => EclRefsets.Instance,
+            _ when value.StartsWith("isa/", StringComparison.Ordinal) => Ecl.Parse("<< " + value[4..]),
+            _ when value.StartsWith("refset/", StringComparison.Ordinal) => Ecl.Parse("^ " + value[7..]),
+            _ when value.StartsWith("ecl/", StringComparison.Ordinal) => Ecl.Parse(Uri.UnescapeDataString(value[4..])),
+            _ => null,
+        };
+    }
 }
