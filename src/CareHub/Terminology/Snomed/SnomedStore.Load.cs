@@ -52,9 +52,11 @@ public abstract partial class SnomedStore
     /// </summary>
     private static readonly string PreferredTermsSql =
         $"UPDATE sct_concept SET fsn = (SELECT d.term FROM sct_description d WHERE d.concept_id = sct_concept.id AND d.active = 1 AND d.type_id = {Snomed.FullySpecifiedName} ORDER BY d.effective_time DESC, d.id LIMIT 1), " +
-        "preferred_term = (SELECT d.term FROM sct_description d JOIN sct_refset_member m ON m.referenced_component_id = d.id " +
+        // CROSS JOIN keeps SQLite's loops in this order (the concept's descriptions, then their members): driven from the
+        // language refset's members instead, it read every member for every concept.
+        "preferred_term = (SELECT d.term FROM sct_description d CROSS JOIN sct_refset_member m " +
+        $"WHERE d.concept_id = sct_concept.id AND d.active = 1 AND d.type_id = {Snomed.Synonym} AND m.referenced_component_id = d.id " +
         $"AND m.active = 1 AND m.acceptability_id = {Snomed.Preferred} AND m.refset_id IN ({Snomed.GbLanguage}, {Snomed.UsLanguage}) " +
-        $"WHERE d.concept_id = sct_concept.id AND d.active = 1 AND d.type_id = {Snomed.Synonym} " +
         $"ORDER BY CASE WHEN m.refset_id = {Snomed.GbLanguage} THEN 0 ELSE 1 END, d.id LIMIT 1)";
 
     /// <summary>Replaces the closure with every (ancestor, descendant) pair of the active is-a relationships; a cycle is refused.</summary>
