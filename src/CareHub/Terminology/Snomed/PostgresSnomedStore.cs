@@ -15,12 +15,16 @@ public sealed class PostgresSnomedStore : SnomedStore
     private const int MigrationLockClass = 0x43480020;
 
     private readonly NpgsqlDataSource dataSource;
+    private readonly NpgsqlDataSource loads;
     private readonly string lockScope;
     private readonly string? schema;
 
     public PostgresSnomedStore(string connectionString, string? schema = null)
     {
         (dataSource, lockScope) = CareHub.Storage.Postgres.PostgresConnections.Create(connectionString, schema);
+        // A load's statements (an upsert of 1.5 million relationships, the preferred terms of every concept) run for
+        // minutes: they get no command timeout, which reads keep.
+        (loads, _) = CareHub.Storage.Postgres.PostgresConnections.Create(new NpgsqlConnectionStringBuilder(connectionString) { CommandTimeout = 0 }.ConnectionString, schema);
         this.schema = schema;
     }
 
@@ -33,7 +37,7 @@ public sealed class PostgresSnomedStore : SnomedStore
 
     protected override async Task<LoadScope> BeginLoadAsync(CancellationToken cancellationToken)
     {
-        var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var connection = await loads.OpenConnectionAsync(cancellationToken);
         try
         {
             return new LoadScope(connection, await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken), null);
@@ -104,5 +108,9 @@ public sealed class PostgresSnomedStore : SnomedStore
     protected override Task FinishMigrationAsync(DbConnection connection, CancellationToken cancellationToken) =>
         Storage.SqlCommands.ExecuteAsync(connection, null, "SELECT pg_advisory_unlock(@class, hashtext(@scope))", cancellationToken, ("@class", MigrationLockClass), ("@scope", lockScope));
 
-    public override ValueTask DisposeAsync() => dataSource.DisposeAsync();
+    public override async ValueTask DisposeAsync()
+    {
+        await loads.DisposeAsync();
+        await dataSource.DisposeAsync();
+    }
 }
