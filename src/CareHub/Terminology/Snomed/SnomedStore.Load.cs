@@ -41,6 +41,7 @@ public abstract partial class SnomedStore
                 "INSERT INTO sct_load (generation, loaded, source, concepts, descriptions, relationships, refset_members, closure_rows) VALUES (@g, @t, @s, @c, @d, @r, @m, @x)",
                 cancellationToken, ("@g", generation), ("@t", DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture)), ("@s", result.Source),
                 ("@c", result.Concepts), ("@d", result.Descriptions), ("@r", result.Relationships), ("@m", result.RefsetMembers), ("@x", closureRows));
+            await AnalyzeAsync(connection, transaction, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             return result with { Elapsed = Stopwatch.GetElapsedTime(started) };
         }

@@ -32,6 +32,9 @@ public abstract partial class SnomedStore : IAsyncDisposable
     /// <summary>Appends rows to <paramref name="table"/>, which has no rows with their keys.</summary>
     protected abstract Task InsertAsync(DbConnection connection, DbTransaction transaction, SnomedTable table, IEnumerable<object?[]> rows, CancellationToken cancellationToken);
 
+    /// <summary>Brings the planner's statistics up to date at the end of a load, where the database keeps them.</summary>
+    protected virtual Task AnalyzeAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) => Task.CompletedTask;
+
     protected virtual Task PrepareForMigrationAsync(DbConnection connection, CancellationToken cancellationToken) => Task.CompletedTask;
 
     protected virtual Task FinishMigrationAsync(DbConnection connection, CancellationToken cancellationToken) => Task.CompletedTask;
