@@ -6,8 +6,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 case "${1:-}" in
-  search|ods)
-    # FHIR search targets, in process through the one door (no server to build): ./carehub bench search [--resources N] [--postgres CONN]
+  search|ods|terminology)
+    # In process through the one door (no server to build): FHIR search targets, ./carehub bench search [--resources N] [--postgres CONN]; ODS import, ./carehub bench ods [--postgres CONN];
+    # terminology targets, ./carehub bench terminology [--concepts N] [--postgres CONN] (docs/terminology.md).
     exec dotnet run -c Release --project "$root/bench/CareHub.Bench" -- "$@"
     ;;
 esac

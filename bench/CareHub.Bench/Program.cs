@@ -5,6 +5,12 @@ if (args.Length > 0 && args[0] == "ceiling-server")
     return await CeilingServer.RunAsync(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == "terminology")
+{
+    Console.WriteLine(BenchHost.Describe(null));
+    return await TerminologyBench.RunAsync(args[1..], CancellationToken.None);
+}
+
 if (args.Length == 0 || args[0] is "help" or "--help" or "-h" || args[0] is not ("create" or "read" or "ingest" or "all" or "stages" or "mllp" or "search" or "tokens" or "ods"))
 {
     if (args.Length > 0 && args[0] is not ("help" or "--help" or "-h"))

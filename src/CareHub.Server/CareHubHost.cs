@@ -7,6 +7,7 @@ using CareHub.Server.Messaging;
 using CareHub.Server.Notifications;
 using CareHub.Server.Security;
 using CareHub.Server.SignIn;
+using CareHub.Server.Terminology;
 using CareHub.Storage;
 using CareHub.Storage.Sqlite;
 
@@ -51,6 +52,7 @@ public static class CareHubHost
         app.MapMessagingApi();
         app.MapMpiApi();
         app.MapNotificationsApi();
+        app.MapTerminologyApi();
         if (app.Services.GetService<DevTokenIssuer>() is not null)
         {
             app.MapDevTokenApi();

@@ -10,6 +10,7 @@ using CareHub.Server.Messaging;
 using CareHub.Server.Notifications;
 using CareHub.Server.Security;
 using CareHub.Server.SignIn;
+using CareHub.Server.Terminology;
 using CareHub.Storage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -71,7 +72,8 @@ public static class CareHubServices
             patientLinks: sp.GetService<IPatientLinks>(),
             readViews: sp.GetServices<IReadView>(),
             bundlePatch: FhirApi.PatchFrom,
-            decisions: sp.GetRequiredService<DecisionCache>()));
+            decisions: sp.GetRequiredService<DecisionCache>(),
+            terminology: sp.GetService<ISearchTerminology>()));
         services.AddSingleton<IReadView, CitizenAuditView>();
         services.AddMpi(configuration);
         services.AddSingleton<CapabilityStatementFactory>();
@@ -81,6 +83,7 @@ public static class CareHubServices
         services.AddCareHubMessaging(configuration, storage);
         services.AddCareHubSignInStore(configuration, storage);
         services.AddCareHubNotifications(configuration, storage);
+        services.AddCareHubTerminology(configuration, storage);
         return services;
     }
 
@@ -145,8 +148,8 @@ public static class CareHubStartup
 {
     /// <summary>
     /// Migrates the record store (failing fast on a schema newer than this build), loads the stored SearchParameter
-    /// resources into effect, migrates the message store and the sign-in store (each with its own migrations and version
-    /// table), and loads the sign-in server's keys when it is on.
+    /// resources into effect, migrates the message, sign-in, notification and SNOMED CT stores (each with its own migrations
+    /// and version table), and loads the sign-in server's keys when it is on.
     /// </summary>
     public static async Task PrepareAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
@@ -157,5 +160,6 @@ public static class CareHubStartup
         await services.GetRequiredService<IMessageStore>().MigrateAsync(cancellationToken);
         await services.GetRequiredService<CareHub.Notifications.Storage.INotificationStore>().MigrateAsync(cancellationToken);
         await SignInServices.PrepareSignInAsync(services, cancellationToken);
+        await services.GetRequiredService<CareHub.Terminology.Snomed.SnomedStore>().MigrateAsync(cancellationToken);
     }
 }

@@ -13,6 +13,7 @@ public static class CommandLine
           carehub demo   [--urls URL] [--data DIR] [--patients N] [--mllp-port N]
           carehub import [--data DIR | --postgres CONNSTRING] PATH...
           carehub import ods [--partial] [--data DIR | --postgres CONNSTRING] FILE...
+          carehub import snomed [--data DIR | --postgres CONNSTRING] FOLDER
         {Messaging.MessagesCommand.Usage}
         {ClientsCommand.Usage}
           carehub reindex [--data DIR | --postgres CONNSTRING]
@@ -32,6 +33,7 @@ public static class CommandLine
         import ods loads NHS Digital's ODS CSV extracts (epraccur.csv: GP practices; etr.csv: NHS trusts) as Organizations:
                 changed ones are updated, unchanged ones left alone, and ones a full extract no longer lists closed
                 (--partial: close nothing). A malformed file loads nothing. See docs/directories.md.
+                import snomed loads an RF2 release's Snapshot files into the SNOMED CT store (docs/terminology.md).
         messages lists, shows and reprocesses the message store's messages (docs/messaging.md).
         clients registers, lists, shows and removes the authorization server's backend clients (docs/sign-in.md).
         reindex rebuilds the search index of every stored resource (after an upgrade that changed what is indexed).

@@ -19,6 +19,11 @@ public static class ImportCommand
             return await OdsImportCommand.RunAsync(options with { Paths = options.Paths.Skip(1).ToList() });
         }
 
+        if (options.Paths.Count > 0 && options.Paths[0] == "snomed")
+        {
+            return await SnomedImportCommand.RunAsync(options);
+        }
+
         if (options.Paths.Count == 0)
         {
             throw new UsageException("import needs at least one file or folder: carehub import PATH...");

@@ -26,6 +26,8 @@ public static class ServeCommand
 
             settings.AddRange(DemoSettings());
             settings.AddRange(SignInSettings(urls));
+            // Terminology: the synthetic release's Read-style map refset translates to Read v2 codes.
+            settings.Add(new($"{CareHub.Terminology.TerminologyOptions.SectionName}:MapTargets:{CareHub.Terminology.Snomed.SyntheticRelease.ReadMapRefset}", "http://read.info/readv2"));
             // Messaging: the demo's inbound ADT/ORU MLLP channel.
             settings.AddRange(Messaging.MessagingServices.DemoChannel(options.MllpPort ?? Messaging.MessagingServices.DemoMllpPort, dataDirectory, mapperRegistered: true));
             // Notifications: the demo may notify an endpoint on this machine over plain http (docs/notifications.md).
@@ -52,6 +54,9 @@ public static class ServeCommand
                   TOKEN=$(curl -s -d grant_type=client_credentials -d client_id={DemoClientId} -d client_secret={DemoClientSecret} {baseUrl}/auth/token | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
                 Then, for example:
                   curl -H "Authorization: Bearer $TOKEN" '{baseUrl}/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|{DemoCommunity.NhsNumbers(new DemoCommunityOptions { Patients = 1 })[0]}'
+                SNOMED CT (a small synthetic release; docs/terminology.md), e.g. every diabetes recorded, whatever the sub-concept:
+                  curl -H "Authorization: Bearer $TOKEN" '{baseUrl}/fhir/Condition?code:below=http://snomed.info/sct|73211009'
+                  curl -H "Authorization: Bearer $TOKEN" '{baseUrl}/fhir/ValueSet/$expand?url=http://snomed.info/sct?fhir_vs=ecl/%3C%3C73211009'
                 Or sign in as a demo user (gp.smith, dr.ahmed, nurse.jones, sw.patel, ig.lead, admin, int.eng, or citizen:<NHS number>; password {DemoPassword}),
                 whose access the governance policy decides (docs/governance.md):
                   TOKEN=$(curl -s -d grant_type=password -d client_id={DemoClientId} -d client_secret={DemoClientSecret} -d username=gp.smith -d password={DemoPassword} {baseUrl}/auth/token | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
@@ -148,6 +153,15 @@ public static class ServeCommand
         // Searches are planned on statistics of what is stored: without them the access policy's clauses ran minutes.
         await records.RefreshStatisticsAsync(cancellationToken);
         Console.WriteLine($"Loaded the demo community: {community.Count} bundles, {resources} resources, {patients} patients.");
+
+        // SNOMED CT is licensed: the demo generates a small synthetic release (an edition and a UK-style extension) and loads it.
+        var release = Path.Combine(app.Configuration[$"{StorageOptions.SectionName}:DataDirectory"] ?? Path.GetTempPath(), "snomed-synthetic");
+        CareHub.Terminology.Snomed.SyntheticRelease.Write(Path.Combine(release, "edition"));
+        CareHub.Terminology.Snomed.SyntheticRelease.WriteExtension(Path.Combine(release, "extension"));
+        var snomed = app.Services.GetRequiredService<CareHub.Terminology.Snomed.SnomedStore>();
+        await snomed.LoadAsync(CareHub.Terminology.Snomed.Rf2Release.Find(Path.Combine(release, "edition")), null, cancellationToken);
+        var loaded = await snomed.LoadAsync(CareHub.Terminology.Snomed.Rf2Release.Find(Path.Combine(release, "extension")), null, cancellationToken);
+        Console.WriteLine($"Loaded a synthetic SNOMED CT release: closure of {loaded.ClosureRows} rows.");
     }
 
     /// <summary>The principal of a local, trusted loader (demo, import): a system with every scope.</summary>

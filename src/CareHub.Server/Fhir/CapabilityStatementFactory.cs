@@ -28,6 +28,12 @@ public sealed class CapabilityStatementFactory(AuthOptions auth, TimeProvider cl
         new("Task", "mpi-reviews", "urn:carehub:operation:mpi-reviews", "Possible matches waiting for a person to decide (MPI administration)."),
         new("Task", "mpi-accept", "urn:carehub:operation:mpi-accept", "Accepts a possible match: its Patients are linked as one person (MPI administration)."),
         new("Task", "mpi-reject", "urn:carehub:operation:mpi-reject", "Rejects a possible match (MPI administration)."),
+        new("CodeSystem", "lookup", "http://hl7.org/fhir/OperationDefinition/CodeSystem-lookup", "A code's display, designations and properties (parents, children, SNOMED CT attributes, inactive), from SNOMED CT or a stored CodeSystem."),
+        new("CodeSystem", "subsumes", "http://hl7.org/fhir/OperationDefinition/CodeSystem-subsumes", "Whether one code subsumes another, from SNOMED CT's transitive closure or a stored CodeSystem's hierarchy."),
+        new("CodeSystem", "validate-code", "http://hl7.org/fhir/OperationDefinition/CodeSystem-validate-code", "Whether a code (and its display) is in SNOMED CT or a stored CodeSystem."),
+        new("ValueSet", "expand", "http://hl7.org/fhir/OperationDefinition/ValueSet-expand", "Expands a stored ValueSet or an implicit SNOMED CT one (isa, refset, ecl), with filter, offset and count."),
+        new("ValueSet", "validate-code", "http://hl7.org/fhir/OperationDefinition/ValueSet-validate-code", "Whether a code is in a stored ValueSet or an implicit SNOMED CT one."),
+        new("ConceptMap", "translate", "http://hl7.org/fhir/OperationDefinition/ConceptMap-translate", "Translates a code through stored ConceptMaps and SNOMED CT map refsets."),
     ];
 
     public CapabilityStatement Build(string baseUrl)

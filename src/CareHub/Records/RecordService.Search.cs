@@ -219,7 +219,7 @@ public sealed partial class RecordService
                 throw FhirException.BadRequest("No resource type to search: _type is empty or names types the access token does not allow searching.");
             }
 
-            var request = SearchRequest.Parse(scope.Types, parameters, context.StrictHandling, context.BaseUrl, clock, await SearchLookups.LoadAsync(store, parameters, cancellationToken), context.SearchLimits);
+            var request = SearchRequest.Parse(scope.Types, parameters, context.StrictHandling, context.BaseUrl, clock, await SearchLookups.LoadAsync(store, parameters, cancellationToken, terminology), context.SearchLimits);
             // The policy goes into the query itself, so paging and _total count only what the caller may see.
             var storeQuery = await GovernAsync(context, request.ToStoreQuery() with
             {

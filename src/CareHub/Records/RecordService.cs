@@ -18,6 +18,7 @@ namespace CareHub.Records;
 /// Turns a PATCH entry's resource (Parameters for FHIRPath Patch, Binary for JSON Patch) into the function that patches;
 /// the host owns the patch formats, so without it PATCH is refused in bundles.
 /// </param>
+/// <param name="terminology">A terminology held outside the record (SNOMED CT) for the search modifiers :below, :above and :in; none by default.</param>
 public sealed partial class RecordService(
     IRecordStore store,
     IAccessPolicy policy,
@@ -27,7 +28,8 @@ public sealed partial class RecordService(
     IPatientLinks? patientLinks = null,
     IEnumerable<IReadView>? readViews = null,
     Func<Resource, Func<Resource, Resource>>? bundlePatch = null,
-    DecisionCache? decisions = null)
+    DecisionCache? decisions = null,
+    Search.ISearchTerminology? terminology = null)
 {
     /// <summary>The store, for the nested readers and writers (a constructor's parameter is not a member they can reach).</summary>
     private IRecordStore Store => store;

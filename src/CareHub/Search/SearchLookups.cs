@@ -30,6 +30,7 @@ public sealed class SearchLookups
     private readonly Dictionary<string, CodeSystem> codeSystems = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Hierarchy> hierarchies = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<string>> near = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<TokenMatch>> held = new(StringComparer.Ordinal);
     private readonly string? unavailable;
 
     private SearchLookups(string? unavailable) => this.unavailable = unavailable;
@@ -42,8 +43,11 @@ public sealed class SearchLookups
 
     private static readonly string[] Modifiers = ["in", "not-in", "below", "above"];
 
-    /// <summary>Loads the ValueSets and CodeSystems the parameters' :in, :not-in, :below and :above values name.</summary>
-    public static async Task<SearchLookups> LoadAsync(IRecordLookups store, IEnumerable<KeyValuePair<string, string>> parameters, CancellationToken cancellationToken)
+    /// <summary>
+    /// Loads the ValueSets and CodeSystems the parameters' :in, :not-in, :below and :above values name; those of a
+    /// terminology held outside the record (<paramref name="held"/>: SNOMED CT) are answered by it.
+    /// </summary>
+    public static async Task<SearchLookups> LoadAsync(IRecordLookups store, IEnumerable<KeyValuePair<string, string>> parameters, CancellationToken cancellationToken, ISearchTerminology? held = null)
     {
         SearchLookups? terminology = null;
         foreach (var (name, value) in parameters)
@@ -72,6 +76,11 @@ public sealed class SearchLookups
             foreach (var item in SearchCriteria.SplitEscaped(value, ','))
             {
                 var text = SearchCriteria.Unescape(item);
+                if (held is not null && await terminology.LoadHeldAsync(held, name, modifier, item, text, cancellationToken))
+                {
+                    continue;
+                }
+
                 if (modifier is "in" or "not-in")
                 {
                     await terminology.LoadValueSetAsync(store, text, 0, cancellationToken);
@@ -88,6 +97,33 @@ public sealed class SearchLookups
         }
 
         return terminology ?? Empty;
+    }
+
+    /// <summary>Asks the terminology held outside the record for a value it holds; false when it holds it not.</summary>
+    private async Task<bool> LoadHeldAsync(ISearchTerminology terminology, string name, string modifier, string item, string text, CancellationToken cancellationToken)
+    {
+        if (modifier is "in" or "not-in")
+        {
+            if (!terminology.HoldsValueSet(text))
+            {
+                return false;
+            }
+
+            held["vs|" + text] = [.. (await terminology.ExpandAsync(name, text, MaxCodes, cancellationToken)).Select(c => new TokenMatch(c.System, c.Code, AnySystem: false))];
+            return true;
+        }
+
+        var parts = SearchCriteria.SplitEscaped(item, '|');
+        if (parts.Count != 2 || !terminology.Holds(SearchCriteria.Unescape(parts[0])))
+        {
+            return false;
+        }
+
+        var system = SearchCriteria.Unescape(parts[0]);
+        var below = modifier == "below";
+        held[$"{modifier}|{system}|{SearchCriteria.Unescape(parts[1])}"] =
+            [.. (await terminology.SubsumptionAsync(name, system, SearchCriteria.Unescape(parts[1]), below, MaxCodes, cancellationToken)).Select(c => new TokenMatch(system, c, AnySystem: false))];
+        return true;
     }
 
     /// <summary>The modifier on the last link of a (possibly chained) parameter name, when it is one this class serves.</summary>
@@ -257,6 +293,11 @@ public sealed class SearchLookups
     public List<TokenMatch> Expand(string rawName, string url)
     {
         Refuse(rawName);
+        if (held.TryGetValue("vs|" + url, out var heldCodes))
+        {
+            return heldCodes;
+        }
+
         var codes = new HashSet<(string System, string Code)>();
         ExpandInto(rawName, url, codes, 0);
         return [.. codes.Select(c => new TokenMatch(c.System, c.Code, AnySystem: false))];
@@ -266,6 +307,11 @@ public sealed class SearchLookups
     public List<TokenMatch> Subsumption(string rawName, string system, string code, bool below)
     {
         Refuse(rawName);
+        if (held.TryGetValue($"{(below ? "below" : "above")}|{system}|{code}", out var heldCodes))
+        {
+            return heldCodes;
+        }
+
         var hierarchy = HierarchyOf(system) ?? throw FhirException.BadRequest(
             $"{rawName}: the hierarchy of the code system '{system}' is unknown (this server holds no CodeSystem with that url), so :{(below ? "below" : "above")} cannot be answered.", rawName);
         if (!hierarchy.Codes.Contains(code))
