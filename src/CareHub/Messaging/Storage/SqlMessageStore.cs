@@ -51,14 +51,17 @@ public abstract partial class SqlMessageStore : IMessageStore
     public async Task<InsertResult> InsertAsync(NewMessage message, CancellationToken cancellationToken)
     {
         var since = message.ResendSince ?? DateTimeOffset.MinValue;
-        if (message.DedupKey is { } key && await FindDuplicateAsync(message.Channel, key, since, cancellationToken) is { } existing)
+
+        // Read before the write lock is taken, so that intake holds it no longer than before: what the channel holds
+        // of this control id (a concurrent message with the same id may go unflagged; the flag is advice, not a key).
+        // The same read says whether this is a resend, so a new message costs one look-up, not two.
+        var history = await ControlHistoryAsync(message, since, cancellationToken);
+        if (message.DedupKey is { } key && (history.Resent || message.ControlKey is null)
+            && await FindDuplicateAsync(message.Channel, key, since, cancellationToken) is { } existing)
         {
             return new InsertResult(existing.Id, existing.Uid, true, existing.Response);
         }
 
-        // Read before the write lock is taken, so that intake holds it no longer than before: what the channel holds
-        // of this control id (a concurrent message with the same id may go unflagged; the flag is advice, not a key).
-        var history = await ControlHistoryAsync(message, since, cancellationToken);
         try
         {
             await using (var scope = await BeginWriteAsync(cancellationToken))
@@ -81,8 +84,11 @@ public abstract partial class SqlMessageStore : IMessageStore
         return new InsertResult(winner.Id, winner.Uid, true, winner.Response);
     }
 
-    /// <summary>What the channel already holds of a message's control id: another content under it, and an original too old to be resent.</summary>
-    private readonly record struct ControlHistory(bool Reused, bool ExpiredOriginal);
+    /// <summary>
+    /// What the channel already holds of a message's control id: another content under it, an original too old to be
+    /// resent, and an original this message is a resend of.
+    /// </summary>
+    private readonly record struct ControlHistory(bool Reused, bool ExpiredOriginal, bool Resent);
 
     private async Task<ControlHistory> ControlHistoryAsync(NewMessage message, DateTimeOffset since, CancellationToken cancellationToken)
     {
@@ -91,7 +97,7 @@ public abstract partial class SqlMessageStore : IMessageStore
             return default;
         }
 
-        bool reused = false, expired = false;
+        bool reused = false, expired = false, resent = false;
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = Command(connection, null, "SELECT dedup_key, content_hash, received FROM message WHERE channel = @c AND control_key = @k",
             ("@c", message.Channel), ("@k", controlKey));
@@ -99,10 +105,12 @@ public abstract partial class SqlMessageStore : IMessageStore
         while (await reader.ReadAsync(cancellationToken))
         {
             reused |= Text(reader, 1) is not { } hash || hash != message.ContentHash;
-            expired |= message.DedupKey is not null && Text(reader, 0) == message.DedupKey && reader.GetInt64(2) < since.ToUnixTimeMilliseconds();
+            var original = message.DedupKey is not null && Text(reader, 0) == message.DedupKey;
+            expired |= original && reader.GetInt64(2) < since.ToUnixTimeMilliseconds();
+            resent |= original && reader.GetInt64(2) >= since.ToUnixTimeMilliseconds();
         }
 
-        return new ControlHistory(reused, expired);
+        return new ControlHistory(reused, expired, resent);
     }
 
     /// <summary>Inserts the message and its deliveries; null when the dedup key already exists.</summary>
