@@ -75,7 +75,7 @@ public sealed class SignInKeys(SignInDatabase database, SignInOptions options, T
             [.. signing.Select(k => (SecurityKey)new RsaSecurityKey(k.Rsa.ExportParameters(false)) { KeyId = k.KeyId })]);
     }
 
-    private static async Task<List<KeyRow>> ReadAsync(SignInWrite write, CancellationToken cancellationToken)
+    private static async Task<List<KeyRow>> ReadAsync(SqlWriteScope write, CancellationToken cancellationToken)
     {
         var rows = new List<KeyRow>();
         await using var command = SqlCommands.Command(write.Connection, write.Transaction, "SELECT kid, use, algorithm, material, created FROM signin_key");

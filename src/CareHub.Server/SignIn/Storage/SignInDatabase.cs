@@ -25,7 +25,7 @@ public abstract class SignInDatabase : IAsyncDisposable
     public abstract ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken);
 
     /// <summary>Starts a write transaction; SQLite takes its single-writer lock here.</summary>
-    public abstract Task<SignInWrite> BeginWriteAsync(CancellationToken cancellationToken);
+    public abstract Task<SqlWriteScope> BeginWriteAsync(CancellationToken cancellationToken);
 
     /// <summary>True when the exception is a unique-key violation (a client id or reference id that exists).</summary>
     public abstract bool IsUniqueViolation(DbException exception);
@@ -94,25 +94,4 @@ public abstract class SignInDatabase : IAsyncDisposable
         reader.IsDBNull(ordinal) ? null : DateTimeOffset.FromUnixTimeMilliseconds(Convert.ToInt64(reader.GetValue(ordinal), CultureInfo.InvariantCulture));
 
     public static object? Millis(DateTimeOffset? time) => time?.ToUnixTimeMilliseconds();
-}
-
-/// <summary>A connection and its write transaction, plus whatever lock the provider took; disposing rolls back if not committed.</summary>
-public sealed class SignInWrite(DbConnection connection, DbTransaction transaction, IDisposable? writerLock) : IAsyncDisposable
-{
-    public DbConnection Connection { get; } = connection;
-
-    public DbTransaction Transaction { get; } = transaction;
-
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            await Transaction.DisposeAsync();
-            await Connection.DisposeAsync();
-        }
-        finally
-        {
-            writerLock?.Dispose();
-        }
-    }
 }

@@ -29,13 +29,13 @@ public sealed class PostgresSignInDatabase : SignInDatabase
     public override async ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
         await dataSource.OpenConnectionAsync(cancellationToken);
 
-    public override async Task<SignInWrite> BeginWriteAsync(CancellationToken cancellationToken)
+    public override async Task<SqlWriteScope> BeginWriteAsync(CancellationToken cancellationToken)
     {
         var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         try
         {
             var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken);
-            return new SignInWrite(connection, transaction, null);
+            return new SqlWriteScope(connection, transaction, null);
         }
         catch
         {
